@@ -1,0 +1,47 @@
+"""python -m index build --source SRC --out DIR [--encoder E] ..."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from search.encoder import DEFAULT_ENCODER, EncoderError, load_encoder
+from search.settings import Settings
+
+from .build import BuildError, build_index
+from .catalog import CatalogError, ColumnMap, open_catalog
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m index", description="Build a Lookalike catalog index.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    build = commands.add_parser("build", help="embed a catalog into an index directory")
+    build.add_argument("--source", help="Hub dataset id, datasets folder, or CSV/JSONL manifest "
+                                        "(default: $LOOKALIKE_CATALOG)")
+    build.add_argument("--out", help="index directory (default: $LOOKALIKE_INDEX_DIR or the user cache)")
+    build.add_argument("--encoder", help=f"model id or folder (default: $LOOKALIKE_ENCODER or {DEFAULT_ENCODER})")
+    build.add_argument("--split", default="train", help="dataset split (Hub and datasets folders)")
+    build.add_argument("--revision", help="dataset revision (Hub datasets)")
+    build.add_argument("--device", help="cpu or cuda (default: cuda when present)")
+    build.add_argument("--batch-size", type=int, default=32)
+    for column in ("image", "id", "name", "category", "price", "link"):
+        build.add_argument(f"--{column}-column", help=f"catalog column holding the product {column}")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    settings = Settings.from_env(catalog=args.source, index_dir=args.out, encoder=args.encoder, device=args.device)
+    columns = ColumnMap(**{c: getattr(args, f"{c}_column") for c in ("image", "id", "name", "category", "price", "link")})
+    try:
+        catalog = open_catalog(settings.catalog, columns, split=args.split, revision=args.revision)
+        encoder = load_encoder(settings.encoder or DEFAULT_ENCODER, device=settings.device)
+        report = build_index(catalog, encoder, settings.index_dir, batch_size=args.batch_size)
+    except (CatalogError, EncoderError, BuildError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(report.summary())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""Embed every catalog image and write a new index version."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from itertools import islice
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from search.images import ImageError, load_image
+
+from .catalog import Catalog
+from .store import FORMAT_VERSION, IndexWriter, Product
+
+log = logging.getLogger(__name__)
+THUMBNAIL_SIZE = 384  # the longest side of the product images the app shows
+
+
+class BuildError(RuntimeError):
+    """The build could not produce an index; any earlier index is untouched."""
+
+
+@dataclass
+class BuildReport:
+    path: Path
+    products: int
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (product id, reason)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        text = f"Indexed {self.products} products into {self.path} in {self.seconds:.1f} s"
+        if self.skipped:
+            text += f"; skipped {len(self.skipped)} unreadable images (first: {self.skipped[0][0]}: {self.skipped[0][1]})"
+        return text + "."
+
+
+def build_index(catalog: Catalog, encoder, out_dir: str | Path, batch_size: int = 32,
+                progress: bool = True) -> BuildReport:
+    """Embed `catalog` with `encoder` into a new version of `out_dir`; raises `BuildError` if nothing was readable."""
+    start = time.perf_counter()
+    manifest = {
+        "format": FORMAT_VERSION,
+        "encoder": encoder.describe(),
+        "probe": [round(float(x), 6) for x in encoder.probe()],
+        "source": catalog.info,
+        "columns": catalog.columns,
+        "currency": catalog.currency,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "versions": _versions(),
+    }
+    skipped: list[tuple[str, str]] = []
+    with IndexWriter(out_dir, encoder.dim, manifest) as writer:
+        items = iter(catalog)
+        bar = tqdm(total=len(catalog), desc="Indexing catalog", unit="img", disable=not progress)
+        while batch := list(islice(items, batch_size)):
+            products, images = [], []
+            for item in batch:
+                try:
+                    images.append(load_image(item.image))
+                except ImageError as exc:
+                    skipped.append((item.id, str(exc)))
+                    continue
+                products.append(Product(row=item.row, id=item.id, name=item.name, category=item.category,
+                                        price=item.price, link=item.link))
+            if images:
+                writer.add(encoder.embed_images(images), products, (_thumbnail(im) for im in images))
+            bar.update(len(batch))
+        bar.close()
+        if not writer.products:
+            raise BuildError(f"None of the {len(catalog)} catalog images could be read "
+                             f"(first error: {skipped[0][1] if skipped else 'none'}); no index was written.")
+        writer.manifest["skipped"] = len(skipped)
+        path = writer.commit()
+    for product_id, reason in skipped:
+        log.warning("skipped %s: %s", product_id, reason)
+    return BuildReport(path, len(writer.products), skipped, time.perf_counter() - start)
+
+
+def _thumbnail(image):
+    thumb = image.copy()
+    thumb.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+    return thumb
+
+
+def _versions() -> dict[str, str]:
+    names = ("faiss-cpu", "torch", "transformers", "datasets", "ultralytics")
+    found = {}
+    for name in names:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return found

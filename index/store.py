@@ -1,0 +1,221 @@
+"""A built catalog index on disk: FAISS vectors, product rows (JSON, no pickle), thumbnails, manifest.
+
+Layout of an index directory:
+    DIR/CURRENT             name of the live version, replaced atomically when a build finishes
+    DIR/v-<time>-<id>/      manifest.json, vectors.faiss, products.jsonl, images/<row>.jpg
+A build writes a new version beside the live one and only then flips CURRENT, so a build that
+dies half way leaves the earlier index loadable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Sequence
+
+import faiss
+import numpy as np
+
+FORMAT_VERSION = 1
+# Cosine between the stored probe embedding and the encoder's own: equal weights and
+# preprocessing give ~1.0 (CPU vs GPU float noise stays far above this).
+PROBE_MIN_COSINE = 0.99
+KEEP_VERSIONS = 2  # the live one and the one before, so a running app's thumbnails stay valid
+
+
+class CatalogIndexError(RuntimeError):
+    """Base class for index problems; the message says what to do."""
+
+
+class IndexNotFoundError(CatalogIndexError):
+    pass
+
+
+class IndexCorruptError(CatalogIndexError):
+    pass
+
+
+class IndexMismatchError(CatalogIndexError):
+    pass
+
+
+@dataclass(frozen=True)
+class Product:
+    row: int
+    id: str
+    name: str | None = None
+    category: str | None = None
+    price: float | str | None = None
+    link: str | None = None
+    image: str | None = None  # the thumbnail: relative to the version directory on disk, absolute once loaded
+
+
+@dataclass(frozen=True)
+class Match:
+    product: Product
+    score: float  # cosine similarity in [-1, 1]
+
+
+class CatalogIndex:
+    def __init__(self, vectors: faiss.Index, products: Sequence[Product], manifest: dict, path: Path | None = None):
+        self.vectors, self.products, self.manifest, self.path = vectors, list(products), manifest, path
+
+    def __len__(self) -> int:
+        return len(self.products)
+
+    @property
+    def dim(self) -> int:
+        return self.vectors.d
+
+    def search(self, queries: np.ndarray, k: int) -> list[list[Match]]:
+        """Top-`k` products for each row of `queries` (N, D), best first."""
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        if queries.ndim != 2 or queries.shape[1] != self.dim:
+            raise IndexMismatchError(f"Queries of shape {queries.shape} do not fit an index of dimension {self.dim}.")
+        scores, ids = self.vectors.search(queries, min(k, len(self)))
+        return [
+            [Match(self.products[i], float(s)) for s, i in zip(row_scores, row_ids) if i >= 0]
+            for row_scores, row_ids in zip(scores, ids)
+        ]
+
+    def check_encoder(self, encoder) -> None:
+        """Refuse an encoder other than the one the index was built with."""
+        built = self.manifest["encoder"]
+        if built["dim"] != encoder.dim:
+            raise IndexMismatchError(_mismatch(self.path, built["name"], built["dim"], encoder.name, encoder.dim))
+        stored = np.asarray(self.manifest["probe"], dtype=np.float32)
+        if float(stored @ encoder.probe()) < PROBE_MIN_COSINE:
+            raise IndexMismatchError(_mismatch(self.path, built["name"], built["dim"], encoder.name, encoder.dim))
+
+    @classmethod
+    def load(cls, directory: str | Path, encoder=None) -> "CatalogIndex":
+        version = live_version(directory)
+        manifest = _read_json(version / "manifest.json")
+        if manifest.get("format") != FORMAT_VERSION:
+            raise IndexCorruptError(f"{version} has index format {manifest.get('format')}; this Lookalike reads "
+                                    f"format {FORMAT_VERSION}. Rebuild it with `python -m index build`.")
+        try:
+            vectors = faiss.read_index(str(version / "vectors.faiss"))
+        except RuntimeError as exc:
+            raise IndexCorruptError(f"The vectors of {version} cannot be read; rebuild the index. ({exc})") from exc
+        try:
+            with (version / "products.jsonl").open(encoding="utf-8") as f:
+                products = [_absolute_image(Product(**json.loads(line)), version) for line in f]
+        except (OSError, ValueError, TypeError) as exc:
+            raise IndexCorruptError(f"The product list of {version} cannot be read; rebuild the index. ({exc})") from exc
+        if not (len(products) == vectors.ntotal == manifest.get("products")):
+            raise IndexCorruptError(f"{version} is inconsistent: {len(products)} products, {vectors.ntotal} "
+                                    f"vectors, manifest says {manifest.get('products')}. Rebuild the index.")
+        index = cls(vectors, products, manifest, version)
+        if encoder is not None:
+            index.check_encoder(encoder)
+        return index
+
+
+def live_version(directory: str | Path) -> Path:
+    """The version directory CURRENT points to."""
+    directory = Path(directory)
+    pointer = directory / "CURRENT"
+    if not pointer.is_file():
+        raise IndexNotFoundError(f"No index at {directory}. Build one with `python -m index build --source SRC --out {directory}`.")
+    version = directory / pointer.read_text(encoding="utf-8").strip()
+    if version.parent != directory or not version.is_dir():
+        raise IndexCorruptError(f"{pointer} names a missing version {version.name!r}; rebuild the index.")
+    return version
+
+
+class IndexWriter:
+    """Writes a new version of the index directory; `commit()` makes it live, atomically.
+
+    Use as a context manager: leaving the block without `commit()` removes the partial version.
+    """
+
+    def __init__(self, directory: str | Path, dim: int, manifest: dict):
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        name = f"v-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        self.version = self.directory / f".building-{name}"
+        self.final = self.directory / name
+        (self.version / "images").mkdir(parents=True)
+        self.vectors = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self.products: list[Product] = []
+        self.manifest = manifest
+
+    def __enter__(self) -> "IndexWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.version.exists():
+            shutil.rmtree(self.version, ignore_errors=True)
+
+    def add(self, vectors: np.ndarray, products: Sequence[Product], thumbnails) -> None:
+        """Append products with their (N, D) vectors and thumbnail PIL images."""
+        first = len(self.products)
+        ids = np.arange(first, first + len(products), dtype=np.int64)
+        for row, product, thumb in zip(ids, products, thumbnails):
+            image = f"images/{row}.jpg"
+            thumb.save(self.version / image, quality=90)
+            self.products.append(Product(**{**asdict(product), "row": int(row), "image": image}))
+        self.vectors.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+
+    def commit(self) -> Path:
+        faiss.write_index(self.vectors, str(self.version / "vectors.faiss"))
+        with (self.version / "products.jsonl").open("w", encoding="utf-8") as f:
+            for product in self.products:
+                f.write(json.dumps(asdict(product), ensure_ascii=False) + "\n")
+        _write_json(self.version / "manifest.json", {**self.manifest, "products": len(self.products)})
+        _fsync_tree(self.version)
+        os.replace(self.version, self.final)
+        tmp = self.directory / f".CURRENT-{uuid.uuid4().hex[:8]}"
+        tmp.write_text(self.final.name + "\n", encoding="utf-8")
+        _fsync_file(tmp)
+        os.replace(tmp, self.directory / "CURRENT")
+        self._prune()
+        return self.final
+
+    def _prune(self) -> None:
+        versions = sorted(p for p in self.directory.glob("v-*") if p.is_dir())
+        for old in versions[:-KEEP_VERSIONS]:
+            shutil.rmtree(old, ignore_errors=True)
+        for stale in self.directory.glob(".building-*"):  # left by builds that were killed
+            if time.time() - stale.stat().st_mtime > 24 * 3600:
+                shutil.rmtree(stale, ignore_errors=True)
+
+
+def _absolute_image(product: Product, version: Path) -> Product:
+    return replace(product, image=str(version / product.image)) if product.image else product
+
+
+def _mismatch(path, built_name, built_dim, used_name, used_dim) -> str:
+    return (f"The index at {path} was built with the encoder {built_name!r} ({built_dim}-d) but the encoder in use "
+            f"is {used_name!r} ({used_dim}-d), whose embeddings differ. Search with --encoder {built_name!r}, "
+            f"or rebuild the index with --encoder {used_name!r}.")
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise IndexCorruptError(f"{path} is missing; rebuild the index.") from exc
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(f"{path} cannot be read ({exc}); rebuild the index.") from exc
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _fsync_file(path: Path) -> None:
+    with path.open("rb") as f:
+        os.fsync(f.fileno())
+
+
+def _fsync_tree(directory: Path) -> None:
+    for path in directory.rglob("*"):
+        if path.is_file():
+            _fsync_file(path)

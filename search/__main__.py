@@ -1,0 +1,43 @@
+"""python -m search PHOTO --index DIR: print the search result as JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from index.store import CatalogIndexError
+
+from .detector import DetectorError
+from .encoder import EncoderError
+from .engine import load_engine
+from .images import ImageError
+from .settings import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m search", description="Find catalog products in a photo.")
+    parser.add_argument("photo", help="path of the photo")
+    parser.add_argument("--index", help="index directory (default: $LOOKALIKE_INDEX_DIR or the user cache)")
+    parser.add_argument("--detector", help="YOLO weights (default: $LOOKALIKE_DETECTOR or yolo11n.pt)")
+    parser.add_argument("--encoder", help="encoder (default: the one the index was built with)")
+    parser.add_argument("--top-k", type=int, help="products per object (default 10)")
+    parser.add_argument("--conf", type=float, help="detection confidence threshold (default 0.25)")
+    parser.add_argument("--device", help="cpu or cuda (default: cuda when present)")
+    args = parser.parse_args(argv)
+
+    settings = Settings.from_env(index_dir=args.index, detector=args.detector, encoder=args.encoder,
+                                 top_k=args.top_k, conf=args.conf, device=args.device)
+    try:
+        engine = load_engine(settings)
+        result = engine.search(args.photo, top_k=settings.top_k)
+    except (ImageError, CatalogIndexError, DetectorError, EncoderError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    json.dump(result.to_dict(), sys.stdout, indent=2, ensure_ascii=False)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

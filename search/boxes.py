@@ -1,0 +1,51 @@
+"""Pure box functions. Boxes are float arrays of shape (N, 4) in pixel `xyxy` order."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+
+def pad_boxes(boxes: np.ndarray, ratio: float) -> np.ndarray:
+    """Grow each box by `ratio` of its width and height on every side: (N, 4) -> (N, 4)."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    dw = (boxes[:, 2] - boxes[:, 0]) * ratio
+    dh = (boxes[:, 3] - boxes[:, 1]) * ratio
+    return boxes + np.stack([-dw, -dh, dw, dh], axis=1)
+
+
+def square_boxes(boxes: np.ndarray) -> np.ndarray:
+    """Grow the short side of each box to its long side, keeping the centre: (N, 4) -> (N, 4)."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    cx = (boxes[:, 0] + boxes[:, 2]) / 2
+    cy = (boxes[:, 1] + boxes[:, 3]) / 2
+    half = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) / 2
+    return np.stack([cx - half, cy - half, cx + half, cy + half], axis=1)
+
+
+def clip_boxes(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Clamp boxes to the image `[0, width] x [0, height]`: (N, 4) -> (N, 4)."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    return np.clip(boxes, 0, [width, height, width, height])
+
+
+def box_area(boxes: np.ndarray) -> np.ndarray:
+    """Area of each box, 0 for degenerate ones: (N, 4) -> (N,)."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    return np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
+
+
+def crop(image: Image.Image, box, fill: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
+    """Cut `box` out of `image`; parts of the box outside the image are filled with `fill`.
+
+    Rounds the box outward to whole pixels and never returns an empty image.
+    """
+    x1, y1, x2, y2 = (int(np.floor(box[0])), int(np.floor(box[1])), int(np.ceil(box[2])), int(np.ceil(box[3])))
+    x2, y2 = max(x2, x1 + 1), max(y2, y1 + 1)
+    inside = (max(x1, 0), max(y1, 0), min(x2, image.width), min(y2, image.height))
+    if inside == (x1, y1, x2, y2):
+        return image.crop(inside)
+    canvas = Image.new("RGB", (x2 - x1, y2 - y1), fill)
+    if inside[0] < inside[2] and inside[1] < inside[3]:
+        canvas.paste(image.crop(inside), (inside[0] - x1, inside[1] - y1))
+    return canvas

@@ -1,0 +1,135 @@
+"""Image (and, for CLIP-family models, text) embeddings from a Hugging Face `transformers` model.
+
+Every embedding is L2-normalised `float32 (N, D)`, so inner product is cosine similarity.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+DEFAULT_ENCODER = "openai/clip-vit-base-patch32"
+
+# Their pooler is a tanh classification head, poor for retrieval: use the CLS token instead.
+CLS_TOKEN_MODELS = {"vit", "deit", "beit", "data2vec-vision", "vit_msn", "vit_mae"}
+
+
+class EncoderError(RuntimeError):
+    """The encoder could not be loaded or cannot do what was asked."""
+
+
+@dataclass
+class Encoder:
+    name: str
+    model: torch.nn.Module
+    processor: object  # the image processor saved with the model
+    tokenizer: object | None = None  # CLIP-family models only
+    device: str = "cpu"
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def model_type(self) -> str:
+        return self.model.config.model_type
+
+    @property
+    def is_clip(self) -> bool:
+        return hasattr(self.model, "get_image_features")
+
+    @property
+    def pooling(self) -> str:
+        if self.is_clip:
+            return "image_features"
+        if self.model_type in CLS_TOKEN_MODELS:
+            return "cls"
+        return "pooler" if self.model_type == "dinov2" or _has_pooler(self.model) else "mean"
+
+    @cached_property
+    def dim(self) -> int:
+        return int(self.embed_images([Image.new("RGB", (32, 32))]).shape[1])
+
+    @torch.inference_mode()
+    def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """All `images` (RGB PIL) in one batched forward pass -> (N, D)."""
+        if not images:
+            raise EncoderError("embed_images needs at least one image.")
+        pixels = self.processor(images=list(images), return_tensors="pt")["pixel_values"].to(self.device)
+        with self._lock:
+            if self.is_clip:
+                features = self.model.get_image_features(pixel_values=pixels).pooler_output
+            else:
+                features = self._pool(self.model(pixel_values=pixels))
+        return _normalise(features)
+
+    @torch.inference_mode()
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Text embeddings in the same space as the images (CLIP-family models) -> (N, D)."""
+        if not self.is_clip:
+            raise EncoderError(f"{self.name} is an image-only model ({self.model_type}); it cannot embed text.")
+        if self.tokenizer is None:
+            raise EncoderError(f"No tokenizer was saved with {self.name}; it cannot embed text.")
+        tokens = self.tokenizer(list(texts), padding=True, truncation=True, return_tensors="pt").to(self.device)
+        with self._lock:
+            features = self.model.get_text_features(**tokens).pooler_output
+        return _normalise(features)
+
+    def _pool(self, output) -> torch.Tensor:
+        hidden = output.last_hidden_state
+        if self.pooling == "cls":
+            return hidden[:, 0]
+        if self.pooling == "pooler":
+            return output.pooler_output.flatten(1)
+        # Mean over tokens (B, T, C) or over the spatial grid of a conv net (B, C, H, W).
+        return hidden.mean(dim=1) if hidden.ndim == 3 else hidden.mean(dim=(2, 3))
+
+    def describe(self) -> dict:
+        """What an index records so that it can later refuse a different encoder."""
+        return {"name": self.name, "model_type": self.model_type, "pooling": self.pooling, "dim": self.dim}
+
+    def probe(self) -> np.ndarray:
+        """The embedding of a fixed synthetic image: equal only for the same weights and preprocessing."""
+        return self.embed_images([_probe_image()])[0]
+
+
+def load_encoder(name: str = DEFAULT_ENCODER, device: str | None = None) -> Encoder:
+    """Load a CLIP-family or image-only vision model from a local folder or a Hub id."""
+    from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoTokenizer
+
+    from .runtime import pick_device, set_threads
+
+    try:
+        config = AutoConfig.from_pretrained(name)
+        processor = AutoImageProcessor.from_pretrained(name)
+        model = AutoModel.from_pretrained(name, config=config)
+    except (OSError, ValueError, KeyError) as exc:
+        raise EncoderError(f"Could not load the encoder {name!r}: {exc}") from exc
+    tokenizer = None
+    if hasattr(model, "get_text_features"):
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(name)
+        except (OSError, ValueError, TypeError):
+            tokenizer = None  # images still work; embed_texts says why text does not
+    device = pick_device(device)
+    set_threads()
+    return Encoder(name=name, model=model.eval().to(device), processor=processor, tokenizer=tokenizer, device=device)
+
+
+def _has_pooler(model) -> bool:
+    return getattr(model, "pooler", None) is not None
+
+
+def _normalise(features: torch.Tensor) -> np.ndarray:
+    array = features.float().cpu().numpy().astype(np.float32, copy=False)
+    norms = np.linalg.norm(array, axis=1, keepdims=True)
+    return np.ascontiguousarray(array / np.maximum(norms, 1e-12))
+
+
+def _probe_image() -> Image.Image:
+    y, x = np.mgrid[0:64, 0:64]
+    rgb = np.stack([x * 4, y * 4, (x + y) * 2], axis=-1).astype(np.uint8)
+    return Image.fromarray(rgb, "RGB")

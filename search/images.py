@@ -1,0 +1,109 @@
+"""Turn whatever a caller hands us (path, bytes, PIL image, numpy array) into an RGB PIL image.
+
+Every failure is raised as `ImageError`, with a message a person can act on.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+# 40 megapixels: well above any phone photo, far below what would exhaust memory when decoded.
+DEFAULT_MAX_PIXELS = 40_000_000
+
+ImageInput = Union[str, Path, bytes, bytearray, Image.Image, np.ndarray]
+
+
+class ImageError(ValueError):
+    """The input is not an image we can search with (missing, not an image, corrupt, empty, too large)."""
+
+
+def load_image(source: ImageInput, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Decode `source` into an upright 8-bit RGB image, or raise `ImageError`."""
+    if isinstance(source, np.ndarray):
+        image = _from_array(source)
+    elif isinstance(source, Image.Image):
+        image = source
+    elif isinstance(source, (bytes, bytearray)):
+        if not source:
+            raise ImageError("The upload is empty (0 bytes).")
+        image = _open(io.BytesIO(source), "the upload")
+    elif isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.is_file():
+            raise ImageError(f"No image file at {path}.")
+        image = _open(path, path.name)
+    else:
+        raise ImageError(f"Expected a path, bytes, PIL image or numpy array, got {type(source).__name__}.")
+
+    _check_size(image.width, image.height, max_pixels)
+    try:
+        image.load()
+        image = ImageOps.exif_transpose(image)
+    except (OSError, SyntaxError, ValueError) as exc:  # PIL reports truncation and bad data this way
+        raise ImageError(f"The image is corrupt or truncated and cannot be decoded ({exc}).") from exc
+    return _to_rgb(image)
+
+
+def _open(fp, what: str) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return Image.open(fp)
+    except UnidentifiedImageError as exc:
+        raise ImageError(f"{what} is not an image format we can read (use JPEG, PNG, WebP, BMP, GIF or TIFF).") from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(f"{what} has too many pixels to process safely.") from exc
+    except OSError as exc:
+        raise ImageError(f"{what} cannot be read: {exc}") from exc
+
+
+def _check_size(width: int, height: int, max_pixels: int) -> None:
+    # Checked from the header, before decoding, so a decompression bomb never gets decoded.
+    if width <= 0 or height <= 0:
+        raise ImageError(f"The image has no pixels ({width}x{height}).")
+    if width * height > max_pixels:
+        raise ImageError(
+            f"The image is {width}x{height} = {width * height / 1e6:.0f} megapixels; "
+            f"the limit is {max_pixels / 1e6:.0f}. Resize it and try again."
+        )
+
+
+def _from_array(array: np.ndarray) -> Image.Image:
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
+        raise ImageError(f"Expected an HxW, HxWx3 or HxWx4 array, got shape {array.shape}.")
+    if array.size == 0:
+        raise ImageError(f"The image has no pixels (shape {array.shape}).")
+    if array.dtype == np.uint16:
+        array = (array // 257).astype(np.uint8)
+    elif np.issubdtype(array.dtype, np.floating):
+        array = (np.clip(np.nan_to_num(array), 0.0, 1.0) * 255).round().astype(np.uint8)
+    elif array.dtype != np.uint8:
+        raise ImageError(f"Expected a uint8, uint16 or float array in [0, 1], got {array.dtype}.")
+    return Image.fromarray(np.ascontiguousarray(array))
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
+        # 16-bit greyscale: PIL's own convert() clips at 255 and turns most photos white.
+        array = np.asarray(image, dtype=np.float64) / 257.0
+        return Image.fromarray(np.clip(array, 0, 255).astype(np.uint8), "L").convert("RGB")
+    if image.mode == "F":
+        array = np.asarray(image, dtype=np.float64)
+        scale = 255.0 if array.max(initial=0.0) <= 1.0 else 1.0
+        return Image.fromarray(np.clip(array * scale, 0, 255).astype(np.uint8), "L").convert("RGB")
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        # Catalog photos sit on white; transparent areas become white, not black.
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")

@@ -1,0 +1,61 @@
+"""Settings shared by the CLIs and the app: defaults, overridden by LOOKALIKE_* variables, overridden by flags."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from .detector import DEFAULT_DETECTOR, HOME_CLASSES
+from .images import DEFAULT_MAX_PIXELS
+
+DEFAULT_CATALOG = "ikea-hk"  # placeholder until the app's catalog is chosen
+
+
+def _default_index_dir() -> str:
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return str(Path(cache) / "lookalike" / "index")
+
+
+@dataclass(frozen=True)
+class Settings:
+    detector: str = DEFAULT_DETECTOR
+    encoder: str | None = None  # None: the encoder the index was built with
+    catalog: str = DEFAULT_CATALOG
+    index_dir: str = ""  # "": the user cache directory
+    top_k: int = 10
+    conf: float = 0.25
+    iou: float = 0.5
+    max_objects: int = 10
+    classes: str = ",".join(HOME_CLASSES)  # comma-separated detector class names, or "all"
+    crop_padding: float = 0.05
+    device: str | None = None  # None: cuda when present, else cpu
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+    def __post_init__(self):
+        if not self.index_dir:
+            object.__setattr__(self, "index_dir", _default_index_dir())
+
+    @property
+    def class_list(self) -> tuple[str, ...] | None:
+        return None if self.classes.strip().lower() == "all" else tuple(
+            c.strip() for c in self.classes.split(",") if c.strip()
+        )
+
+    @classmethod
+    def from_env(cls, env=os.environ, **overrides) -> "Settings":
+        """Defaults < LOOKALIKE_<NAME> environment variables < `overrides` that are not None."""
+        values = {}
+        for f in fields(cls):
+            raw = env.get(f"LOOKALIKE_{f.name.upper()}")
+            if raw not in (None, ""):
+                values[f.name] = _parse(f.name, raw, type(f.default) if f.default is not None else str)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+def _parse(name: str, raw: str, kind: type):
+    try:
+        return kind(raw)
+    except ValueError as exc:
+        raise ValueError(f"LOOKALIKE_{name.upper()}={raw!r} is not a valid {kind.__name__}.") from exc
