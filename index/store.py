@@ -2,7 +2,7 @@
 
 Layout of an index directory:
     DIR/CURRENT             name of the live version, replaced atomically when a build finishes
-    DIR/v-<time>-<id>/      manifest.json, vectors.faiss, products.jsonl, images/<row>.jpg
+    DIR/v-<utc time>-<id>/      manifest.json, vectors.faiss, products.jsonl, images/<row>.jpg
 A build writes a new version beside the live one and only then flips CURRENT, so a build that
 dies half way leaves the earlier index loadable.
 """
@@ -15,6 +15,7 @@ import shutil
 import time
 import uuid
 from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
@@ -138,7 +139,8 @@ class IndexWriter:
     def __init__(self, directory: str | Path, dim: int, manifest: dict):
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
-        name = f"v-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        # Names sort in creation order, which pruning relies on.
+        name = f"v-{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S-%f')}-{uuid.uuid4().hex[:4]}"
         self.version = self.directory / f".building-{name}"
         self.final = self.directory / name
         (self.version / "images").mkdir(parents=True)
@@ -179,8 +181,8 @@ class IndexWriter:
         return self.final
 
     def _prune(self) -> None:
-        versions = sorted(p for p in self.directory.glob("v-*") if p.is_dir())
-        for old in versions[:-KEEP_VERSIONS]:
+        versions = sorted(p for p in self.directory.glob("v-*") if p.is_dir() and p != self.final)
+        for old in versions[: max(len(versions) - (KEEP_VERSIONS - 1), 0)]:
             shutil.rmtree(old, ignore_errors=True)
         for stale in self.directory.glob(".building-*"):  # left by builds that were killed
             if time.time() - stale.stat().st_mtime > 24 * 3600:

@@ -11,7 +11,7 @@ from index.store import CatalogIndexError
 from .detector import DetectorError
 from .encoder import EncoderError
 from .engine import load_engine
-from .images import ImageError
+from .images import ImageError, load_image
 from .settings import Settings
 
 
@@ -29,8 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env(index_dir=args.index, detector=args.detector, encoder=args.encoder,
                                  top_k=args.top_k, conf=args.conf, device=args.device)
     try:
+        photo = load_image(args.photo, settings.max_pixels)  # a bad photo fails before any model loads
         engine = load_engine(settings)
-        result = engine.search(args.photo, top_k=settings.top_k)
+        result = engine.search(photo, top_k=settings.top_k)
     except (ImageError, CatalogIndexError, DetectorError, EncoderError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

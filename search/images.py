@@ -55,7 +55,9 @@ def _open(fp, what: str) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             return Image.open(fp)
-    except UnidentifiedImageError as exc:
+    # ultralytics patches Image.open to fetch a HEIF plugin on unidentified files; with auto-install
+    # off (search.runtime) that surfaces as ImportError, which means the same thing here.
+    except (UnidentifiedImageError, ImportError) as exc:
         raise ImageError(f"{what} is not an image format we can read (use JPEG, PNG, WebP, BMP, GIF or TIFF).") from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageError(f"{what} has too many pixels to process safely.") from exc

@@ -1,0 +1,59 @@
+"""Encoders load through the production loader and always return L2-normalised float32 (N, D)."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from search.encoder import EncoderError, load_encoder
+
+IMAGES = [Image.new("RGB", (50, 40), (200, 20, 20)), Image.new("RGB", (20, 80), (20, 20, 200)),
+          Image.effect_noise((64, 64), 40).convert("RGB")]
+
+
+@pytest.fixture(scope="module")
+def tiny_vit(tiny_vit_path):
+    return load_encoder(str(tiny_vit_path), device="cpu")
+
+
+@pytest.mark.parametrize("which, dim, pooling", [("tiny_clip", 16, "image_features"), ("tiny_vit", 24, "cls")])
+def test_image_embeddings_are_normalised_float32(request, which, dim, pooling):
+    encoder = request.getfixturevalue(which)
+    vectors = encoder.embed_images(IMAGES)
+    assert vectors.shape == (3, dim) and vectors.dtype == np.float32 and vectors.flags.c_contiguous
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
+    assert encoder.dim == dim and encoder.pooling == pooling
+    assert not np.allclose(vectors[0], vectors[1])  # different images, different embeddings
+
+
+def test_batch_equals_one_by_one(tiny_clip):
+    batch = tiny_clip.embed_images(IMAGES)
+    single = np.stack([tiny_clip.embed_images([im])[0] for im in IMAGES])
+    np.testing.assert_allclose(batch, single, atol=1e-5)
+
+
+def test_text_embeddings_share_the_image_space(tiny_clip):
+    texts = tiny_clip.embed_texts(["a red chair", "a photo of a sofa"])
+    assert texts.shape == (2, 16) and texts.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(texts, axis=1), 1.0, rtol=1e-5)
+    assert not np.allclose(texts[0], texts[1])
+
+
+def test_image_only_model_refuses_text(tiny_vit):
+    with pytest.raises(EncoderError, match="image-only"):
+        tiny_vit.embed_texts(["a chair"])
+
+
+def test_probe_identifies_the_weights(tiny_clip, tiny_clip_path):
+    again = load_encoder(str(tiny_clip_path), device="cpu")
+    assert float(tiny_clip.probe() @ again.probe()) > 0.999
+
+
+@pytest.mark.parametrize("name", ["/no/such/model", "not-a-real-org/not-a-real-model-xyz"])
+def test_missing_model_is_a_clear_error(name):
+    with pytest.raises(EncoderError, match="Could not load the encoder"):
+        load_encoder(name)
+
+
+def test_empty_batch_is_refused(tiny_clip):
+    with pytest.raises(EncoderError, match="at least one"):
+        tiny_clip.embed_images([])
