@@ -1,0 +1,65 @@
+"""Time the two things a user waits for: building a catalog index, and searching one photo.
+
+    python -m bench.speed --catalog ../shared/data/ikea-interior/products.csv \
+        --photo ../shared/data/ikea-interior/images/scenes/<scene>.jpg \
+        --detector ../shared/assets/yolo11n-coco-int8rebuilt.pt --encoder ../shared/assets/mobilenet-v2-imagenet
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+
+import torch
+
+from index.build import build_index
+from index.catalog import open_catalog
+from index.store import CatalogIndex
+from search.detector import load_detector
+from search.encoder import load_encoder
+from search.engine import Engine
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.speed", description=__doc__.splitlines()[0])
+    parser.add_argument("--catalog", required=True, help="catalog CSV/JSONL or dataset to index")
+    parser.add_argument("--photo", required=True, help="photo to search")
+    parser.add_argument("--detector", required=True)
+    parser.add_argument("--encoder", required=True)
+    parser.add_argument("--repeats", type=int, default=10, help="timed searches after one warm-up")
+    parser.add_argument("--out", help="write the figures as JSON here")
+    args = parser.parse_args(argv)
+
+    encoder = load_encoder(args.encoder)
+    with tempfile.TemporaryDirectory() as tmp:
+        report = build_index(open_catalog(args.catalog), encoder, tmp)
+        engine = Engine(load_detector(args.detector), encoder, CatalogIndex.load(tmp, encoder=encoder))
+        engine.search(args.photo)  # warm-up: first-call allocations and lazy imports
+        runs = []
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            result = engine.search(args.photo)
+            runs.append({"total": (time.perf_counter() - start) * 1000, **result.timings_ms})
+    figures = {
+        "index_products": report.products,
+        "index_seconds": round(report.seconds, 1),
+        "index_images_per_second": round(report.products / report.seconds, 1),
+        "search_ms_median": {k: round(statistics.median(r[k] for r in runs), 1) for k in runs[0]},
+        "objects": len(result.objects),
+        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "device": encoder.device,
+                    "processor": platform.processor() or platform.machine()},
+    }
+    print(json.dumps(figures, indent=2))
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(figures, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
