@@ -9,7 +9,7 @@ from pathlib import Path
 from .detector import DEFAULT_DETECTOR, HOME_CLASSES
 from .images import DEFAULT_MAX_PIXELS
 
-DEFAULT_CATALOG = "ikea-hk"  # placeholder until the app's catalog is chosen
+DEFAULT_CATALOG = "Arkan0ID/furniture-dataset"  # 1,493 furniture product photos; see README (app section)
 
 
 def _default_index_dir() -> str:

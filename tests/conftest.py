@@ -127,3 +127,56 @@ def interior_index(tmp_path_factory):
     encoder = load_encoder(str(MOBILENET), device="cpu")
     build_index(open_catalog(INTERIOR / "products.csv"), encoder, out, progress=False)
     return out
+
+
+APP_PHOTO = INTERIOR / "images" / "scenes" / "ikea-a-cosy-space-for-coffee-and-conversation__1364308407140-s4.jpg"
+
+
+@pytest.fixture(scope="session")
+def hk_engine(tmp_path_factory):
+    """The real YOLO11n and MobileNetV2 over ~170 ikea-hk products (30 per category), built once."""
+    if not (YOLO_WEIGHTS.exists() and MOBILENET.exists() and HK.exists() and APP_PHOTO.exists()):
+        pytest.skip(f"../shared is absent at {SHARED}; real-data app tests skipped")
+    import csv
+
+    from index.build import build_index
+    from index.catalog import open_catalog
+    from index.store import CatalogIndex
+    from search.detector import load_detector
+    from search.encoder import load_encoder
+    from search.engine import Engine
+
+    with (HK / "products.csv").open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    subset, taken = [], {}
+    for row in rows:  # the first 30 of each category
+        if taken.get(row["category"], 0) < 30:
+            taken[row["category"]] = taken.get(row["category"], 0) + 1
+            subset.append(row)
+    out = tmp_path_factory.mktemp("hk-catalog")
+    with (out / "products.csv").open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        for row in subset:  # absolute paths: the photos stay in ../shared, never copied
+            writer.writerow({**row, "image_path": str(HK / row["image_path"])})
+    encoder = load_encoder(str(MOBILENET), device="cpu")
+    build_index(open_catalog(out / "products.csv"), encoder, out / "index", progress=False)
+    detector = load_detector(str(YOLO_WEIGHTS), device="cpu")
+    return Engine(detector, encoder, CatalogIndex.load(out / "index", encoder=encoder))
+
+
+@pytest.fixture(scope="session")
+def served_app(hk_engine):
+    """The app served in-process on 127.0.0.1 over `hk_engine`; yields its URL."""
+    import socket
+
+    import app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo = app.build_demo(hk_engine)
+    _, url, _ = app.launch(demo, hk_engine, server_name="127.0.0.1", server_port=port,
+                           prevent_thread_lock=True, quiet=True)
+    yield url
+    demo.close()

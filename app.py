@@ -1,0 +1,299 @@
+"""Lookalike's web page and API: a Gradio UI over the engine's one search call.
+
+`python app.py` reads the LOOKALIKE_* settings (and Gradio's GRADIO_SERVER_NAME / GRADIO_SERVER_PORT),
+builds the catalog index on first start, and serves. The public API is one endpoint, `/search`.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Before gradio and huggingface_hub are imported: no usage reports leave the machine.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import html  # noqa: E402
+import logging  # noqa: E402
+import re  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import gradio as gr  # noqa: E402
+
+from index.build import BuildError  # noqa: E402
+from index.catalog import MANIFEST_NAMES, CatalogError  # noqa: E402
+from index.ensure import ensure_index  # noqa: E402
+from index.store import CatalogIndexError, Match  # noqa: E402
+from search.detector import DetectorError  # noqa: E402
+from search.encoder import EncoderError  # noqa: E402
+from search.engine import Engine, SearchResult, load_engine  # noqa: E402
+from search.images import ImageError, load_image  # noqa: E402
+from search.settings import Settings  # noqa: E402
+
+log = logging.getLogger("lookalike.app")
+
+EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
+MAX_UPLOAD = "15mb"  # phone photos are 2-8 MB; the pixel limit in search.images guards decoding
+QUEUE_SIZE = 16  # requests waiting beyond this are turned away rather than left to time out
+MAX_TOP_K = 30
+DISPLAY_SIDE = 1280  # the annotated photo is sent at most this size: boxes need no more, phones send 4000 px
+WHOLE_PHOTO_LABEL = "Whole photo"
+PALETTE = ("#e4572e", "#2e86ab", "#f3a712", "#4c9f70", "#a23b72", "#3b1f2b", "#17bebb", "#8f2d56",
+           "#6a4c93", "#c0a000")
+CSS = """
+.timings { font-size: 0.8em; opacity: 0.6; }
+.product-detail { min-height: 2.5em; }
+.products .caption-label { white-space: normal; max-width: none; left: 0; right: 0; bottom: 0;
+                           border-radius: 0; text-align: center; line-height: 1.3; }
+"""
+
+
+def build_demo(engine: Engine, top_k: int = 10, conf: float = 0.25) -> gr.Blocks:
+    """The page and its one public endpoint, `/search`, over a loaded `engine`."""
+    slots = engine.detector.max_objects if engine.detector else 1
+    names = _class_names(engine)
+    # Fixed at build time (an update would reach API clients as a raw dict): one colour per rank.
+    colors = {_box_label(i, name): PALETTE[i % len(PALETTE)] for i in range(slots) for name in names}
+    colors[WHOLE_PHOTO_LABEL] = PALETTE[0]
+    currency = engine.index.manifest.get("currency")
+
+    def search(image, top_k: int = top_k, conf: float = conf):
+        """Find the objects in a photo and, for each, the most similar catalog products.
+
+        Args:
+            image: the photo (JPEG, PNG, WebP, BMP, GIF or TIFF).
+            top_k: products to return per object (1 to 30).
+            conf: detection confidence threshold (0 to 1); lower finds more objects.
+
+        Returns:
+            The photo with each object boxed and labelled; a sentence on what was found; the result
+            as JSON (objects with label, box, score and products with id, name, category, price,
+            link, score; plus timings in ms); the stage timings as text.
+        """
+        path = _photo_path(image)
+        k, threshold = _check_controls(top_k, conf)
+        try:
+            photo = load_image(path, engine.max_pixels)  # decoded once: searched, then shown boxed
+            result = engine.search(photo, top_k=k, conf=threshold)
+        except ImageError as exc:
+            raise gr.Error(html.escape(str(exc)), title="This photo can't be searched", print_exception=False) from exc
+        return (_annotated(photo, result), _status(result), _api_json(result), _timings(result), result)
+
+    def show_products(result: SearchResult | None):
+        objects = result.objects if result else []
+        tabs = [gr.Tab(visible=i < len(objects), label=_tab_label(i, objects[i]) if i < len(objects) else "")
+                for i in range(slots)]
+        galleries = [[(m.product.image, _caption(m, currency)) for m in objects[i].products] if i < len(objects)
+                     else None for i in range(slots)]
+        details = [_detail(objects[i].products[0], 0, currency) if i < len(objects) and objects[i].products
+                   else "" for i in range(slots)]
+        return [gr.Tabs(selected=0), *tabs, *galleries, *details]
+
+    with gr.Blocks(title="Lookalike: find the products in a photo", delete_cache=(3600, 3600)) as demo:
+        gr.Markdown(
+            "# Lookalike\n"
+            "Show it a room or a piece of furniture: Lookalike finds each object in the photo and the most "
+            f"similar products of the catalog ({len(engine.index):,} products from {_catalog_name(engine)})."
+        )
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=2):
+                photo = gr.Image(label="Your photo", sources=["upload", "webcam", "clipboard"], type="filepath",
+                                 image_mode=None, height=360)
+                top_k_slider = gr.Slider(1, MAX_TOP_K, value=top_k, step=1, label="Results per object")
+                conf_slider = gr.Slider(0.05, 0.95, value=conf, step=0.05, label="Detection confidence",
+                                        info="Lower finds more objects; higher keeps only clear ones.")
+                find = gr.Button("Find similar products", variant="primary")
+                photos = _example_photos()
+                examples = gr.Examples(photos, inputs=[photo], label="Or try one of these", elem_id="examples",
+                                       api_visibility="private") if photos else None
+            with gr.Column(scale=3):
+                annotated = gr.AnnotatedImage(label="Objects found (click one to see its matches)", height=420,
+                                              color_map=colors)
+                status = gr.Markdown()
+                timings = gr.Markdown(elem_classes="timings")
+        with gr.Tabs() as tabs:
+            tab_items, galleries, details = [], [], []
+            for i in range(slots):
+                with gr.Tab(f"Object {i + 1}", id=i, visible=False) as tab:
+                    galleries.append(gr.Gallery(show_label=False, columns=5, height="auto", object_fit="contain",
+                                                allow_preview=True, buttons=["download", "fullscreen"],
+                                                elem_classes="products"))
+                    details.append(gr.Markdown(elem_classes="product-detail"))
+                tab_items.append(tab)
+        with gr.Accordion("Result as JSON (what the /search API returns)", open=False):
+            result_json = gr.JSON(show_label=False)
+        last_result = gr.State()
+
+        inputs = [photo, top_k_slider, conf_slider]
+        outputs = [annotated, status, result_json, timings, last_result]
+        product_outputs = [tabs, *tab_items, *galleries, *details]
+        gr.on([find.click, photo.upload], search, inputs, outputs, api_name="search", preprocess=False,
+              concurrency_id="engine", concurrency_limit=1
+              ).success(show_products, last_result, product_outputs, api_visibility="private")
+        if examples:
+            examples.load_input_event.success(search, inputs, outputs, preprocess=False, concurrency_id="engine",
+                                              concurrency_limit=1, api_visibility="private"
+                                              ).success(show_products, last_result, product_outputs,
+                                                        api_visibility="private")
+        photo.clear(lambda: (None, "", None, "", None), None, outputs, api_visibility="private", queue=False
+                    ).then(show_products, last_result, product_outputs, api_visibility="private")
+        annotated.select(_bring_forward, None, tabs, api_visibility="private", queue=False)
+        for slot, gallery_slot in enumerate(galleries):
+            gallery_slot.select(_detail_for(slot, currency), last_result, details[slot], api_visibility="private",
+                                queue=False)
+    return demo
+
+
+def launch(demo: gr.Blocks, engine: Engine, **options):
+    """Serve `demo` with the app's limits; `options` go to `Blocks.launch` (e.g. server_port)."""
+    served = [str(Path(engine.index.path) / "images")]  # the catalog thumbnails, nothing else of the index
+    if EXAMPLES_DIR.is_dir():
+        served.append(str(EXAMPLES_DIR))
+    demo.queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
+    return demo.launch(max_file_size=MAX_UPLOAD, allowed_paths=served, css=CSS, theme=gr.themes.Soft(), **options)
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's own start-up probes, one line each
+    try:
+        settings = Settings.from_env()
+        ensure_index(settings)
+        engine = load_engine(settings)
+    except (ValueError, CatalogError, CatalogIndexError, BuildError, DetectorError, EncoderError) as exc:
+        log.error("%s", exc)
+        return 2
+    launch(build_demo(engine, top_k=settings.top_k, conf=settings.conf), engine)
+    return 0
+
+
+def _photo_path(image) -> str:
+    # The event skips Gradio's preprocessing so that unreadable photos reach the engine, whose
+    # messages say what is wrong; the payload is the uploaded file's record, already checked by Gradio.
+    if image is None:
+        raise gr.Error("Add a photo first: upload one, take one with the webcam, or paste one.", print_exception=False)
+    path = image.get("path") if isinstance(image, dict) else None
+    if not path:
+        raise gr.Error("The photo did not arrive; please upload it again.", print_exception=False)
+    return path
+
+
+def _check_controls(top_k, conf) -> tuple[int, float]:
+    try:
+        k, threshold = int(top_k), float(conf)
+    except (TypeError, ValueError) as exc:
+        raise gr.Error("top_k must be a whole number and conf a number.", print_exception=False) from exc
+    if not 1 <= k <= MAX_TOP_K:
+        raise gr.Error(f"top_k must be between 1 and {MAX_TOP_K}.", print_exception=False)
+    if not 0 < threshold <= 1:
+        raise gr.Error("conf must be above 0 and at most 1.", print_exception=False)
+    return k, threshold
+
+
+def _annotated(photo, result: SearchResult):
+    shown = photo.copy()
+    shown.thumbnail((DISPLAY_SIDE, DISPLAY_SIDE))
+    scale = shown.width / photo.width
+    return shown, [(tuple(int(round(v * scale)) for v in o.box), WHOLE_PHOTO_LABEL if o.score is None else
+                    _box_label(i, o.label)) for i, o in enumerate(result.objects)]
+
+
+def _box_label(i: int, name: str) -> str:
+    return f"{i + 1} · {name}"
+
+
+def _tab_label(i: int, obj) -> str:
+    return WHOLE_PHOTO_LABEL if obj.score is None else f"{_box_label(i, obj.label)} {obj.score:.0%}"
+
+
+def _class_names(engine: Engine) -> list[str]:
+    detector = engine.detector
+    if detector is None:
+        return []
+    return [detector.names[i] for i in (detector.class_ids if detector.class_ids is not None else detector.names)]
+
+
+def _status(result: SearchResult) -> str:
+    if result.whole_image:
+        return ("**No furniture or home goods recognised, so the whole photo was searched.** "
+                "Lower the detection confidence to find more objects.")
+    n = len(result.objects)
+    return f"**Found {n} object{'s' if n != 1 else ''}.** Click a box in the photo, or a tab below, to see its matches."
+
+
+def _timings(result: SearchResult) -> str:
+    return " · ".join(f"{stage} {ms:.0f} ms" for stage, ms in result.timings_ms.items())
+
+
+def _api_json(result: SearchResult) -> dict:
+    data = result.to_dict()
+    for obj in data["objects"]:
+        for product in obj["products"]:
+            # A URL path relative to the app's address, where Gradio serves the thumbnail.
+            product["image"] = f"gradio_api/file={product['image']}" if product.get("image") else None
+    return data
+
+
+def _caption(match: Match, currency: str | None) -> str:
+    product = match.product
+    parts = [product.name or product.category or f"#{product.id}", _price(product.price, currency),
+             f"similarity {match.score:.2f}"]
+    return " · ".join(p for p in parts if p)
+
+
+def _detail(match: Match, rank: int, currency: str | None) -> str:
+    product = match.product
+    name = _md(product.name or product.category or f"#{product.id}")
+    parts = [f"**{rank + 1}. {name}**", _md(product.category) if product.name else None,
+             _md(_price(product.price, currency)), f"similarity {match.score:.2f}",
+             f"[Open the product page ↗]({_url(product.link)})" if product.link else None]
+    return " · ".join(p for p in parts if p)
+
+
+def _detail_for(slot: int, currency: str | None):
+    def detail(result: SearchResult | None, evt: gr.SelectData) -> str:
+        if result is None or slot >= len(result.objects) or evt.index >= len(result.objects[slot].products):
+            return ""
+        return _detail(result.objects[slot].products[evt.index], evt.index, currency)
+    return detail
+
+
+def _bring_forward(evt: gr.SelectData):
+    return gr.Tabs(selected=evt.index)
+
+
+def _price(price, currency: str | None) -> str | None:
+    if price is None:
+        return None
+    if isinstance(price, (int, float)):
+        amount = f"{price:,.0f}" if float(price).is_integer() else f"{price:,.2f}"
+        return f"{currency} {amount}" if currency else amount
+    return str(price)
+
+
+def _md(text: str | None) -> str | None:
+    # Catalog text goes into Markdown: neutralise its syntax so a name cannot become a link or markup.
+    return re.sub(r"([\\`*_\[\]()<>#|!])", r"\\\1", text) if text else text
+
+
+def _url(link: str) -> str:
+    # Characters that would end a Markdown link destination early.
+    return link.replace(" ", "%20").replace("(", "%28").replace(")", "%29")
+
+
+def _catalog_name(engine: Engine) -> str:
+    source = engine.index.manifest.get("source", {})
+    if source.get("type") == "hub":
+        return source.get("id", "the Hub")
+    path = Path(source.get("path", "catalog"))
+    return path.parent.name if path.name in MANIFEST_NAMES else path.name
+
+
+def _example_photos() -> list[list[str]]:
+    if not EXAMPLES_DIR.is_dir():
+        return []
+    return [[str(p)] for p in sorted(EXAMPLES_DIR.iterdir()) if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp")]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""The app served in-process on 127.0.0.1, called through gradio_client as a Python program would."""
+
+import urllib.error
+import urllib.request
+
+import httpx
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+from conftest import APP_PHOTO
+
+
+@pytest.fixture(scope="module")
+def client(served_app):
+    return Client(served_app, verbose=False)
+
+
+def _search(client, path, **controls):
+    return client.predict(image=handle_file(str(path)), **controls, api_name="/search")
+
+
+def test_search_returns_each_object_with_products_of_the_catalog(client, hk_engine):
+    annotated, status, result, timings = _search(client, APP_PHOTO, top_k=5, conf=0.25)
+
+    catalog = {p.id: p for p in hk_engine.index.products}
+    width, height = result["image_size"]
+    assert not result["whole_image"]
+    assert {"chair", "dining table"} <= {o["label"] for o in result["objects"]}
+    for obj in result["objects"]:
+        x1, y1, x2, y2 = obj["box"]
+        assert all(isinstance(v, int) for v in obj["box"]) and 0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height
+        assert 0.25 <= obj["score"] <= 1
+        assert len(obj["products"]) == 5
+        scores = [p["score"] for p in obj["products"]]
+        assert scores == sorted(scores, reverse=True) and -1 <= scores[-1] <= scores[0] <= 1
+        for product in obj["products"]:
+            expected = catalog[product["id"]]
+            assert (product["name"], product["category"], product["price"], product["link"]) == (
+                expected.name, expected.category, expected.price, expected.link)
+    assert set(result["timings_ms"]) == {"detect", "embed", "search"}
+    assert f"Found {len(result['objects'])} objects" in status
+    assert "detect" in timings and "ms" in timings
+    assert len(annotated["annotations"]) == len(result["objects"])
+
+
+def test_controls_default_and_api_is_the_one_documented_endpoint(client):
+    api = client.view_api(return_format="dict", print_info=False)
+    assert set(api["named_endpoints"]) == {"/search"} and not api["unnamed_endpoints"]
+    parameters = api["named_endpoints"]["/search"]["parameters"]
+    assert [p["parameter_name"] for p in parameters] == ["image", "top_k", "conf"]
+    assert [p["parameter_has_default"] for p in parameters] == [False, True, True]
+
+    _, _, result, _ = _search(client, APP_PHOTO)
+    assert all(len(o["products"]) == 10 for o in result["objects"])
+
+
+def test_a_photo_with_nothing_detected_is_searched_whole(client, tmp_path):
+    gradient = Image.linear_gradient("L").resize((320, 240)).convert("RGB")
+    gradient.save(tmp_path / "blank.png")
+
+    _, status, result, _ = _search(client, tmp_path / "blank.png", top_k=3)
+
+    assert result["whole_image"]
+    [whole] = result["objects"]
+    assert (whole["label"], whole["box"], whole["score"]) == ("whole photo", [0, 0, 320, 240], None)
+    assert len(whole["products"]) == 3
+    assert "whole photo was searched" in status
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("notes.jpg", b"these are not pixels", "not an image format"),
+    ("cut.jpg", APP_PHOTO.read_bytes()[:3000] if APP_PHOTO.exists() else b"", "corrupt or truncated"),
+])
+def test_bad_upload_is_a_clear_error_and_the_app_keeps_serving(client, tmp_path, name, content, message):
+    (tmp_path / name).write_bytes(content)
+
+    with pytest.raises(AppError, match=message):
+        _search(client, tmp_path / name)
+
+    _, _, result, _ = _search(client, APP_PHOTO, top_k=1)
+    assert result["objects"]
+
+
+def test_a_photo_with_too_many_pixels_is_refused_before_decoding(client, tmp_path):
+    Image.new("L", (8000, 6000)).save(tmp_path / "huge.png")  # 48 MP; a few KB on disk
+
+    with pytest.raises(AppError, match="megapixels"):
+        _search(client, tmp_path / "huge.png")
+
+
+def test_an_upload_over_the_size_limit_is_refused(client, served_app, tmp_path):
+    big = b"\xff" * (16 * 1024 * 1024)
+    (tmp_path / "big.jpg").write_bytes(big)
+
+    with pytest.raises(ValueError, match="exceeds the maximum file size"):  # gradio_client checks first
+        _search(client, tmp_path / "big.jpg")
+    refused = httpx.post(f"{served_app}gradio_api/upload", files={"files": ("big.jpg", big)})
+    assert refused.status_code == 413  # and the server refuses it whoever sends it
+
+
+@pytest.mark.parametrize("top_k, conf", [(0, 0.25), (31, 0.25), (5, 0.0), (5, 1.5)])
+def test_out_of_range_controls_are_refused(client, top_k, conf):
+    with pytest.raises(AppError, match="top_k|conf"):
+        _search(client, APP_PHOTO, top_k=top_k, conf=conf)
+
+
+def test_only_catalog_thumbnails_are_served(client, served_app, hk_engine):
+    _, _, result, _ = _search(client, APP_PHOTO, top_k=1)
+    thumbnail = result["objects"][0]["products"][0]["image"]
+    with urllib.request.urlopen(served_app + thumbnail) as response:
+        assert response.status == 200 and response.read(3) == b"\xff\xd8\xff"  # a JPEG
+
+    for private in (hk_engine.index.path / "manifest.json", hk_engine.index.path / "vectors.faiss"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{served_app}gradio_api/file={private}")
+        assert refused.value.code in (403, 404)
+
+
+# Start-up: the index is built once, then reused.
+
+def _settings(**values):
+    from search.settings import Settings
+
+    return Settings.from_env(env={}, **values)
+
+
+def _live(directory):
+    return (directory / "CURRENT").read_text().strip()
+
+
+def test_first_start_builds_the_index_and_later_starts_reuse_it(tmp_path, color_catalog, tiny_clip_path):
+    from index.ensure import ensure_index
+    from index.store import CatalogIndex
+
+    settings = _settings(catalog=str(color_catalog), encoder=str(tiny_clip_path), index_dir=str(tmp_path / "idx"),
+                         device="cpu")
+    ensure_index(settings, progress=False)
+    built = _live(tmp_path / "idx")
+    assert len(CatalogIndex.load(tmp_path / "idx")) == 6
+
+    ensure_index(settings, progress=False)
+    ensure_index(_settings(catalog=str(color_catalog.parent), index_dir=str(tmp_path / "idx")))  # same catalog
+    assert _live(tmp_path / "idx") == built
+
+
+def test_an_index_is_rebuilt_for_another_catalog_or_encoder_but_kept_for_the_default(
+        tmp_path, color_catalog, tiny_clip_path, tiny_vit_path):
+    from index.ensure import ensure_index
+
+    directory = tmp_path / "idx"
+    ensure_index(_settings(catalog=str(color_catalog), encoder=str(tiny_clip_path), index_dir=str(directory)),
+                 progress=False)
+    first = _live(directory)
+
+    ensure_index(_settings(index_dir=str(directory)))  # default catalog: a prebuilt index is served as it is
+    assert _live(directory) == first
+
+    ensure_index(_settings(catalog=str(color_catalog), encoder=str(tiny_vit_path), index_dir=str(directory)),
+                 progress=False)
+    second = _live(directory)
+    assert second != first
+
+    other = tmp_path / "other.csv"
+    other.write_text(color_catalog.read_text().replace("img/", str(color_catalog.parent / "img") + "/"))
+    ensure_index(_settings(catalog=str(other), encoder=str(tiny_vit_path), index_dir=str(directory)), progress=False)
+    assert _live(directory) != second
+
+
+def test_main_reports_a_missing_catalog_and_exits(tmp_path, monkeypatch, caplog):
+    import app
+
+    monkeypatch.setenv("LOOKALIKE_CATALOG", str(tmp_path / "nowhere.csv"))
+    monkeypatch.setenv("LOOKALIKE_INDEX_DIR", str(tmp_path / "idx"))
+
+    assert app.main() == 2
+    assert "No catalog file" in caplog.text

@@ -1,0 +1,54 @@
+"""A shopper's visit in headless Debian Chromium: upload a room photo, get per-object product galleries."""
+
+from pathlib import Path
+
+import pytest
+
+from conftest import APP_PHOTO
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Debian chromium is not installed at {CHROMIUM}")
+
+
+@pytest.fixture(scope="module")
+def page(served_app):
+    playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.goto(served_app)
+        yield page
+        browser.close()
+
+
+def test_upload_shows_boxed_objects_and_a_product_gallery_per_object(page, tmp_path):
+    page.locator("input[type=file]").first.set_input_files(str(APP_PHOTO))
+
+    products = page.locator(".products img")
+    products.first.wait_for(timeout=90_000)
+    tabs = page.get_by_role("tab")
+    labels = tabs.all_inner_texts()
+    assert len(labels) >= 2 and any("chair" in label for label in labels)
+    assert products.count() == 10  # the visible tab's gallery: the default 10 results
+    assert all(products.nth(i).evaluate("img => img.complete && img.naturalWidth > 0") for i in range(10))
+    assert page.get_by_text("Open the product page").first.is_visible()
+    assert page.get_by_text("detect").first.is_visible()
+
+    # Choosing another object in the photo's legend brings its results forward.
+    page.locator(".legend-item").nth(1).click()
+    page.wait_for_function("() => document.querySelector('[role=tab][aria-selected=true]')?.innerText.startsWith('2 ')")
+
+    page.screenshot(path=str(tmp_path / "search.png"), full_page=True)
+    assert (tmp_path / "search.png").stat().st_size > 10_000
+
+
+def test_an_example_photo_is_searched_on_click(page, tmp_path):
+    examples = page.locator("#examples button.gallery-item")
+    assert examples.count() >= 2  # the rendered rooms in examples/, bedroom first
+
+    examples.first.click()
+
+    page.wait_for_function("() => [...document.querySelectorAll('[role=tab]')].some(t => / bed /.test(t.innerText))",
+                           timeout=60_000)
+    page.screenshot(path=str(tmp_path / "example.png"), full_page=True)
