@@ -66,8 +66,10 @@ class CatalogItem:
 class Catalog:
     """A sized, re-iterable sequence of `CatalogItem`s plus a description for the index manifest."""
 
-    def __init__(self, rows, columns: dict[str, str | None], info: dict, base_dir: Path | None = None):
+    def __init__(self, rows, columns: dict[str, str | None], info: dict, base_dir: Path | None = None,
+                 label_names: dict | None = None):
         self._rows, self.columns, self.info, self._base_dir = rows, columns, info, base_dir
+        self._label_names = label_names or {}  # column -> int2str of a datasets ClassLabel
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -78,15 +80,25 @@ class Catalog:
             image = row[c["image"]]
             if self._base_dir is not None and isinstance(image, str):
                 image = self._base_dir / image
+            category = self._value(row, c["category"])
             yield CatalogItem(
                 row=i,
-                id=(_text(row.get(c["id"])) if c["id"] else None) or str(i),
-                name=_text(row.get(c["name"])) if c["name"] else None,
-                category=_text(row.get(c["category"])) if c["category"] else None,
+                id=self._value(row, c["id"]) or str(i),
+                # A labelled image folder has no names: its class label is the best caption there is.
+                name=self._value(row, c["name"]) if c["name"] else category,
+                category=category,
                 price=_price(row.get(c["price"])) if c["price"] else None,
                 link=_link(row.get(c["link"])) if c["link"] else None,
                 image=image,
             )
+
+    def _value(self, row, column: str | None) -> str | None:
+        if column is None:
+            return None
+        value = row.get(column)
+        if column in self._label_names and isinstance(value, int):
+            value = self._label_names[column](value)
+        return _text(value)
 
     @property
     def currency(self) -> str | None:
@@ -158,7 +170,8 @@ def _from_dataset(dataset, columns: ColumnMap, info: dict) -> Catalog:
         image_columns = [n for n, f in dataset.features.items() if isinstance(f, datasets.Image)]
         if image_columns:
             columns = ColumnMap(**{**columns.__dict__, "image": image_columns[0]})
-    return Catalog(dataset, columns.resolve(names), info)
+    labels = {n: f.int2str for n, f in dataset.features.items() if isinstance(f, datasets.ClassLabel)}
+    return Catalog(dataset, columns.resolve(names), info, label_names=labels)
 
 
 def _resolved_revision(dataset_id: str, revision: str | None) -> str | None:

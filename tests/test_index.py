@@ -69,6 +69,15 @@ def test_datasets_dataset_and_saved_folder(tmp_path, tiny_clip):
     assert [p.id for p in index.products] == ["0", "1", "2", "3", "4"]  # no id column: row numbers
     assert index.manifest["source"]["type"] == "dataset"
 
+    # An image folder with a ClassLabel column: categories (and, lacking names, captions) read as words.
+    labelled = datasets.Dataset.from_dict(
+        {"image": images[:2], "label": [1, 0]},
+        features=datasets.Features({"image": datasets.Image(), "label": datasets.ClassLabel(names=["sofa", "armchair"])}),
+    )
+    _build(labelled, tiny_clip, tmp_path / "labelled")
+    products = CatalogIndex.load(tmp_path / "labelled").products
+    assert [(p.name, p.category) for p in products] == [("armchair", "armchair"), ("sofa", "sofa")]
+
     datasets.DatasetDict({"train": dataset}).save_to_disk(tmp_path / "saved")
     _build(tmp_path / "saved", tiny_clip, tmp_path / "from-disk")
     again = CatalogIndex.load(tmp_path / "from-disk")
