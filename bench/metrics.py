@@ -124,12 +124,14 @@ class RetrievalScores:
     def summary(self, ks: Sequence[int] = (1, 5, 10, 20)) -> dict[str, float]:
         """Metrics over the scenes added so far.
 
-        Keys, for every k in ``ks``: ``recall@k`` (mean over scenes with a
-        non-empty ground truth), ``micro_recall@k`` (total hits / total
-        ground-truth ids over those scenes), ``distinct@k`` (mean over all
-        scenes); then ``map`` (mean AP over scenes with a non-empty ground
-        truth), ``scenes`` (all scenes added) and ``scored_scenes`` (those with
-        a non-empty ground truth, the denominator of recall and map).
+        Keys, for every k in ``ks``: ``recall@k`` (hits / ground-truth ids,
+        pooled over the scenes with a non-empty ground truth: the share of
+        ground-truth products found), ``scene_recall@k`` (the same per scene,
+        then averaged, so small scenes weigh as much as big ones),
+        ``distinct@k`` (mean over all scenes); then ``map`` (mean AP over
+        scenes with a non-empty ground truth), ``scenes`` (all scenes added)
+        and ``scored_scenes`` (those with a non-empty ground truth, the
+        denominator of ``scene_recall`` and ``map``).
 
         Raises ValueError if no scene has a non-empty ground truth.
         """
@@ -140,10 +142,10 @@ class RetrievalScores:
 
         out: dict[str, float] = {}
         for k in ks:
-            out[f"recall@{k}"] = _mean(scene_recall(r, gt, k) for r, gt in scored)
-        for k in ks:
             hits = sum(scene_hits(r, gt, k) for r, gt in scored)
-            out[f"micro_recall@{k}"] = hits / total_relevant
+            out[f"recall@{k}"] = hits / total_relevant
+        for k in ks:
+            out[f"scene_recall@{k}"] = _mean(scene_recall(r, gt, k) for r, gt in scored)
         for k in ks:
             out[f"distinct@{k}"] = _mean(distinct_at(r, k) for r, _ in self._scenes)
         out["map"] = _mean(average_precision(r, gt) for r, gt in scored)

@@ -150,13 +150,13 @@ def test_summary_two_scenes():
 
     assert summary == pytest.approx(
         {
-            # A: top-1 {a} -> 1/2; B: top-1 union {y, c} -> 1; mean 3/4
-            "recall@1": 0.75,
-            # A: 2/2, B: 1/1
-            "recall@5": 1.0,
             # hits 1 + 1 over 2 + 1 GT ids
-            "micro_recall@1": 2 / 3,
-            "micro_recall@5": 1.0,
+            "recall@1": 2 / 3,
+            "recall@5": 1.0,
+            # A: top-1 {a} -> 1/2; B: top-1 union {y, c} -> 1; mean 3/4
+            "scene_recall@1": 0.75,
+            # A: 2/2, B: 1/1
+            "scene_recall@5": 1.0,
             # A: {a} -> 1, B: {y, c} -> 2
             "distinct@1": 1.5,
             # A: {a, x, b} -> 3, B: 2
@@ -173,7 +173,7 @@ def test_summary_default_keys():
     scores = RetrievalScores()
     scores.add([["a"]], {"a"})
     assert set(scores.summary()) == {
-        *(f"{name}@{k}" for name in ("recall", "micro_recall", "distinct") for k in (1, 5, 10, 20)),
+        *(f"{name}@{k}" for name in ("recall", "scene_recall", "distinct") for k in (1, 5, 10, 20)),
         "map",
         "scenes",
         "scored_scenes",
@@ -187,7 +187,7 @@ def test_empty_gt_scene_excluded_from_recall_and_map():
     summary = scores.summary(ks=(1, 10))
     # counted as 0 it would drag recall and map to 1/2
     assert summary["recall@1"] == 1.0
-    assert summary["micro_recall@1"] == 1.0
+    assert summary["scene_recall@1"] == 1.0
     assert summary["map"] == 1.0
     # distinct is over every scene: (2 + 1) / 2
     assert summary["distinct@10"] == 1.5
@@ -195,14 +195,14 @@ def test_empty_gt_scene_excluded_from_recall_and_map():
     assert summary["scored_scenes"] == 1
 
 
-def test_micro_and_macro_recall_differ():
+def test_pooled_and_per_scene_recall_differ():
     scores = RetrievalScores()
     scores.add([["a"]], {"a"})  # 1 of 1
     scores.add([["x"]], {"b", "c", "d"})  # 0 of 3
     summary = scores.summary(ks=(1,))
-    # macro: (1 + 0) / 2; micro: (1 + 0) / (1 + 3)
-    assert summary["recall@1"] == pytest.approx(0.5)
-    assert summary["micro_recall@1"] == pytest.approx(0.25)
+    # pooled: (1 + 0) / (1 + 3); per scene: (1 + 0) / 2
+    assert summary["recall@1"] == pytest.approx(0.25)
+    assert summary["scene_recall@1"] == pytest.approx(0.5)
 
 
 def test_add_copies_its_inputs():
