@@ -10,6 +10,7 @@ from importlib import metadata
 from itertools import islice
 from pathlib import Path
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from search.images import ImageError, load_image
@@ -54,6 +55,7 @@ def build_index(catalog: Catalog, encoder, out_dir: str | Path, batch_size: int 
         "versions": _versions(),
     }
     skipped: list[tuple[str, str]] = []
+    borders: list[np.ndarray] = []
     with IndexWriter(out_dir, encoder.dim, manifest) as writer:
         items = iter(catalog)
         bar = tqdm(total=len(catalog), desc="Indexing catalog", unit="img", disable=not progress)
@@ -65,6 +67,7 @@ def build_index(catalog: Catalog, encoder, out_dir: str | Path, batch_size: int 
                 except ImageError as exc:
                     skipped.append((item.id, str(exc)))
                     continue
+                borders.append(_border_colour(images[-1]))
                 products.append(Product(row=item.row, id=item.id, name=item.name, category=item.category,
                                         price=item.price, link=item.link))
             if images:
@@ -75,10 +78,19 @@ def build_index(catalog: Catalog, encoder, out_dir: str | Path, batch_size: int 
             raise BuildError(f"None of the {len(catalog)} catalog images could be read "
                              f"(first error: {skipped[0][1] if skipped else 'none'}); no index was written.")
         writer.manifest["skipped"] = len(skipped)
+        # Query crops are padded with this, so that they look like the catalog's photos.
+        writer.manifest["background"] = [int(round(v)) for v in np.median(borders, axis=0)]
         path = writer.commit()
     for product_id, reason in skipped:
         log.warning("skipped %s: %s", product_id, reason)
     return BuildReport(path, len(writer.products), skipped, time.perf_counter() - start)
+
+
+def _border_colour(image) -> np.ndarray:
+    """The median colour of the outermost pixels of a small copy of `image`: its background."""
+    small = np.asarray(image.resize((32, 32)), dtype=np.float64)
+    border = np.concatenate([small[0], small[-1], small[1:-1, 0], small[1:-1, -1]])
+    return np.median(border, axis=0)
 
 
 def _thumbnail(image):

@@ -49,3 +49,46 @@ def crop(image: Image.Image, box, fill: tuple[int, int, int] = (255, 255, 255)) 
     if inside[0] < inside[2] and inside[1] < inside[3]:
         canvas.paste(image.crop(inside), (inside[0] - x1, inside[1] - y1))
     return canvas
+
+
+def letterbox(image: Image.Image, box, fill: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
+    """Cut `box` out of `image` and centre it on a square canvas of `fill`, like a catalog photo.
+
+    Encoders resize and centre-crop to a square: a tall or wide crop would lose its ends.
+    """
+    cut = crop(image, box, fill)
+    side = max(cut.size)
+    canvas = Image.new("RGB", (side, side), fill)
+    canvas.paste(cut, ((side - cut.width) // 2, (side - cut.height) // 2))
+    return canvas
+
+
+def mirror_boxes(boxes: np.ndarray, width: int) -> np.ndarray:
+    """Boxes found in a left-right mirrored image, mapped back to the original: (N, 4) -> (N, 4)."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    return np.stack([width - boxes[:, 2], boxes[:, 1], width - boxes[:, 0], boxes[:, 3]], axis=1)
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection over union of every box in `a` with every box in `b`: (N, 4), (M, 4) -> (N, M)."""
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    union = box_area(a)[:, None] + box_area(b)[None, :] - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def nms(boxes: np.ndarray, scores, labels, iou: float) -> list[int]:
+    """Greedy non-maximum suppression within each label; the kept indices, best score first."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    order = sorted(range(len(boxes)), key=lambda i: -scores[i])
+    overlaps = box_iou(boxes, boxes)
+    kept: list[int] = []
+    for i in order:
+        if all(labels[j] != labels[i] or overlaps[i, j] <= iou for j in kept):
+            kept.append(i)
+    return kept

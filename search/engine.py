@@ -6,16 +6,24 @@ import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from index.store import CatalogIndex, Match
 
-from .boxes import clip_boxes, crop, pad_boxes
-from .detector import Detector
+from .boxes import clip_boxes, crop, letterbox, mirror_boxes, nms, pad_boxes
+from .detector import Detection, Detector
 from .encoder import Encoder
+from .grouping import DEPTH as GROUP_DEPTH
+from .grouping import fuse_best, group_lookalikes
 from .images import DEFAULT_MAX_PIXELS, ImageInput, load_image
+from .kinds import ProductKinds, load_kind_rules
 
 WHOLE_PHOTO = "whole photo"
+CROP_STYLES = ("catalog", "box")  # catalog: square on the catalog's background; box: the padded box as is
+WHITE = (255, 255, 255)
+# An unsure detection is kept when a product of its kind is among the crop's nearest this many
+# in the whole catalog: the catalog's own photos vouch for what the detector half-saw.
+VERIFY_NEIGHBOURS = 10
 
 
 @dataclass(frozen=True)
@@ -47,56 +55,152 @@ class SearchResult:
 
 
 class Engine:
-    """Holds the loaded models and index; `search` is safe to call from several threads."""
+    """Holds the loaded models and index; `search` is safe to call from several threads.
+
+    With `kinds` (the catalog's product kinds), each object is searched among the products of its
+    kind, detections of classes the catalog does not sell are dropped, and detections scoring
+    between `low_conf` and the confidence threshold are kept only when the catalog agrees: one of
+    the crop's nearest catalog products is of the detected kind.
+    """
 
     def __init__(self, detector: Detector | None, encoder: Encoder, index: CatalogIndex,
-                 crop_padding: float = 0.05, max_pixels: int = DEFAULT_MAX_PIXELS):
+                 crop_padding: float = 0.05, max_pixels: int = DEFAULT_MAX_PIXELS, *,
+                 kinds: ProductKinds | None = None, crop_style: str = "catalog", low_conf: float | None = None,
+                 group_objects: bool = True, detect_mirrored: bool = True):
+        if crop_style not in CROP_STYLES:
+            raise ValueError(f"crop_style must be one of {CROP_STYLES}, got {crop_style!r}.")
         self.detector, self.encoder, self.index = detector, encoder, index
         self.crop_padding, self.max_pixels = crop_padding, max_pixels
+        self.kinds = kinds if kinds else None  # a catalog without any known kind searches everything
+        self.crop_style, self.low_conf = crop_style, low_conf
+        self.group_objects, self.detect_mirrored = group_objects, detect_mirrored
+        self.background = tuple(index.manifest.get("background") or WHITE)
 
     def search(self, photo: ImageInput, top_k: int = 10, conf: float | None = None) -> SearchResult:
         """Detect objects in `photo`, embed each crop, and return each object's top-`k` products."""
         timings = {}
         t0 = time.perf_counter()
         image = load_image(photo, self.max_pixels)
-        detections = self.detector.detect(image, conf=conf) if self.detector else []
+        confident = conf if conf is not None else (self.detector.conf if self.detector else 0.0)
+        detections = self._detect(image, confident)
         t1 = time.perf_counter()
         timings["detect"] = (t1 - t0) * 1000
 
-        if detections:
-            boxes = np.array([d.box for d in detections])
-            labels, scores = [d.label for d in detections], [d.score for d in detections]
+        if not detections:
+            box = np.array([[0, 0, image.width, image.height]], dtype=np.float64)
+            vectors = self.encoder.embed_images([crop(image, box[0])])
+            t2 = time.perf_counter()
+            [found] = self.index.search(vectors, top_k)
+            objects = [ObjectResult(WHOLE_PHOTO, (0, 0, image.width, image.height), None, found)]
         else:
-            boxes = np.array([[0, 0, image.width, image.height]], dtype=np.float64)
-            labels, scores = [WHOLE_PHOTO], [None]
-        crops = self._crops(image, boxes)
-        vectors = self.encoder.embed_images(crops)
-        t2 = time.perf_counter()
+            vectors = self.encoder.embed_images(self._crops(image, np.array([d.box for d in detections])))
+            t2 = time.perf_counter()
+            objects = self._match(detections, vectors, confident, top_k, image.size)
         timings["embed"] = (t2 - t1) * 1000
-
-        matches = self.index.search(vectors, top_k)
         timings["search"] = (time.perf_counter() - t2) * 1000
         timings = {k: round(v, 1) for k, v in timings.items()}
-
-        objects = [
-            ObjectResult(label, tuple(int(round(v)) for v in box), score, found)
-            for label, box, score, found in zip(labels, clip_boxes(boxes, *image.size), scores, matches)
-        ]
         return SearchResult(objects, not detections, image.size, timings)
 
+    def _detect(self, image: Image.Image, confident: float) -> list[Detection]:
+        if self.detector is None:
+            return []
+        floor = min(self.low_conf, confident) if self.kinds and self.low_conf is not None else confident
+        found = self.detector.detect(image, conf=floor)
+        if self.detect_mirrored:
+            # A second look at the mirrored photo finds objects the first pass scored too low.
+            mirrored = self.detector.detect(ImageOps.mirror(image), conf=floor)
+            boxes = mirror_boxes(np.array([d.box for d in mirrored]), image.width)
+            found += [Detection(tuple(b), d.label, d.score) for b, d in zip(boxes.tolist(), mirrored)]
+            keep = nms(np.array([d.box for d in found]), [d.score for d in found], [d.label for d in found],
+                       self.detector.iou)
+            found = [found[i] for i in keep][: self.detector.max_objects]
+        if self.kinds:
+            found = [d for d in found if d.label in self.kinds]
+        return found
+
+    def _match(self, detections: list[Detection], vectors: np.ndarray, confident: float, top_k: int,
+               size: tuple[int, int]) -> list[ObjectResult]:
+        depth = max(top_k, GROUP_DEPTH)  # grouping compares the top GROUP_DEPTH whatever top_k is
+        if self.kinds:
+            ranked = [self._ranked(*self.kinds.search(self.index, v, d.label, depth))
+                      for d, v in zip(detections, vectors)]
+            keep = self._confirmed(detections, vectors, confident)
+        else:
+            ranked = [[(m.product.row, m.score) for m in found] for found in self.index.search(vectors, depth)]
+            keep = [d.score >= confident for d in detections]
+        kept = [i for i, ok in enumerate(keep) if ok]
+        if not kept:
+            kept = [0]  # the catalog confirmed nothing: still show the detector's best guess
+        labels = [detections[i].label for i in kept]
+        if self.group_objects:
+            groups = group_lookalikes(labels, [ranked[i] for i in kept])
+        else:
+            groups = [[j] for j in range(len(kept))]
+        objects = []
+        for members in groups:
+            best = detections[kept[members[0]]]
+            fused = fuse_best([ranked[kept[j]] for j in members], top_k)
+            box = clip_boxes(np.array([best.box]), *size)[0]
+            objects.append(ObjectResult(best.label, tuple(int(round(v)) for v in box), best.score,
+                                        [Match(self.index.products[row], score) for row, score in fused]))
+        return objects[: self.detector.max_objects]
+
+    def _confirmed(self, detections: list[Detection], vectors: np.ndarray, confident: float) -> list[bool]:
+        """Which detections to keep: confident ones, and unsure ones the catalog agrees with."""
+        unsure = [i for i, d in enumerate(detections) if d.score < confident]
+        keep = [True] * len(detections)
+        if unsure:
+            _, rows = self.index.vectors.search(np.ascontiguousarray(vectors[unsure], dtype=np.float32),
+                                                min(VERIFY_NEIGHBOURS, len(self.index)))
+            for i, near in zip(unsure, rows):
+                keep[i] = any(r >= 0 and detections[i].label in self.kinds.of_row[r] for r in near)
+        return keep
+
+    @staticmethod
+    def _ranked(scores: np.ndarray, rows: np.ndarray) -> list[tuple[int, float]]:
+        return [(int(r), float(s)) for s, r in zip(scores[0], rows[0]) if r >= 0]
+
     def _crops(self, image: Image.Image, boxes: np.ndarray) -> list[Image.Image]:
-        padded = clip_boxes(pad_boxes(boxes, self.crop_padding), image.width, image.height)
-        return [crop(image, box) for box in padded]
+        padded = pad_boxes(boxes, self.crop_padding)
+        if self.crop_style == "catalog":
+            return [letterbox(image, box, self.background) for box in clip_boxes(padded, image.width, image.height)]
+        return [crop(image, box) for box in clip_boxes(padded, image.width, image.height)]
 
 
-def load_engine(settings) -> Engine:
-    """Load the index, then the encoder it was built with (unless overridden), then the detector."""
+def load_engine(settings, index: CatalogIndex | None = None, encoder: Encoder | None = None) -> Engine:
+    """Load the index, then the encoder it was built with (unless overridden), then the detector.
+
+    `index` and `encoder` may be given already loaded (the benchmark does), and must agree.
+    """
     from .detector import load_detector
     from .encoder import load_encoder
 
-    index = CatalogIndex.load(settings.index_dir)
-    encoder = load_encoder(settings.encoder or index.manifest["encoder"]["name"], device=settings.device)
+    if index is None:
+        index = CatalogIndex.load(settings.index_dir)
+    if encoder is None:
+        encoder = load_encoder(settings.encoder or index.manifest["encoder"]["name"], device=settings.device)
     index.check_encoder(encoder)
-    detector = load_detector(settings.detector, classes=settings.class_list, conf=settings.conf,
-                             iou=settings.iou, max_objects=settings.max_objects, device=settings.device)
-    return Engine(detector, encoder, index, crop_padding=settings.crop_padding, max_pixels=settings.max_pixels)
+    kinds = product_kinds(settings, index)
+    # With kinds, the catalog decides what to look for: every class it sells, and nothing else.
+    classes = kinds.classes if kinds else settings.class_list
+    detector = load_detector(settings.detector, classes=classes, conf=settings.conf,
+                             iou=settings.iou, max_objects=settings.max_objects, imgsz=settings.imgsz,
+                             device=settings.device)
+    return Engine(detector, encoder, index, **engine_options(settings), kinds=kinds)
+
+
+def product_kinds(settings, index: CatalogIndex) -> ProductKinds | None:
+    """The index's product kinds per `settings.kinds`; None when off or when no product has a known kind."""
+    if settings.kinds == "off":
+        return None
+    if settings.kinds != "category":
+        raise ValueError(f"kinds must be 'category' or 'off', got {settings.kinds!r}.")
+    kinds = ProductKinds.of_index(index, load_kind_rules(settings.kind_rules))
+    return kinds if kinds else None
+
+
+def engine_options(settings) -> dict:
+    """The Engine keyword arguments that come from settings (all but the models, index and kinds)."""
+    return {"crop_padding": settings.crop_padding, "max_pixels": settings.max_pixels,
+            "crop_style": settings.crop_style, "low_conf": settings.low_conf,
+            "group_objects": settings.group_objects, "detect_mirrored": settings.detect_mirrored}

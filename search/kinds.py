@@ -1,0 +1,140 @@
+"""Which detector class ("kind") each catalog product is, read from the catalog's own category text.
+
+A detected chair should be matched against the shop's chairs, not its rugs: the engine searches
+each object among the products of its kind. The kind comes from the category column a catalog
+already has ("Three-seat sofa", "Coffee table", "chairs"), through rules that map phrases to
+detector class names. The rules match the head of the category phrase, the part that names the
+thing: "Coffee table" is a table, but "Table lamp" is a lamp and "Chair pad" a pad.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+import faiss
+import numpy as np
+
+# COCO class -> English phrases that name it at the end of a product category. Shops selling
+# other things, or writing in another language, pass their own rules (`load_kind_rules`).
+DEFAULT_KIND_RULES: dict[str, tuple[str, ...]] = {
+    "couch": ("sofa", "couch", "settee", "loveseat", "futon", "sofa bed", "sofabed", "chaise longue"),
+    "chair": ("chair", "armchair", "swivelchair", "highchair", "recliner", "stool"),
+    "bed": ("bed", "bed frame", "bed base", "daybed", "sofabed", "cot", "crib"),
+    "dining table": ("table", "desk"),
+    "bench": ("bench",),
+    "potted plant": ("plant", "plant pot", "planter"),
+    "vase": ("vase",),
+    "clock": ("clock",),
+    "bowl": ("bowl",),
+    "cup": ("cup", "mug"),
+    "wine glass": ("wine glass",),
+    "teddy bear": ("teddy bear", "soft toy"),
+    "sink": ("sink", "basin"),
+    "oven": ("oven",),
+    "microwave": ("microwave", "microwave oven"),
+    "refrigerator": ("refrigerator", "fridge", "freezer"),
+    "toilet": ("toilet",),
+    "tv": ("tv", "television"),
+}
+
+# Words that end the head phrase: "Bed frame with storage" -> "bed frame".
+_QUALIFIER = re.compile(r",\s|\s(?:with|w|and|for|on|in)\s|\+|\(")
+
+
+class KindRulesError(ValueError):
+    """The kind rules cannot be read."""
+
+
+@dataclass(frozen=True)
+class KindRules:
+    """Phrases (word tuples) per detector class; a category is of a class when its head ends with one."""
+
+    phrases: Mapping[str, tuple[tuple[str, ...], ...]]
+
+    @classmethod
+    def from_mapping(cls, rules: Mapping[str, Iterable[str]]) -> "KindRules":
+        return cls({kind: tuple(_words(p) for p in phrases) for kind, phrases in rules.items()})
+
+    def kinds_of(self, category: str | None) -> frozenset[str]:
+        """The detector classes a product of this `category` is (usually one, none when unknown)."""
+        if not category:
+            return frozenset()
+        found = set()
+        head = _QUALIFIER.split(category.lower(), maxsplit=1)[0]
+        for alternative in head.split(","):  # "Floor,reading lamp": the catalog's "Floor/reading lamp"
+            words = _words(alternative)
+            for kind, phrases in self.phrases.items():
+                if any(p and words[-len(p):] == p for p in phrases):
+                    found.add(kind)
+        return frozenset(found)
+
+
+def load_kind_rules(source: str | Path | None) -> KindRules:
+    """`None`/"" for the default rules, else a JSON file `{"class": ["phrase", ...], ...}`."""
+    if not source:
+        return KindRules.from_mapping(DEFAULT_KIND_RULES)
+    try:
+        data = json.loads(Path(source).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise KindRulesError(f"Cannot read the kind rules {source}: {exc}") from exc
+    if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
+        raise KindRulesError(f"{source} must hold a JSON object of class name -> list of phrases.")
+    return KindRules.from_mapping(data)
+
+
+class ProductKinds:
+    """The kinds of an index's products, and search restricted to the products of one kind.
+
+    A product whose category names no detector class ("Rug", "Pendant lamp") is none of them and
+    is left out of every object's search. A product with no category at all could be anything: it
+    takes part in every kind's search, so a half-filled category column hides nothing.
+    """
+
+    def __init__(self, categories: Sequence[str | None], rules: KindRules):
+        self.of_row = [rules.kinds_of(c) for c in categories]
+        unknown = [row for row, c in enumerate(categories) if not (c and c.strip())]
+        rows: dict[str, list[int]] = {}
+        for row, kinds in enumerate(self.of_row):
+            for kind in kinds:
+                rows.setdefault(kind, []).append(row)
+        self.rows = {kind: np.array(sorted(r + unknown), dtype=np.int64) for kind, r in rows.items()}
+        # faiss keeps a pointer to the id array, so the selectors live as long as this object.
+        self._params = {kind: faiss.SearchParameters(sel=faiss.IDSelectorBatch(r)) for kind, r in self.rows.items()}
+
+    @classmethod
+    def of_index(cls, index, rules: KindRules) -> "ProductKinds":
+        return cls([p.category for p in index.products], rules)
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """The detector classes this catalog has products of."""
+        return tuple(sorted(self.rows))
+
+    def __contains__(self, kind: str) -> bool:
+        return kind in self.rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def search(self, index, queries: np.ndarray, kind: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and rows of the top-`k` products of `kind` for each query (N, D); rows are -1 past the end."""
+        queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, index.dim)
+        return index.vectors.search(queries, k, params=self._params[kind])
+
+
+def _words(text: str) -> tuple[str, ...]:
+    # Hyphens split too, so "sofa-bed" ends with "bed" and "rocking-chair" with "chair".
+    return tuple(_singular(w) for w in re.split(r"[\s\-]+", text.strip().lower()) if w)
+
+
+def _singular(word: str) -> str:
+    """Plural category names ("chairs", "sofas", "benches") to the singular the rules use."""
+    if word.endswith(("ches", "shes", "sses", "xes")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
