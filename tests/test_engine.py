@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import fields
 
 import pytest
 from PIL import Image
@@ -75,6 +76,19 @@ def test_settings_precedence():
     assert Settings(classes="all").class_list is None and Settings(classes="chair, bed").class_list == ("chair", "bed")
     with pytest.raises(ValueError, match="LOOKALIKE_TOP_K"):
         Settings.from_env({"LOOKALIKE_TOP_K": "many"})
+
+
+def test_bool_settings_read_words_and_refuse_others():
+    assert Settings.from_env({"LOOKALIKE_GROUP_OBJECTS": "false", "LOOKALIKE_DETECT_MIRRORED": "0"}).group_objects is False
+    assert Settings.from_env({"LOOKALIKE_DETECT_MIRRORED": "Yes"}).detect_mirrored is True
+    with pytest.raises(ValueError, match="LOOKALIKE_GROUP_OBJECTS"):
+        Settings.from_env({"LOOKALIKE_GROUP_OBJECTS": "maybe"})
+
+
+def test_readme_documents_every_setting():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    missing = [f.name for f in fields(Settings) if f"LOOKALIKE_{f.name.upper()}" not in readme]
+    assert not missing, missing
 
 
 def _run(*args, env=None):

@@ -1,0 +1,147 @@
+"""Retrieval quality of the search engine on a scenes -> products benchmark.
+
+    python -m bench.quality --catalog ../shared/data/ikea-interior/products.csv \\
+        --scenes ../shared/data/ikea-interior/scenes.csv \\
+        --detector ../shared/assets/yolo11n-coco-int8rebuilt.pt --encoder ../shared/assets/mobilenet-v2-imagenet \\
+        --out quality.json
+
+Every scene with ground truth goes through `Engine.search`, the call the app makes, and through
+the same engine without a detector (the whole photo as the only query). Metrics: bench.metrics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict
+from importlib import metadata
+from pathlib import Path
+from typing import Sequence
+
+from tqdm.auto import tqdm
+
+from search import runtime  # noqa: F401  (ultralytics' environment, before it is imported)
+from search.engine import Engine, engine_options, load_engine
+from search.settings import Settings, parse_setting
+
+from .index_cache import cached_index
+from .report import KS, ColumnScores, format_table
+from .scenes import BenchmarkError, Scene, read_product_classes, read_scenes
+
+DEFAULT_COLUMNS = ("product_ids", "furniture_product_ids", "coco_detectable_product_ids")
+# The pipeline before this benchmark existed: every COCO class at the usual threshold, the raw
+# box, one product list per box, exact search over the whole catalog.
+NAIVE = {"kinds": "off", "crop_style": "box", "crop_padding": 0.0, "group_objects": False,
+         "detect_mirrored": False, "conf": 0.25, "classes": "all", "max_objects": 300}
+
+
+def evaluate(engine: Engine, baseline: Engine, scenes: Sequence[Scene], columns: Sequence[str],
+             classes: dict[str, str] | None, progress: bool = True) -> dict[str, ColumnScores]:
+    """Search every scene with `engine` and `baseline`, scoring each ground-truth column."""
+    scores = {c: ColumnScores() for c in columns}
+    for scene in tqdm(scenes, desc="Scenes", unit="scene", disable=not progress):
+        result = engine.search(scene.image, top_k=max(KS))
+        whole = baseline.search(scene.image, top_k=max(KS))
+        rankings = [[m.product.id for m in o.products] for o in result.objects]
+        whole_rankings = [[m.product.id for m in o.products] for o in whole.objects]
+        labels = {o.label for o in result.objects if o.score is not None}
+        for column in columns:
+            scores[column].add(rankings, whole_rankings, scene.truth[column], labels, classes)
+    return scores
+
+
+def parse_overrides(pairs: Sequence[str]) -> dict:
+    """`NAME=VALUE` strings -> Settings field values, parsed as LOOKALIKE_NAME would be."""
+    out = {}
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        if not sep:
+            raise BenchmarkError(f"--set takes NAME=VALUE, got {pair!r}.")
+        name = name.strip().replace("-", "_")
+        out[name] = parse_setting(name, raw)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.quality", description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser.add_argument("--catalog", required=True, help="products CSV (product_id, image_path, ...)")
+    parser.add_argument("--scenes", required=True, help="scenes CSV (scene_id, image_path, ground-truth columns)")
+    parser.add_argument("--columns", default=",".join(DEFAULT_COLUMNS),
+                        help="comma-separated ground-truth columns to score (default: %(default)s)")
+    parser.add_argument("--detector", help="YOLO weights, a local path or a name (default: the settings' detector)")
+    parser.add_argument("--encoder", help="encoder, a local folder or a Hub id (default: the settings' encoder)")
+    parser.add_argument("--limit", type=int, help="score only the first N scenes with ground truth")
+    parser.add_argument("--out", help="write every figure and the settings used to this JSON file")
+    parser.add_argument("--index", help="index directory to reuse or build "
+                                        "(default: a cache keyed by catalog and encoder)")
+    parser.add_argument("--class-column", default="coco_class", help="catalog column giving each product's "
+                        "detector class, for scoring only (default: %(default)s)")
+    parser.add_argument("--naive", action="store_true", help="measure the naive pipeline: " +
+                        ", ".join(f"{k}={v}" for k, v in NAIVE.items()))
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="override an engine setting (README: settings), e.g. --set low_conf=0.25; repeatable")
+    parser.add_argument("--device", help="cpu or cuda (default: cuda when present)")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+
+    from index.store import CatalogIndexError
+    from search.detector import DetectorError
+    from search.encoder import DEFAULT_ENCODER, EncoderError, load_encoder
+
+    try:
+        columns = [c.strip() for c in args.columns.split(",") if c.strip()]
+        scenes = read_scenes(args.scenes, columns, args.limit)
+        classes = read_product_classes(args.catalog, args.class_column)
+        # The benchmark ignores LOOKALIKE_* variables: its settings are the defaults plus these flags.
+        overrides = {**(NAIVE if args.naive else {}), **parse_overrides(args.set)}
+        settings = Settings(**{k: v for k, v in {"detector": args.detector, "encoder": args.encoder,
+                                                 "device": args.device, **overrides}.items() if v is not None})
+        start = time.perf_counter()
+        encoder = load_encoder(settings.encoder or DEFAULT_ENCODER, device=settings.device)
+        index = cached_index(args.catalog, encoder, args.index, progress=not args.no_progress)
+        index_seconds = time.perf_counter() - start
+        engine = load_engine(settings, index=index, encoder=encoder)
+        baseline = Engine(None, encoder, index, **engine_options(settings))
+        start = time.perf_counter()
+        scores = evaluate(engine, baseline, scenes, columns, classes, progress=not args.no_progress)
+        seconds = time.perf_counter() - start
+    except (BenchmarkError, CatalogIndexError, DetectorError, EncoderError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    results = {c: s.summary(KS) for c, s in scores.items()}
+    report = {
+        "results": results,
+        "settings": {"catalog": str(Path(args.catalog).resolve()), "scenes": str(Path(args.scenes).resolve()),
+                     "columns": columns, "limit": args.limit, "naive": args.naive, "ks": list(KS),
+                     "class_column": args.class_column if classes is not None else None,
+                     "index": str(index.path), "engine": asdict(settings),
+                     "kinds": list(engine.kinds.classes) if engine.kinds else None,
+                     "versions": _versions()},
+        "timing": {"index_load_or_build_s": round(index_seconds, 1), "scenes_s": round(seconds, 1),
+                   "per_scene_ms": round(1000 * seconds / len(scenes), 1), "device": encoder.device},
+    }
+    print(format_table(results, KS))
+    print(f"{len(scenes)} scenes in {seconds:.0f} s ({report['timing']['per_scene_ms']:.0f} ms each, "
+          f"engine and whole photo).")
+    if args.out:
+        Path(args.out).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        print(f"Wrote {args.out}.")
+    return 0
+
+
+def _versions() -> dict[str, str]:
+    found = {}
+    for name in ("torch", "transformers", "ultralytics", "faiss-cpu"):
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return found
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Scoring one benchmark column, and the readable table of a quality run."""
+
+from __future__ import annotations
+
+from collections.abc import Set
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+from .metrics import Ranking, RetrievalScores
+
+KS = (1, 5, 10, 20)
+PIPELINES = (("engine", "engine"), ("whole_photo", "whole photo"))
+
+
+@dataclass
+class ColumnScores:
+    """One ground-truth column: the engine's and the whole-photo baseline's rankings, and how many
+    ground-truth products had their class found by the detector."""
+
+    engine: RetrievalScores = field(default_factory=RetrievalScores)
+    whole_photo: RetrievalScores = field(default_factory=RetrievalScores)
+    class_found: list[tuple[int, int]] = field(default_factory=list)  # per scored scene: (found, ground truth)
+
+    def add(self, engine: Sequence[Ranking], whole_photo: Sequence[Ranking], relevant: Set[str],
+            labels: Set[str], classes: Mapping[str, str] | None) -> None:
+        """One scene: its rankings, its ground truth, the labels the engine detected, product -> class."""
+        self.engine.add(engine, relevant)
+        self.whole_photo.add(whole_photo, relevant)
+        if relevant and classes is not None:
+            self.class_found.append((sum(classes.get(p) in labels for p in relevant), len(relevant)))
+
+    def summary(self, ks: Sequence[int] = KS) -> dict:
+        out = self.engine.summary(ks)
+        if self.class_found:
+            # Pooled, like recall@K; per scene beside it, like scene_recall@K.
+            out["class_found"] = sum(f for f, _ in self.class_found) / sum(n for _, n in self.class_found)
+            out["scene_class_found"] = sum(f / n for f, n in self.class_found) / len(self.class_found)
+        out["whole_photo"] = self.whole_photo.summary(ks)
+        return out
+
+
+def format_table(results: Mapping[str, dict], ks: Sequence[int] = KS) -> str:
+    """A fixed-width table: one row per ground-truth column and pipeline."""
+    heads = [f"R@{k}" for k in ks] + ["mAP"] + [f"d@{k}" for k in ks if k > 1] + ["class"]
+    width = max([len("ground truth")] + [len(c) for c in results])
+    lines = [f"{'ground truth':<{width}}  {'pipeline':<11}" + "".join(f"{h:>7}" for h in heads)]
+    for column, scores in results.items():
+        for key, name in PIPELINES:
+            row = scores if key == "engine" else scores[key]
+            cells = [f"{row[f'recall@{k}']:.3f}" for k in ks] + [f"{row['map']:.3f}"]
+            cells += [f"{row[f'distinct@{k}']:.1f}" for k in ks if k > 1]
+            cells.append(f"{row['class_found']:.3f}" if "class_found" in row else "-")
+            label = column if key == "engine" else ""
+            lines.append(f"{label:<{width}}  {name:<11}" + "".join(f"{c:>7}" for c in cells))
+        lines.append(f"{'':<{width}}  {scores['scored_scenes']} of {scores['scenes']} scenes scored")
+    return "\n".join(lines)
