@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 from PIL import Image
+from torchvision.ops import batched_nms
 
 
 def pad_boxes(boxes: np.ndarray, ratio: float) -> np.ndarray:
@@ -69,26 +71,10 @@ def mirror_boxes(boxes: np.ndarray, width: int) -> np.ndarray:
     return np.stack([width - boxes[:, 2], boxes[:, 1], width - boxes[:, 0], boxes[:, 3]], axis=1)
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Intersection over union of every box in `a` with every box in `b`: (N, 4), (M, 4) -> (N, M)."""
-    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
-    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    union = box_area(a)[:, None] + box_area(b)[None, :] - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-
-
 def nms(boxes: np.ndarray, scores, labels, iou: float) -> list[int]:
-    """Greedy non-maximum suppression within each label; the kept indices, best score first."""
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    order = sorted(range(len(boxes)), key=lambda i: -scores[i])
-    overlaps = box_iou(boxes, boxes)
-    kept: list[int] = []
-    for i in order:
-        if all(labels[j] != labels[i] or overlaps[i, j] <= iou for j in kept):
-            kept.append(i)
-    return kept
+    """Non-maximum suppression within each label: (N, 4) boxes -> the kept indices, best score first."""
+    groups = {label: i for i, label in enumerate(dict.fromkeys(labels))}
+    keep = batched_nms(torch.as_tensor(np.asarray(boxes, dtype=np.float64).reshape(-1, 4)),
+                       torch.as_tensor(scores, dtype=torch.float64),
+                       torch.as_tensor([groups[label] for label in labels], dtype=torch.int64), iou)
+    return keep.tolist()

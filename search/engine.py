@@ -87,8 +87,7 @@ class Engine:
         timings["detect"] = (t1 - t0) * 1000
 
         if not detections:
-            box = np.array([[0, 0, image.width, image.height]], dtype=np.float64)
-            vectors = self.encoder.embed_images([crop(image, box[0])])
+            vectors = self.encoder.embed_images([image])
             t2 = time.perf_counter()
             [found] = self.index.search(vectors, top_k)
             objects = [ObjectResult(WHOLE_PHOTO, (0, 0, image.width, image.height), None, found)]
@@ -143,17 +142,15 @@ class Engine:
             box = clip_boxes(np.array([best.box]), *size)[0]
             objects.append(ObjectResult(best.label, tuple(int(round(v)) for v in box), best.score,
                                         [Match(self.index.products[row], score) for row, score in fused]))
-        return objects[: self.detector.max_objects]
+        return objects
 
     def _confirmed(self, detections: list[Detection], vectors: np.ndarray, confident: float) -> list[bool]:
         """Which detections to keep: confident ones, and unsure ones the catalog agrees with."""
         unsure = [i for i, d in enumerate(detections) if d.score < confident]
         keep = [True] * len(detections)
         if unsure:
-            _, rows = self.index.vectors.search(np.ascontiguousarray(vectors[unsure], dtype=np.float32),
-                                                min(VERIFY_NEIGHBOURS, len(self.index)))
-            for i, near in zip(unsure, rows):
-                keep[i] = any(r >= 0 and detections[i].label in self.kinds.of_row[r] for r in near)
+            for i, near in zip(unsure, self.index.search(vectors[unsure], VERIFY_NEIGHBOURS)):
+                keep[i] = any(detections[i].label in self.kinds.of_row[m.product.row] for m in near)
         return keep
 
     @staticmethod
@@ -161,10 +158,9 @@ class Engine:
         return [(int(r), float(s)) for s, r in zip(scores[0], rows[0]) if r >= 0]
 
     def _crops(self, image: Image.Image, boxes: np.ndarray) -> list[Image.Image]:
-        padded = pad_boxes(boxes, self.crop_padding)
-        if self.crop_style == "catalog":
-            return [letterbox(image, box, self.background) for box in clip_boxes(padded, image.width, image.height)]
-        return [crop(image, box) for box in clip_boxes(padded, image.width, image.height)]
+        cut = letterbox if self.crop_style == "catalog" else crop
+        boxes = clip_boxes(pad_boxes(boxes, self.crop_padding), image.width, image.height)
+        return [cut(image, box, self.background) for box in boxes]
 
 
 def load_engine(settings, index: CatalogIndex | None = None, encoder: Encoder | None = None) -> Engine:

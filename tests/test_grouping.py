@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from search.boxes import box_iou, letterbox, mirror_boxes, nms
+from search.boxes import letterbox, mirror_boxes, nms
 from search.grouping import fuse_best, group_lookalikes
 
 
@@ -53,13 +53,6 @@ def test_mirror_boxes_maps_boxes_back_from_a_mirrored_photo():
     np.testing.assert_allclose(mirror_boxes(np.array([[10, 5, 30, 25]]), 100), [[70, 5, 90, 25]])
     twice = mirror_boxes(mirror_boxes(np.array([[1.5, 2, 3, 4]]), 10), 10)
     np.testing.assert_allclose(twice, [[1.5, 2, 3, 4]])
-
-
-def test_box_iou():
-    a = np.array([[0, 0, 10, 10]])
-    b = np.array([[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30], [3, 3, 3, 3]])
-    # identical: 1; half overlap: 50 / 150; disjoint: 0; degenerate: 0
-    np.testing.assert_allclose(box_iou(a, b), [[1.0, 50 / 150, 0.0, 0.0]])
 
 
 def test_nms_is_per_label_and_best_first():
