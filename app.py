@@ -158,8 +158,7 @@ def main() -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's own start-up probes, one line each
     try:
         settings = Settings.from_env()
-        ensure_index(settings)
-        engine = load_engine(settings)
+        engine = load_engine(settings, encoder=ensure_index(settings))
     except (ValueError, CatalogError, CatalogIndexError, BuildError, DetectorError, EncoderError) as exc:
         log.error("%s", exc)
         return 2

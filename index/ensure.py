@@ -10,7 +10,7 @@ import json
 import logging
 from pathlib import Path
 
-from search.encoder import DEFAULT_ENCODER, load_encoder
+from search.encoder import DEFAULT_ENCODER, Encoder, load_encoder
 from search.settings import DEFAULT_CATALOG
 
 from .build import build_index
@@ -20,8 +20,11 @@ from .store import CatalogIndexError, live_version
 log = logging.getLogger(__name__)
 
 
-def ensure_index(settings, progress: bool = True) -> Path:
-    """Return `settings.index_dir` once it holds a usable index, building one if needed.
+def ensure_index(settings, progress: bool = True) -> Encoder | None:
+    """Make `settings.index_dir` hold a usable index, building one if needed.
+
+    Returns the encoder loaded for a build, so that the caller need not load it again; None when
+    the index was already there.
 
     An index already there is served as it is, unless the settings name a different catalog or
     encoder than it was built with. An index built from another catalog is also kept while the
@@ -31,7 +34,7 @@ def ensure_index(settings, progress: bool = True) -> Path:
     directory = Path(settings.index_dir)
     reason = _reason_to_build(settings, directory)
     if reason is None:
-        return directory
+        return None
     log.info("Building the index in %s: %s.", directory, reason)
     catalog = open_catalog(settings.catalog)
     encoder_name = settings.encoder or DEFAULT_ENCODER
@@ -40,7 +43,7 @@ def ensure_index(settings, progress: bool = True) -> Path:
              len(catalog), settings.catalog, encoder_name)
     report = build_index(catalog, encoder, directory, progress=progress)
     log.info("%s", report.summary())
-    return directory
+    return encoder
 
 
 def _reason_to_build(settings, directory: Path) -> str | None:

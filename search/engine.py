@@ -166,7 +166,7 @@ class Engine:
 def load_engine(settings, index: CatalogIndex | None = None, encoder: Encoder | None = None) -> Engine:
     """Load the index, then the encoder it was built with (unless overridden), then the detector.
 
-    `index` and `encoder` may be given already loaded (the benchmark does), and must agree.
+    `index` and `encoder` may be given already loaded (the app and the benchmark do), and must agree.
     """
     from .detector import load_detector
     from .encoder import load_encoder

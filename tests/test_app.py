@@ -136,11 +136,11 @@ def test_first_start_builds_the_index_and_later_starts_reuse_it(tmp_path, color_
 
     settings = _settings(catalog=str(color_catalog), encoder=str(tiny_clip_path), index_dir=str(tmp_path / "idx"),
                          device="cpu")
-    ensure_index(settings, progress=False)
+    encoder = ensure_index(settings, progress=False)  # handed on to load_engine, not loaded twice
     built = _live(tmp_path / "idx")
-    assert len(CatalogIndex.load(tmp_path / "idx")) == 6
+    assert len(CatalogIndex.load(tmp_path / "idx", encoder=encoder)) == 6
 
-    ensure_index(settings, progress=False)
+    assert ensure_index(settings, progress=False) is None
     ensure_index(_settings(catalog=str(color_catalog.parent), index_dir=str(tmp_path / "idx")))  # same catalog
     assert _live(tmp_path / "idx") == built
 
