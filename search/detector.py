@@ -80,5 +80,9 @@ def load_detector(weights: str | Path = DEFAULT_DETECTOR, **options) -> Detector
         model = YOLO(weights)
     except Exception as exc:  # ultralytics raises many types for bad or unreachable weights
         raise DetectorError(f"Could not load the detector {weights!r}: {exc}") from exc
+    detector = Detector(model, **options)
+    # The first predict sets up ultralytics' predictor, which resets torch to cpu_count - 1 threads
+    # (1 on a 2-core machine, slowing the encoder too): set it up now, then set the threads back.
+    detector.detect(Image.new("RGB", (64, 64)))
     set_threads()
-    return Detector(model, **options)
+    return detector

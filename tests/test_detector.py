@@ -34,3 +34,17 @@ def test_corrupt_weights_are_a_clear_error(tmp_path):
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(DetectorError, match="Could not load the detector"):
         load_detector(bad)
+
+
+def test_detecting_leaves_torch_on_every_thread(tiny_yolo_path, monkeypatch):
+    import torch
+
+    # ultralytics' first predict resets torch to cpu_count - 1 threads; the encoder shares them.
+    before = torch.get_num_threads()
+    monkeypatch.setenv("LOOKALIKE_THREADS", "3")
+    try:
+        detector = load_detector(tiny_yolo_path, device="cpu")
+        detector.detect(Image.new("RGB", (96, 96)))
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
