@@ -20,9 +20,9 @@ import torch
 from index.build import build_index
 from index.catalog import open_catalog
 from index.store import CatalogIndex
-from search.detector import load_detector
 from search.encoder import load_encoder
-from search.engine import Engine
+from search.engine import load_engine
+from search.settings import Settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,7 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     encoder = load_encoder(args.encoder)
     with tempfile.TemporaryDirectory() as tmp:
         report = build_index(open_catalog(args.catalog), encoder, tmp)
-        engine = Engine(load_detector(args.detector), encoder, CatalogIndex.load(tmp, encoder=encoder))
+        # The default pipeline, loaded as the app loads it; LOOKALIKE_* variables are not read.
+        engine = load_engine(Settings(detector=args.detector, encoder=args.encoder),
+                             index=CatalogIndex.load(tmp, encoder=encoder), encoder=encoder)
         engine.search(args.photo)  # warm-up: first-call allocations and lazy imports
         runs = []
         for _ in range(args.repeats):
