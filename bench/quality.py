@@ -41,6 +41,7 @@ def evaluate(engine: Engine, baseline: Engine, scenes: Sequence[Scene], columns:
              classes: dict[str, str] | None, progress: bool = True) -> dict[str, ColumnScores]:
     """Search every scene with `engine` and `baseline`, scoring each ground-truth column."""
     scores = {c: ColumnScores() for c in columns}
+    kinds = searched_kinds(engine)
     for scene in tqdm(scenes, desc="Scenes", unit="scene", disable=not progress):
         result = engine.search(scene.image, top_k=max(KS))
         whole = baseline.search(scene.image, top_k=max(KS))
@@ -48,8 +49,19 @@ def evaluate(engine: Engine, baseline: Engine, scenes: Sequence[Scene], columns:
         whole_rankings = [[m.product.id for m in o.products] for o in whole.objects]
         labels = {o.label for o in result.objects if o.score is not None}
         for column in columns:
-            scores[column].add(rankings, whole_rankings, scene.truth[column], labels, classes)
+            scores[column].add(rankings, whole_rankings, scene.truth[column], labels, classes, kinds)
     return scores
+
+
+def searched_kinds(engine: Engine) -> dict[str, set[str]] | None:
+    """Product id -> the kinds whose objects search it; None when every object searches the whole catalog."""
+    if not engine.kinds:
+        return None
+    kinds: dict[str, set[str]] = {p.id: set() for p in engine.index.products}
+    for kind, rows in engine.kinds.rows.items():
+        for row in rows:
+            kinds[engine.index.products[row].id].add(kind)
+    return kinds
 
 
 def parse_overrides(pairs: Sequence[str]) -> dict:

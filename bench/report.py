@@ -2,39 +2,56 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Set
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
-from .metrics import Ranking, RetrievalScores
+from .metrics import Ranking, RetrievalScores, top_k_union
 
 KS = (1, 5, 10, 20)
 PIPELINES = (("engine", "engine"), ("whole_photo", "whole photo"))
+# Why a ground-truth product was not among the engine's top K, checked in this order.
+MISSES = {
+    "no_class": "have no detector class",
+    "class_not_detected": "class not detected",
+    "other_kind": "searched under another kind",
+    "ranked_below": "ranked below K",
+}
 
 
 @dataclass
 class ColumnScores:
-    """One ground-truth column: the engine's and the whole-photo baseline's rankings, and how many
-    ground-truth products had their class found by the detector."""
+    """One ground-truth column: the engine's and the whole-photo baseline's rankings, how many
+    ground-truth products had their class found by the detector, and why the others were missed."""
 
     engine: RetrievalScores = field(default_factory=RetrievalScores)
     whole_photo: RetrievalScores = field(default_factory=RetrievalScores)
     class_found: list[tuple[int, int]] = field(default_factory=list)  # per scored scene: (found, ground truth)
+    misses: Counter = field(default_factory=Counter)  # MISSES key -> ground-truth products, at depth K
+    depth: int = max(KS)
 
     def add(self, engine: Sequence[Ranking], whole_photo: Sequence[Ranking], relevant: Set[str],
-            labels: Set[str], classes: Mapping[str, str] | None) -> None:
-        """One scene: its rankings, its ground truth, the labels the engine detected, product -> class."""
+            labels: Set[str], classes: Mapping[str, str] | None,
+            kinds: Mapping[str, Set[str]] | None = None) -> None:
+        """One scene: its rankings, its ground truth, the labels the engine detected, product -> class,
+        and product -> the kinds it is searched under (None when the engine searches everything)."""
         self.engine.add(engine, relevant)
         self.whole_photo.add(whole_photo, relevant)
         if relevant and classes is not None:
             self.class_found.append((sum(classes.get(p) in labels for p in relevant), len(relevant)))
+            shown = top_k_union(engine, self.depth)
+            self.misses.update(_miss(p, classes.get(p), labels, kinds) for p in relevant - shown)
 
     def summary(self, ks: Sequence[int] = KS) -> dict:
         out = self.engine.summary(ks)
         if self.class_found:
+            total = sum(n for _, n in self.class_found)
             # Pooled, like recall@K; per scene beside it, like scene_recall@K.
-            out["class_found"] = sum(f for f, _ in self.class_found) / sum(n for _, n in self.class_found)
+            out["class_found"] = sum(f for f, _ in self.class_found) / total
             out["scene_class_found"] = sum(f / n for f, n in self.class_found) / len(self.class_found)
+            # Shares of all ground-truth products: with recall@depth they add up to 1.
+            out[f"misses@{self.depth}"] = {key: self.misses[key] / total for key in MISSES}
         out["whole_photo"] = self.whole_photo.summary(ks)
         return out
 
@@ -53,4 +70,18 @@ def format_table(results: Mapping[str, dict], ks: Sequence[int] = KS) -> str:
             label = column if key == "engine" else ""
             lines.append(f"{label:<{width}}  {name:<11}" + "".join(f"{c:>7}" for c in cells))
         lines.append(f"{'':<{width}}  {scores['scored_scenes']} of {scores['scenes']} scenes scored")
+        for key in (k for k in scores if k.startswith("misses@")):
+            depth = key.partition("@")[2]
+            parts = [f"{share:.3f} {MISSES[name].replace('K', depth)}" for name, share in scores[key].items()]
+            lines.append(f"{'':<{width}}  missed at {depth}: " + ", ".join(parts))
     return "\n".join(lines)
+
+
+def _miss(product: str, cls: str | None, labels: Set[str], kinds: Mapping[str, Set[str]] | None) -> str:
+    if not cls:
+        return "no_class"
+    if cls not in labels:
+        return "class_not_detected"
+    if kinds is not None and cls not in kinds.get(product, ()):
+        return "other_kind"
+    return "ranked_below"

@@ -33,10 +33,28 @@ def test_column_scores_count_classes_found_per_scene_and_pooled():
     assert "class_found" not in out["whole_photo"]
 
 
+@pytest.mark.parametrize("kinds, expected", [
+    # a found; b's class not detected; c searched only as a couch; d has no class; e ranked too low.
+    ({"a": {"chair"}, "c": {"couch"}, "e": {"chair"}},
+     {"no_class": 1, "class_not_detected": 1, "other_kind": 1, "ranked_below": 1}),
+    # Without kinds every object searches the whole catalog, so c was just ranked too low.
+    (None, {"no_class": 1, "class_not_detected": 1, "other_kind": 0, "ranked_below": 2}),
+])
+def test_misses_say_why_each_product_was_not_shown(kinds, expected):
+    classes = {"a": "chair", "b": "bed", "c": "chair", "d": "", "e": "chair"}
+    scores = ColumnScores(depth=2)
+    scores.add([["a", "x"], ["y"]], [["x"]], {"a", "b", "c", "d", "e"}, {"chair"}, classes, kinds)
+    out = scores.summary(ks=(1, 2))
+    assert out["misses@2"] == pytest.approx({k: v / 5 for k, v in expected.items()})
+    assert out["recall@2"] + sum(out["misses@2"].values()) == pytest.approx(1)
+    assert "missed at 2: 0.200 have no detector class, 0.200 class not detected" in format_table({"gt": out}, ks=(1, 2))
+
+
 def test_without_product_classes_there_is_no_class_figure():
     scores = ColumnScores()
     scores.add([["a"]], [["a"]], {"a"}, {"chair"}, None)
-    assert "class_found" not in scores.summary(ks=(1,))
+    out = scores.summary(ks=(1,))
+    assert "class_found" not in out and not any(k.startswith("misses@") for k in out)
 
 
 def test_table_has_a_row_per_column_and_pipeline():
@@ -162,6 +180,9 @@ def test_default_pipeline_keeps_its_quality_floor(subset_runs):
     # Higher recall must not be bought with more products per scene than the naive pipeline shows.
     assert scores["distinct@10"] <= naive["distinct@10"] and scores["distinct@20"] <= naive["distinct@20"]
     assert scores["recall@10"] > scores["whole_photo"]["recall@10"]
+    # Every ground-truth product is either shown or missed for one stated reason.
+    assert scores["recall@20"] + sum(scores["misses@20"].values()) == pytest.approx(1)
+    assert naive["misses@20"]["other_kind"] == 0  # the naive pipeline searches the whole catalog
     assert set(report["results"]) == {"product_ids", "furniture_product_ids", "coco_detectable_product_ids"}
     assert report["settings"]["engine"]["kinds"] == "category" and report["settings"]["kinds"]
     assert subset_runs["naive"]["settings"]["engine"]["kinds"] == "off"
