@@ -16,7 +16,7 @@ MISSES = {
     "no_class": "have no detector class",
     "class_not_detected": "class not detected",
     "other_kind": "searched under another kind",
-    "ranked_below": "ranked below K",
+    "ranked_below": "ranked below {k}",
 }
 
 
@@ -72,7 +72,7 @@ def format_table(results: Mapping[str, dict], ks: Sequence[int] = KS) -> str:
         lines.append(f"{'':<{width}}  {scores['scored_scenes']} of {scores['scenes']} scenes scored")
         for key in (k for k in scores if k.startswith("misses@")):
             depth = key.partition("@")[2]
-            parts = [f"{share:.3f} {MISSES[name].replace('K', depth)}" for name, share in scores[key].items()]
+            parts = [f"{share:.3f} {MISSES[name].format(k=depth)}" for name, share in scores[key].items()]
             lines.append(f"{'':<{width}}  missed at {depth}: " + ", ".join(parts))
     return "\n".join(lines)
 

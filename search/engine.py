@@ -119,26 +119,28 @@ class Engine:
 
     def _match(self, detections: list[Detection], vectors: np.ndarray, confident: float, top_k: int,
                size: tuple[int, int]) -> list[ObjectResult]:
-        depth = max(top_k, GROUP_DEPTH)  # grouping compares the top GROUP_DEPTH whatever top_k is
         if self.kinds:
-            ranked = [self._ranked(*self.kinds.search(self.index, v, d.label, depth))
-                      for d, v in zip(detections, vectors)]
             keep = self._confirmed(detections, vectors, confident)
         else:
-            ranked = [[(m.product.row, m.score) for m in found] for found in self.index.search(vectors, depth)]
             keep = [d.score >= confident for d in detections]
         kept = [i for i, ok in enumerate(keep) if ok]
         if not kept:
             kept = [0]  # the catalog confirmed nothing: still show the detector's best guess
-        labels = [detections[i].label for i in kept]
-        if self.group_objects:
-            groups = group_lookalikes(labels, [ranked[i] for i in kept])
+        detections, vectors = [detections[i] for i in kept], vectors[kept]
+        depth = max(top_k, GROUP_DEPTH)  # grouping compares the top GROUP_DEPTH whatever top_k is
+        if self.kinds:
+            ranked = [self._ranked(*self.kinds.search(self.index, v, d.label, depth))
+                      for d, v in zip(detections, vectors)]
         else:
-            groups = [[j] for j in range(len(kept))]
+            ranked = [[(m.product.row, m.score) for m in found] for found in self.index.search(vectors, depth)]
+        if self.group_objects:
+            groups = group_lookalikes([d.label for d in detections], ranked)
+        else:
+            groups = [[i] for i in range(len(detections))]
         objects = []
         for members in groups:
-            best = detections[kept[members[0]]]
-            fused = fuse_best([ranked[kept[j]] for j in members], top_k)
+            best = detections[members[0]]
+            fused = fuse_best([ranked[i] for i in members], top_k)
             box = clip_boxes(np.array([best.box]), *size)[0]
             objects.append(ObjectResult(best.label, tuple(int(round(v)) for v in box), best.score,
                                         [Match(self.index.products[row], score) for row, score in fused]))
@@ -186,13 +188,12 @@ def load_engine(settings, index: CatalogIndex | None = None, encoder: Encoder | 
 
 
 def product_kinds(settings, index: CatalogIndex) -> ProductKinds | None:
-    """The index's product kinds per `settings.kinds`; None when off or when no product has a known kind."""
+    """The index's product kinds per `settings.kinds`; None when off (empty when no product has a known kind)."""
     if settings.kinds == "off":
         return None
     if settings.kinds != "category":
         raise ValueError(f"kinds must be 'category' or 'off', got {settings.kinds!r}.")
-    kinds = ProductKinds.of_index(index, load_kind_rules(settings.kind_rules))
-    return kinds if kinds else None
+    return ProductKinds.of_index(index, load_kind_rules(settings.kind_rules))
 
 
 def engine_options(settings) -> dict:
