@@ -6,34 +6,24 @@ builds the catalog index on first start, and serves. The public API is one endpo
 
 from __future__ import annotations
 
-import os
+import html
+import logging
+import re
+import sys
+from pathlib import Path
 
-# Before gradio and huggingface_hub are imported: no usage reports leave the machine.
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+import gradio as gr
 
-import html  # noqa: E402
-import logging  # noqa: E402
-import re  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import gradio as gr  # noqa: E402
-
-from index.build import BuildError  # noqa: E402
-from index.catalog import MANIFEST_NAMES, CatalogError  # noqa: E402
-from index.ensure import ensure_index  # noqa: E402
-from index.store import CatalogIndexError, Match  # noqa: E402
-from search.detector import DetectorError  # noqa: E402
-from search.encoder import EncoderError  # noqa: E402
-from search.engine import Engine, SearchResult, load_engine  # noqa: E402
-from search.images import ImageError, load_image  # noqa: E402
-from search.settings import Settings  # noqa: E402
+from core.errors import LookalikeError
+from core.images import ImageError, load_image
+from core.settings import Settings
+from core.types import Match, SearchResult
+from search.engine import Engine, load_engine
 
 log = logging.getLogger("lookalike.app")
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
-MAX_UPLOAD = "15mb"  # phone photos are 2-8 MB; the pixel limit in search.images guards decoding
+MAX_UPLOAD = "15mb"  # phone photos are 2-8 MB; the pixel limit in core.images guards decoding
 QUEUE_SIZE = 16  # requests waiting beyond this are turned away rather than left to time out
 MAX_TOP_K = 30
 DISPLAY_SIDE = 1280  # the annotated photo is sent at most this size: boxes need no more, phones send 4000 px
@@ -48,14 +38,15 @@ CSS = """
 """
 
 
-def build_demo(engine: Engine, top_k: int = 10, conf: float = 0.25) -> gr.Blocks:
-    """The page and its one public endpoint, `/search`, over a loaded `engine`."""
-    slots = engine.detector.max_objects if engine.detector else 1
-    names = _class_names(engine)
+def build_demo(engine: Engine) -> gr.Blocks:
+    """The page and its one public endpoint, `/search`, over a loaded `engine`; the controls start
+    at the engine's settings."""
+    top_k, conf = engine.settings.top_k, engine.settings.conf
+    slots = engine.settings.max_objects if engine.detector else 1
     # Fixed at build time (an update would reach API clients as a raw dict): one colour per rank.
-    colors = {_box_label(i, name): PALETTE[i % len(PALETTE)] for i in range(slots) for name in names}
+    colors = {_box_label(i, name): PALETTE[i % len(PALETTE)] for i in range(slots) for name in engine.labels}
     colors[WHOLE_PHOTO_LABEL] = PALETTE[0]
-    currency = engine.index.manifest.get("currency")
+    currency = engine.index.manifest.currency
 
     def search(image, top_k: int = top_k, conf: float = conf):
         """Find the objects in a photo and, for each, the most similar catalog products.
@@ -73,7 +64,7 @@ def build_demo(engine: Engine, top_k: int = 10, conf: float = 0.25) -> gr.Blocks
         path = _photo_path(image)
         k, threshold = _check_controls(top_k, conf)
         try:
-            photo = load_image(path, engine.max_pixels)  # decoded once: searched, then shown boxed
+            photo = load_image(path, engine.settings.max_pixels)  # decoded once: searched, then shown boxed
             result = engine.search(photo, top_k=k, conf=threshold)
         except ImageError as exc:
             raise gr.Error(html.escape(str(exc)), title="This photo can't be searched", print_exception=False) from exc
@@ -89,11 +80,13 @@ def build_demo(engine: Engine, top_k: int = 10, conf: float = 0.25) -> gr.Blocks
                    else "" for i in range(slots)]
         return [gr.Tabs(selected=0), *tabs, *galleries, *details]
 
-    with gr.Blocks(title="Lookalike: find the products in a photo", delete_cache=(3600, 3600)) as demo:
+    # No usage reports leave the machine (gradio's analytics and version check).
+    with gr.Blocks(title="Lookalike: find the products in a photo", delete_cache=(3600, 3600),
+                   analytics_enabled=False) as demo:
         gr.Markdown(
             "# Lookalike\n"
             "Show it a room or a piece of furniture: Lookalike finds each object in the photo and the most "
-            f"similar products of the catalog ({len(engine.index):,} products from {_catalog_name(engine)})."
+            f"similar products of the catalog ({len(engine.index):,} products from {engine.index.manifest.source.title})."
         )
         with gr.Row(equal_height=False):
             with gr.Column(scale=2):
@@ -157,12 +150,11 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's own start-up probes, one line each
     try:
-        settings = Settings.from_env()
-        engine = load_engine(settings, encoder=ensure_index(settings))
-    except (ValueError, CatalogError, CatalogIndexError, BuildError, DetectorError, EncoderError) as exc:
+        engine = load_engine(Settings.from_env(), build_index=True)
+    except LookalikeError as exc:
         log.error("%s", exc)
         return 2
-    launch(build_demo(engine, top_k=settings.top_k, conf=settings.conf), engine)
+    launch(build_demo(engine), engine)
     return 0
 
 
@@ -203,13 +195,6 @@ def _box_label(i: int, name: str) -> str:
 
 def _tab_label(i: int, obj) -> str:
     return WHOLE_PHOTO_LABEL if obj.score is None else f"{_box_label(i, obj.label)} {obj.score:.0%}"
-
-
-def _class_names(engine: Engine) -> list[str]:
-    detector = engine.detector
-    if detector is None:
-        return []
-    return [detector.names[i] for i in (detector.class_ids if detector.class_ids is not None else detector.names)]
 
 
 def _status(result: SearchResult) -> str:
@@ -278,14 +263,6 @@ def _md(text: str | None) -> str | None:
 def _url(link: str) -> str:
     # Characters that would end a Markdown link destination early.
     return link.replace(" ", "%20").replace("(", "%28").replace(")", "%29")
-
-
-def _catalog_name(engine: Engine) -> str:
-    source = engine.index.manifest.get("source", {})
-    if source.get("type") == "hub":
-        return source.get("id", "the Hub")
-    path = Path(source.get("path", "catalog"))
-    return path.parent.name if path.name in MANIFEST_NAMES else path.name
 
 
 def _example_photos() -> list[list[str]]:

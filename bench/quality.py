@@ -16,17 +16,17 @@ import json
 import sys
 import time
 from dataclasses import asdict
-from importlib import metadata
 from pathlib import Path
 from typing import Sequence
 
 from tqdm.auto import tqdm
 
-from search import runtime  # noqa: F401  (ultralytics' environment, before it is imported)
-from search.engine import Engine, engine_options, load_engine
-from search.settings import Settings, parse_setting
+from core.errors import LookalikeError
+from core.settings import DEFAULT_ENCODER, Settings, parse_setting
+from index.manifest import package_versions
+from search.engine import Engine, load_engine
 
-from .index_cache import cached_index
+from .index_cache import cache_dir
 from .report import KS, ColumnScores, format_table
 from .scenes import BenchmarkError, Scene, read_product_classes, read_scenes
 
@@ -99,28 +99,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
 
-    from index.store import CatalogIndexError
-    from search.detector import DetectorError
-    from search.encoder import DEFAULT_ENCODER, EncoderError, load_encoder
-
     try:
         columns = [c.strip() for c in args.columns.split(",") if c.strip()]
         scenes = read_scenes(args.scenes, columns, args.limit)
         classes = read_product_classes(args.catalog, args.class_column)
         # The benchmark ignores LOOKALIKE_* variables: its settings are the defaults plus these flags.
         overrides = {**(NAIVE if args.naive else {}), **parse_overrides(args.set)}
-        settings = Settings(**{k: v for k, v in {"detector": args.detector, "encoder": args.encoder,
-                                                 "device": args.device, **overrides}.items() if v is not None})
+        given = {"detector": args.detector, "encoder": args.encoder, "device": args.device, "catalog": args.catalog,
+                 "index_dir": args.index or str(cache_dir(args.catalog, args.encoder or DEFAULT_ENCODER))}
+        settings = Settings(**{k: v for k, v in {**given, **overrides}.items() if v is not None})
         start = time.perf_counter()
-        encoder = load_encoder(settings.encoder or DEFAULT_ENCODER, device=settings.device)
-        index = cached_index(args.catalog, encoder, args.index, progress=not args.no_progress)
-        index_seconds = time.perf_counter() - start
-        engine = load_engine(settings, index=index, encoder=encoder)
-        baseline = Engine(None, encoder, index, **engine_options(settings))
+        engine = load_engine(settings, build_index=True, progress=not args.no_progress)
+        load_seconds = time.perf_counter() - start
+        baseline = Engine(None, engine.encoder, engine.index, settings)
         start = time.perf_counter()
         scores = evaluate(engine, baseline, scenes, columns, classes, progress=not args.no_progress)
         seconds = time.perf_counter() - start
-    except (BenchmarkError, CatalogIndexError, DetectorError, EncoderError, ValueError, OSError) as exc:
+    except LookalikeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
@@ -130,11 +125,11 @@ def main(argv: list[str] | None = None) -> int:
         "settings": {"catalog": str(Path(args.catalog).resolve()), "scenes": str(Path(args.scenes).resolve()),
                      "columns": columns, "limit": args.limit, "naive": args.naive, "ks": list(KS),
                      "class_column": args.class_column if classes is not None else None,
-                     "index": str(index.path), "engine": asdict(settings),
+                     "index": str(engine.index.path), "engine": asdict(settings),
                      "kinds": list(engine.kinds.classes) if engine.kinds else None,
-                     "versions": _versions()},
-        "timing": {"index_load_or_build_s": round(index_seconds, 1), "scenes_s": round(seconds, 1),
-                   "per_scene_ms": round(1000 * seconds / len(scenes), 1), "device": encoder.device},
+                     "versions": package_versions()},
+        "timing": {"load_or_build_s": round(load_seconds, 1), "scenes_s": round(seconds, 1),
+                   "per_scene_ms": round(1000 * seconds / len(scenes), 1), "device": engine.encoder.device},
     }
     print(format_table(results, KS))
     print(f"{len(scenes)} scenes in {seconds:.0f} s ({report['timing']['per_scene_ms']:.0f} ms each, "
@@ -143,16 +138,6 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         print(f"Wrote {args.out}.")
     return 0
-
-
-def _versions() -> dict[str, str]:
-    found = {}
-    for name in ("torch", "transformers", "ultralytics", "faiss-cpu"):
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return found
 
 
 if __name__ == "__main__":

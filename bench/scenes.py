@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from core.errors import LookalikeError
 
-class BenchmarkError(ValueError):
+
+class BenchmarkError(LookalikeError):
     """The benchmark files cannot be read or lack what scoring needs."""
 
 

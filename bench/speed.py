@@ -17,12 +17,12 @@ import time
 
 import torch
 
+from core.settings import Settings
 from index.build import build_index
 from index.catalog import open_catalog
-from index.store import CatalogIndex
-from search.encoder import load_encoder
+from models.encoder import load_encoder
+from models.runtime import set_threads
 from search.engine import load_engine
-from search.settings import Settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,12 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="write the figures as JSON here")
     args = parser.parse_args(argv)
 
-    encoder = load_encoder(args.encoder)
     with tempfile.TemporaryDirectory() as tmp:
-        report = build_index(open_catalog(args.catalog), encoder, tmp)
         # The default pipeline, loaded as the app loads it; LOOKALIKE_* variables are not read.
-        engine = load_engine(Settings(detector=args.detector, encoder=args.encoder),
-                             index=CatalogIndex.load(tmp, encoder=encoder), encoder=encoder)
+        settings = Settings(detector=args.detector, encoder=args.encoder, catalog=args.catalog, index_dir=tmp)
+        set_threads(settings.threads)
+        report = build_index(open_catalog(args.catalog), load_encoder(args.encoder), tmp)  # the build is timed
+        engine = load_engine(settings)
         engine.search(args.photo)  # warm-up: first-call allocations and lazy imports
         runs = []
         for _ in range(args.repeats):
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         "index_images_per_second": round(report.products / report.seconds, 1),
         "search_ms_median": {k: round(statistics.median(r[k] for r in runs), 1) for k in runs[0]},
         "objects": len(result.objects),
-        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "device": encoder.device,
+        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "device": engine.encoder.device,
                     "processor": platform.processor() or platform.machine()},
     }
     print(json.dumps(figures, indent=2))

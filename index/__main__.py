@@ -6,11 +6,15 @@ import argparse
 import logging
 import sys
 
-from search.encoder import DEFAULT_ENCODER, EncoderError, load_encoder
-from search.settings import Settings
+from core.errors import LookalikeError
+from core.settings import DEFAULT_ENCODER, Settings
+from models.encoder import load_encoder
+from models.runtime import set_threads
 
-from .build import BuildError, build_index
-from .catalog import CatalogError, ColumnMap, open_catalog
+from .build import build_index
+from .catalog import ColumnMap, open_catalog
+
+FIELDS = ("image", "id", "name", "category", "price", "link")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,19 +28,21 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("--split", default="train", help="dataset split (Hub and datasets folders)")
     build.add_argument("--revision", help="dataset revision (Hub datasets)")
     build.add_argument("--device", help="cpu or cuda (default: cuda when present)")
-    build.add_argument("--batch-size", type=int, default=32)
-    for column in ("image", "id", "name", "category", "price", "link"):
+    build.add_argument("--batch-size", type=int, help="images embedded at once (default: $LOOKALIKE_BATCH_SIZE or 32)")
+    for column in FIELDS:
         build.add_argument(f"--{column}-column", help=f"catalog column holding the product {column}")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    settings = Settings.from_env(catalog=args.source, index_dir=args.out, encoder=args.encoder, device=args.device)
-    columns = ColumnMap(**{c: getattr(args, f"{c}_column") for c in ("image", "id", "name", "category", "price", "link")})
     try:
+        settings = Settings.from_env(catalog=args.source, index_dir=args.out, encoder=args.encoder,
+                                     device=args.device, batch_size=args.batch_size)
+        columns = ColumnMap(**{c: getattr(args, f"{c}_column") for c in FIELDS})
         catalog = open_catalog(settings.catalog, columns, split=args.split, revision=args.revision)
         encoder = load_encoder(settings.encoder or DEFAULT_ENCODER, device=settings.device)
-        report = build_index(catalog, encoder, settings.index_dir, batch_size=args.batch_size)
-    except (CatalogError, EncoderError, BuildError) as exc:
+        set_threads(settings.threads)
+        report = build_index(catalog, encoder, settings.index_dir, batch_size=settings.batch_size)
+    except LookalikeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(report.summary())

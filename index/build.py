@@ -6,23 +6,26 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib import metadata
 from itertools import islice
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from search.images import ImageError, load_image
+from core.errors import LookalikeError
+from core.images import ImageError, load_image
+from core.settings import Settings
+from core.types import Product
 
 from .catalog import Catalog
-from .store import FORMAT_VERSION, IndexWriter, Product
+from .manifest import Manifest, package_versions
+from .store import IndexWriter
 
 log = logging.getLogger(__name__)
 THUMBNAIL_SIZE = 384  # the longest side of the product images the app shows
 
 
-class BuildError(RuntimeError):
+class BuildError(LookalikeError):
     """The build could not produce an index; any earlier index is untouched."""
 
 
@@ -40,23 +43,14 @@ class BuildReport:
         return text + "."
 
 
-def build_index(catalog: Catalog, encoder, out_dir: str | Path, batch_size: int = 32,
+def build_index(catalog: Catalog, encoder, out_dir: str | Path, batch_size: int = Settings.batch_size,
                 progress: bool = True) -> BuildReport:
     """Embed `catalog` with `encoder` into a new version of `out_dir`; raises `BuildError` if nothing was readable."""
     start = time.perf_counter()
-    manifest = {
-        "format": FORMAT_VERSION,
-        "encoder": encoder.describe(),
-        "probe": [round(float(x), 6) for x in encoder.probe()],
-        "source": catalog.info,
-        "columns": catalog.columns,
-        "currency": catalog.currency,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "versions": _versions(),
-    }
+    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     skipped: list[tuple[str, str]] = []
     borders: list[np.ndarray] = []
-    with IndexWriter(out_dir, encoder.dim, manifest) as writer:
+    with IndexWriter(out_dir, encoder.dim) as writer:
         items = iter(catalog)
         bar = tqdm(total=len(catalog), desc="Indexing catalog", unit="img", disable=not progress)
         while batch := list(islice(items, batch_size)):
@@ -77,10 +71,12 @@ def build_index(catalog: Catalog, encoder, out_dir: str | Path, batch_size: int 
         if not writer.products:
             raise BuildError(f"None of the {len(catalog)} catalog images could be read "
                              f"(first error: {skipped[0][1] if skipped else 'none'}); no index was written.")
-        writer.manifest["skipped"] = len(skipped)
-        # Query crops are padded with this, so that they look like the catalog's photos.
-        writer.manifest["background"] = [int(round(v)) for v in np.median(borders, axis=0)]
-        path = writer.commit()
+        path = writer.commit(Manifest(
+            encoder=encoder.describe(), probe=tuple(round(float(x), 6) for x in encoder.probe()),
+            source=catalog.source, columns=catalog.columns, currency=catalog.currency, created=created,
+            versions=package_versions(), skipped=len(skipped),
+            # Query crops are padded with this, so that they look like the catalog's photos.
+            background=tuple(int(round(v)) for v in np.median(borders, axis=0))))
     for product_id, reason in skipped:
         log.warning("skipped %s: %s", product_id, reason)
     return BuildReport(path, len(writer.products), skipped, time.perf_counter() - start)
@@ -98,13 +94,3 @@ def _thumbnail(image):
     thumb.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
     return thumb
 
-
-def _versions() -> dict[str, str]:
-    names = ("faiss-cpu", "torch", "transformers", "datasets", "ultralytics")
-    found = {}
-    for name in names:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return found

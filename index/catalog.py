@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Iterator
+
+from core.errors import LookalikeError
 
 # Tried in order, case-insensitively, when a column is not named explicitly.
 COLUMN_CANDIDATES = {
@@ -20,8 +22,45 @@ COLUMN_CANDIDATES = {
 MANIFEST_NAMES = ("metadata.csv", "metadata.jsonl", "products.csv", "products.jsonl")
 
 
-class CatalogError(ValueError):
+class CatalogError(LookalikeError):
     """The catalog source cannot be read or lacks what an index needs."""
+
+
+@dataclass(frozen=True)
+class CatalogSource:
+    """Where a catalog was read from, as an index's manifest records it."""
+
+    type: str  # "hub", "local" (a CSV/JSONL manifest), "disk" (a save_to_disk folder), "dataset" (in memory)
+    id: str | None = None  # hub: the dataset id
+    path: str | None = None  # local, disk: the absolute path
+    split: str | None = None  # hub, disk
+    revision: str | None = None  # hub: the commit indexed, where it could be resolved
+    fingerprint: str | None = None  # dataset
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    def is_named_by(self, catalog: str) -> bool:
+        """Whether the catalog setting (Hub id, folder or manifest path) names this source."""
+        if self.type == "hub":
+            return catalog == self.id
+        if self.type in ("local", "disk"):
+            recorded = Path(self.path or "")
+            given = Path(catalog).expanduser().resolve()
+            # A folder holding products.csv (or another manifest) names the same catalog as the file.
+            return given == recorded or (self.type == "local" and given == recorded.parent)
+        return False
+
+    @property
+    def title(self) -> str:
+        """A short name for people: the Hub id, or the catalog's folder or file name."""
+        if self.type == "hub":
+            return self.id or "the Hub"
+        path = Path(self.path or "catalog")
+        return path.parent.name if path.name in MANIFEST_NAMES else path.name
+
+    def describe(self) -> str:
+        return f"the Hub dataset {self.id}" if self.type == "hub" else str(self.path or self.type)
 
 
 @dataclass(frozen=True)
@@ -64,11 +103,11 @@ class CatalogItem:
 
 
 class Catalog:
-    """A sized, re-iterable sequence of `CatalogItem`s plus a description for the index manifest."""
+    """A sized, re-iterable sequence of `CatalogItem`s plus where it came from."""
 
-    def __init__(self, rows, columns: dict[str, str | None], info: dict, base_dir: Path | None = None,
+    def __init__(self, rows, columns: dict[str, str | None], source: CatalogSource, base_dir: Path | None = None,
                  label_names: dict | None = None):
-        self._rows, self.columns, self.info, self._base_dir = rows, columns, info, base_dir
+        self._rows, self.columns, self.source, self._base_dir = rows, columns, source, base_dir
         self._label_names = label_names or {}  # column -> int2str of a datasets ClassLabel
 
     def __len__(self) -> int:
@@ -114,12 +153,12 @@ def open_catalog(source, columns: ColumnMap = ColumnMap(), split: str = "train",
     import datasets
 
     if isinstance(source, datasets.Dataset):
-        return _from_dataset(source, columns, {"type": "dataset", "fingerprint": source._fingerprint})
+        return _from_dataset(source, columns, CatalogSource("dataset", fingerprint=source._fingerprint))
     path = Path(source)
     if (path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists():
         loaded = datasets.load_from_disk(str(path))
         dataset = loaded[split] if isinstance(loaded, datasets.DatasetDict) else loaded
-        return _from_dataset(dataset, columns, {"type": "disk", "path": str(path.resolve()), "split": split})
+        return _from_dataset(dataset, columns, CatalogSource("disk", path=str(path.resolve()), split=split))
     if path.is_dir():
         found = [path / n for n in MANIFEST_NAMES if (path / n).exists()]
         if not found:
@@ -144,8 +183,8 @@ def _from_manifest(path: Path, columns: ColumnMap) -> Catalog:
     if not rows:
         raise CatalogError(f"The catalog {path} has no rows.")
     names = list(rows[0].keys())
-    info = {"type": "local", "path": str(path.resolve())}
-    return Catalog(rows, columns.resolve(names), info, base_dir=path.parent.resolve())
+    return Catalog(rows, columns.resolve(names), CatalogSource("local", path=str(path.resolve())),
+                   base_dir=path.parent.resolve())
 
 
 def _from_hub(dataset_id: str, columns: ColumnMap, split: str, revision: str | None) -> Catalog:
@@ -155,12 +194,11 @@ def _from_hub(dataset_id: str, columns: ColumnMap, split: str, revision: str | N
         dataset = datasets.load_dataset(dataset_id, split=split, revision=revision)
     except Exception as exc:  # datasets raises many types for missing, private or offline datasets
         raise CatalogError(f"Could not load the dataset {dataset_id!r} (split {split!r}): {exc}") from exc
-    info = {"type": "hub", "id": dataset_id, "split": split,
-            "revision": _resolved_revision(dataset_id, revision)}
-    return _from_dataset(dataset, columns, info)
+    source = CatalogSource("hub", id=dataset_id, split=split, revision=_resolved_revision(dataset_id, revision))
+    return _from_dataset(dataset, columns, source)
 
 
-def _from_dataset(dataset, columns: ColumnMap, info: dict) -> Catalog:
+def _from_dataset(dataset, columns: ColumnMap, source: CatalogSource) -> Catalog:
     import datasets
 
     if len(dataset) == 0:
@@ -171,7 +209,7 @@ def _from_dataset(dataset, columns: ColumnMap, info: dict) -> Catalog:
         if image_columns:
             columns = ColumnMap(**{**columns.__dict__, "image": image_columns[0]})
     labels = {n: f.int2str for n, f in dataset.features.items() if isinstance(f, datasets.ClassLabel)}
-    return Catalog(dataset, columns.resolve(names), info, label_names=labels)
+    return Catalog(dataset, columns.resolve(names), source, label_names=labels)
 
 
 def _resolved_revision(dataset_id: str, revision: str | None) -> str | None:

@@ -1,84 +1,68 @@
-"""Make sure the index directory holds an index of the configured catalog, building it when it does not.
+"""The one way from settings to a loaded index and its encoder, building the index when asked to.
 
-The app calls this at start-up: the first start builds the index (minutes, with a progress bar in
-the log); later starts find it and load in seconds.
+The app builds the index on its first start (minutes, with a progress bar in the log) and finds
+it on later starts; the search CLI only loads; the benchmarks build into a cache of their own.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
-from search.encoder import DEFAULT_ENCODER, Encoder, load_encoder
-from search.settings import DEFAULT_CATALOG
+from core.settings import DEFAULT_CATALOG, DEFAULT_ENCODER, Settings
+from models.encoder import Encoder, load_encoder
 
 from .build import build_index
 from .catalog import open_catalog
-from .store import CatalogIndexError, live_version
+from .errors import CatalogIndexError, IndexMismatchError
+from .store import CatalogIndex, read_live_manifest
 
 log = logging.getLogger(__name__)
 
 
-def ensure_index(settings, progress: bool = True) -> Encoder | None:
-    """Make `settings.index_dir` hold a usable index, building one if needed.
+def ensure_index(settings: Settings, *, build: bool = False, encoder: Encoder | None = None,
+                 progress: bool = True) -> tuple[CatalogIndex, Encoder]:
+    """The index in `settings.index_dir` and the encoder to query it with (`encoder` when given).
 
-    Returns the encoder loaded for a build, so that the caller need not load it again; None when
-    the index was already there.
-
-    An index already there is served as it is, unless the settings name a different catalog or
-    encoder than it was built with. An index built from another catalog is also kept while the
-    catalog setting is left at its default, so that a prebuilt index can be served by pointing
-    LOOKALIKE_INDEX_DIR at it alone.
+    With `build`, an index is built there first when there is none, when it is unreadable, or when
+    the settings name another catalog or encoder than it was built with. An index built from another
+    catalog is kept while the catalog setting is left at its default, so that a prebuilt index can be
+    served by pointing LOOKALIKE_INDEX_DIR at it alone. Without `build`, those cases are errors.
     """
     directory = Path(settings.index_dir)
-    reason = _reason_to_build(settings, directory)
-    if reason is None:
-        return None
-    log.info("Building the index in %s: %s.", directory, reason)
-    catalog = open_catalog(settings.catalog)
-    encoder_name = settings.encoder or DEFAULT_ENCODER
-    encoder = load_encoder(encoder_name, device=settings.device)
-    log.info("Embedding %d catalog images of %s with %s (done once; later starts reuse the index).",
-             len(catalog), settings.catalog, encoder_name)
-    report = build_index(catalog, encoder, directory, progress=progress)
-    log.info("%s", report.summary())
-    return encoder
+    reason = _reason_to_build(settings, directory, encoder) if build else None
+    if reason:
+        log.info("Building the index in %s: %s.", directory, reason)
+        catalog = open_catalog(settings.catalog)
+        encoder = encoder or load_encoder(settings.encoder or DEFAULT_ENCODER, device=settings.device)
+        log.info("Embedding %d catalog images of %s with %s (done once; later starts reuse the index).",
+                 len(catalog), settings.catalog, encoder.name)
+        report = build_index(catalog, encoder, directory, batch_size=settings.batch_size, progress=progress)
+        log.info("%s", report.summary())
+    index = CatalogIndex.load(directory)
+    encoder = encoder or load_encoder(settings.encoder or index.manifest.encoder.name, device=settings.device)
+    index.check_encoder(encoder)
+    return index, encoder
 
 
-def _reason_to_build(settings, directory: Path) -> str | None:
+def _reason_to_build(settings: Settings, directory: Path, encoder: Encoder | None) -> str | None:
     try:
-        manifest = json.loads((live_version(directory) / "manifest.json").read_text(encoding="utf-8"))
-        source, built_with = manifest["source"], manifest["encoder"]["name"]
-    except (CatalogIndexError, OSError, ValueError, KeyError, TypeError) as exc:
+        manifest = read_live_manifest(directory)
+    except CatalogIndexError as exc:
         return "there is no usable index yet" if not (directory / "CURRENT").exists() else f"the index is unreadable ({exc})"
-    if settings.catalog != DEFAULT_CATALOG and not same_source(settings.catalog, source):
-        return f"it was built from {describe_source(source)}, not {settings.catalog}"
+    built_with = manifest.encoder.name
+    if settings.catalog != DEFAULT_CATALOG and not manifest.source.is_named_by(settings.catalog):
+        return f"it was built from {manifest.source.describe()}, not {settings.catalog}"
     if settings.encoder and _normalise(settings.encoder) != _normalise(built_with):
         return f"it was built with the encoder {built_with}, not {settings.encoder}"
+    if encoder is not None:
+        try:
+            manifest.check_encoder(encoder, directory)
+        except IndexMismatchError:
+            return f"it was built with other weights than those of {encoder.name}"
     log.info("Serving the index in %s (%s, encoder %s, %s products).",
-             directory, describe_source(source), built_with, manifest.get("products"))
+             directory, manifest.source.describe(), built_with, manifest.products)
     return None
-
-
-def same_source(catalog: str, source: dict) -> bool:
-    """Whether the catalog setting (Hub id, folder or manifest path) names the source an index recorded."""
-    kind = source.get("type")
-    if kind == "hub":
-        return catalog == source.get("id")
-    if kind in ("local", "disk"):
-        recorded = Path(source.get("path", ""))
-        given = Path(catalog).expanduser().resolve()
-        # A folder holding products.csv (or another manifest) names the same catalog as the file.
-        return given == recorded or (kind == "local" and given == recorded.parent)
-    return False
-
-
-def describe_source(source: dict) -> str:
-    """A short human name for an index's recorded source."""
-    if source.get("type") == "hub":
-        return f"the Hub dataset {source.get('id')}"
-    return str(source.get("path") or source.get("type") or "an unknown catalog")
 
 
 def _normalise(name: str) -> str:

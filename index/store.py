@@ -4,7 +4,7 @@ Layout of an index directory:
     DIR/CURRENT             name of the live version, replaced atomically when a build finishes
     DIR/v-<utc time>-<id>/  manifest.json, vectors.faiss, products.jsonl, images/<row>.jpg
 A build writes a new version beside the live one and only then flips CURRENT, so a build that
-dies half way leaves the earlier index loadable.
+dies half way leaves the earlier index loadable. Nothing outside this module touches FAISS.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import os
 import shutil
 import time
 import uuid
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
@@ -22,48 +22,16 @@ from typing import Sequence
 import faiss
 import numpy as np
 
-FORMAT_VERSION = 1
-# Cosine between the stored probe embedding and the encoder's own: equal weights and
-# preprocessing give ~1.0 (CPU vs GPU float noise stays far above this).
-PROBE_MIN_COSINE = 0.99
+from core.types import Match, Product
+
+from .errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
+from .manifest import Manifest
+
 KEEP_VERSIONS = 2  # the live one and the one before, so a running app's thumbnails stay valid
 
 
-class CatalogIndexError(RuntimeError):
-    """Base class for index problems; the message says what to do."""
-
-
-class IndexNotFoundError(CatalogIndexError):
-    pass
-
-
-class IndexCorruptError(CatalogIndexError):
-    pass
-
-
-class IndexMismatchError(CatalogIndexError):
-    pass
-
-
-@dataclass(frozen=True)
-class Product:
-    row: int
-    id: str
-    name: str | None = None
-    category: str | None = None
-    price: float | str | None = None
-    link: str | None = None
-    image: str | None = None  # the thumbnail: relative to the version directory on disk, absolute once loaded
-
-
-@dataclass(frozen=True)
-class Match:
-    product: Product
-    score: float  # cosine similarity in [-1, 1]
-
-
 class CatalogIndex:
-    def __init__(self, vectors: faiss.Index, products: Sequence[Product], manifest: dict, path: Path | None = None):
+    def __init__(self, vectors: faiss.Index, products: Sequence[Product], manifest: Manifest, path: Path):
         self.vectors, self.products, self.manifest, self.path = vectors, list(products), manifest, path
 
     def __len__(self) -> int:
@@ -73,12 +41,18 @@ class CatalogIndex:
     def dim(self) -> int:
         return self.vectors.d
 
-    def search(self, queries: np.ndarray, k: int) -> list[list[Match]]:
-        """Top-`k` products for each row of `queries` (N, D), best first."""
+    def search(self, queries: np.ndarray, k: int, rows: np.ndarray | None = None) -> list[list[Match]]:
+        """Top-`k` products for each row of `queries` (N, D), best first; only among `rows` when given."""
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         if queries.ndim != 2 or queries.shape[1] != self.dim:
             raise IndexMismatchError(f"Queries of shape {queries.shape} do not fit an index of dimension {self.dim}.")
-        scores, ids = self.vectors.search(queries, min(k, len(self)))
+        params = None
+        if rows is not None:
+            rows = np.ascontiguousarray(rows, dtype=np.int64)
+            if not len(rows):
+                return [[] for _ in queries]
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(rows))  # rows must outlive the search
+        scores, ids = self.vectors.search(queries, min(k, len(self)), params=params)
         return [
             [Match(self.products[i], float(s)) for s, i in zip(row_scores, row_ids) if i >= 0]
             for row_scores, row_ids in zip(scores, ids)
@@ -86,20 +60,12 @@ class CatalogIndex:
 
     def check_encoder(self, encoder) -> None:
         """Refuse an encoder other than the one the index was built with."""
-        built = self.manifest["encoder"]
-        if built["dim"] != encoder.dim:
-            raise IndexMismatchError(_mismatch(self.path, built["name"], built["dim"], encoder.name, encoder.dim))
-        stored = np.asarray(self.manifest["probe"], dtype=np.float32)
-        if float(stored @ encoder.probe()) < PROBE_MIN_COSINE:
-            raise IndexMismatchError(_mismatch(self.path, built["name"], built["dim"], encoder.name, encoder.dim))
+        self.manifest.check_encoder(encoder, self.path)
 
     @classmethod
     def load(cls, directory: str | Path, encoder=None) -> "CatalogIndex":
         version = live_version(directory)
-        manifest = _read_json(version / "manifest.json")
-        if manifest.get("format") != FORMAT_VERSION:
-            raise IndexCorruptError(f"{version} has index format {manifest.get('format')}; this Lookalike reads "
-                                    f"format {FORMAT_VERSION}. Rebuild it with `python -m index build`.")
+        manifest = Manifest.read(version / "manifest.json")
         try:
             vectors = faiss.read_index(str(version / "vectors.faiss"))
         except RuntimeError as exc:
@@ -109,13 +75,18 @@ class CatalogIndex:
                 products = [_absolute_image(Product(**json.loads(line)), version) for line in f]
         except (OSError, ValueError, TypeError) as exc:
             raise IndexCorruptError(f"The product list of {version} cannot be read; rebuild the index. ({exc})") from exc
-        if not (len(products) == vectors.ntotal == manifest.get("products")):
+        if not (len(products) == vectors.ntotal == manifest.products):
             raise IndexCorruptError(f"{version} is inconsistent: {len(products)} products, {vectors.ntotal} "
-                                    f"vectors, manifest says {manifest.get('products')}. Rebuild the index.")
+                                    f"vectors, manifest says {manifest.products}. Rebuild the index.")
         index = cls(vectors, products, manifest, version)
         if encoder is not None:
             index.check_encoder(encoder)
         return index
+
+
+def read_live_manifest(directory: str | Path) -> Manifest:
+    """The manifest of the live version, without loading its vectors."""
+    return Manifest.read(live_version(directory) / "manifest.json")
 
 
 def live_version(directory: str | Path) -> Path:
@@ -131,12 +102,12 @@ def live_version(directory: str | Path) -> Path:
 
 
 class IndexWriter:
-    """Writes a new version of the index directory; `commit()` makes it live, atomically.
+    """Writes a new version of the index directory; `commit(manifest)` makes it live, atomically.
 
     Use as a context manager: leaving the block without `commit()` removes the partial version.
     """
 
-    def __init__(self, directory: str | Path, dim: int, manifest: dict):
+    def __init__(self, directory: str | Path, dim: int):
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         # Names sort in creation order, which pruning relies on.
@@ -146,7 +117,6 @@ class IndexWriter:
         (self.version / "images").mkdir(parents=True)
         self.vectors = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         self.products: list[Product] = []
-        self.manifest = manifest
 
     def __enter__(self) -> "IndexWriter":
         return self
@@ -165,12 +135,13 @@ class IndexWriter:
             self.products.append(Product(**{**asdict(product), "row": int(row), "image": image}))
         self.vectors.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
 
-    def commit(self) -> Path:
+    def commit(self, manifest: Manifest) -> Path:
         faiss.write_index(self.vectors, str(self.version / "vectors.faiss"))
         with (self.version / "products.jsonl").open("w", encoding="utf-8") as f:
             for product in self.products:
                 f.write(json.dumps(asdict(product), ensure_ascii=False) + "\n")
-        _write_json(self.version / "manifest.json", {**self.manifest, "products": len(self.products)})
+        manifest = replace(manifest, products=len(self.products))
+        (self.version / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
         _fsync_tree(self.version)
         os.replace(self.version, self.final)
         tmp = self.directory / f".CURRENT-{uuid.uuid4().hex[:8]}"
@@ -191,25 +162,6 @@ class IndexWriter:
 
 def _absolute_image(product: Product, version: Path) -> Product:
     return replace(product, image=str(version / product.image)) if product.image else product
-
-
-def _mismatch(path, built_name, built_dim, used_name, used_dim) -> str:
-    return (f"The index at {path} was built with the encoder {built_name!r} ({built_dim}-d) but the encoder in use "
-            f"is {used_name!r} ({used_dim}-d), whose embeddings differ. Search with --encoder {built_name!r}, "
-            f"or rebuild the index with --encoder {used_name!r}.")
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise IndexCorruptError(f"{path} is missing; rebuild the index.") from exc
-    except (OSError, ValueError) as exc:
-        raise IndexCorruptError(f"{path} cannot be read ({exc}); rebuild the index.") from exc
-
-
-def _write_json(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def _fsync_file(path: Path) -> None:

@@ -6,13 +6,11 @@ import argparse
 import json
 import sys
 
-from index.store import CatalogIndexError
+from core.errors import LookalikeError
+from core.images import load_image
+from core.settings import Settings
 
-from .detector import DetectorError
-from .encoder import EncoderError
 from .engine import load_engine
-from .images import ImageError, load_image
-from .settings import Settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,13 +24,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", help="cpu or cuda (default: cuda when present)")
     args = parser.parse_args(argv)
 
-    settings = Settings.from_env(index_dir=args.index, detector=args.detector, encoder=args.encoder,
-                                 top_k=args.top_k, conf=args.conf, device=args.device)
     try:
+        settings = Settings.from_env(index_dir=args.index, detector=args.detector, encoder=args.encoder,
+                                     top_k=args.top_k, conf=args.conf, device=args.device)
         photo = load_image(args.photo, settings.max_pixels)  # a bad photo fails before any model loads
-        engine = load_engine(settings)
-        result = engine.search(photo, top_k=settings.top_k)
-    except (ImageError, CatalogIndexError, DetectorError, EncoderError) as exc:
+        result = load_engine(settings).search(photo)
+    except LookalikeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     json.dump(result.to_dict(), sys.stdout, indent=2, ensure_ascii=False)

@@ -16,25 +16,10 @@ def pad_boxes(boxes: np.ndarray, ratio: float) -> np.ndarray:
     return boxes + np.stack([-dw, -dh, dw, dh], axis=1)
 
 
-def square_boxes(boxes: np.ndarray) -> np.ndarray:
-    """Grow the short side of each box to its long side, keeping the centre: (N, 4) -> (N, 4)."""
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    cx = (boxes[:, 0] + boxes[:, 2]) / 2
-    cy = (boxes[:, 1] + boxes[:, 3]) / 2
-    half = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) / 2
-    return np.stack([cx - half, cy - half, cx + half, cy + half], axis=1)
-
-
 def clip_boxes(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
     """Clamp boxes to the image `[0, width] x [0, height]`: (N, 4) -> (N, 4)."""
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     return np.clip(boxes, 0, [width, height, width, height])
-
-
-def box_area(boxes: np.ndarray) -> np.ndarray:
-    """Area of each box, 0 for degenerate ones: (N, 4) -> (N,)."""
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    return np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
 
 
 def crop(image: Image.Image, box, fill: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-Ranked = Sequence[tuple[int, float]]  # (product row, similarity), best first
+from core.types import Match
 
 # Two detections are one object when at least SHARED of their top DEPTH products agree. Compared
 # as ranks, not similarities, so the rule means the same for every encoder.
@@ -17,15 +17,15 @@ DEPTH = 10
 SHARED = 3
 
 
-def group_lookalikes(labels: Sequence[str], ranked: Sequence[Ranked]) -> list[list[int]]:
-    """Group detection indices (given best first); each group lists its members best first.
+def group_lookalikes(labels: Sequence[str], ranked: Sequence[Sequence[Match]]) -> list[list[int]]:
+    """Group detection indices (given best first) by their ranked matches; each group lists its members best first.
 
     A detection joins the first group of its label whose members' top-`DEPTH` products share at
     least `SHARED` with its own, else starts a group.
     """
     groups: list[tuple[str, list[int], set[int]]] = []
     for i, (label, found) in enumerate(zip(labels, ranked)):
-        top = {row for row, _ in found[:DEPTH]}
+        top = {m.product.row for m in found[:DEPTH]}
         for group_label, members, seen in groups:
             if group_label == label and len(top & seen) >= SHARED:
                 members.append(i)
@@ -36,15 +36,16 @@ def group_lookalikes(labels: Sequence[str], ranked: Sequence[Ranked]) -> list[li
     return [members for _, members, _ in groups]
 
 
-def fuse_best(ranked: Sequence[Ranked], k: int) -> list[tuple[int, float]]:
-    """The top `k` products of a group, each scored by its best similarity to any member.
+def fuse_best(ranked: Sequence[Sequence[Match]], k: int) -> list[Match]:
+    """The top `k` products of a group, each at its best similarity to any member.
 
     Exact when each member's list holds its own top `k`: a product outside all of them is beaten
     by `k` products in every member's list.
     """
-    best: dict[int, float] = {}
+    best: dict[int, Match] = {}
     for found in ranked:
-        for row, score in found:
-            if score > best.get(row, float("-inf")):
-                best[row] = score
-    return sorted(best.items(), key=lambda item: -item[1])[:k]
+        for match in found:
+            row = match.product.row
+            if row not in best or match.score > best[row].score:
+                best[row] = match
+    return sorted(best.values(), key=lambda m: -m.score)[:k]

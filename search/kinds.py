@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-import faiss
 import numpy as np
+
+from core.errors import LookalikeError
+from core.types import Product
 
 # COCO class -> English phrases that name it at the end of a product category. Shops selling
 # other things, or writing in another language, pass their own rules (`load_kind_rules`).
@@ -45,7 +47,7 @@ DEFAULT_KIND_RULES: dict[str, tuple[str, ...]] = {
 _QUALIFIER = re.compile(r",\s|\s(?:with|w|and|for|on|in)\s|\+|\(")
 
 
-class KindRulesError(ValueError):
+class KindRulesError(LookalikeError):
     """The kind rules cannot be read."""
 
 
@@ -87,7 +89,7 @@ def load_kind_rules(source: str | Path | None) -> KindRules:
 
 
 class ProductKinds:
-    """The kinds of an index's products, and search restricted to the products of one kind.
+    """The kind of each catalog product, and the rows of the products of each kind.
 
     A product whose category names no detector class ("Rug", "Pendant lamp") is none of them and
     is left out of every object's search. A product with no category at all could be anything: it
@@ -95,6 +97,7 @@ class ProductKinds:
     """
 
     def __init__(self, categories: Sequence[str | None], rules: KindRules):
+        """`categories`: each product's category text, by row."""
         self.of_row = [rules.kinds_of(c) for c in categories]
         unknown = [row for row, c in enumerate(categories) if not (c and c.strip())]
         rows: dict[str, list[int]] = {}
@@ -102,12 +105,10 @@ class ProductKinds:
             for kind in kinds:
                 rows.setdefault(kind, []).append(row)
         self.rows = {kind: np.array(sorted(r + unknown), dtype=np.int64) for kind, r in rows.items()}
-        # faiss keeps a pointer to the id array, so the selectors live as long as this object.
-        self._params = {kind: faiss.SearchParameters(sel=faiss.IDSelectorBatch(r)) for kind, r in self.rows.items()}
 
     @classmethod
-    def of_index(cls, index, rules: KindRules) -> "ProductKinds":
-        return cls([p.category for p in index.products], rules)
+    def of_products(cls, products: Sequence[Product], rules: KindRules) -> "ProductKinds":
+        return cls([p.category for p in products], rules)
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -119,11 +120,6 @@ class ProductKinds:
 
     def __len__(self) -> int:
         return len(self.rows)
-
-    def search(self, index, queries: np.ndarray, kind: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Scores and rows of the top-`k` products of `kind` for each query (N, D); rows are -1 past the end."""
-        queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, index.dim)
-        return index.vectors.search(queries, k, params=self._params[kind])
 
 
 def _words(text: str) -> tuple[str, ...]:

@@ -2,11 +2,9 @@
 
 import json
 
-import faiss
-import numpy as np
 import pytest
 
-from index.store import CatalogIndex, Product
+from core.types import Product
 from search.kinds import KindRules, KindRulesError, ProductKinds, load_kind_rules
 
 RULES = load_kind_rules(None)
@@ -55,34 +53,18 @@ def test_bad_rules_are_refused(tmp_path, text):
         load_kind_rules(tmp_path / "missing.json")
 
 
-def _index(vectors, categories) -> CatalogIndex:
-    vectors = np.asarray(vectors, dtype=np.float32)
-    faiss.normalize_L2(vectors)
-    flat = faiss.IndexIDMap2(faiss.IndexFlatIP(vectors.shape[1]))
-    flat.add_with_ids(vectors, np.arange(len(vectors), dtype=np.int64))
-    products = [Product(row=i, id=f"P{i}", category=c) for i, c in enumerate(categories)]
-    return CatalogIndex(flat, products, {"products": len(products)})
-
-
-def test_search_within_a_kind_returns_only_that_kind():
-    # The query is closest to P0 (a lamp), then P1 (a chair), then P2 (a sofa), then P3 (a chair).
-    index = _index([[1, 0, 0], [0.9, 0.1, 0], [0.8, 0.2, 0], [0, 1, 0]],
-                   ["Table lamp", "Chair", "Sofa", "Armchair"])
-    kinds = ProductKinds.of_index(index, RULES)
-    assert kinds.classes == ("chair", "couch") and "chair" in kinds and "bed" not in kinds
-    scores, rows = kinds.search(index, np.array([[1, 0, 0]], dtype=np.float32), "chair", 3)
-    assert rows[0].tolist() == [1, 3, -1]  # both chairs, best first, then nothing
-    assert scores[0][0] == pytest.approx(0.9 / np.linalg.norm([0.9, 0.1]))
-    assert kinds.of_row[2] == {"couch"} and kinds.of_row[0] == frozenset()
+def test_each_kind_has_its_products_rows():
+    kinds = ProductKinds.of_products([Product(row=i, id=f"P{i}", category=c) for i, c in
+                                      enumerate(["Table lamp", "Chair", "Sofa", "Armchair", "Sofa-bed"])], RULES)
+    assert kinds.classes == ("bed", "chair", "couch") and "chair" in kinds and "tv" not in kinds and len(kinds) == 3
+    assert {k: r.tolist() for k, r in kinds.rows.items()} == {"chair": [1, 3], "couch": [2, 4], "bed": [4]}
+    assert kinds.of_row[0] == frozenset() and kinds.of_row[4] == {"couch", "bed"}
 
 
 def test_products_without_a_category_take_part_in_every_kind():
     # P3 has no category: it may be a chair or a sofa. P0, a lamp, is neither.
-    index = _index([[1, 0, 0], [0.9, 0.1, 0], [0.8, 0.2, 0], [0.95, 0.05, 0]], ["Table lamp", "Chair", "Sofa", ""])
-    kinds = ProductKinds.of_index(index, RULES)
-    query = np.array([[1, 0, 0]], dtype=np.float32)
-    assert kinds.search(index, query, "chair", 4)[1][0].tolist() == [3, 1, -1, -1]
-    assert kinds.search(index, query, "couch", 4)[1][0].tolist() == [3, 2, -1, -1]
+    kinds = ProductKinds(["Table lamp", "Chair", "Sofa", ""], RULES)
+    assert kinds.rows["chair"].tolist() == [1, 3] and kinds.rows["couch"].tolist() == [2, 3]
     assert kinds.of_row[3] == frozenset()  # it vouches for no kind when unsure detections are checked
 
 

@@ -13,17 +13,17 @@ from typing import Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-# 40 megapixels: well above any phone photo, far below what would exhaust memory when decoded.
-DEFAULT_MAX_PIXELS = 40_000_000
+from .errors import LookalikeError
+from .settings import Settings
 
 ImageInput = Union[str, Path, bytes, bytearray, Image.Image, np.ndarray]
 
 
-class ImageError(ValueError):
+class ImageError(LookalikeError):
     """The input is not an image we can search with (missing, not an image, corrupt, empty, too large)."""
 
 
-def load_image(source: ImageInput, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+def load_image(source: ImageInput, max_pixels: int = Settings.max_pixels) -> Image.Image:
     """Decode `source` into an upright 8-bit RGB image, or raise `ImageError`."""
     if isinstance(source, np.ndarray):
         image = _from_array(source)
@@ -56,7 +56,7 @@ def _open(fp, what: str) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             return Image.open(fp)
     # ultralytics patches Image.open to fetch a HEIF plugin on unidentified files; with auto-install
-    # off (search.runtime) that surfaces as ImportError, which means the same thing here.
+    # off (models.runtime) that surfaces as ImportError, which means the same thing here.
     except (UnidentifiedImageError, ImportError) as exc:
         raise ImageError(f"{what} is not an image format we can read (use JPEG, PNG, WebP, BMP, GIF or TIFF).") from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from search.encoder import EncoderError, load_encoder
+from models.encoder import EncoderError, load_encoder
 
 IMAGES = [Image.new("RGB", (50, 40), (200, 20, 20)), Image.new("RGB", (20, 80), (20, 20, 200)),
           Image.effect_noise((64, 64), 40).convert("RGB")]
@@ -31,21 +31,11 @@ def test_batch_equals_one_by_one(tiny_clip):
     np.testing.assert_allclose(batch, single, atol=1e-5)
 
 
-def test_text_embeddings_share_the_image_space(tiny_clip):
-    texts = tiny_clip.embed_texts(["a red chair", "a photo of a sofa"])
-    assert texts.shape == (2, 16) and texts.dtype == np.float32
-    np.testing.assert_allclose(np.linalg.norm(texts, axis=1), 1.0, rtol=1e-5)
-    assert not np.allclose(texts[0], texts[1])
-
-
-def test_image_only_model_refuses_text(tiny_vit):
-    with pytest.raises(EncoderError, match="image-only"):
-        tiny_vit.embed_texts(["a chair"])
-
-
-def test_probe_identifies_the_weights(tiny_clip, tiny_clip_path):
+def test_probe_identifies_the_weights(tiny_clip, tiny_clip_path, tiny_vit):
     again = load_encoder(str(tiny_clip_path), device="cpu")
     assert float(tiny_clip.probe() @ again.probe()) > 0.999
+    info = tiny_vit.describe()
+    assert (info.name, info.model_type, info.pooling, info.dim) == (tiny_vit.name, "vit", "cls", 24)
 
 
 @pytest.mark.parametrize("name", ["/no/such/model", "not-a-real-org/not-a-real-model-xyz"])

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from search.boxes import box_area, clip_boxes, crop, pad_boxes, square_boxes
+from search.boxes import clip_boxes, crop, letterbox, mirror_boxes, nms, pad_boxes
 
 
 @pytest.mark.parametrize("box, ratio, expected", [
@@ -18,17 +18,6 @@ def test_pad_boxes(box, ratio, expected):
 
 
 @pytest.mark.parametrize("box, expected", [
-    ([0, 0, 10, 10], [0, 0, 10, 10]),
-    ([0, 0, 20, 10], [0, -5, 20, 15]),
-    ([10, 0, 20, 40], [-5, 0, 35, 40]),
-])
-def test_square_boxes(box, expected):
-    out = square_boxes(np.array([box]))
-    np.testing.assert_allclose(out, [expected])
-    assert out[0, 2] - out[0, 0] == pytest.approx(out[0, 3] - out[0, 1])
-
-
-@pytest.mark.parametrize("box, expected", [
     ([-5, -5, 50, 50], [0, 0, 40, 30]),
     ([10, 10, 20, 20], [10, 10, 20, 20]),
     ([45, 35, 60, 70], [40, 30, 40, 30]),
@@ -37,14 +26,9 @@ def test_clip_boxes(box, expected):
     np.testing.assert_allclose(clip_boxes(np.array([box]), 40, 30), [expected])
 
 
-@pytest.mark.parametrize("box, area", [([0, 0, 10, 5], 50), ([5, 5, 5, 9], 0), ([10, 10, 0, 0], 0)])
-def test_box_area(box, area):
-    assert box_area(np.array([box]))[0] == area
-
-
 def test_many_boxes_keep_their_shape():
     boxes = np.array([[0, 0, 10, 10], [5, 5, 25, 15], [1, 2, 3, 4]], dtype=float)
-    for f in (lambda b: pad_boxes(b, 0.1), square_boxes, lambda b: clip_boxes(b, 20, 20)):
+    for f in (lambda b: pad_boxes(b, 0.1), lambda b: clip_boxes(b, 20, 20), lambda b: mirror_boxes(b, 20)):
         assert f(boxes).shape == (3, 4)
 
 
@@ -65,3 +49,28 @@ def test_crop_outside_is_filled():
     assert out.getpixel((0, 5)) == (255, 255, 255)
     assert out.getpixel((10, 5)) == (0, 0, 0)
     assert crop(image, (20, 20, 30, 30)).getpixel((5, 5)) == (255, 255, 255)
+
+
+def test_letterbox_centres_the_crop_on_a_square_of_the_fill():
+    image = Image.new("RGB", (100, 50), (10, 20, 30))
+    square = letterbox(image, (10, 0, 50, 20), fill=(200, 200, 200))
+    assert square.size == (40, 40)
+    assert square.getpixel((20, 20)) == (10, 20, 30)  # the crop, in the middle
+    assert square.getpixel((20, 2)) == (200, 200, 200)  # the fill above and below it
+    assert letterbox(image, (0, 0, 10, 30)).size == (30, 30)
+
+
+def test_mirror_boxes_maps_boxes_back_from_a_mirrored_photo():
+    np.testing.assert_allclose(mirror_boxes(np.array([[10, 5, 30, 25]]), 100), [[70, 5, 90, 25]])
+    twice = mirror_boxes(mirror_boxes(np.array([[1.5, 2, 3, 4]]), 10), 10)
+    np.testing.assert_allclose(twice, [[1.5, 2, 3, 4]])
+
+
+def test_nms_is_per_label_and_best_first():
+    boxes = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [0, 0, 10, 10], [50, 50, 60, 60]])
+    scores = [0.5, 0.9, 0.8, 0.1]
+    labels = ["chair", "chair", "couch", "chair"]
+    # box 0 overlaps the better box 1 (IoU 9/11) of its label and goes; the couch stays.
+    assert nms(boxes, scores, labels, iou=0.5) == [1, 2, 3]
+    assert nms(boxes, scores, labels, iou=0.95) == [1, 2, 0, 3]
+    assert nms(np.zeros((0, 4)), [], [], iou=0.5) == []

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from search.images import ImageError, load_image
+from core.images import ImageError, load_image
 
 
 def _png_bytes(image: Image.Image) -> bytes:

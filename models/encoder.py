@@ -1,4 +1,4 @@
-"""Image (and, for CLIP-family models, text) embeddings from a Hugging Face `transformers` model.
+"""Image embeddings from a Hugging Face `transformers` model (CLIP-family or image-only).
 
 Every embedding is L2-normalised `float32 (N, D)`, so inner product is cosine similarity.
 """
@@ -14,13 +14,16 @@ import numpy as np
 import torch
 from PIL import Image
 
-DEFAULT_ENCODER = "openai/clip-vit-base-patch32"
+from core.errors import LookalikeError
+from core.types import EncoderInfo
+
+from .runtime import pick_device
 
 # Their pooler is a tanh classification head, poor for retrieval: use the CLS token instead.
 CLS_TOKEN_MODELS = {"vit", "deit", "beit", "data2vec-vision", "vit_msn", "vit_mae"}
 
 
-class EncoderError(RuntimeError):
+class EncoderError(LookalikeError):
     """The encoder could not be loaded or cannot do what was asked."""
 
 
@@ -29,7 +32,6 @@ class Encoder:
     name: str
     model: torch.nn.Module
     processor: object  # the image processor saved with the model
-    tokenizer: object | None = None  # CLIP-family models only
     device: str = "cpu"
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -66,18 +68,6 @@ class Encoder:
                 features = self._pool(self.model(pixel_values=pixels))
         return _normalise(features)
 
-    @torch.inference_mode()
-    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
-        """Text embeddings in the same space as the images (CLIP-family models) -> (N, D)."""
-        if not self.is_clip:
-            raise EncoderError(f"{self.name} is an image-only model ({self.model_type}); it cannot embed text.")
-        if self.tokenizer is None:
-            raise EncoderError(f"No tokenizer was saved with {self.name}; it cannot embed text.")
-        tokens = self.tokenizer(list(texts), padding=True, truncation=True, return_tensors="pt").to(self.device)
-        with self._lock:
-            features = self.model.get_text_features(**tokens).pooler_output
-        return _normalise(features)
-
     def _pool(self, output) -> torch.Tensor:
         hidden = output.last_hidden_state
         if self.pooling == "cls":
@@ -87,20 +77,18 @@ class Encoder:
         # Mean over tokens (B, T, C) or over the spatial grid of a conv net (B, C, H, W).
         return hidden.mean(dim=1) if hidden.ndim == 3 else hidden.mean(dim=(2, 3))
 
-    def describe(self) -> dict:
+    def describe(self) -> EncoderInfo:
         """What an index records so that it can later refuse a different encoder."""
-        return {"name": self.name, "model_type": self.model_type, "pooling": self.pooling, "dim": self.dim}
+        return EncoderInfo(self.name, self.model_type, self.pooling, self.dim)
 
     def probe(self) -> np.ndarray:
         """The embedding of a fixed synthetic image: equal only for the same weights and preprocessing."""
         return self.embed_images([_probe_image()])[0]
 
 
-def load_encoder(name: str = DEFAULT_ENCODER, device: str | None = None) -> Encoder:
+def load_encoder(name: str, device: str | None = None) -> Encoder:
     """Load a CLIP-family or image-only vision model from a local folder or a Hub id."""
-    from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoTokenizer
-
-    from .runtime import pick_device, set_threads
+    from transformers import AutoConfig, AutoImageProcessor, AutoModel
 
     try:
         config = AutoConfig.from_pretrained(name)
@@ -108,15 +96,8 @@ def load_encoder(name: str = DEFAULT_ENCODER, device: str | None = None) -> Enco
         model = AutoModel.from_pretrained(name, config=config)
     except (OSError, ValueError, KeyError) as exc:
         raise EncoderError(f"Could not load the encoder {name!r}: {exc}") from exc
-    tokenizer = None
-    if hasattr(model, "get_text_features"):
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(name)
-        except (OSError, ValueError, TypeError):
-            tokenizer = None  # images still work; embed_texts says why text does not
     device = pick_device(device)
-    set_threads()
-    return Encoder(name=name, model=model.eval().to(device), processor=processor, tokenizer=tokenizer, device=device)
+    return Encoder(name=name, model=model.eval().to(device), processor=processor, device=device)
 
 
 def _has_pooler(model) -> bool:

@@ -1,0 +1,140 @@
+"""Every setting and its default, in one place: defaults < LOOKALIKE_* variables < flags.
+
+The app, the CLIs, the benchmarks and the tests all build the pipeline from a `Settings`, so what
+a test exercises is what the app serves. Values are checked when a `Settings` is made, and a bad
+one is refused with a message that names the setting.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from .errors import LookalikeError
+
+DEFAULT_ENCODER = "openai/clip-vit-base-patch32"
+DEFAULT_CATALOG = "Arkan0ID/furniture-dataset"  # 1,493 furniture product photos; see README (app section)
+# COCO classes that are things people buy for a home: what the detector keeps when the catalog
+# gives no product kinds.
+HOME_CLASSES = (
+    "bench", "chair", "couch", "potted plant", "bed", "dining table", "toilet", "tv", "microwave",
+    "oven", "sink", "refrigerator", "clock", "vase",
+)
+KINDS = ("category", "off")
+CROP_STYLES = ("catalog", "box")  # catalog: square on the catalog's background; box: the padded box as is
+
+
+class SettingsError(LookalikeError):
+    """A setting has a value it cannot take."""
+
+
+def cache_root(env=os.environ) -> Path:
+    """Lookalike's folder in the user cache (`$XDG_CACHE_HOME` honoured)."""
+    return Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "lookalike"
+
+
+@dataclass(frozen=True)
+class Settings:
+    detector: str = "yolo11n.pt"  # YOLO weights: a local .pt or a name ultralytics fetches
+    encoder: str | None = None  # None: the encoder the index was built with; DEFAULT_ENCODER for a new one
+    catalog: str = DEFAULT_CATALOG
+    index_dir: str = ""  # "": <user cache>/lookalike/index
+    top_k: int = 10
+    conf: float = 0.25
+    iou: float = 0.5
+    imgsz: int = 640  # the detector's input size: larger finds smaller objects, slower
+    max_objects: int = 30  # per detection pass; low-confidence candidates need room (README: Quality)
+    classes: str = ",".join(HOME_CLASSES)  # comma-separated detector class names, or "all"
+    crop_padding: float = 0.05
+    device: str | None = None  # None: cuda when present, else cpu
+    max_pixels: int = 40_000_000  # well above any phone photo, far below what exhausts memory decoded
+    threads: int = 0  # torch and faiss threads; 0: every core
+    batch_size: int = 32  # catalog images embedded at once when building an index
+    # Retrieval quality (README: Quality); each measured on the ikea-interior benchmark.
+    kinds: str = "category"  # "category": search each object among the catalog's products of its kind; "off"
+    kind_rules: str = ""  # JSON file {"detector class": ["category phrase", ...]}; "": the built-in rules
+    crop_style: str = "catalog"
+    low_conf: float = 0.05  # with kinds, detections from here up to `conf` are kept when the catalog agrees
+    group_objects: bool = True  # look-alike detections of one kind are one object with one product list
+    detect_mirrored: bool = True  # also detect on the mirrored photo (twice the detection time)
+
+    def __post_init__(self):
+        for f in fields(self):
+            value = getattr(self, f.name)
+            kind = _type(f.name)
+            if value is None and f.default is None:
+                continue
+            if kind is float and isinstance(value, int) and not isinstance(value, bool):
+                object.__setattr__(self, f.name, float(value))
+            elif not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise SettingsError(f"{_name(f.name)} must be a {kind.__name__}, got {value!r}.")
+        if not self.index_dir:
+            object.__setattr__(self, "index_dir", str(cache_root() / "index"))
+        for name, low, high in _RANGES:
+            value = getattr(self, name)
+            if not (low <= value <= high):
+                raise SettingsError(f"{_name(name)} must be between {low} and {high}, got {value!r}.")
+        for name, choices in (("kinds", KINDS), ("crop_style", CROP_STYLES)):
+            if getattr(self, name) not in choices:
+                raise SettingsError(f"{_name(name)} must be one of {', '.join(choices)}, got {getattr(self, name)!r}.")
+        if self.class_list == ():
+            raise SettingsError(f"{_name('classes')} names no class; give class names or 'all'.")
+
+    @property
+    def class_list(self) -> tuple[str, ...] | None:
+        """The detector classes to keep; None for all of them."""
+        return None if self.classes.strip().lower() == "all" else tuple(
+            c.strip() for c in self.classes.split(",") if c.strip()
+        )
+
+    @classmethod
+    def from_env(cls, env=os.environ, **overrides) -> "Settings":
+        """Defaults < LOOKALIKE_<NAME> environment variables < `overrides` that are not None."""
+        values = {}
+        for f in fields(cls):
+            raw = env.get(f"LOOKALIKE_{f.name.upper()}")
+            if raw not in (None, ""):
+                values[f.name] = parse_setting(f.name, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+# (setting, lowest, highest): checked when a Settings is made.
+_RANGES = (
+    ("top_k", 1, 1000), ("conf", 0.0, 1.0), ("iou", 0.0, 1.0), ("imgsz", 32, 4096), ("max_objects", 1, 1000),
+    ("crop_padding", 0.0, 1.0), ("max_pixels", 1, 10**9), ("threads", 0, 1024), ("batch_size", 1, 4096),
+    ("low_conf", 0.0, 1.0),
+)
+
+
+def parse_setting(name: str, raw: str):
+    """The value of setting `name` written as text (as in LOOKALIKE_<NAME>), of the setting's type."""
+    names = [f.name for f in fields(Settings)]
+    if name not in names:
+        raise SettingsError(f"There is no setting {name!r}; the settings are {', '.join(names)}.")
+    kind = _type(name)
+    text = raw.strip()
+    if kind is bool:  # bool("false") is True
+        if text.lower() in ("1", "true", "yes", "on"):
+            return True
+        if text.lower() in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"{_variable(name)}={raw!r} is not a valid bool (true or false).")
+    try:
+        return kind(text) if kind is not str else raw
+    except ValueError as exc:
+        raise SettingsError(f"{_variable(name)}={raw!r} is not a valid {kind.__name__}.") from exc
+
+
+def _type(name: str) -> type:
+    default = next(f.default for f in fields(Settings) if f.name == name)
+    return str if default is None else type(default)
+
+
+def _name(name: str) -> str:
+    return f"The setting {name} (LOOKALIKE_{name.upper()})"
+
+
+def _variable(name: str) -> str:
+    return f"LOOKALIKE_{name.upper()}"

@@ -1,0 +1,103 @@
+"""The values that pass between the layers: products and matches, detections, search results."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+WHOLE_PHOTO = "whole photo"  # the label of the one query made from the whole photo
+
+
+@dataclass(frozen=True)
+class Product:
+    row: int
+    id: str
+    name: str | None = None
+    category: str | None = None
+    price: float | str | None = None
+    link: str | None = None
+    image: str | None = None  # the thumbnail: relative to the version directory on disk, absolute once loaded
+
+
+@dataclass(frozen=True)
+class EncoderInfo:
+    """What identifies an encoder's embedding space; an index records it to refuse another encoder."""
+
+    name: str
+    model_type: str
+    pooling: str
+    dim: int
+
+
+@dataclass(frozen=True)
+class Match:
+    product: Product
+    score: float  # cosine similarity in [-1, 1]
+
+
+@dataclass(frozen=True, eq=False)
+class Detections:
+    """The objects found in one photo, in the detector's order (best first).
+
+    boxes: float64 (N, 4) pixel xyxy in the photo; scores: float64 (N,); labels: N class names.
+    """
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    labels: tuple[str, ...]
+
+    def __post_init__(self):
+        boxes = np.asarray(self.boxes, dtype=np.float64).reshape(-1, 4)
+        scores = np.asarray(self.scores, dtype=np.float64).reshape(-1)
+        if not len(boxes) == len(scores) == len(self.labels):
+            raise ValueError(f"{len(boxes)} boxes, {len(scores)} scores and {len(self.labels)} labels do not match.")
+        object.__setattr__(self, "boxes", boxes)
+        object.__setattr__(self, "scores", scores)
+        object.__setattr__(self, "labels", tuple(self.labels))
+
+    @classmethod
+    def empty(cls) -> "Detections":
+        return cls(np.zeros((0, 4)), np.zeros(0), ())
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, keep: Sequence[int] | np.ndarray) -> "Detections":
+        """The detections at the indices (or where the mask is true) in `keep`, in that order."""
+        keep = np.asarray(keep)
+        keep = np.flatnonzero(keep) if keep.dtype == bool else keep.astype(np.int64).reshape(-1)
+        return Detections(self.boxes[keep], self.scores[keep], tuple(self.labels[i] for i in keep))
+
+    def __add__(self, other: "Detections") -> "Detections":
+        return Detections(np.concatenate([self.boxes, other.boxes]), np.concatenate([self.scores, other.scores]),
+                          self.labels + other.labels)
+
+
+@dataclass(frozen=True)
+class ObjectResult:
+    label: str
+    box: tuple[int, int, int, int]  # pixel xyxy in the (EXIF-rotated) photo
+    score: float | None  # detector confidence; None for the whole-photo query
+    products: list[Match]
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    objects: list[ObjectResult]
+    whole_image: bool  # nothing was detected, so the whole photo was the query
+    image_size: tuple[int, int]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "objects": [
+                {"label": o.label, "box": list(o.box), "score": o.score,
+                 "products": [{**asdict(m.product), "score": m.score} for m in o.products]}
+                for o in self.objects
+            ],
+            "whole_image": self.whole_image,
+            "image_size": list(self.image_size),
+            "timings_ms": self.timings_ms,
+        }

@@ -1,0 +1,1 @@
+"""The models: an ultralytics YOLO detector and a `transformers` image encoder. Imports only `core`."""

@@ -1,0 +1,65 @@
+"""Object detection with an ultralytics YOLO model; results leave as `core.types.Detections`."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Collection
+
+import numpy as np
+from PIL import Image
+
+from core.errors import LookalikeError
+from core.settings import Settings
+from core.types import Detections
+
+from .runtime import quiet_ultralytics, set_threads
+
+
+class DetectorError(LookalikeError):
+    """The detector could not be loaded."""
+
+
+class Detector:
+    """A YOLO model run at the settings' input size, NMS IoU and box limit. One predict at a time."""
+
+    def __init__(self, model, settings: Settings):
+        self.model, self.settings = model, settings
+        self.names: dict[int, str] = dict(model.names)  # class id -> class name
+        self._ids = {name: i for i, name in self.names.items()}
+        self._lock = threading.Lock()
+
+    def detect(self, image: Image.Image, *, conf: float, classes: Collection[str] | None) -> Detections:
+        """Boxes in `image` (RGB PIL) scoring at least `conf`, of `classes` (names; None: all), best first."""
+        ids = None if classes is None else sorted(self._ids[c] for c in classes if c in self._ids)
+        s = self.settings
+        with self._lock:
+            results = self.model.predict(image, conf=conf, iou=s.iou, classes=ids, max_det=s.max_objects,
+                                         imgsz=s.imgsz, device=s.device, verbose=False)
+        boxes = results[0].boxes
+        scores = np.asarray(boxes.conf.tolist(), dtype=np.float64)
+        order = np.argsort(-scores, kind="stable")
+        labels = [self.names[int(c)] for c in boxes.cls.tolist()]
+        return Detections(np.asarray(boxes.xyxy.tolist(), dtype=np.float64).reshape(-1, 4)[order], scores[order],
+                          tuple(labels[i] for i in order))
+
+
+def load_detector(settings: Settings) -> Detector:
+    """Load `settings.detector`: a local `.pt`/`.yaml` path, or a model name ultralytics can fetch."""
+    quiet_ultralytics()
+    from ultralytics import YOLO
+
+    weights = settings.detector
+    looks_local = Path(weights).suffix in (".pt", ".yaml", ".yml") and ("/" in weights or Path(weights).exists())
+    if looks_local and not Path(weights).exists():
+        raise DetectorError(f"No detector weights at {weights}.")
+    try:
+        model = YOLO(weights)
+    except Exception as exc:  # ultralytics raises many types for bad or unreachable weights
+        raise DetectorError(f"Could not load the detector {weights!r}: {exc}") from exc
+    detector = Detector(model, settings)
+    # The first predict sets up ultralytics' predictor, which resets torch's thread count: do it
+    # now, then set the threads back.
+    detector.detect(Image.new("RGB", (64, 64)), conf=settings.conf, classes=None)
+    set_threads(settings.threads)
+    return detector

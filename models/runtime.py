@@ -1,0 +1,32 @@
+"""Process-wide choices the models need: where they run, how many threads, ultralytics' environment."""
+
+from __future__ import annotations
+
+import os
+
+
+def set_threads(count: int) -> None:
+    """Run torch and faiss on `count` threads (0: every core).
+
+    Called after the models load: importing ultralytics pins OMP_NUM_THREADS to 1, and its first
+    predict resets torch to cpu_count - 1 threads.
+    """
+    import faiss
+    import torch
+
+    count = count or os.cpu_count() or 1
+    torch.set_num_threads(count)
+    faiss.omp_set_num_threads(count)
+
+
+def pick_device(device: str | None) -> str:
+    import torch
+
+    return device or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def quiet_ultralytics() -> None:
+    """No network probes or analytics, never a pip install at run time. ultralytics reads these when
+    it is first imported, so this runs before that; weight downloads for a model name still work."""
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    os.environ.setdefault("YOLO_AUTOINSTALL", "False")

@@ -1,0 +1,104 @@
+"""bench.quality: its settings and errors, and a floor on a fixed subset of ikea-interior (slow)."""
+
+import csv
+import json
+
+import pytest
+
+from bench.quality import main, parse_overrides
+from bench.scenes import read_scenes
+from core.errors import LookalikeError
+from core.settings import Settings
+from support import INTERIOR, MOBILENET, SHARED_MISSING, SHARED_REASON, YOLO_WEIGHTS, write_csv
+
+
+def test_overrides_parse_like_environment_variables():
+    assert parse_overrides(["low_conf=0.1", "group-objects=false", "kinds=off", "max_objects=5"]) == {
+        "low_conf": 0.1, "group_objects": False, "kinds": "off", "max_objects": 5}
+    for bad in (["nonsense=1"], ["low_conf"], ["group_objects=maybe"]):
+        with pytest.raises(LookalikeError):
+            parse_overrides(bad)
+
+
+def test_cli_reports_a_bad_column_in_one_line(tmp_path, capsys):
+    scenes = write_csv(tmp_path / "scenes.csv", [{"scene_id": "s", "image_path": "x.jpg", "gt": "a"}])
+    products = write_csv(tmp_path / "products.csv", [{"product_id": "a", "image_path": "a.jpg"}])
+    assert main(["--catalog", str(products), "--scenes", str(scenes), "--columns", "nope"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error == f"error: {scenes} has no column 'nope'; it has ['scene_id', 'image_path', 'gt']."
+
+
+# The floor test: the first SCENES scenes of ikea-interior with COCO-detectable ground truth, against
+# a catalog of every product listed for them plus every DISTRACTOR_STEP-th other product (a fixed
+# subset of 473 products, so that the index builds in about a minute).
+SCENES = 16
+DISTRACTOR_STEP = 8
+# Measured on it (coco_detectable_product_ids, CPU, recall pooled over the scenes' products):
+# default R@10 0.729, R@20 0.757, distinct@10 39.8; naive R@10 0.514, R@20 0.629, distinct@10 67.8.
+# The floors sit about 0.08 below.
+FLOORS = {"recall@10": 0.65, "recall@20": 0.68}
+NAIVE_MARGIN = 0.10  # the default must beat the naive pipeline's recall@10 by at least this (measured 0.21)
+
+
+@pytest.fixture(scope="module")
+def interior_subset(tmp_path_factory):
+    if SHARED_MISSING:
+        pytest.skip(SHARED_REASON)
+    out = tmp_path_factory.mktemp("interior-subset")
+    with (INTERIOR / "scenes.csv").open(newline="") as f:
+        scenes = [r for r in csv.DictReader(f) if r["coco_detectable_product_ids"]][:SCENES]
+    listed = {p for r in scenes for p in r["product_ids"].split("|") if p}
+    with (INTERIOR / "products.csv").open(newline="") as f:
+        products = [r for i, r in enumerate(csv.DictReader(f)) if r["product_id"] in listed or i % DISTRACTOR_STEP == 0]
+    for row in scenes + products:
+        row["image_path"] = str(INTERIOR / row["image_path"])
+    return write_csv(out / "products.csv", products), write_csv(out / "scenes.csv", scenes), out
+
+
+@pytest.fixture(scope="module")
+def subset_runs(interior_subset):
+    products, scenes, out = interior_subset
+    common = ["--catalog", str(products), "--scenes", str(scenes), "--detector", str(YOLO_WEIGHTS),
+              "--encoder", str(MOBILENET), "--index", str(out / "index"), "--device", "cpu", "--no-progress"]
+    runs = {}
+    for name, extra in (("default", []), ("naive", ["--naive"])):
+        assert main([*common, "--out", str(out / f"{name}.json"), *extra]) == 0
+        runs[name] = json.loads((out / f"{name}.json").read_text())
+    return runs
+
+
+@pytest.mark.slow
+def test_default_pipeline_keeps_its_quality_floor(subset_runs):
+    report = subset_runs["default"]
+    scores = report["results"]["coco_detectable_product_ids"]
+    assert scores["scored_scenes"] == SCENES
+    for key, floor in FLOORS.items():
+        assert scores[key] >= floor, (key, scores[key], floor)
+    naive = subset_runs["naive"]["results"]["coco_detectable_product_ids"]
+    assert scores["recall@10"] >= naive["recall@10"] + NAIVE_MARGIN
+    # Higher recall must not be bought with more products per scene than the naive pipeline shows.
+    assert scores["distinct@10"] <= naive["distinct@10"] and scores["distinct@20"] <= naive["distinct@20"]
+    assert scores["recall@10"] > scores["whole_photo"]["recall@10"]
+    # Every ground-truth product is either shown or missed for one stated reason.
+    assert scores["recall@20"] + sum(scores["misses@20"].values()) == pytest.approx(1)
+    assert naive["misses@20"]["other_kind"] == 0  # the naive pipeline searches the whole catalog
+    assert set(report["results"]) == {"product_ids", "furniture_product_ids", "coco_detectable_product_ids"}
+    assert report["settings"]["engine"]["kinds"] == "category" and report["settings"]["kinds"]
+    assert subset_runs["naive"]["settings"]["engine"]["kinds"] == "off"
+
+
+@pytest.mark.slow
+def test_each_object_is_matched_among_products_of_its_kind(interior_subset, subset_runs):
+    from search.engine import load_engine
+
+    products, scenes, out = interior_subset
+    engine = load_engine(Settings(detector=str(YOLO_WEIGHTS), encoder=str(MOBILENET), device="cpu",
+                                  catalog=str(products), index_dir=str(out / "index")))  # the run's index
+    scene = read_scenes(scenes, ["coco_detectable_product_ids"], limit=1)[0]
+    result = engine.search(scene.image, top_k=20)
+    assert result.objects and not result.whole_image
+    for obj in result.objects:
+        assert obj.label in engine.kinds and len(obj.products) > 0
+        assert all(obj.label in engine.kinds.of_row[m.product.row] for m in obj.products), obj.label
+        scores = [m.score for m in obj.products]
+        assert scores == sorted(scores, reverse=True)

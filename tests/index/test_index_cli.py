@@ -1,0 +1,79 @@
+"""python -m index build: in-process for its answers, as a real process for its progress bar and a kill."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from PIL import Image
+
+from index.__main__ import main
+from index.store import CatalogIndex, live_version
+from support import ROOT
+
+
+def test_build_prints_a_summary(color_catalog, tiny_clip_path, tmp_path, capsys):
+    assert main(["build", "--source", str(color_catalog), "--out", str(tmp_path / "idx"),
+                 "--encoder", str(tiny_clip_path), "--device", "cpu", "--batch-size", "4"]) == 0
+    assert "Indexed 6 products" in capsys.readouterr().out
+    assert len(CatalogIndex.load(tmp_path / "idx")) == 6
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--source", "{tmp}/none.csv"], "No catalog file"),
+    (["--source", "{catalog}", "--image-column", "photo"], "no column 'photo'"),
+    (["--source", "{catalog}", "--batch-size", "0"], "batch_size"),
+    (["--source", "{catalog}", "--encoder", "{tmp}/no-model"], "Could not load the encoder"),
+])
+def test_errors_are_one_line_and_exit_2(args, message, color_catalog, tmp_path, capsys):
+    args = [a.format(tmp=tmp_path, catalog=color_catalog) for a in args]
+    assert main(["build", *args, "--out", str(tmp_path / "idx")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: ") and message in error and "\n" not in error
+
+
+def _run(*args):
+    return subprocess.Popen([sys.executable, "-m", "index", "build", *args], cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.slow
+def test_a_real_process_shows_progress(color_catalog, tiny_clip_path, tmp_path):
+    done = _run("--source", str(color_catalog), "--out", str(tmp_path / "idx"), "--encoder", str(tiny_clip_path))
+    out, err = done.communicate(timeout=300)
+    assert done.returncode == 0, err
+    assert "Indexed 6 products" in out and "Indexing catalog" in err  # the progress bar
+
+
+@pytest.mark.slow
+def test_a_killed_build_leaves_the_old_index_loadable(color_catalog, tiny_clip, tiny_clip_path, tmp_path):
+    from index.build import build_index
+    from index.catalog import open_catalog
+
+    out = tmp_path / "idx"
+    build_index(open_catalog(color_catalog), tiny_clip, out, progress=False)
+    before = live_version(out)
+    big = tmp_path / "big"
+    (big / "img").mkdir(parents=True)
+    for i in range(800):
+        Image.new("RGB", (16, 16), (i % 256, 0, 0)).save(big / "img" / f"{i}.png")
+    (big / "catalog.csv").write_text("image\n" + "".join(f"img/{i}.png\n" for i in range(800)))
+
+    proc = _run("--source", str(big / "catalog.csv"), "--out", str(out), "--encoder", str(tiny_clip_path),
+                "--device", "cpu", "--batch-size", "1")
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if len(list(out.glob(".building-*/images/*.jpg"))) > 50:
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, "the build finished (or failed) before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+    assert live_version(out) == before
+    assert len(CatalogIndex.load(out, encoder=tiny_clip)) == 6
+    build_index(open_catalog(big / "catalog.csv"), tiny_clip, out, progress=False)  # the next build succeeds
+    assert len(CatalogIndex.load(out)) == 800

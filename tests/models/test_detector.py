@@ -1,0 +1,59 @@
+"""The detector wrapper over a real (tiny) YOLO: typed Detections out, the settings applied, clear errors."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from core.settings import Settings
+from core.types import Detections
+from models.detector import DetectorError, load_detector
+
+PHOTO = Image.effect_noise((96, 96), 80).convert("RGB")
+
+
+@pytest.fixture(scope="module")
+def detector(tiny_yolo_path):
+    return load_detector(Settings(detector=str(tiny_yolo_path), max_objects=5, device="cpu"))
+
+
+def test_detections_are_the_asked_classes_best_first_within_the_photo(detector):
+    found = detector.detect(PHOTO, conf=0.5, classes=["chair", "bed"])
+    assert isinstance(found, Detections) and len(found) == 5  # the head sees chairs everywhere; max_objects 5
+    assert set(found.labels) == {"chair"}
+    assert np.all(found.scores >= 0.5) and np.all(found.scores <= 1)
+    assert found.scores.tolist() == sorted(found.scores.tolist(), reverse=True)
+    boxes = found.boxes
+    assert np.all(boxes[:, :2] >= 0) and np.all(boxes[:, 2:] <= 96) and np.all(boxes[:, 2:] > boxes[:, :2])
+
+
+@pytest.mark.parametrize("conf, classes", [(0.5, ["bed"]), (0.5, []), (0.99999, ["chair"])])
+def test_nothing_of_other_classes_or_below_conf(detector, conf, classes):
+    found = detector.detect(PHOTO, conf=conf, classes=classes)
+    assert len(found) == 0 and found.boxes.shape == (0, 4)
+
+
+def test_all_classes_when_none_are_named(detector):
+    assert len(detector.detect(PHOTO, conf=0.5, classes=None)) == 5
+
+
+def test_missing_weights_are_a_clear_error(tmp_path):
+    with pytest.raises(DetectorError, match="No detector weights"):
+        load_detector(Settings(detector=str(tmp_path / "nope.pt")))
+
+
+def test_corrupt_weights_are_a_clear_error(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(DetectorError, match="Could not load the detector"):
+        load_detector(Settings(detector=str(bad)))
+
+
+def test_loading_leaves_torch_on_the_threads_of_the_settings(tiny_yolo_path):
+    # ultralytics' first predict resets torch to cpu_count - 1 threads; the encoder shares them.
+    before = torch.get_num_threads()
+    try:
+        load_detector(Settings(detector=str(tiny_yolo_path), threads=3, device="cpu"))
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)

@@ -1,0 +1,204 @@
+"""The engine's detection-side logic, exactly, with a detector that returns given boxes and an
+encoder that returns given vectors (tests/support.py); and the served pipeline through tiny real models."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from core.settings import Settings, SettingsError
+from core.types import WHOLE_PHOTO
+from index.build import build_index
+from index.catalog import open_catalog
+from index.store import CatalogIndex
+from search.engine import Engine, load_engine
+from support import GREY, FakeDetector, FakeEncoder, colour_catalog, paint
+
+RED, DARK_RED, BLUE, NAVY, YELLOW = (255, 0, 0), (200, 0, 0), (0, 0, 255), (0, 0, 150), (255, 255, 0)
+CRIMSON, MAROON = (220, 0, 0), (180, 0, 0)
+GREENS = [(0, 100 + 15 * i, 0) for i in range(10)]
+# Chairs are red, sofas blue, tables green; the lamp's yellow is nearer red than the dark red armchair is.
+PRODUCTS = [("C1", "Chair", RED), ("C2", "Armchair", DARK_RED), ("C3", "Chair", CRIMSON), ("C4", "Chairs", MAROON),
+            ("S1", "Sofa", BLUE), ("S2", "Three-seat sofa", NAVY),
+            ("L1", "Table lamp", YELLOW)] + [(f"T{i}", "Coffee table", g) for i, g in enumerate(GREENS)]
+VECTORS = {RED: [1, 0, 0, 0], DARK_RED: [0.8, 0.3, 0, 0], CRIMSON: [0.9, 0, 0, 0.1], MAROON: [0.7, 0.2, 0, 0.1], BLUE: [0, 1, 0, 0], NAVY: [0.2, 0.9, 0, 0],
+           YELLOW: [0.99, 0, 0, 0.1], GREY: [0, 0, 0.1, 1],
+           **{g: [0, 0.05 * i, 1, 0] for i, g in enumerate(GREENS)}}
+SIZE = (200, 100)
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("colour-shop")
+    build_index(open_catalog(colour_catalog(folder, PRODUCTS)), FakeEncoder(VECTORS), folder / "idx", progress=False)
+    return CatalogIndex.load(folder / "idx")
+
+
+def _engine(index, objects, photo, **settings):
+    """An engine over `index` whose detector finds `objects` (box, label, score, mirrored score) in `photo`."""
+    detector = FakeDetector(photo, objects)
+    return Engine(detector, FakeEncoder(VECTORS), index, Settings(**settings)), detector
+
+
+def _ids(obj):
+    return [m.product.id for m in obj.products]
+
+
+RED_BOX, BLUE_BOX, GREEN_BOX = (10, 10, 50, 90), (80, 20, 180, 80), (60, 60, 80, 90)
+ROOM = paint(SIZE, [(RED_BOX, RED), (BLUE_BOX, BLUE), (GREEN_BOX, GREENS[0])])
+
+
+def test_each_object_is_searched_among_the_products_of_its_kind(index):
+    engine, _ = _engine(index, [(RED_BOX, "chair", 0.9, None), (BLUE_BOX, "couch", 0.8, None)], ROOM)
+    result = engine.search(ROOM, top_k=5)
+    assert not result.whole_image and result.image_size == SIZE
+    chair, couch = result.objects
+    assert (chair.label, chair.box, chair.score) == ("chair", RED_BOX, 0.9)
+    assert _ids(chair) == ["C1", "C3", "C4", "C2"]  # only chairs: the lamp, second nearest, is not one
+    assert _ids(couch) == ["S1", "S2"] and couch.products[0].score == pytest.approx(1.0)
+    assert set(result.timings_ms) == {"detect", "embed", "search"}
+
+
+def test_without_kinds_the_whole_catalog_is_searched(index):
+    engine, _ = _engine(index, [(RED_BOX, "chair", 0.9, None)], ROOM, kinds="off")
+    [chair] = engine.search(ROOM, top_k=3).objects
+    assert _ids(chair) == ["C1", "L1", "C3"]
+
+
+def test_nothing_detected_means_the_whole_photo_is_the_query(index):
+    photo = paint(SIZE, [((90, 40, 110, 60), BLUE)])  # its centre pixel is blue
+    for engine in (_engine(index, [], photo)[0], Engine(None, FakeEncoder(VECTORS), index)):
+        result = engine.search(photo, top_k=4)
+        assert result.whole_image
+        [whole] = result.objects
+        assert (whole.label, whole.box, whole.score) == (WHOLE_PHOTO, (0, 0, *SIZE), None)
+        assert _ids(whole)[:2] == ["S1", "S2"] and len(whole.products) == 4  # the whole catalog, every kind
+
+
+def test_unsure_detections_stay_only_where_the_catalog_agrees(index):
+    # Below conf (0.25) but above low_conf (0.05): the red crop's nearest products include chairs, so it
+    # is a chair; the green crop's ten nearest are all tables, so "chair" there is dropped.
+    engine, _ = _engine(index, [(BLUE_BOX, "couch", 0.8, None), (RED_BOX, "chair", 0.1, None),
+                                (GREEN_BOX, "chair", 0.12, None)], ROOM, detect_mirrored=False)
+    assert [(o.label, o.box) for o in engine.search(ROOM).objects] == [("couch", BLUE_BOX), ("chair", RED_BOX)]
+
+    strict, _ = _engine(index, [(BLUE_BOX, "couch", 0.8, None), (RED_BOX, "chair", 0.1, None)], ROOM,
+                        detect_mirrored=False, low_conf=0.25)
+    assert [o.label for o in strict.search(ROOM).objects] == ["couch"]
+
+
+def test_when_the_catalog_confirms_nothing_the_best_guess_is_shown(index):
+    # A table seen as an unsure chair and as an unsure sofa: the catalog vouches for neither.
+    engine, _ = _engine(index, [(GREEN_BOX, "chair", 0.12, None), (GREEN_BOX, "couch", 0.1, None)], ROOM,
+                        detect_mirrored=False)
+    [guess] = engine.search(ROOM).objects
+    assert (guess.label, guess.box, guess.score) == ("chair", GREEN_BOX, 0.12)
+
+
+def test_the_mirrored_photo_finds_what_the_first_look_missed(index):
+    # The detector scores the chair 0.02 (below every threshold) as it is, 0.6 when mirrored.
+    engine, detector = _engine(index, [(RED_BOX, "chair", 0.02, 0.6)], ROOM)
+    [chair] = engine.search(ROOM).objects
+    assert (chair.label, chair.box, chair.score) == ("chair", RED_BOX, 0.6)  # the box mapped back
+    assert len(detector.calls) == 2
+
+    once, detector = _engine(index, [(RED_BOX, "chair", 0.02, 0.6)], ROOM, detect_mirrored=False)
+    assert once.search(ROOM).whole_image and len(detector.calls) == 1
+
+
+def test_an_object_seen_in_both_looks_is_one_object(index):
+    engine, _ = _engine(index, [(RED_BOX, "chair", 0.9, 0.7), (BLUE_BOX, "couch", 0.5, None)], ROOM,
+                        group_objects=False)
+    assert [(o.label, o.score) for o in engine.search(ROOM).objects] == [("chair", 0.9), ("couch", 0.5)]
+
+
+def test_lookalike_boxes_are_one_object_with_the_best_of_their_matches(index):
+    photo = paint(SIZE, [((10, 10, 40, 60), RED), ((150, 10, 190, 60), DARK_RED)])
+    objects = [((10, 10, 40, 60), "chair", 0.7, None), ((150, 10, 190, 60), "chair", 0.9, None)]
+    grouped, _ = _engine(index, objects, photo, detect_mirrored=False)
+    [chair] = grouped.search(photo, top_k=2).objects
+    assert (chair.box, chair.score) == ((150, 10, 190, 60), 0.9)  # the best member's
+    assert {(m.product.id, round(m.score, 3)) for m in chair.products} == {("C1", 1.0), ("C2", 1.0)}
+
+    apart, _ = _engine(index, objects, photo, detect_mirrored=False, group_objects=False)
+    assert [o.score for o in apart.search(photo, top_k=2).objects] == [0.9, 0.7]
+
+
+def test_the_detector_looks_only_for_the_classes_the_catalog_sells(index):
+    engine, detector = _engine(index, [(RED_BOX, "chair", 0.9, None), (BLUE_BOX, "person", 0.95, None)], ROOM)
+    assert engine.labels == ("chair", "couch", "dining table")  # the shop's kinds (it sells no bed)
+    assert [o.label for o in engine.search(ROOM).objects] == ["chair"]
+    assert detector.calls[0] == {"conf": 0.05, "classes": engine.labels}  # low_conf: unsure ones are checked
+
+    plain, detector = _engine(index, [(RED_BOX, "chair", 0.9, None)], ROOM, kinds="off", classes="chair,tv")
+    assert plain.labels == ("chair",)
+    plain.search(ROOM, conf=0.4)
+    assert detector.calls[0] == {"conf": 0.4, "classes": ("chair",)}
+    with pytest.raises(SettingsError, match="None of the classes"):
+        _engine(index, [], ROOM, kinds="off", classes="spaceship")
+
+
+@pytest.mark.parametrize("settings, conf, whole", [
+    ({"conf": 0.5}, None, True),  # the settings' threshold by default
+    ({"conf": 0.5}, 0.3, False),  # a threshold asked for wins
+    ({"conf": 0.3}, None, False),
+])
+def test_top_k_and_conf_default_to_the_settings(index, settings, conf, whole):
+    engine, _ = _engine(index, [(BLUE_BOX, "couch", 0.4, None)], ROOM, kinds="off", top_k=3, **settings)
+    result = engine.search(ROOM, conf=conf)
+    assert result.whole_image is whole and len(result.objects[0].products) == 3
+
+
+@pytest.mark.parametrize("style, size", [("catalog", (60, 60)), ("box", (20, 60))])
+def test_crops_are_squares_on_the_catalogs_background_or_the_box_itself(index, style, size):
+    tall = (90, 20, 110, 80)  # 20 x 60
+    photo = paint(SIZE, [(tall, RED)])
+    engine, _ = _engine(index, [(tall, "chair", 0.9, None)], photo, crop_style=style, crop_padding=0.0,
+                        detect_mirrored=False)
+    engine.search(photo)
+    [crop] = engine.encoder.embedded
+    assert crop.size == size and crop.getpixel((size[0] // 2, 30)) == RED
+    if style == "catalog":  # the catalog photos' own background (white), not the room's grey
+        assert index.manifest.background == (255, 255, 255) and crop.getpixel((2, 30)) == (255, 255, 255)
+
+
+# The served pipeline, loaded from settings as the app loads it, with tiny real models.
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, tiny_clip_path, tiny_yolo_path):
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("tiny-shop")
+    catalog = colour_catalog(folder, [("P0", "Chair", RED), ("P1", "Sofa", BLUE), ("P2", "Rug", YELLOW)])
+    settings = Settings(detector=str(tiny_yolo_path), encoder=str(tiny_clip_path), catalog=str(catalog),
+                        index_dir=str(folder / "idx"), device="cpu", top_k=2)
+    return load_engine(settings, build_index=True, progress=False), Image.effect_noise((160, 120), 60).convert("RGB")
+
+
+def test_load_engine_serves_what_the_settings_describe(served):
+    engine, photo = served
+    assert engine.labels == ("chair", "couch") and len(engine.index) == 3
+    result = engine.search(photo)
+    assert not result.whole_image and {o.label for o in result.objects} == {"chair"}  # the tiny YOLO sees chairs
+    for obj in result.objects:
+        assert [m.product.id for m in obj.products] == ["P0"]  # the only chair the shop sells
+    direct = Engine(engine.detector, engine.encoder, engine.index, engine.settings)
+    assert direct.search(photo).to_dict()["objects"] == result.to_dict()["objects"]
+
+
+def test_concurrent_searches_agree(served):
+    engine, photo = served
+    expected = engine.search(photo).to_dict()["objects"]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: engine.search(photo).to_dict()["objects"], range(8)))
+    assert all(r == expected for r in results)
+
+
+def test_a_bad_photo_is_refused_before_the_models_run(served):
+    from core.images import ImageError
+
+    engine, _ = served
+    with pytest.raises(ImageError, match="not an image"):
+        engine.search(b"not an image")
+    with pytest.raises(ImageError, match="limit is"):
+        Engine(None, engine.encoder, engine.index, Settings(max_pixels=100)).search(np.zeros((20, 20, 3), np.uint8))

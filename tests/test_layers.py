@@ -1,0 +1,79 @@
+"""Dependencies point one way: a module imports only packages of lower layers, and its own package.
+
+    core  <  models  <  index  <  search  <  app.py, bench/, and the CLIs (search/__main__, index/__main__)
+"""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from support import ROOT
+
+LAYERS = {"core": 0, "models": 1, "index": 2, "search": 3, "bench": 4, "app": 4}
+TOP = max(LAYERS.values())
+
+
+def layer_of(module: str) -> int:
+    """`module` is dotted, e.g. "search.engine"; a package's `__main__` is a command, on top."""
+    return TOP if module.endswith(".__main__") else LAYERS[module.split(".")[0]]
+
+
+def imports(source: str, module: str) -> set[str]:
+    """The top-level packages that `source` (the text of `module`) imports, anywhere in it."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            names = [module.split(".")[0] if node.level else node.module]
+        else:
+            continue
+        found |= {name.split(".")[0] for name in names}
+    return found
+
+
+def violations(source: str, module: str) -> list[str]:
+    own = module.split(".")[0]
+    return [f"{module} (layer {layer_of(module)}) imports {package} (layer {LAYERS[package]})"
+            for package in sorted(imports(source, module) & set(LAYERS))
+            if package != own and LAYERS[package] >= layer_of(module)]
+
+
+def project_modules():
+    yield ROOT / "app.py", "app"
+    for package in LAYERS:
+        for path in sorted((ROOT / package).glob("*.py")) if (ROOT / package).is_dir() else ():
+            yield path, f"{package}.{path.stem}"
+
+
+def test_every_module_imports_only_lower_layers():
+    modules = list(project_modules())
+    assert len(modules) > 20  # the walk found the project
+    found = [v for path, module in modules for v in violations(path.read_text(encoding="utf-8"), module)]
+    assert not found, "\n".join(found)
+
+
+# Each library's objects stay behind one seam; torch and faiss thread counts are set in models.runtime.
+CONFINED = {"faiss": {"index.store", "models.runtime"}, "ultralytics": {"models.detector"},
+            "transformers": {"models.encoder"}, "gradio": {"app"}}
+
+
+def test_libraries_are_used_behind_their_seams():
+    modules = list(project_modules())
+    used = {library: {m for path, m in modules if library in imports(path.read_text(encoding="utf-8"), m)}
+            for library in CONFINED}
+    assert used == CONFINED
+
+
+@pytest.mark.parametrize("module, source, bad", [
+    ("core.types", "from search.engine import Engine", True),
+    ("index.store", "def f():\n    import search.kinds", True),  # a lazy import counts too
+    ("models.encoder", "from index import store", True),
+    ("bench.quality", "import app", True),  # same layer, another package
+    ("index.build", "from core.images import load_image\nfrom .store import IndexWriter", False),
+    ("index.__main__", "from search.engine import load_engine", False),  # the CLIs are on top
+    ("search.engine", "from index.store import CatalogIndex\nimport numpy", False),
+])
+def test_the_check_tells_a_lower_layer_importing_a_higher_one(module, source, bad):
+    assert bool(violations(source, module)) is bad
