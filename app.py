@@ -86,7 +86,8 @@ def build_demo(engine: Engine) -> gr.Blocks:
         gr.Markdown(
             "# Lookalike\n"
             "Show it a room or a piece of furniture: Lookalike finds each object in the photo and the most "
-            f"similar products of the catalog ({len(engine.index):,} products from {engine.index.manifest.source.title})."
+            f"similar products of the catalog ({len(engine.index):,} products from "
+            f"{engine.index.manifest.source.title})."
         )
         with gr.Row(equal_height=False):
             with gr.Column(scale=2):

@@ -39,10 +39,10 @@ def ensure_index(settings: Settings, *, build: bool = False, encoder: Encoder | 
                  len(catalog), settings.catalog, encoder.name)
         report = build_index(catalog, encoder, directory, batch_size=settings.batch_size, progress=progress)
         log.info("%s", report.summary())
-    index = CatalogIndex.load(directory)
-    encoder = encoder or load_encoder(settings.encoder or index.manifest.encoder.name, device=settings.device)
-    index.check_encoder(encoder)
-    return index, encoder
+    if encoder is None:
+        name = settings.encoder or read_live_manifest(directory).encoder.name
+        encoder = load_encoder(name, device=settings.device)
+    return CatalogIndex.load(directory, encoder), encoder
 
 
 def _reason_to_build(settings: Settings, directory: Path, encoder: Encoder | None) -> str | None:

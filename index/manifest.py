@@ -69,8 +69,7 @@ class Manifest:
     def check_encoder(self, encoder, where: Path | None) -> None:
         """Refuse an encoder other than the one the index at `where` was built with."""
         built = self.encoder
-        same = built.dim == encoder.dim and float(np.asarray(self.probe, dtype=np.float32) @ encoder.probe()) >= PROBE_MIN_COSINE
-        if not same:
+        if built.dim != encoder.dim or float(np.asarray(self.probe, np.float32) @ encoder.probe()) < PROBE_MIN_COSINE:
             raise IndexMismatchError(
                 f"The index at {where} was built with the encoder {built.name!r} ({built.dim}-d) but the encoder in "
                 f"use is {encoder.name!r} ({encoder.dim}-d), whose embeddings differ. Search with --encoder "

@@ -4,7 +4,7 @@ Layout of an index directory:
     DIR/CURRENT             name of the live version, replaced atomically when a build finishes
     DIR/v-<utc time>-<id>/  manifest.json, vectors.faiss, products.jsonl, images/<row>.jpg
 A build writes a new version beside the live one and only then flips CURRENT, so a build that
-dies half way leaves the earlier index loadable. Nothing outside this module touches FAISS.
+dies half way leaves the earlier index loadable. No other module holds a FAISS index.
 """
 
 from __future__ import annotations

@@ -84,7 +84,8 @@ def colour_catalog(folder: Path, products: Sequence[tuple[str, str, tuple[int, i
     (folder / "img").mkdir(parents=True, exist_ok=True)
     rows = []
     for product_id, category, colour in products:
-        paint((40, 40), [((10, 10, 30, 30), colour)], background=(255, 255, 255)).save(folder / "img" / f"{product_id}.png")
+        photo = paint((40, 40), [((10, 10, 30, 30), colour)], background=(255, 255, 255))
+        photo.save(folder / "img" / f"{product_id}.png")
         rows.append({"id": product_id, "image": f"img/{product_id}.png", "category": category})
     return write_csv(folder / "catalog.csv", rows)
 

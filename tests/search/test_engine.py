@@ -21,7 +21,8 @@ GREENS = [(0, 100 + 15 * i, 0) for i in range(10)]
 PRODUCTS = [("C1", "Chair", RED), ("C2", "Armchair", DARK_RED), ("C3", "Chair", CRIMSON), ("C4", "Chairs", MAROON),
             ("S1", "Sofa", BLUE), ("S2", "Three-seat sofa", NAVY),
             ("L1", "Table lamp", YELLOW)] + [(f"T{i}", "Coffee table", g) for i, g in enumerate(GREENS)]
-VECTORS = {RED: [1, 0, 0, 0], DARK_RED: [0.8, 0.3, 0, 0], CRIMSON: [0.9, 0, 0, 0.1], MAROON: [0.7, 0.2, 0, 0.1], BLUE: [0, 1, 0, 0], NAVY: [0.2, 0.9, 0, 0],
+VECTORS = {RED: [1, 0, 0, 0], DARK_RED: [0.8, 0.3, 0, 0], CRIMSON: [0.9, 0, 0, 0.1], MAROON: [0.7, 0.2, 0, 0.1],
+           BLUE: [0, 1, 0, 0], NAVY: [0.2, 0.9, 0, 0],
            YELLOW: [0.99, 0, 0, 0.1], GREY: [0, 0, 0.1, 1],
            **{g: [0, 0.05 * i, 1, 0] for i, g in enumerate(GREENS)}}
 SIZE = (200, 100)
