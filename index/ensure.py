@@ -20,17 +20,17 @@ from .store import CatalogIndex, read_live_manifest
 log = logging.getLogger(__name__)
 
 
-def ensure_index(settings: Settings, *, build: bool = False, encoder: Encoder | None = None,
-                 progress: bool = True) -> tuple[CatalogIndex, Encoder]:
-    """The index in `settings.index_dir` and the encoder to query it with (`encoder` when given).
+def ensure_index(settings: Settings, *, build: bool = False, progress: bool = True) -> tuple[CatalogIndex, Encoder]:
+    """The index in `settings.index_dir` and the encoder to query it with.
 
     With `build`, an index is built there first when there is none, when it is unreadable, or when
-    the settings name another catalog or encoder than it was built with. An index built from another
-    catalog is kept while the catalog setting is left at its default, so that a prebuilt index can be
-    served by pointing LOOKALIKE_INDEX_DIR at it alone. Without `build`, those cases are errors.
+    the settings name another catalog or encoder than it was built with, or the encoder's weights
+    changed. An index built from another catalog is kept while the catalog setting is left at its
+    default, so that a prebuilt index can be served by pointing LOOKALIKE_INDEX_DIR at it alone.
+    Without `build`, those cases are errors.
     """
     directory = Path(settings.index_dir)
-    reason = _reason_to_build(settings, directory, encoder) if build else None
+    reason, encoder = _reason_to_build(settings, directory) if build else (None, None)
     if reason:
         log.info("Building the index in %s: %s.", directory, reason)
         catalog = open_catalog(settings.catalog)
@@ -45,24 +45,26 @@ def ensure_index(settings: Settings, *, build: bool = False, encoder: Encoder | 
     return CatalogIndex.load(directory, encoder), encoder
 
 
-def _reason_to_build(settings: Settings, directory: Path, encoder: Encoder | None) -> str | None:
+def _reason_to_build(settings: Settings, directory: Path) -> tuple[str | None, Encoder | None]:
+    """Why the index must be built, if it must; and the encoder, where one was loaded to tell."""
     try:
         manifest = read_live_manifest(directory)
     except CatalogIndexError as exc:
-        return "there is no usable index yet" if not (directory / "CURRENT").exists() else f"the index is unreadable ({exc})"
+        missing = not (directory / "CURRENT").exists()
+        return ("there is no usable index yet" if missing else f"the index is unreadable ({exc})"), None
     built_with = manifest.encoder.name
     if settings.catalog != DEFAULT_CATALOG and not manifest.source.is_named_by(settings.catalog):
-        return f"it was built from {manifest.source.describe()}, not {settings.catalog}"
+        return f"it was built from {manifest.source.describe()}, not {settings.catalog}", None
     if settings.encoder and _normalise(settings.encoder) != _normalise(built_with):
-        return f"it was built with the encoder {built_with}, not {settings.encoder}"
-    if encoder is not None:
-        try:
-            manifest.check_encoder(encoder, directory)
-        except IndexMismatchError:
-            return f"it was built with other weights than those of {encoder.name}"
+        return f"it was built with the encoder {built_with}, not {settings.encoder}", None
+    encoder = load_encoder(settings.encoder or built_with, device=settings.device)
+    try:
+        manifest.check_encoder(encoder, directory)
+    except IndexMismatchError:
+        return f"it was built with other weights of the encoder {encoder.name}", encoder
     log.info("Serving the index in %s (%s, encoder %s, %s products).",
              directory, manifest.source.describe(), built_with, manifest.products)
-    return None
+    return None, encoder
 
 
 def _normalise(name: str) -> str:
