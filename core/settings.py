@@ -62,7 +62,7 @@ class Settings:
     def __post_init__(self):
         for f in fields(self):
             value = getattr(self, f.name)
-            kind = _type(f.name)
+            kind = _kind(f)
             if value is None and f.default is None:
                 continue
             if kind is float and isinstance(value, int) and not isinstance(value, bool):
@@ -93,7 +93,7 @@ class Settings:
         """Defaults < LOOKALIKE_<NAME> environment variables < `overrides` that are not None."""
         values = {}
         for f in fields(cls):
-            raw = env.get(f"LOOKALIKE_{f.name.upper()}")
+            raw = env.get(_variable(f.name))
             if raw not in (None, ""):
                 values[f.name] = parse_setting(f.name, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -110,10 +110,10 @@ _RANGES = (
 
 def parse_setting(name: str, raw: str):
     """The value of setting `name` written as text (as in LOOKALIKE_<NAME>), of the setting's type."""
-    names = [f.name for f in fields(Settings)]
-    if name not in names:
-        raise SettingsError(f"There is no setting {name!r}; the settings are {', '.join(names)}.")
-    kind = _type(name)
+    by_name = {f.name: f for f in fields(Settings)}
+    if name not in by_name:
+        raise SettingsError(f"There is no setting {name!r}; the settings are {', '.join(by_name)}.")
+    kind = _kind(by_name[name])
     text = raw.strip()
     if kind is bool:  # bool("false") is True
         if text.lower() in ("1", "true", "yes", "on"):
@@ -127,13 +127,13 @@ def parse_setting(name: str, raw: str):
         raise SettingsError(f"{_variable(name)}={raw!r} is not a valid {kind.__name__}.") from exc
 
 
-def _type(name: str) -> type:
-    default = next(f.default for f in fields(Settings) if f.name == name)
-    return str if default is None else type(default)
+def _kind(f) -> type:
+    """A setting's type: its default's, or str where the default is None."""
+    return str if f.default is None else type(f.default)
 
 
 def _name(name: str) -> str:
-    return f"The setting {name} (LOOKALIKE_{name.upper()})"
+    return f"The setting {name} ({_variable(name)})"
 
 
 def _variable(name: str) -> str:
