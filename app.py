@@ -17,7 +17,7 @@ import gradio as gr
 from core.errors import LookalikeError
 from core.images import ImageError, load_image
 from core.settings import Settings
-from core.types import Match, SearchResult
+from core.types import WHOLE_PHOTO, Match, SearchResult
 from search.engine import Engine, load_engine
 
 log = logging.getLogger("lookalike.app")
@@ -186,7 +186,7 @@ def _annotated(photo, result: SearchResult):
     shown = photo.copy()
     shown.thumbnail((DISPLAY_SIDE, DISPLAY_SIDE))
     scale = shown.width / photo.width
-    return shown, [(tuple(int(round(v * scale)) for v in o.box), WHOLE_PHOTO_LABEL if o.score is None else
+    return shown, [(tuple(int(round(v * scale)) for v in o.box), WHOLE_PHOTO_LABEL if o.label == WHOLE_PHOTO else
                     _box_label(i, o.label)) for i, o in enumerate(result.objects)]
 
 
@@ -195,7 +195,10 @@ def _box_label(i: int, name: str) -> str:
 
 
 def _tab_label(i: int, obj) -> str:
-    return WHOLE_PHOTO_LABEL if obj.score is None else f"{_box_label(i, obj.label)} {obj.score:.0%}"
+    if obj.label == WHOLE_PHOTO:
+        return WHOLE_PHOTO_LABEL
+    # Objects of the catalog's own kinds were found by the catalog, not scored by the detector.
+    return _box_label(i, obj.label) + ("" if obj.score is None else f" {obj.score:.0%}")
 
 
 def _status(result: SearchResult) -> str:

@@ -28,13 +28,13 @@ from search.engine import Engine, load_engine
 
 from .index_cache import cache_dir
 from .report import KS, ColumnScores, format_table
-from .scenes import BenchmarkError, Scene, read_product_classes, read_scenes
+from .scenes import HALVES, BenchmarkError, Scene, read_product_classes, read_scenes
 
 DEFAULT_COLUMNS = ("product_ids", "furniture_product_ids", "coco_detectable_product_ids")
 # The pipeline before this benchmark existed: every COCO class at the usual threshold, the raw
 # box, one product list per box, exact search over the whole catalog.
 NAIVE = {"kinds": "off", "crop_style": "box", "crop_padding": 0.0, "group_objects": False,
-         "detect_mirrored": False, "conf": 0.25, "classes": "all", "max_objects": 300}
+         "detect_mirrored": False, "conf": 0.25, "classes": "all", "max_objects": 300, "whole_photo_upto": 0}
 
 
 def evaluate(engine: Engine, baseline: Engine, scenes: Sequence[Scene], columns: Sequence[str],
@@ -86,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--detector", help="YOLO weights, a local path or a name (default: the settings' detector)")
     parser.add_argument("--encoder", help="encoder, a local folder or a Hub id (default: the settings' encoder)")
     parser.add_argument("--limit", type=int, help="score only the first N scenes with ground truth")
+    parser.add_argument("--half", choices=HALVES, help="score only one half of the scenes: settings are "
+                        "chosen on 'tune' and checked on 'held' (a fixed split by scene id)")
     parser.add_argument("--out", help="write every figure and the settings used to this JSON file")
     parser.add_argument("--index", help="index directory to reuse or build "
                                         "(default: a cache keyed by catalog and encoder)")
@@ -101,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         columns = [c.strip() for c in args.columns.split(",") if c.strip()]
-        scenes = read_scenes(args.scenes, columns, args.limit)
+        scenes = read_scenes(args.scenes, columns, args.limit, args.half)
         classes = read_product_classes(args.catalog, args.class_column)
         # The benchmark ignores LOOKALIKE_* variables: its settings are the defaults plus these flags.
         overrides = {**(NAIVE if args.naive else {}), **parse_overrides(args.set)}
@@ -123,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "results": results,
         "settings": {"catalog": str(Path(args.catalog).resolve()), "scenes": str(Path(args.scenes).resolve()),
-                     "columns": columns, "limit": args.limit, "naive": args.naive, "ks": list(KS),
+                     "columns": columns, "limit": args.limit, "half": args.half, "naive": args.naive, "ks": list(KS),
                      "class_column": args.class_column if classes is not None else None,
                      "index": str(engine.index.path), "engine": asdict(settings),
                      "kinds": list(engine.kinds.classes) if engine.kinds else None,

@@ -58,6 +58,12 @@ class Settings:
     low_conf: float = 0.05  # with kinds, detections from here up to `conf` are kept when the catalog agrees
     group_objects: bool = True  # look-alike detections of one kind are one object with one product list
     detect_mirrored: bool = True  # also detect on the mirrored photo (twice the detection time)
+    # With kinds: how many of the catalog's own kinds that no detector class covers (bookcases,
+    # wardrobes, rugs...) to look for in each photo, each as one more object. 0: none.
+    other_kinds: int = 1
+    # The whole photo is one more object when at most this many objects were found (0: only when
+    # none was): a close-up of one product is then never worse than no detector.
+    whole_photo_upto: int = 4
 
     def __post_init__(self):
         for f in fields(self):
@@ -104,7 +110,7 @@ class Settings:
 _RANGES = (
     ("top_k", 1, 1000), ("conf", 0.0, 1.0), ("iou", 0.0, 1.0), ("imgsz", 32, 4096), ("max_objects", 1, 1000),
     ("crop_padding", 0.0, 1.0), ("max_pixels", 1, 10**9), ("threads", 0, 1024), ("batch_size", 1, 4096),
-    ("low_conf", 0.0, 1.0),
+    ("low_conf", 0.0, 1.0), ("other_kinds", 0, 100), ("whole_photo_upto", 0, 1000),
 )
 
 

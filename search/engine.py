@@ -16,7 +16,7 @@ from models.detector import Detector, load_detector
 from models.encoder import Encoder
 from models.runtime import set_threads
 
-from .boxes import clip_boxes, crop, letterbox, mirror_boxes, nms, pad_boxes
+from .boxes import clip_boxes, crop, letterbox, mirror_boxes, nms, pad_boxes, photo_regions
 from .grouping import DEPTH as GROUP_DEPTH
 from .grouping import fuse_best, group_lookalikes
 from .kinds import ProductKinds, load_kind_rules
@@ -25,6 +25,8 @@ WHITE = (255, 255, 255)
 # An unsure detection is kept when a product of its kind is among the crop's nearest this many
 # in the whole catalog: the catalog's own photos vouch for what the detector half-saw.
 VERIFY_NEIGHBOURS = 10
+# How many of each crop's nearest products of the catalog's own kinds are weighed to find its kinds.
+OTHER_DEPTH = 20
 
 
 class Engine:
@@ -33,8 +35,10 @@ class Engine:
     With kinds (`settings.kinds`, from the catalog's categories), each object is searched among the
     products of its kind, the detector looks only for the classes the catalog sells, and detections
     scoring between `settings.low_conf` and the confidence threshold are kept only when the catalog
-    agrees: one of the crop's nearest catalog products is of the detected kind. Without a detector,
-    the whole photo is the query.
+    agrees: one of the crop's nearest catalog products is of the detected kind. The catalog's
+    kinds no detector class covers are looked for in the photo's regions too (`settings.other_kinds`),
+    and the whole photo is one more object when few were found (`settings.whole_photo_upto`).
+    Without a detector, the whole photo is the query.
     """
 
     def __init__(self, detector: Detector | None, encoder: Encoder, index: CatalogIndex,
@@ -46,6 +50,9 @@ class Engine:
             kinds = ProductKinds.of_products(index.products, load_kind_rules(settings.kind_rules))
         self.kinds = kinds if kinds else None  # a catalog without any known kind searches everything
         self.labels = self._labels()
+        # The products of the catalog's own kinds (no detector class), when the engine looks for them.
+        wanted = detector is not None and self.kinds and self.kinds.others and settings.other_kinds
+        self._other_rows = np.concatenate(list(self.kinds.others.values())) if wanted else None
         self.background = index.manifest.background or WHITE
 
     def _labels(self) -> tuple[str, ...]:
@@ -72,22 +79,27 @@ class Engine:
         t0 = time.perf_counter()
         image = load_image(photo, self.settings.max_pixels)
         detections = self._detect(image, conf)
+        regions = photo_regions(*image.size)[: 1 if self._other_rows is None else None]
         t1 = time.perf_counter()
         timings["detect"] = (t1 - t0) * 1000
 
-        if not len(detections):
-            vectors = self.encoder.embed_images([image])
-            t2 = time.perf_counter()
-            [found] = self.index.search(vectors, top_k)
-            objects = [ObjectResult(WHOLE_PHOTO, (0, 0, image.width, image.height), None, found)]
-        else:
-            vectors = self.encoder.embed_images(self._crops(image, detections.boxes))
-            t2 = time.perf_counter()
-            objects = self._match(detections, vectors, conf, top_k, image.size)
+        vectors = self.encoder.embed_images(self._crops(image, detections.boxes) +
+                                            self._crops(image, regions, padding=0.0))
+        t2 = time.perf_counter()
+        found, seen = vectors[: len(detections)], vectors[len(detections):]
+        objects = self._match(detections, found, conf, top_k, image.size) if len(detections) else []
+        whole = len(objects) <= self.settings.whole_photo_upto or not objects
+        if self._other_rows is not None:
+            objects += self._other_kinds(np.concatenate([found, seen]),
+                                         np.concatenate([clip_boxes(detections.boxes, *image.size), regions]), top_k)
+        if whole:
+            [matches] = self.index.search(seen[:1], top_k)
+            objects.append(ObjectResult(WHOLE_PHOTO, (0, 0, image.width, image.height), None, matches))
         timings["embed"] = (t2 - t1) * 1000
         timings["search"] = (time.perf_counter() - t2) * 1000
         timings = {k: round(v, 1) for k, v in timings.items()}
-        return SearchResult(objects, not len(detections), image.size, timings)
+        only_whole = all(o.label == WHOLE_PHOTO for o in objects)
+        return SearchResult(objects, only_whole, image.size, timings)
 
     def _detect(self, image: Image.Image, conf: float) -> Detections:
         if self.detector is None:
@@ -129,6 +141,28 @@ class Engine:
                                         float(detections.scores[best]), fuse_best([ranked[i] for i in members], top_k)))
         return objects
 
+    def _other_kinds(self, vectors: np.ndarray, boxes: np.ndarray, top_k: int) -> list[ObjectResult]:
+        """Objects of the catalog's kinds that no detector class covers, seen in any of the crops.
+
+        Every crop (the detections' and the photo's regions) is compared with those products; the
+        kinds are taken in the order of their best single match, one object each, the crop of that
+        match as its box.
+        """
+        others = self.kinds.others
+        nouns = {int(row): noun for noun, rows in others.items() for row in rows}
+        pairs = [(m.score, q, nouns[m.product.row])
+                 for q, near in enumerate(self.index.search(vectors, OTHER_DEPTH, rows=self._other_rows))
+                 for m in near]
+        objects, taken = [], set()
+        for _, q, noun in sorted(pairs, key=lambda p: -p[0]):
+            if len(objects) == self.settings.other_kinds:
+                break
+            if noun not in taken:
+                taken.add(noun)
+                [matches] = self.index.search(vectors[q:q + 1], top_k, rows=others[noun])
+                objects.append(ObjectResult(noun, tuple(int(round(v)) for v in boxes[q]), None, matches))
+        return objects
+
     def _confirmed(self, detections: Detections, vectors: np.ndarray, conf: float) -> np.ndarray:
         """Which detections to keep: confident ones, and unsure ones the catalog agrees with."""
         keep = detections.scores >= conf
@@ -138,9 +172,10 @@ class Engine:
                 keep[i] = any(detections.labels[i] in self.kinds.of_row[m.product.row] for m in near)
         return keep
 
-    def _crops(self, image: Image.Image, boxes: np.ndarray) -> list[Image.Image]:
+    def _crops(self, image: Image.Image, boxes: np.ndarray, padding: float | None = None) -> list[Image.Image]:
         cut = letterbox if self.settings.crop_style == "catalog" else crop
-        boxes = clip_boxes(pad_boxes(boxes, self.settings.crop_padding), image.width, image.height)
+        padding = self.settings.crop_padding if padding is None else padding
+        boxes = clip_boxes(pad_boxes(boxes, padding), image.width, image.height)
         return [cut(image, box, self.background) for box in boxes]
 
 

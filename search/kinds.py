@@ -45,6 +45,9 @@ DEFAULT_KIND_RULES: dict[str, tuple[str, ...]] = {
 
 # Words that end the head phrase: "Bed frame with storage" -> "bed frame".
 _QUALIFIER = re.compile(r",\s|\s(?:with|w|and|for|on|in)\s|\+|\(")
+# The same for the catalog's own kinds, which also end at "of" and at any comma or slash:
+# "Chest of 3 drawers" -> "chest", "Rug,flatwoven" -> "rug".
+_HEAD_END = re.compile(r",|/|\s(?:with|w|and|for|on|in|of)\s|\+|\(")
 
 
 class KindRulesError(LookalikeError):
@@ -88,12 +91,26 @@ def load_kind_rules(source: str | Path | None) -> KindRules:
     return KindRules.from_mapping(data)
 
 
+def category_noun(category: str | None) -> str:
+    """The word that names what a product is: the last word of its category's head phrase, singular.
+
+    "Rug, flatwoven" -> "rug", "Chest of 3 drawers" -> "chest", "Glass-door cabinets" -> "cabinet";
+    "" for no category. It only has to be the same for products of one kind, in any language.
+    """
+    if not category:
+        return ""
+    words = _words(_HEAD_END.split(category.lower(), maxsplit=1)[0])
+    return words[-1] if words else ""
+
+
 class ProductKinds:
     """The kind of each catalog product, and the rows of the products of each kind.
 
-    A product whose category names no detector class ("Rug", "Pendant lamp") is none of them and
-    is left out of every object's search. A product with no category at all could be anything: it
-    takes part in every kind's search, so a half-filled category column hides nothing.
+    A product whose category names a detector class is of that kind. One whose category names
+    none ("Rug", "Pendant lamp") is of the catalog's own kind `category_noun(category)`, in
+    `others`: the detector cannot see those, so the engine looks for them in the photo itself.
+    A product with no category at all could be anything: it takes part in every detector kind's
+    search, so a half-filled category column hides nothing.
     """
 
     def __init__(self, categories: Sequence[str | None], rules: KindRules):
@@ -101,10 +118,15 @@ class ProductKinds:
         self.of_row = [rules.kinds_of(c) for c in categories]
         unknown = [row for row, c in enumerate(categories) if not (c and c.strip())]
         rows: dict[str, list[int]] = {}
-        for row, kinds in enumerate(self.of_row):
+        others: dict[str, list[int]] = {}
+        for row, (kinds, category) in enumerate(zip(self.of_row, categories)):
             for kind in kinds:
                 rows.setdefault(kind, []).append(row)
+            noun = "" if kinds else category_noun(category)
+            if noun:
+                others.setdefault(noun, []).append(row)
         self.rows = {kind: np.array(sorted(r + unknown), dtype=np.int64) for kind, r in rows.items()}
+        self.others = {noun: np.array(r, dtype=np.int64) for noun, r in sorted(others.items())}
 
     @classmethod
     def of_products(cls, products: Sequence[Product], rules: KindRules) -> "ProductKinds":

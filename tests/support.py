@@ -19,11 +19,13 @@ SHARED = ROOT.parent / "shared"
 ASSETS = SHARED / "assets"
 INTERIOR = SHARED / "data" / "ikea-interior"
 HK = SHARED / "data" / "ikea-hk"
+REAL_PHOTOS = SHARED / "data" / "ikea-real-photos"
 YOLO_WEIGHTS = ASSETS / "yolo11n-coco-int8rebuilt.pt"
 MOBILENET = ASSETS / "mobilenet-v2-imagenet"
 APP_PHOTO = INTERIOR / "images" / "scenes" / "ikea-a-cosy-space-for-coffee-and-conversation__1364308407140-s4.jpg"
 
-SHARED_MISSING = not (YOLO_WEIGHTS.exists() and MOBILENET.exists() and INTERIOR.exists() and HK.exists())
+SHARED_MISSING = not (YOLO_WEIGHTS.exists() and MOBILENET.exists() and INTERIOR.exists() and HK.exists()
+                      and REAL_PHOTOS.exists())
 SHARED_REASON = f"../shared (real weights and images) is absent at {SHARED}; real-data tests skipped"
 needs_shared = pytest.mark.skipif(SHARED_MISSING, reason=SHARED_REASON)
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bench.scenes import BenchmarkError, read_product_classes, read_scenes
+from bench.scenes import HALVES, BenchmarkError, in_half, read_product_classes, read_scenes
 from support import write_csv
 
 
@@ -29,3 +29,14 @@ def test_product_classes_are_optional(tmp_path):
                                                   {"product_id": "b", "image_path": "b.jpg", "coco_class": ""}])
     assert read_product_classes(path, "coco_class") == {"a": "chair"}
     assert read_product_classes(path, "nope") is None
+
+
+def test_the_halves_split_the_scenes_for_good(tmp_path):
+    ids = [f"{i:08d}" for i in range(200)]
+    path = write_csv(tmp_path / "scenes.csv", [{"scene_id": i, "image_path": "x.jpg", "gt": "a"} for i in ids])
+    tune, held = ([s.id for s in read_scenes(path, ["gt"], half=h)] for h in HALVES)
+    assert sorted(tune + held) == ids and not set(tune) & set(held)
+    assert 80 < len(tune) < 120  # about half each
+    assert all(in_half(i, "tune") for i in tune)  # by the id alone: the same split on every run
+    with pytest.raises(BenchmarkError, match="half must be one of tune, held"):
+        in_half("s1", "train")

@@ -15,15 +15,16 @@ from search.engine import Engine, load_engine
 from support import GREY, FakeDetector, FakeEncoder, colour_catalog, paint
 
 RED, DARK_RED, BLUE, NAVY, YELLOW = (255, 0, 0), (200, 0, 0), (0, 0, 255), (0, 0, 150), (255, 255, 0)
-CRIMSON, MAROON = (220, 0, 0), (180, 0, 0)
+CRIMSON, MAROON, PURPLE = (220, 0, 0), (180, 0, 0), (128, 0, 128)
 GREENS = [(0, 100 + 15 * i, 0) for i in range(10)]
-# Chairs are red, sofas blue, tables green; the lamp's yellow is nearer red than the dark red armchair is.
+# Chairs are red, sofas blue, tables green; the lamp's yellow is nearer red than the dark red armchair is;
+# no detector class covers the lamp or the purple rug, which is near the grey of an empty wall.
 PRODUCTS = [("C1", "Chair", RED), ("C2", "Armchair", DARK_RED), ("C3", "Chair", CRIMSON), ("C4", "Chairs", MAROON),
             ("S1", "Sofa", BLUE), ("S2", "Three-seat sofa", NAVY),
-            ("L1", "Table lamp", YELLOW)] + [(f"T{i}", "Coffee table", g) for i, g in enumerate(GREENS)]
+            ("L1", "Table lamp", YELLOW), ("R1", "Rug, flatwoven", PURPLE)] + [(f"T{i}", "Coffee table", g) for i, g in enumerate(GREENS)]
 VECTORS = {RED: [1, 0, 0, 0], DARK_RED: [0.8, 0.3, 0, 0], CRIMSON: [0.9, 0, 0, 0.1], MAROON: [0.7, 0.2, 0, 0.1],
            BLUE: [0, 1, 0, 0], NAVY: [0.2, 0.9, 0, 0],
-           YELLOW: [0.99, 0, 0, 0.1], GREY: [0, 0, 0.1, 1],
+           YELLOW: [0.99, 0, 0, 0.1], GREY: [0, 0, 0.1, 1], PURPLE: [0, 0.3, 0, 0.95],
            **{g: [0, 0.05 * i, 1, 0] for i, g in enumerate(GREENS)}}
 SIZE = (200, 100)
 
@@ -36,7 +37,12 @@ def index(tmp_path_factory):
 
 
 def _engine(index, objects, photo, **settings):
-    """An engine over `index` whose detector finds `objects` (box, label, score, mirrored score) in `photo`."""
+    """An engine over `index` whose detector finds `objects` (box, label, score, mirrored score) in `photo`.
+
+    Each step is tested on its own: the catalog's other kinds and the whole photo as one more object
+    are off unless a test turns them on.
+    """
+    settings = {"other_kinds": 0, "whole_photo_upto": 0, **settings}
     detector = FakeDetector(photo, objects)
     return Engine(detector, FakeEncoder(VECTORS), index, Settings(**settings)), detector
 
@@ -125,6 +131,41 @@ def test_lookalike_boxes_are_one_object_with_the_best_of_their_matches(index):
     assert [o.score for o in apart.search(photo, top_k=2).objects] == [0.9, 0.7]
 
 
+# A room with a red chair the detector sees, and a yellow lamp it has no class for in the bottom
+# right quarter: the only one of the photo's regions whose centre is the lamp's.
+LAMP_ROOM = paint(SIZE, [(RED_BOX, RED), ((140, 65, 160, 85), YELLOW)])
+
+
+def test_kinds_the_detector_cannot_see_are_found_in_the_photos_regions(index):
+    engine, _ = _engine(index, [(RED_BOX, "chair", 0.9, None)], LAMP_ROOM, other_kinds=1)
+    assert engine.kinds.others.keys() == {"lamp", "rug"}
+    chair, lamp = engine.search(LAMP_ROOM, top_k=3).objects
+    assert chair.label == "chair" and _ids(chair) == ["C1", "C3", "C4"]
+    assert (lamp.label, lamp.box, lamp.score) == ("lamp", (100, 50, 200, 100), None)
+    assert _ids(lamp) == ["L1"] and lamp.products[0].score == pytest.approx(1.0)
+
+    # The next kind is the one with the next best match anywhere: the rug, for the grey wall.
+    two, _ = _engine(index, [(RED_BOX, "chair", 0.9, None)], LAMP_ROOM, other_kinds=2)
+    assert [o.label for o in two.search(LAMP_ROOM).objects] == ["chair", "lamp", "rug"]
+    off, _ = _engine(index, [(RED_BOX, "chair", 0.9, None)], LAMP_ROOM, other_kinds=2, kinds="off")
+    assert [o.label for o in off.search(LAMP_ROOM).objects] == ["chair"]  # without kinds, nothing to look for
+
+
+@pytest.mark.parametrize("upto, labels", [
+    (0, ["chair", "couch"]),
+    (1, ["chair", "couch"]),
+    (2, ["chair", "couch", WHOLE_PHOTO]),
+])
+def test_the_whole_photo_is_one_more_object_when_few_were_found(index, upto, labels):
+    engine, _ = _engine(index, [(RED_BOX, "chair", 0.9, None), (BLUE_BOX, "couch", 0.8, None)], ROOM,
+                        whole_photo_upto=upto)
+    result = engine.search(ROOM, top_k=2)
+    assert [o.label for o in result.objects] == labels and not result.whole_image
+    if WHOLE_PHOTO in labels:
+        assert (result.objects[-1].box, result.objects[-1].score) == ((0, 0, *SIZE), None)
+        assert _ids(result.objects[-1]) == ["S1", "S2"]  # the photo's centre is the sofa
+
+
 def test_the_detector_looks_only_for_the_classes_the_catalog_sells(index):
     engine, detector = _engine(index, [(RED_BOX, "chair", 0.9, None), (BLUE_BOX, "person", 0.95, None)], ROOM)
     assert engine.labels == ("chair", "couch", "dining table")  # the shop's kinds (it sells no bed)
@@ -157,7 +198,8 @@ def test_crops_are_squares_on_the_catalogs_background_or_the_box_itself(index, s
     engine, _ = _engine(index, [(tall, "chair", 0.9, None)], photo, crop_style=style, crop_padding=0.0,
                         detect_mirrored=False)
     engine.search(photo)
-    [crop] = engine.encoder.embedded
+    crop, whole = engine.encoder.embedded  # the whole photo is always embedded: it may be needed
+    assert whole.size == ((200, 200) if style == "catalog" else SIZE)
     assert crop.size == size and crop.getpixel((size[0] // 2, 30)) == RED
     if style == "catalog":  # the catalog photos' own background (white), not the room's grey
         assert index.manifest.background == (255, 255, 255) and crop.getpixel((2, 30)) == (255, 255, 255)
@@ -180,9 +222,14 @@ def test_load_engine_serves_what_the_settings_describe(served):
     engine, photo = served
     assert engine.labels == ("chair", "couch") and len(engine.index) == 3
     result = engine.search(photo)
-    assert not result.whole_image and {o.label for o in result.objects} == {"chair"}  # the tiny YOLO sees chairs
-    for obj in result.objects:
+    chairs = [o for o in result.objects if o.score is not None]
+    assert not result.whole_image and {o.label for o in chairs} == {"chair"}  # the tiny YOLO sees chairs
+    for obj in chairs:
         assert [m.product.id for m in obj.products] == ["P0"]  # the only chair the shop sells
+    # Then the rug, which no detector class covers; and the whole photo only when few objects were found.
+    rug, *whole = result.objects[len(chairs):]
+    assert (rug.label, [m.product.id for m in rug.products]) == ("rug", ["P2"])
+    assert [o.label for o in whole] == ([WHOLE_PHOTO] if len(chairs) <= engine.settings.whole_photo_upto else [])
     direct = Engine(engine.detector, engine.encoder, engine.index, engine.settings)
     assert direct.search(photo).to_dict()["objects"] == result.to_dict()["objects"]
 

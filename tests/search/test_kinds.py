@@ -5,7 +5,7 @@ import json
 import pytest
 
 from core.types import Product
-from search.kinds import KindRules, KindRulesError, ProductKinds, load_kind_rules
+from search.kinds import KindRules, KindRulesError, ProductKinds, category_noun, load_kind_rules
 
 RULES = load_kind_rules(None)
 
@@ -76,3 +76,29 @@ def test_a_catalog_without_categories_has_no_kinds():
 def test_rules_match_whole_words_only():
     rules = KindRules.from_mapping({"bed": ["bed"]})
     assert rules.kinds_of("Flowerbed") == set() and rules.kinds_of("Day-bed") == {"bed"}
+
+
+@pytest.mark.parametrize("category, noun", [
+    ("Bookcase", "bookcase"),
+    ("Wardrobes", "wardrobe"),
+    ("Rug, flatwoven", "rug"),
+    ("Rug,flatwoven", "rug"),
+    ("Chest of 3 drawers", "chest"),
+    ("CHEST OF DRAWERS", "chest"),
+    ("Glass-door cabinet", "cabinet"),
+    ("Wash-stand with 2 drawers", "stand"),
+    ("Floor/reading lamp", "floor"),  # the first alternative: one word per kind is all it needs
+    ("Quilt cover and 4 pillowcases", "cover"),
+    ("Armoire", "armoire"),  # any language: the word is a key, not a rule
+    ("", ""),
+    (None, ""),
+    ("  , ", ""),
+])
+def test_category_noun_names_what_a_product_is(category, noun):
+    assert category_noun(category) == noun
+
+
+def test_products_no_detector_class_covers_are_of_the_catalogs_own_kinds():
+    kinds = ProductKinds(["Table lamp", "Chair", "Bookcase", "Pendant lamp", "", "Bookcases"], RULES)
+    assert {k: r.tolist() for k, r in kinds.others.items()} == {"bookcase": [2, 5], "lamp": [0, 3]}
+    assert kinds.rows["chair"].tolist() == [1, 4]  # the product without a category is in no other kind

@@ -25,9 +25,12 @@ def test_prints_the_result_as_json(index_dir, color_catalog, tiny_yolo_path, cap
     assert main([str(photo), "--detector", str(tiny_yolo_path), "--top-k", "2", "--device", "cpu"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["image_size"] == [50, 60] and not data["whole_image"]
+    *chairs, whole = data["objects"]  # few objects: the whole photo is one more
+    assert whole["label"] == "whole photo" and whole["score"] is None
     for obj in data["objects"]:
-        assert obj["label"] == "chair" and len(obj["box"]) == 4 and 0 < obj["score"] <= 1
-        assert len(obj["products"]) == 2
+        assert len(obj["box"]) == 4 and len(obj["products"]) == 2
+    for obj in chairs:
+        assert obj["label"] == "chair" and 0 < obj["score"] <= 1
         assert {"id", "name", "price", "link", "image", "score"} <= set(obj["products"][0])
 
 
