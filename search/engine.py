@@ -86,15 +86,17 @@ class Engine:
         vectors = self.encoder.embed_images(self._crops(image, detections.boxes) +
                                             self._crops(image, regions, padding=0.0))
         t2 = time.perf_counter()
-        found, seen = vectors[: len(detections)], vectors[len(detections):]
-        objects = self._match(detections, found, conf, top_k, image.size) if len(detections) else []
-        whole = len(objects) <= self.settings.whole_photo_upto or not objects
+        box_vectors, region_vectors = vectors[: len(detections)], vectors[len(detections):]
+        objects = self._match(detections, box_vectors, conf, top_k, image.size) if len(detections) else []
+        detected = len(objects)
         if self._other_rows is not None:
-            objects += self._other_kinds(np.concatenate([found, seen]),
+            objects += self._other_kinds(np.concatenate([box_vectors, region_vectors]),
                                          np.concatenate([clip_boxes(detections.boxes, *image.size), regions]), top_k)
-        if whole:
-            [matches] = self.index.search(seen[:1], top_k)
-            objects.append(ObjectResult(WHOLE_PHOTO, (0, 0, image.width, image.height), None, matches))
+        if detected <= self.settings.whole_photo_upto or not detected:
+            [matches] = self.index.search(region_vectors[:1], top_k)
+            whole = ObjectResult(WHOLE_PHOTO, (0, 0, image.width, image.height), None, matches)
+            # One object found or none: the photo is most likely of one product, so the whole photo leads.
+            objects.insert(0 if detected <= 1 else len(objects), whole)
         timings["embed"] = (t2 - t1) * 1000
         timings["search"] = (time.perf_counter() - t2) * 1000
         timings = {k: round(v, 1) for k, v in timings.items()}

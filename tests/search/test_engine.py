@@ -151,19 +151,23 @@ def test_kinds_the_detector_cannot_see_are_found_in_the_photos_regions(index):
     assert [o.label for o in off.search(LAMP_ROOM).objects] == ["chair"]  # without kinds, nothing to look for
 
 
-@pytest.mark.parametrize("upto, labels", [
-    (0, ["chair", "couch"]),
-    (1, ["chair", "couch"]),
-    (2, ["chair", "couch", WHOLE_PHOTO]),
+CHAIR, COUCH = (RED_BOX, "chair", 0.9, None), (BLUE_BOX, "couch", 0.8, None)
+
+
+@pytest.mark.parametrize("objects, upto, labels", [
+    ([CHAIR, COUCH], 0, ["chair", "couch"]),
+    ([CHAIR, COUCH], 1, ["chair", "couch"]),
+    ([CHAIR, COUCH], 2, ["chair", "couch", WHOLE_PHOTO]),
+    ([CHAIR], 1, [WHOLE_PHOTO, "chair"]),  # one object: most likely a photo of one product, so it leads
+    ([CHAIR], 0, ["chair"]),
 ])
-def test_the_whole_photo_is_one_more_object_when_few_were_found(index, upto, labels):
-    engine, _ = _engine(index, [(RED_BOX, "chair", 0.9, None), (BLUE_BOX, "couch", 0.8, None)], ROOM,
-                        whole_photo_upto=upto)
+def test_the_whole_photo_is_one_more_object_when_few_were_found(index, objects, upto, labels):
+    engine, _ = _engine(index, objects, ROOM, whole_photo_upto=upto)
     result = engine.search(ROOM, top_k=2)
     assert [o.label for o in result.objects] == labels and not result.whole_image
-    if WHOLE_PHOTO in labels:
-        assert (result.objects[-1].box, result.objects[-1].score) == ((0, 0, *SIZE), None)
-        assert _ids(result.objects[-1]) == ["S1", "S2"]  # the photo's centre is the sofa
+    for whole in (o for o in result.objects if o.label == WHOLE_PHOTO):
+        assert (whole.box, whole.score) == ((0, 0, *SIZE), None)
+        assert _ids(whole) == ["S1", "S2"]  # the photo's centre is the sofa
 
 
 def test_the_detector_looks_only_for_the_classes_the_catalog_sells(index):
