@@ -66,9 +66,9 @@ def nms(boxes: np.ndarray, scores, labels, iou: float) -> list[int]:
 
 
 def photo_regions(width: int, height: int) -> np.ndarray:
-    """The whole photo, then its halves, quarters and centre: (10, 4), where an object the detector
-    has no class for may be, at the sizes such objects take in a room photo."""
+    """The whole photo, its four halves and its centre: (6, 4). Where an object the detector has no
+    class for may be, at the sizes such objects take in a photo (quarters as well added little on
+    the ikea benchmarks, for two thirds more time)."""
     w, h = float(width), float(height)
     halves = [(0, 0, w / 2, h), (w / 2, 0, w, h), (0, 0, w, h / 2), (0, h / 2, w, h)]
-    quarters = [(x * w / 2, y * h / 2, (x + 1) * w / 2, (y + 1) * h / 2) for x in range(2) for y in range(2)]
-    return np.array([(0, 0, w, h), *halves, *quarters, (0.15 * w, 0.15 * h, 0.85 * w, 0.85 * h)])
+    return np.array([(0, 0, w, h), *halves, (0.15 * w, 0.15 * h, 0.85 * w, 0.85 * h)])

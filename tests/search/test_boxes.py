@@ -76,11 +76,8 @@ def test_nms_is_per_label_and_best_first():
     assert nms(np.zeros((0, 4)), [], [], iou=0.5) == []
 
 
-def test_photo_regions_are_the_whole_photo_its_halves_quarters_and_centre():
+def test_photo_regions_are_the_whole_photo_its_halves_and_centre():
     regions = photo_regions(200, 100)
-    assert regions.shape == (10, 4) and regions.dtype == np.float64
-    assert regions[0].tolist() == [0, 0, 200, 100]
-    assert [100, 0, 200, 100] in regions.tolist() and [0, 50, 200, 100] in regions.tolist()  # halves
-    assert [100, 50, 200, 100] in regions.tolist()  # a quarter
-    assert regions[-1].tolist() == [30, 15, 170, 85]  # the centre, 70 % of each side
-    assert (regions >= 0).all() and (regions[:, [2, 3]] <= [200, 100]).all()
+    assert regions.dtype == np.float64
+    assert regions.tolist() == [[0, 0, 200, 100], [0, 0, 100, 100], [100, 0, 200, 100], [0, 0, 200, 50],
+                                [0, 50, 200, 100], [30, 15, 170, 85]]
