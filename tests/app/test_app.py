@@ -33,7 +33,7 @@ def test_search_returns_each_object_with_products_of_the_catalog(client, hk_engi
     for obj in result["objects"]:
         x1, y1, x2, y2 = obj["box"]
         assert all(isinstance(v, int) for v in obj["box"]) and 0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height
-        assert 0.25 <= obj["score"] <= 1
+        assert obj["score"] is None or 0.25 <= obj["score"] <= 1  # None: not from the detector
         assert len(obj["products"]) == 5
         scores = [p["score"] for p in obj["products"]]
         assert scores == sorted(scores, reverse=True) and -1 <= scores[-1] <= scores[0] <= 1
@@ -58,17 +58,20 @@ def test_controls_default_and_api_is_the_one_documented_endpoint(client):
     assert all(len(o["products"]) == 10 for o in result["objects"])
 
 
-def test_a_photo_with_nothing_detected_is_searched_whole(client, tmp_path):
+def test_a_photo_with_nothing_detected_is_searched_whole(client, tmp_path, hk_engine):
     # A plain wall. (A grey gradient is an unsure "bed" to YOLO11n, which the served pipeline keeps.)
     Image.new("RGB", (320, 240), (210, 200, 190)).save(tmp_path / "blank.png")
 
-    _, status, result, _ = _search(client, tmp_path / "blank.png", top_k=3)
+    annotated, status, result, _ = _search(client, tmp_path / "blank.png", top_k=3)
 
-    assert result["whole_image"]
-    [whole] = result["objects"]
+    # The whole photo leads; then the one kind of the shop's that no detector class covers and that
+    # the photo looks most like.
+    whole, other = result["objects"]
     assert (whole["label"], whole["box"], whole["score"]) == ("whole photo", [0, 0, 320, 240], None)
-    assert len(whole["products"]) == 3
-    assert "whole photo was searched" in status
+    assert other["label"] in hk_engine.kinds.others and other["score"] is None
+    assert len(whole["products"]) == 3 and len(other["products"]) == 3
+    assert not result["whole_image"] and "Found 2 objects" in status
+    assert [a["label"] for a in annotated["annotations"]] == ["Whole photo", f"2 · {other['label']}"]
 
 
 @pytest.mark.parametrize("name, content, message", [

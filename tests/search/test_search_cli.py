@@ -64,4 +64,4 @@ def test_a_real_process_prints_json_alone(index_dir, tiny_yolo_path, tmp_path):
                           timeout=300)
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
-    assert data["image_size"] == [64, 48] and data["objects"][0]["label"] == "chair"
+    assert data["image_size"] == [64, 48] and "chair" in [o["label"] for o in data["objects"]]
