@@ -53,6 +53,8 @@ class Engine:
         # The products of the catalog's own kinds (no detector class), when the engine looks for them.
         wanted = detector is not None and self.kinds and self.kinds.others and settings.other_kinds
         self._other_rows = np.concatenate(list(self.kinds.others.values())) if wanted else None
+        self._other_kind_of_row = {int(row): noun for noun, rows in self.kinds.others.items()
+                                   for row in rows} if wanted else {}
         self.background = index.manifest.background or WHITE
 
     def _labels(self) -> tuple[str, ...]:
@@ -92,7 +94,7 @@ class Engine:
         if self._other_rows is not None:
             objects += self._other_kinds(np.concatenate([box_vectors, region_vectors]),
                                          np.concatenate([clip_boxes(detections.boxes, *image.size), regions]), top_k)
-        if detected <= self.settings.whole_photo_upto or not detected:
+        if detected <= self.settings.whole_photo_upto:  # 0 <= upto: always when nothing was found
             [matches] = self.index.search(region_vectors[:1], top_k)
             whole = ObjectResult(WHOLE_PHOTO, (0, 0, image.width, image.height), None, matches)
             # One object found or none: the photo is most likely of one product, so the whole photo leads.
@@ -150,9 +152,7 @@ class Engine:
         kinds are taken in the order of their best single match, one object each, the crop of that
         match as its box.
         """
-        others = self.kinds.others
-        nouns = {int(row): noun for noun, rows in others.items() for row in rows}
-        pairs = [(m.score, q, nouns[m.product.row])
+        pairs = [(m.score, q, self._other_kind_of_row[m.product.row])
                  for q, near in enumerate(self.index.search(vectors, OTHER_DEPTH, rows=self._other_rows))
                  for m in near]
         objects, taken = [], set()
@@ -161,7 +161,7 @@ class Engine:
                 break
             if noun not in taken:
                 taken.add(noun)
-                [matches] = self.index.search(vectors[q:q + 1], top_k, rows=others[noun])
+                [matches] = self.index.search(vectors[q:q + 1], top_k, rows=self.kinds.others[noun])
                 objects.append(ObjectResult(noun, tuple(int(round(v)) for v in boxes[q]), None, matches))
         return objects
 
