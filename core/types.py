@@ -79,14 +79,14 @@ class Detections:
 class ObjectResult:
     label: str
     box: tuple[int, int, int, int]  # pixel xyxy in the (EXIF-rotated) photo
-    score: float | None  # detector confidence; None for the whole-photo query
+    score: float | None  # detector confidence; None for the whole photo and the catalog's own kinds
     products: list[Match]
 
 
 @dataclass(frozen=True)
 class SearchResult:
     objects: list[ObjectResult]
-    whole_image: bool  # nothing was detected, so the whole photo was the query
+    whole_image: bool  # the whole photo is the only query: nothing else was found
     image_size: tuple[int, int]
     timings_ms: dict[str, float] = field(default_factory=dict)
 

@@ -50,11 +50,11 @@ class Engine:
             kinds = ProductKinds.of_products(index.products, load_kind_rules(settings.kind_rules))
         self.kinds = kinds if kinds else None  # a catalog without any known kind searches everything
         self.labels = self._labels()
-        # The products of the catalog's own kinds (no detector class), when the engine looks for them.
+        # Each product of the catalog's own kinds (no detector class) -> its kind, when the engine looks for them.
         wanted = detector is not None and self.kinds and self.kinds.others and settings.other_kinds
-        self._other_rows = np.concatenate(list(self.kinds.others.values())) if wanted else None
         self._other_kind_of_row = {int(row): noun for noun, rows in self.kinds.others.items()
                                    for row in rows} if wanted else {}
+        self._other_rows = np.fromiter(self._other_kind_of_row, np.int64) if wanted else None
         self.background = index.manifest.background or WHITE
 
     def _labels(self) -> tuple[str, ...]:
