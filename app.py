@@ -6,13 +6,16 @@ builds the catalog index on first start, and serves. The public API is one endpo
 
 from __future__ import annotations
 
-import html
 import logging
+import math
 import re
 import sys
 from pathlib import Path
 
 import gradio as gr
+from starlette.exceptions import HTTPException
+from starlette.responses import FileResponse
+from starlette.routing import Route
 
 from core.errors import LookalikeError
 from core.images import ImageError, load_image
@@ -23,6 +26,7 @@ from search.engine import Engine, load_engine
 log = logging.getLogger("lookalike.app")
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 MAX_UPLOAD = "15mb"  # phone photos are 2-8 MB; the pixel limit in core.images guards decoding
 QUEUE_SIZE = 16  # requests waiting beyond this are turned away rather than left to time out
 MAX_TOP_K = 30
@@ -67,7 +71,7 @@ def build_demo(engine: Engine) -> gr.Blocks:
             photo = load_image(path, engine.settings.max_pixels)  # decoded once: searched, then shown boxed
             result = engine.search(photo, top_k=k, conf=threshold)
         except ImageError as exc:
-            raise gr.Error(html.escape(str(exc)), title="This photo can't be searched", print_exception=False) from exc
+            raise gr.Error(str(exc), title="This photo can't be searched", print_exception=False) from exc
         return (_annotated(photo, result), _status(result), _api_json(result), _timings(result), result)
 
     def show_products(result: SearchResult | None):
@@ -140,11 +144,25 @@ def build_demo(engine: Engine) -> gr.Blocks:
 
 def launch(demo: gr.Blocks, engine: Engine, **options):
     """Serve `demo` with the app's limits; `options` go to `Blocks.launch` (e.g. server_port)."""
-    served = [str(Path(engine.index.path) / "images")]  # the catalog thumbnails, nothing else of the index
-    if EXAMPLES_DIR.is_dir():
-        served.append(str(EXAMPLES_DIR))
+    # What the page shows, nothing else: the catalog thumbnails (for the galleries) and the example photos.
+    served = [str(Path(engine.index.path) / "images"), *(path for [path] in _example_photos())]
     demo.queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
-    return demo.launch(max_file_size=MAX_UPLOAD, allowed_paths=served, css=CSS, theme=gr.themes.Soft(), **options)
+    return demo.launch(max_file_size=MAX_UPLOAD, allowed_paths=served, css=CSS, theme=gr.themes.Soft(),
+                       app_kwargs={"routes": [_product_images(engine)]}, **options)
+
+
+def _product_images(engine: Engine) -> Route:
+    """`products/<row>.jpg`: a product's thumbnail at a URL that says nothing of where it lies on disk
+    and outlives index versions."""
+    products = engine.index.products
+
+    def serve(request):
+        row = request.path_params["row"]
+        if row >= len(products) or not products[row].image:
+            raise HTTPException(404)
+        return FileResponse(products[row].image, media_type="image/jpeg")
+
+    return Route("/products/{row:int}.jpg", serve)
 
 
 def main() -> int:
@@ -171,15 +189,22 @@ def _photo_path(image) -> str:
 
 
 def _check_controls(top_k, conf) -> tuple[int, float]:
-    try:
-        k, threshold = int(top_k), float(conf)
-    except (TypeError, ValueError) as exc:
-        raise gr.Error("top_k must be a whole number and conf a number.", print_exception=False) from exc
-    if not 1 <= k <= MAX_TOP_K:
-        raise gr.Error(f"top_k must be between 1 and {MAX_TOP_K}.", print_exception=False)
-    if not 0 < threshold <= 1:
-        raise gr.Error("conf must be above 0 and at most 1.", print_exception=False)
-    return k, threshold
+    """The controls as the engine takes them: a value of the wrong kind or out of range is refused, never rounded."""
+    if not (_is_number(top_k) and float(top_k).is_integer() and 1 <= top_k <= MAX_TOP_K):
+        raise gr.Error(f"top_k must be a whole number from 1 to {MAX_TOP_K}; got {_shown(top_k)}.",
+                       print_exception=False)
+    if not (_is_number(conf) and 0 < conf <= 1):
+        raise gr.Error(f"conf must be a number above 0 and at most 1; got {_shown(conf)}.", print_exception=False)
+    return int(top_k), float(conf)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _shown(value) -> str:
+    # Numbers are quoted as sent; anything else only by its type, so a message never echoes a payload.
+    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else f"a {type(value).__name__}"
 
 
 def _annotated(photo, result: SearchResult):
@@ -217,8 +242,8 @@ def _api_json(result: SearchResult) -> dict:
     data = result.to_dict()
     for obj in data["objects"]:
         for product in obj["products"]:
-            # A URL path relative to the app's address, where Gradio serves the thumbnail.
-            product["image"] = f"gradio_api/file={product['image']}" if product.get("image") else None
+            # A URL relative to the app's address (see `_product_images`), not a path on the server.
+            product["image"] = f"products/{product['row']}.jpg" if product.get("image") else None
     return data
 
 
@@ -272,7 +297,7 @@ def _url(link: str) -> str:
 def _example_photos() -> list[list[str]]:
     if not EXAMPLES_DIR.is_dir():
         return []
-    return [[str(p)] for p in sorted(EXAMPLES_DIR.iterdir()) if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp")]
+    return [[str(p)] for p in sorted(EXAMPLES_DIR.iterdir()) if p.suffix.lower() in PHOTO_SUFFIXES]
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ Every failure is raised as `ImageError`, with a message a person can act on.
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from pathlib import Path
 from typing import Union
@@ -30,27 +31,29 @@ def load_image(source: ImageInput, max_pixels: int = Settings.max_pixels) -> Ima
     elif isinstance(source, Image.Image):
         image = source
     elif isinstance(source, (bytes, bytearray)):
-        if not source:
-            raise ImageError("The upload is empty (0 bytes).")
-        image = _open(io.BytesIO(source), "the upload")
+        image = _open(io.BytesIO(source), len(source))
     elif isinstance(source, (str, Path)):
         path = Path(source)
         if not path.is_file():
             raise ImageError(f"No image file at {path}.")
-        image = _open(path, path.name)
+        image = _open(path, path.stat().st_size)
     else:
         raise ImageError(f"Expected a path, bytes, PIL image or numpy array, got {type(source).__name__}.")
 
     _check_size(image.width, image.height, max_pixels)
     try:
         image.load()
-        image = ImageOps.exif_transpose(image)
-    except (OSError, SyntaxError, ValueError) as exc:  # PIL reports truncation and bad data this way
-        raise ImageError(f"The image is corrupt or truncated and cannot be decoded ({exc}).") from exc
-    return _to_rgb(image)
+        return _to_rgb(ImageOps.exif_transpose(image))
+    # A damaged file can make any of PIL's decoders and metadata parsers fail, each in its own way
+    # (OSError, ValueError, struct.error, SyntaxError, ...): every one of them means the same here.
+    except Exception as exc:
+        raise ImageError(f"The image is corrupt or truncated and cannot be decoded ({_plain(exc)}).") from exc
 
 
-def _open(fp, what: str) -> Image.Image:
+def _open(fp, size: int) -> Image.Image:
+    """The image in `fp` (`size` bytes), its header read but its pixels not yet decoded."""
+    if size == 0:
+        raise ImageError("The file is empty (0 bytes): it holds no photo.")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -58,11 +61,18 @@ def _open(fp, what: str) -> Image.Image:
     # ultralytics patches Image.open to fetch a HEIF plugin on unidentified files; with auto-install
     # off (models.runtime) that surfaces as ImportError, which means the same thing here.
     except (UnidentifiedImageError, ImportError) as exc:
-        raise ImageError(f"{what} is not an image format we can read (use JPEG, PNG, WebP, BMP, GIF or TIFF).") from exc
+        raise ImageError("The file is not an image format we can read (use JPEG, PNG, WebP, BMP, GIF or TIFF).") from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageError(f"{what} has too many pixels to process safely.") from exc
-    except OSError as exc:
-        raise ImageError(f"{what} cannot be read: {exc}") from exc
+        raise ImageError("The image has too many pixels to process safely.") from exc
+    except Exception as exc:  # a recognised format with a malformed header (PPM's maxval, PNG's text chunks, ...)
+        raise ImageError(f"The image is malformed and cannot be read ({_plain(exc)}).") from exc
+
+
+def _plain(exc: Exception) -> str:
+    """The gist of a decoder's complaint, as plain text: it may quote the file's own bytes."""
+    text = re.sub(r"[^A-Za-z0-9 .,:;=()/+-]+", " ", str(exc).splitlines()[0] if str(exc) else "")
+    text = re.sub(r"\s+", " ", text).strip()[:100]
+    return text or type(exc).__name__
 
 
 def _check_size(width: int, height: int, max_pixels: int) -> None:

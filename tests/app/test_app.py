@@ -2,13 +2,16 @@
 
 import urllib.error
 import urllib.request
+from pathlib import Path
 
+import gradio as gr
 import httpx
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
+import app
 from support import APP_PHOTO
 
 pytestmark = pytest.mark.slow  # the real weights, a catalog to index, a server
@@ -77,12 +80,16 @@ def test_a_photo_with_nothing_detected_is_searched_whole(client, tmp_path, hk_en
 @pytest.mark.parametrize("name, content, message", [
     ("notes.jpg", b"these are not pixels", "not an image format"),
     ("cut.jpg", APP_PHOTO.read_bytes()[:3000] if APP_PHOTO.exists() else b"", "corrupt or truncated"),
+    ("empty.jpg", b"", "The file is empty"),
+    ("bad.ppm", b"P6\n4 4\n0\n" + bytes(48), "malformed"),
+    ("quoting.ppm", b"P6\n" + b"9" * 200 + b" 4\n255\n", "malformed"),  # PIL's message quotes the file's bytes
 ])
 def test_bad_upload_is_a_clear_error_and_the_app_keeps_serving(client, tmp_path, name, content, message):
     (tmp_path / name).write_bytes(content)
 
-    with pytest.raises(AppError, match=message):
+    with pytest.raises(AppError, match=message) as refused:
         _search(client, tmp_path / name)
+    assert not set("<>&'\"") & set(str(refused.value)), "a plain message, never HTML-escaped or quoting bytes"
 
     _, _, result, _ = _search(client, APP_PHOTO, top_k=1)
     assert result["objects"]
@@ -105,19 +112,45 @@ def test_an_upload_over_the_size_limit_is_refused(client, served_app, tmp_path):
     assert refused.status_code == 413  # and the server refuses it whoever sends it
 
 
-@pytest.mark.parametrize("top_k, conf", [(0, 0.25), (31, 0.25), (5, 0.0), (5, 1.5)])
-def test_out_of_range_controls_are_refused(client, top_k, conf):
-    with pytest.raises(AppError, match="top_k|conf"):
+@pytest.mark.parametrize("top_k, conf, message", [
+    (0, 0.25, "top_k must be a whole number from 1 to 30; got 0"),
+    (31, 0.25, "top_k .* got 31"),
+    (2.5, 0.25, "top_k .* got 2.5"),  # refused, not truncated to 2
+    (True, 0.25, "top_k .* got a bool"),
+    ("5", 0.25, "top_k .* got a str"),
+    (5, 0.0, "conf must be a number above 0 and at most 1; got 0.0"),
+    (5, 1.5, "conf .* got 1.5"),
+    (5, None, "conf .* got a NoneType"),
+])
+def test_bad_controls_are_refused_with_a_message_that_names_them(client, top_k, conf, message):
+    with pytest.raises(AppError, match=message):
         _search(client, APP_PHOTO, top_k=top_k, conf=conf)
 
 
-def test_only_catalog_thumbnails_are_served(client, served_app, hk_engine):
-    _, _, result, _ = _search(client, APP_PHOTO, top_k=1)
-    thumbnail = result["objects"][0]["products"][0]["image"]
-    with urllib.request.urlopen(served_app + thumbnail) as response:
-        assert response.status == 200 and response.read(3) == b"\xff\xd8\xff"  # a JPEG
+@pytest.mark.parametrize("top_k, conf, message", [
+    (float("inf"), 0.25, "top_k .* got inf"),
+    (float("nan"), 0.25, "top_k .* got nan"),
+    (5, float("-inf"), "conf .* got -inf"),
+    (5, float("nan"), "conf .* got nan"),
+])
+def test_non_finite_controls_are_refused(top_k, conf, message):
+    # gradio_client cannot send these (JSON has no infinity); a hand-made request can.
+    with pytest.raises(gr.Error, match=message):
+        app._check_controls(top_k, conf)
 
-    for private in (hk_engine.index.path / "manifest.json", hk_engine.index.path / "vectors.faiss"):
+
+def test_only_what_the_page_shows_is_served(client, served_app, hk_engine):
+    _, _, result, _ = _search(client, APP_PHOTO, top_k=1)
+    product = result["objects"][0]["products"][0]
+    assert product["image"] == f"products/{product['row']}.jpg"  # relative to the app, no server path
+    with urllib.request.urlopen(served_app + product["image"]) as response:
+        assert response.status == 200 and response.read(3) == b"\xff\xd8\xff"  # a JPEG
+    with urllib.request.urlopen(f"{served_app}gradio_api/file={app.EXAMPLES_DIR / 'bedroom.jpg'}") as response:
+        assert response.status == 200
+
+    private = [hk_engine.index.path / "manifest.json", hk_engine.index.path / "vectors.faiss",
+               app.EXAMPLES_DIR / "render_scenes.py", Path(app.__file__)]
+    for path in [f"gradio_api/file={p}" for p in private] + [f"products/{len(hk_engine.index)}.jpg", "products/-1.jpg"]:
         with pytest.raises(urllib.error.HTTPError) as refused:
-            urllib.request.urlopen(f"{served_app}gradio_api/file={private}")
-        assert refused.value.code in (403, 404)
+            urllib.request.urlopen(served_app + path)
+        assert refused.value.code in (403, 404), path
