@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+import pydantic
 
 from core.types import EncoderInfo
 
 from .catalog import CatalogSource
 from .errors import IndexCorruptError, IndexMismatchError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: checksums of every file, and of the manifest in CURRENT
 # Cosine between the stored probe embedding and the encoder's own: equal weights and
 # preprocessing give ~1.0 (CPU vs GPU float noise stays far above this).
 PROBE_MIN_COSINE = 0.99
@@ -32,6 +34,8 @@ class Manifest:
     products: int = 0
     skipped: int = 0  # catalog images that could not be read
     background: tuple[int, int, int] | None = None  # the catalog photos' median border colour
+    # Every other file of the version (path relative to it) -> its SHA-256, written at build time.
+    checksums: dict[str, str] = field(default_factory=dict)
     format: int = FORMAT_VERSION
 
     def to_json(self) -> str:
@@ -39,32 +43,32 @@ class Manifest:
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
     @classmethod
-    def read(cls, path: Path) -> "Manifest":
-        """The manifest at `path`; IndexCorruptError, naming what is wrong, when it cannot be one."""
+    def read(cls, path: Path, digest: str | None = None) -> "Manifest":
+        """The manifest at `path`, checked against its SHA-256 `digest` when given; IndexCorruptError,
+        naming what is wrong, when it cannot be one."""
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            raw = path.read_bytes()
         except FileNotFoundError as exc:
             raise IndexCorruptError(f"{path} is missing; rebuild the index.") from exc
-        except (OSError, ValueError) as exc:
+        except OSError as exc:
+            raise IndexCorruptError(f"{path} cannot be read ({exc}); rebuild the index.") from exc
+        if digest is not None and sha256(raw) != digest:
+            raise IndexCorruptError(f"{path} is damaged: it is not the manifest its build wrote. Rebuild the index.")
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
             raise IndexCorruptError(f"{path} cannot be read ({exc}); rebuild the index.") from exc
         if not isinstance(data, dict):
             raise IndexCorruptError(f"{path} holds no JSON object; rebuild the index.")
         if data.get("format") != FORMAT_VERSION:
             raise IndexCorruptError(f"{path.parent} has index format {data.get('format')}; this Lookalike reads "
                                     f"format {FORMAT_VERSION}. Rebuild it with `python -m index build`.")
-        known = {f.name for f in fields(cls)}
         try:
-            values = {k: v for k, v in data.items() if k in known}
-            values["encoder"] = EncoderInfo(**data["encoder"])
-            values["source"] = CatalogSource(**data["source"])
-            values["probe"] = tuple(float(x) for x in data["probe"])
-            if values.get("background") is not None:
-                values["background"] = tuple(int(v) for v in values["background"])
-            return cls(**values)
-        except KeyError as exc:
-            raise IndexCorruptError(f"{path} has no field {exc}; rebuild the index.") from exc
-        except (TypeError, ValueError) as exc:
-            raise IndexCorruptError(f"{path} has a field of the wrong shape ({exc}); rebuild the index.") from exc
+            return _SCHEMA.validate_python(data)
+        except pydantic.ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(part) for part in error["loc"])
+            raise IndexCorruptError(f"{path} has a bad field {where!r}: {error['msg']}; rebuild the index.") from exc
 
     def check_encoder(self, encoder, where: Path | None) -> None:
         """Refuse an encoder other than the one the index at `where` was built with."""
@@ -74,6 +78,13 @@ class Manifest:
                 f"The index at {where} was built with the encoder {built.name!r} ({built.dim}-d) but the encoder in "
                 f"use is {encoder.name!r} ({encoder.dim}-d), whose embeddings differ. Search with --encoder "
                 f"{built.name!r}, or rebuild the index with --encoder {encoder.name!r}.")
+
+
+_SCHEMA = pydantic.TypeAdapter(Manifest)  # the dataclasses' own types are the schema
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def package_versions() -> dict[str, str]:

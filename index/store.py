@@ -1,14 +1,17 @@
 """A built catalog index on disk: FAISS vectors, product rows (JSON, no pickle), thumbnails, manifest.
 
 Layout of an index directory:
-    DIR/CURRENT             name of the live version, replaced atomically when a build finishes
+    DIR/CURRENT             name of the live version and its manifest's SHA-256, replaced atomically
+                            when a build finishes
     DIR/v-<utc time>-<id>/  manifest.json, vectors.faiss, products.jsonl, images/<row>.jpg
 A build writes a new version beside the live one and only then flips CURRENT, so a build that
-dies half way leaves the earlier index loadable. No other module holds a FAISS index.
+dies half way leaves the earlier index loadable. The manifest holds every other file's SHA-256,
+checked at load: a damaged version is refused, never served. No other module holds a FAISS index.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -24,10 +27,10 @@ import numpy as np
 
 from core.types import Match, Product
 
-from .errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
-from .manifest import Manifest
+from .errors import CatalogIndexError, IndexCorruptError, IndexMismatchError, IndexNotFoundError
+from .manifest import Manifest, sha256
 
-KEEP_VERSIONS = 2  # the live one and the one before, so a running app's thumbnails stay valid
+STALE_AFTER_S = 24 * 3600  # a build still running after this long is taken for dead
 
 
 class CatalogIndex:
@@ -64,8 +67,9 @@ class CatalogIndex:
 
     @classmethod
     def load(cls, directory: str | Path, encoder=None) -> "CatalogIndex":
-        version = live_version(directory)
-        manifest = Manifest.read(version / "manifest.json")
+        version, digest = _pointer(directory)
+        manifest = Manifest.read(version / "manifest.json", digest)
+        _verify(version, manifest.checksums)
         try:
             vectors = faiss.read_index(str(version / "vectors.faiss"))
         except RuntimeError as exc:
@@ -86,19 +90,47 @@ class CatalogIndex:
 
 def read_live_manifest(directory: str | Path) -> Manifest:
     """The manifest of the live version, without loading its vectors."""
-    return Manifest.read(live_version(directory) / "manifest.json")
+    version, digest = _pointer(directory)
+    return Manifest.read(version / "manifest.json", digest)
 
 
 def live_version(directory: str | Path) -> Path:
     """The version directory CURRENT points to."""
+    return _pointer(directory)[0]
+
+
+def _pointer(directory: str | Path) -> tuple[Path, str]:
+    """The live version's directory and its manifest's SHA-256, as CURRENT records them."""
     directory = Path(directory)
     pointer = directory / "CURRENT"
     if not pointer.is_file():
         raise IndexNotFoundError(f"No index at {directory}. Build one with `python -m index build --source SRC --out {directory}`.")
-    version = directory / pointer.read_text(encoding="utf-8").strip()
-    if version.parent != directory or not version.is_dir():
-        raise IndexCorruptError(f"{pointer} names a missing version {version.name!r}; rebuild the index.")
-    return version
+    try:
+        name, digest = pointer.read_bytes().decode("ascii").split()
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise IndexCorruptError(f"{pointer} is damaged; rebuild the index.") from exc
+    version = directory / name
+    if version.parent != directory or not name.startswith("v-") or not version.is_dir():
+        raise IndexCorruptError(f"{pointer} names a missing version {name!r}; rebuild the index.")
+    return version, digest
+
+
+def _verify(version: Path, checksums: dict[str, str]) -> None:
+    """Refuse a version whose files are not the ones its build wrote."""
+    for name in ("vectors.faiss", "products.jsonl"):
+        if name not in checksums:
+            raise IndexCorruptError(f"{version / 'manifest.json'} has no checksum of {name}; rebuild the index.")
+    for name, digest in checksums.items():
+        path = version / name
+        if path.parent != version and version not in path.parents:
+            raise IndexCorruptError(f"{version / 'manifest.json'} names a file outside the version; rebuild the index.")
+        try:
+            with path.open("rb") as f:
+                actual = hashlib.file_digest(f, "sha256").hexdigest()
+        except OSError as exc:
+            raise IndexCorruptError(f"{path} is missing or unreadable; rebuild the index.") from exc
+        if actual != digest:
+            raise IndexCorruptError(f"{path} is damaged: it is not the file its build wrote. Rebuild the index.")
 
 
 class IndexWriter:
@@ -110,9 +142,9 @@ class IndexWriter:
     def __init__(self, directory: str | Path, dim: int):
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
-        # Names sort in creation order, which pruning relies on.
+        _remove_leftovers(self.directory)
         name = f"v-{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S-%f')}-{uuid.uuid4().hex[:4]}"
-        self.version = self.directory / f".building-{name}"
+        self.version = self.directory / f".building-{os.getpid()}-{name}"
         self.final = self.directory / name
         (self.version / "images").mkdir(parents=True)
         self.vectors = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
@@ -140,24 +172,49 @@ class IndexWriter:
         with (self.version / "products.jsonl").open("w", encoding="utf-8") as f:
             for product in self.products:
                 f.write(json.dumps(asdict(product), ensure_ascii=False) + "\n")
-        manifest = replace(manifest, products=len(self.products))
-        (self.version / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
+        checksums = {path.relative_to(self.version).as_posix(): sha256(path.read_bytes())
+                     for path in sorted(self.version.rglob("*")) if path.is_file()}
+        text = replace(manifest, products=len(self.products), checksums=checksums).to_json().encode("utf-8")
+        (self.version / "manifest.json").write_bytes(text)
         _fsync_tree(self.version)
+        try:
+            previous = live_version(self.directory)
+        except CatalogIndexError:
+            previous = None
         os.replace(self.version, self.final)
-        tmp = self.directory / f".CURRENT-{uuid.uuid4().hex[:8]}"
-        tmp.write_text(self.final.name + "\n", encoding="utf-8")
+        tmp = self.directory / f".CURRENT-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        tmp.write_text(f"{self.final.name}\n{sha256(text)}\n", encoding="ascii")
         _fsync_file(tmp)
         os.replace(tmp, self.directory / "CURRENT")
-        self._prune()
+        # The version before stays, so that a running app's thumbnails stay valid until it reloads.
+        for old in self.directory.glob("v-*"):
+            if old.is_dir() and old not in (self.final, previous):
+                shutil.rmtree(old, ignore_errors=True)
         return self.final
 
-    def _prune(self) -> None:
-        versions = sorted(p for p in self.directory.glob("v-*") if p.is_dir() and p != self.final)
-        for old in versions[: max(len(versions) - (KEEP_VERSIONS - 1), 0)]:
-            shutil.rmtree(old, ignore_errors=True)
-        for stale in self.directory.glob(".building-*"):  # left by builds that were killed
-            if time.time() - stale.stat().st_mtime > 24 * 3600:
-                shutil.rmtree(stale, ignore_errors=True)
+
+def _remove_leftovers(directory: Path) -> None:
+    """Remove what killed builds left: partial versions and pointers whose process is gone."""
+    for leftover in [*directory.glob(".building-*"), *directory.glob(".CURRENT-*")]:
+        pid = leftover.name.split("-")[1]
+        if _running(int(pid) if pid.isdigit() else 0) and time.time() - leftover.stat().st_mtime < STALE_AFTER_S:
+            continue
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _absolute_image(product: Product, version: Path) -> Product:

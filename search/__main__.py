@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 
@@ -24,16 +25,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", help="cpu or cuda (default: cuda when present)")
     args = parser.parse_args(argv)
 
+    out = sys.stdout
     try:
-        settings = Settings.from_env(index_dir=args.index, detector=args.detector, encoder=args.encoder,
-                                     top_k=args.top_k, conf=args.conf, device=args.device)
-        photo = load_image(args.photo, settings.max_pixels)  # a bad photo fails before any model loads
-        result = load_engine(settings).search(photo)
+        # Standard output carries the result alone: what the libraries print (ultralytics announces
+        # its settings file on a first run) goes to standard error.
+        with contextlib.redirect_stdout(sys.stderr):
+            settings = Settings.from_env(index_dir=args.index, detector=args.detector, encoder=args.encoder,
+                                         top_k=args.top_k, conf=args.conf, device=args.device)
+            photo = load_image(args.photo, settings.max_pixels)  # a bad photo fails before any model loads
+            result = load_engine(settings).search(photo)
     except LookalikeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    json.dump(result.to_dict(), sys.stdout, indent=2, ensure_ascii=False)
-    print()
+    json.dump(result.to_dict(), out, indent=2, ensure_ascii=False)
+    print(file=out)
     return 0
 
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -49,31 +50,37 @@ def test_a_real_process_shows_progress(color_catalog, tiny_clip_path, tmp_path):
 
 
 @pytest.mark.slow
-def test_a_killed_build_leaves_the_old_index_loadable(color_catalog, tiny_clip, tiny_clip_path, tmp_path):
+def test_builds_killed_at_random_moments_leave_the_live_index_serving(color_catalog, tiny_clip, tiny_clip_path,
+                                                                        tmp_path):
     from index.build import build_index
     from index.catalog import open_catalog
 
     out = tmp_path / "idx"
     build_index(open_catalog(color_catalog), tiny_clip, out, progress=False)
     before = live_version(out)
+    query = tiny_clip.embed_images([Image.new("RGB", (16, 16), (200, 30, 30))])
+    served = [m.product.id for m in CatalogIndex.load(out, encoder=tiny_clip).search(query, 6)[0]]
     big = tmp_path / "big"
     (big / "img").mkdir(parents=True)
     for i in range(800):
         Image.new("RGB", (16, 16), (i % 256, 0, 0)).save(big / "img" / f"{i}.png")
     (big / "catalog.csv").write_text("image\n" + "".join(f"img/{i}.png\n" for i in range(800)))
 
-    proc = _run("--source", str(big / "catalog.csv"), "--out", str(out), "--encoder", str(tiny_clip_path),
-                "--device", "cpu", "--batch-size", "1")
-    deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None:
-        if len(list(out.glob(".building-*/images/*.jpg"))) > 50:
-            break
-        time.sleep(0.02)
-    assert proc.poll() is None, "the build finished (or failed) before it could be killed"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    for kill_after in np.random.default_rng(3).integers(1, 700, 3):  # thumbnails written before the kill
+        proc = _run("--source", str(big / "catalog.csv"), "--out", str(out), "--encoder", str(tiny_clip_path),
+                    "--device", "cpu", "--batch-size", "1")
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None:
+            if len(list(out.glob(".building-*/images/*.jpg"))) >= kill_after:
+                break
+            time.sleep(0.02)
+        assert proc.poll() is None, "the build finished (or failed) before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
 
-    assert live_version(out) == before
-    assert len(CatalogIndex.load(out, encoder=tiny_clip)) == 6
+        assert live_version(out) == before
+        assert [m.product.id for m in CatalogIndex.load(out, encoder=tiny_clip).search(query, 6)[0]] == served
+    assert list(out.glob(".building-*"))  # what the killed builds left...
     build_index(open_catalog(big / "catalog.csv"), tiny_clip, out, progress=False)  # the next build succeeds
     assert len(CatalogIndex.load(out)) == 800
+    assert not list(out.glob(".building-*")) and not list(out.glob(".CURRENT-*"))  # ...and it cleaned up

@@ -9,7 +9,7 @@ import pytest
 from core.types import EncoderInfo
 from index.catalog import CatalogSource
 from index.errors import IndexCorruptError, IndexMismatchError
-from index.manifest import FORMAT_VERSION, Manifest, package_versions
+from index.manifest import FORMAT_VERSION, Manifest, package_versions, sha256
 from support import FakeEncoder
 
 MANIFEST = Manifest(encoder=EncoderInfo("enc", "fake", "centre-colour", 3), probe=(1.0, 0.0, 0.0),
@@ -28,10 +28,15 @@ def test_round_trip(tmp_path):
 @pytest.mark.parametrize("edit, message", [
     (lambda d: "[]", "no JSON object"),
     (lambda d: json.dumps({**d, "format": 99}), "index format 99"),
-    (lambda d: json.dumps({k: v for k, v in d.items() if k != "encoder"}), "no field 'encoder'"),
-    (lambda d: json.dumps({k: v for k, v in d.items() if k != "probe"}), "no field 'probe'"),
-    (lambda d: json.dumps({**d, "encoder": {"name": "x"}}), "wrong shape"),
-    (lambda d: json.dumps({**d, "probe": "abc"}), "wrong shape"),
+    (lambda d: json.dumps({k: v for k, v in d.items() if k != "encoder"}), "bad field 'encoder': Field required"),
+    (lambda d: json.dumps({k: v for k, v in d.items() if k != "probe"}), "bad field 'probe'"),
+    (lambda d: json.dumps({**d, "encoder": {"name": "x"}}), "bad field 'encoder.model_type'"),
+    (lambda d: json.dumps({**d, "encoder": {**d["encoder"], "dim": "wide"}}), "bad field 'encoder.dim'"),
+    (lambda d: json.dumps({**d, "probe": "abc"}), "bad field 'probe'"),
+    (lambda d: json.dumps({**d, "probe": [1, "x", 0]}), "bad field 'probe.1'"),
+    (lambda d: json.dumps({**d, "source": []}), "bad field 'source'"),
+    (lambda d: json.dumps({**d, "background": [1, 2]}), "bad field 'background"),
+    (lambda d: json.dumps({**d, "checksums": {"vectors.faiss": 5}}), "bad field 'checksums.vectors.faiss'"),
     (lambda d: "{", "cannot be read"),
 ])
 def test_a_damaged_manifest_is_named(tmp_path, edit, message):
@@ -40,6 +45,15 @@ def test_a_damaged_manifest_is_named(tmp_path, edit, message):
         Manifest.read(tmp_path / "manifest.json")
     with pytest.raises(IndexCorruptError, match="missing"):
         Manifest.read(tmp_path / "absent.json")
+
+
+def test_a_manifest_that_is_not_the_one_its_build_wrote_is_refused(tmp_path):
+    (tmp_path / "manifest.json").write_text(MANIFEST.to_json())
+    digest = sha256(MANIFEST.to_json().encode())
+    assert Manifest.read(tmp_path / "manifest.json", digest) == MANIFEST
+    (tmp_path / "manifest.json").write_text(MANIFEST.to_json().replace("250", "251"))  # still valid JSON
+    with pytest.raises(IndexCorruptError, match="damaged"):
+        Manifest.read(tmp_path / "manifest.json", digest)
 
 
 def test_another_encoder_is_refused_by_size_or_by_its_probe():

@@ -1,5 +1,8 @@
 """The index on disk: search (restricted to rows or not), the encoder check, versions, damaged files."""
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -65,19 +68,62 @@ def test_rebuild_replaces_and_keeps_one_previous_version(index_dir, tmp_path):
     assert len(versions) == 2 and live_version(index_dir).name == versions[-1]
 
 
-@pytest.mark.parametrize("damage, error, message", [
-    (lambda v: (v / "vectors.faiss").write_bytes(b"\x00" * 50), IndexCorruptError, "vectors"),
-    (lambda v: (v / "vectors.faiss").unlink(), IndexCorruptError, "vectors"),
-    (lambda v: (v / "products.jsonl").write_text("{not json\n"), IndexCorruptError, "product list"),
-    (lambda v: (v / "products.jsonl").write_text('{"row": 0, "id": "x"}\n'), IndexCorruptError, "inconsistent"),
-    (lambda v: (v / "manifest.json").write_text("{"), IndexCorruptError, "manifest.json"),
-    (lambda v: (v / "manifest.json").write_text("[]"), IndexCorruptError, "no JSON object"),
-    (lambda v: (v / "manifest.json").unlink(), IndexCorruptError, "missing"),
-    (lambda v: (v.parent / "CURRENT").write_text("v-gone\n"), IndexCorruptError, "missing version"),
-    (lambda v: (v.parent / "CURRENT").write_text("../../etc\n"), IndexCorruptError, "missing version"),
-    (lambda v: (v.parent / "CURRENT").unlink(), IndexNotFoundError, "No index at"),
-])
-def test_damaged_index_gives_a_clear_error(index_dir, damage, error, message):
-    damage(live_version(index_dir))
-    with pytest.raises(error, match=message):
+def _flip(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 3] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def _rot(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2] + np.random.default_rng(1).bytes(len(data) - len(data) // 2))
+
+
+DAMAGES = {
+    "deleted": lambda p: p.unlink(),
+    "truncated": lambda p: p.write_bytes(p.read_bytes()[: p.stat().st_size // 2]),
+    "empty": lambda p: p.write_bytes(b""),
+    "random bytes": lambda p: p.write_bytes(np.random.default_rng(0).bytes(max(p.stat().st_size, 16))),
+    "rotten second half": _rot,
+    "one byte flipped": _flip,
+}
+FILES = ("CURRENT", "manifest.json", "vectors.faiss", "products.jsonl", "images/0.jpg")
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+@pytest.mark.parametrize("name", FILES)
+def test_every_damage_to_every_file_is_refused_never_served(index_dir, name, damage):
+    version = live_version(index_dir)
+    DAMAGES[damage](index_dir / name if name == "CURRENT" else version / name)
+    error = IndexNotFoundError if (name, damage) == ("CURRENT", "deleted") else IndexCorruptError
+    with pytest.raises(error) as refused:
         CatalogIndex.load(index_dir)
+    assert "\n" not in str(refused.value) and ("rebuild" in str(refused.value).lower() or "Build one" in str(refused.value))
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda v: (v.parent / "CURRENT").write_text(f"v-gone\n{'0' * 64}\n"), "missing version 'v-gone'"),
+    (lambda v: (v.parent / "CURRENT").write_text(f"../../etc\n{'0' * 64}\n"), "missing version"),
+    (lambda v: (v.parent / "CURRENT").write_text(f"{v.name}\n"), "CURRENT is damaged"),  # format 1's pointer
+    (lambda v: (v.parent / "CURRENT").write_bytes(b"\xff\xfe\x00"), "CURRENT is damaged"),
+])
+def test_a_damaged_pointer_is_named(index_dir, damage, message):
+    damage(live_version(index_dir))
+    with pytest.raises(IndexCorruptError, match=message):
+        CatalogIndex.load(index_dir)
+
+
+def test_checksums_cover_every_file_of_a_version(index_dir):
+    version = live_version(index_dir)
+    written = {p.relative_to(version).as_posix() for p in version.rglob("*") if p.is_file()} - {"manifest.json"}
+    assert set(read_live_manifest(index_dir).checksums) == written and "images/3.jpg" in written
+
+
+def test_a_new_build_removes_what_killed_builds_left(index_dir, tmp_path):
+    dead = index_dir / ".building-999999999-v-20260101-000000-000000-dead"
+    (dead / "images").mkdir(parents=True)
+    (index_dir / ".CURRENT-999999999-0000").write_text("v-x\n")
+    alive = index_dir / f".building-{os.getpid()}-v-20260101-000000-000000-live"  # a build still running
+    alive.mkdir()
+    build_index(open_catalog(tmp_path / "catalog.csv"), ENCODER, index_dir, progress=False)
+    assert not dead.exists() and not (index_dir / ".CURRENT-999999999-0000").exists() and alive.exists()

@@ -9,6 +9,7 @@ import pytest
 
 from index.build import build_index
 from index.catalog import open_catalog
+from index.store import live_version
 from search.__main__ import main
 from support import ROOT
 
@@ -53,15 +54,33 @@ def test_errors_are_one_clear_line(args, message, index_dir, color_catalog, tiny
     assert error.startswith("error: ") and message in error and "Traceback" not in captured.err and not captured.out
 
 
+@pytest.mark.parametrize("name", ["CURRENT", "manifest.json", "vectors.faiss", "products.jsonl", "images/0.jpg"])
+def test_a_damaged_index_is_one_clear_line(name, index_dir, color_catalog, tiny_yolo_path, capsys):
+    version = live_version(index_dir)
+    path = index_dir / name if name == "CURRENT" else version / name
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01  # the smallest damage: one bit
+    path.write_bytes(bytes(data))
+
+    photo = color_catalog.parent / "img" / "red.png"
+    assert main([str(photo), "--index", str(index_dir), "--detector", str(tiny_yolo_path)]) == 2
+    captured = capsys.readouterr()
+    error = captured.err.strip().splitlines()[-1]  # after transformers' progress bar, where the encoder loaded
+    assert not captured.out and error.startswith("error: ") and "damaged" in error and "Traceback" not in captured.err
+
+
 @pytest.mark.slow
 def test_a_real_process_prints_json_alone(index_dir, tiny_yolo_path, tmp_path):
     from PIL import Image
 
     Image.linear_gradient("L").resize((64, 48)).save(tmp_path / "plain.png")
+    # A first run: ultralytics has no settings file yet, and announces the one it creates.
+    fresh = {"YOLO_CONFIG_DIR": str(tmp_path / "fresh-yolo-config")}
     done = subprocess.run([sys.executable, "-m", "search", str(tmp_path / "plain.png"), "--index", str(index_dir),
                            "--detector", str(tiny_yolo_path)], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(ROOT), "LOOKALIKE_DETECT_MIRRORED": "false"},
+                          env={**os.environ, "PYTHONPATH": str(ROOT), "LOOKALIKE_DETECT_MIRRORED": "false", **fresh},
                           timeout=300)
     assert done.returncode == 0, done.stderr
+    assert (tmp_path / "fresh-yolo-config").is_dir() and "Ultralytics" in done.stderr  # said, but not on stdout
     data = json.loads(done.stdout)
     assert data["image_size"] == [64, 48] and "chair" in [o["label"] for o in data["objects"]]
