@@ -21,6 +21,7 @@ from core.errors import LookalikeError
 from core.images import ImageError, load_image
 from core.settings import Settings
 from core.types import WHOLE_PHOTO, Match, SearchResult
+from search.batching import SearchBatcher
 from search.engine import Engine, load_engine
 
 log = logging.getLogger("lookalike.app")
@@ -28,7 +29,8 @@ log = logging.getLogger("lookalike.app")
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 MAX_UPLOAD = "15mb"  # phone photos are 2-8 MB; the pixel limit in core.images guards decoding
-QUEUE_SIZE = 16  # requests waiting beyond this are turned away rather than left to time out
+MAX_BATCH = 8  # searches run together at most (search.batching); more waiting gain little on a CPU
+QUEUE_SIZE = 64  # searches waiting beyond this are refused: 64 x ~0.9 s served under load (README: Serving)
 MAX_TOP_K = 30
 DISPLAY_SIDE = 1280  # the annotated photo is sent at most this size: boxes need no more, phones send 4000 px
 WHOLE_PHOTO_LABEL = "Whole photo"
@@ -51,6 +53,7 @@ def build_demo(engine: Engine) -> gr.Blocks:
     colors = {_box_label(i, name): PALETTE[i % len(PALETTE)] for i in range(slots) for name in engine.labels}
     colors[WHOLE_PHOTO_LABEL] = PALETTE[0]
     currency = engine.index.manifest.currency
+    batcher = SearchBatcher(engine, MAX_BATCH)
 
     def search(image, top_k: int = top_k, conf: float = conf):
         """Find the objects in a photo and, for each, the most similar catalog products.
@@ -58,7 +61,9 @@ def build_demo(engine: Engine) -> gr.Blocks:
         Args:
             image: the photo (JPEG, PNG, WebP, BMP, GIF or TIFF).
             top_k: products to return per object (1 to 30).
-            conf: detection confidence threshold (0 to 1); lower finds more objects.
+            conf: the score an object needs to be listed (above 0, at most 1; 1 lists only the
+                whole photo): its score is the stronger of the detector's confidence and the
+                catalog's agreement. Lower finds more objects.
 
         Returns:
             The photo with each object boxed and labelled; a sentence on what was found; the result
@@ -69,7 +74,7 @@ def build_demo(engine: Engine) -> gr.Blocks:
         k, threshold = _check_controls(top_k, conf)
         try:
             photo = load_image(path, engine.settings.max_pixels)  # decoded once: searched, then shown boxed
-            result = engine.search(photo, top_k=k, conf=threshold)
+            result = batcher.search(photo, top_k=k, conf=threshold)
         except ImageError as exc:
             raise gr.Error(str(exc), title="This photo can't be searched", print_exception=False) from exc
         return (_annotated(photo, result), _status(result), _api_json(result), _timings(result), result)
@@ -98,8 +103,9 @@ def build_demo(engine: Engine) -> gr.Blocks:
                 photo = gr.Image(label="Your photo", sources=["upload", "webcam", "clipboard"], type="filepath",
                                  image_mode=None, height=360)
                 top_k_slider = gr.Slider(1, MAX_TOP_K, value=top_k, step=1, label="Results per object")
-                conf_slider = gr.Slider(0.05, 0.95, value=conf, step=0.05, label="Detection confidence",
-                                        info="Lower finds more objects; higher keeps only clear ones.")
+                conf_slider = gr.Slider(0.05, 0.95, value=conf, step=0.05, label="Confidence",
+                                        info="The score an object needs to be shown. Lower finds more "
+                                             "objects; higher keeps only clear ones.")
                 find = gr.Button("Find similar products", variant="primary")
                 photos = _example_photos()
                 examples = gr.Examples(photos, inputs=[photo], label="Or try one of these", elem_id="examples",
@@ -125,14 +131,16 @@ def build_demo(engine: Engine) -> gr.Blocks:
         inputs = [photo, top_k_slider, conf_slider]
         outputs = [annotated, status, result_json, timings, last_result]
         product_outputs = [tabs, *tab_items, *galleries, *details]
+        # Up to MAX_BATCH searches are in the engine at once, so that those arriving together are batched.
         gr.on([find.click, photo.upload], search, inputs, outputs, api_name="search", preprocess=False,
-              concurrency_id="engine", concurrency_limit=1
-              ).success(show_products, last_result, product_outputs, api_visibility="private")
+              concurrency_id="engine", concurrency_limit=MAX_BATCH
+              ).success(show_products, last_result, product_outputs, api_visibility="private",
+                        concurrency_limit=None)
         if examples:
             examples.load_input_event.success(search, inputs, outputs, preprocess=False, concurrency_id="engine",
-                                              concurrency_limit=1, api_visibility="private"
+                                              concurrency_limit=MAX_BATCH, api_visibility="private"
                                               ).success(show_products, last_result, product_outputs,
-                                                        api_visibility="private")
+                                                        api_visibility="private", concurrency_limit=None)
         photo.clear(lambda: (None, "", None, "", None), None, outputs, api_visibility="private", queue=False
                     ).then(show_products, last_result, product_outputs, api_visibility="private")
         annotated.select(_bring_forward, None, tabs, api_visibility="private", queue=False)
@@ -220,10 +228,9 @@ def _box_label(i: int, name: str) -> str:
 
 
 def _tab_label(i: int, obj) -> str:
-    if obj.label == WHOLE_PHOTO:
+    if obj.label == WHOLE_PHOTO:  # searched, not scored
         return WHOLE_PHOTO_LABEL
-    # Objects of the catalog's own kinds were found by the catalog, not scored by the detector.
-    return _box_label(i, obj.label) + ("" if obj.score is None else f" {obj.score:.0%}")
+    return f"{_box_label(i, obj.label)} {obj.score:.0%}"
 
 
 def _status(result: SearchResult) -> str:

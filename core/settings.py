@@ -55,7 +55,11 @@ class Settings:
     kinds: str = "category"  # "category": search each object among the catalog's products of its kind; "off"
     kind_rules: str = ""  # JSON file {"detector class": ["category phrase", ...]}; "": the built-in rules
     crop_style: str = "catalog"
-    low_conf: float = 0.05  # with kinds, detections from here up to `conf` are kept when the catalog agrees
+    # With kinds, an object's score is the stronger of the detector's confidence and the catalog's
+    # agreement: this weight times (11 - r) / 10, r the rank of the first product of its kind among
+    # the crop's 10 nearest catalog products. Below 1, so that conf=1 lets nothing pass.
+    catalog_weight: float = 0.8
+    low_conf: float = 0.05  # with kinds, detections from here up are scored with the catalog's agreement
     group_objects: bool = True  # look-alike detections of one kind are one object with one product list
     detect_mirrored: bool = True  # also detect on the mirrored photo (twice the detection time)
     # With kinds: how many of the catalog's own kinds that no detector class covers (bookcases,
@@ -110,7 +114,7 @@ class Settings:
 _RANGES = (
     ("top_k", 1, 1000), ("conf", 0.0, 1.0), ("iou", 0.0, 1.0), ("imgsz", 32, 4096), ("max_objects", 1, 1000),
     ("crop_padding", 0.0, 1.0), ("max_pixels", 1, 10**9), ("threads", 0, 1024), ("batch_size", 1, 4096),
-    ("low_conf", 0.0, 1.0), ("other_kinds", 0, 100), ("whole_photo_upto", 0, 1000),
+    ("catalog_weight", 0.0, 0.99), ("low_conf", 0.0, 1.0), ("other_kinds", 0, 100), ("whole_photo_upto", 0, 1000),
 )
 
 

@@ -79,7 +79,9 @@ class Detections:
 class ObjectResult:
     label: str
     box: tuple[int, int, int, int]  # pixel xyxy in the (EXIF-rotated) photo
-    score: float | None  # detector confidence; None for the whole photo and the catalog's own kinds
+    # In [0, 1): what the object was accepted on, against `conf` (search.engine.Engine); None for the
+    # whole photo, which is searched, not scored.
+    score: float | None
     products: list[Match]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Collection
+from typing import Collection, Sequence
 
 import numpy as np
 from PIL import Image
@@ -29,14 +29,29 @@ class Detector:
         self._ids = {name: i for i, name in self.names.items()}
         self._lock = threading.Lock()
 
-    def detect(self, image: Image.Image, *, conf: float, classes: Collection[str] | None) -> Detections:
-        """Boxes in `image` (RGB PIL) scoring at least `conf`, of `classes` (names; None: all), best first."""
+    def detect(self, images: Sequence[Image.Image], *, conf: float,
+               classes: Collection[str] | None) -> list[Detections]:
+        """For each of `images` (RGB PIL), its boxes scoring at least `conf`, of `classes` (names;
+        None: all), best first.
+
+        Images of one size are run as one batch: ultralytics pads a batch of mixed sizes to a square,
+        which would make a photo's boxes depend on what it was batched with.
+        """
         ids = None if classes is None else sorted(self._ids[c] for c in classes if c in self._ids)
         s = self.settings
+        by_size: dict[tuple[int, int], list[int]] = {}
+        for i, image in enumerate(images):
+            by_size.setdefault(image.size, []).append(i)
+        found: list[Detections] = [Detections.empty()] * len(images)
         with self._lock:
-            results = self.model.predict(image, conf=conf, iou=s.iou, classes=ids, max_det=s.max_objects,
-                                         imgsz=s.imgsz, device=s.device, verbose=False)
-        boxes = results[0].boxes
+            for members in by_size.values():
+                results = self.model.predict([images[i] for i in members], conf=conf, iou=s.iou, classes=ids,
+                                             max_det=s.max_objects, imgsz=s.imgsz, device=s.device, verbose=False)
+                for i, result in zip(members, results):
+                    found[i] = self._detections(result.boxes)
+        return found
+
+    def _detections(self, boxes) -> Detections:
         scores = np.asarray(boxes.conf.tolist(), dtype=np.float64)
         order = np.argsort(-scores, kind="stable")
         labels = [self.names[int(c)] for c in boxes.cls.tolist()]
@@ -60,6 +75,6 @@ def load_detector(settings: Settings) -> Detector:
     detector = Detector(model, settings)
     # The first predict sets up ultralytics' predictor, which resets torch's thread count: do it
     # now, then set the threads back.
-    detector.detect(Image.new("RGB", (64, 64)), conf=settings.conf, classes=None)
+    detector.detect([Image.new("RGB", (64, 64))], conf=settings.conf, classes=None)
     set_threads(settings.threads)
     return detector

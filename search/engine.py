@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Sequence
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -22,9 +23,9 @@ from .grouping import fuse_best, group_lookalikes
 from .kinds import ProductKinds, load_kind_rules
 
 WHITE = (255, 255, 255)
-# An unsure detection is kept when a product of its kind is among the crop's nearest this many
-# in the whole catalog: the catalog's own photos vouch for what the detector half-saw.
-VERIFY_NEIGHBOURS = 10
+# The catalog agrees that a crop shows a kind as far as a product of that kind is near the top of
+# the crop's nearest this many products in the whole catalog.
+AGREEMENT_NEIGHBOURS = 10
 # How many of each crop's nearest products of the catalog's own kinds are weighed to find its kinds.
 OTHER_DEPTH = 20
 
@@ -32,12 +33,16 @@ OTHER_DEPTH = 20
 class Engine:
     """The models and the index, run as `settings` say; `search` is safe to call from several threads.
 
-    With kinds (`settings.kinds`, from the catalog's categories), each object is searched among the
-    products of its kind, the detector looks only for the classes the catalog sells, and detections
-    scoring between `settings.low_conf` and the confidence threshold are kept only when the catalog
-    agrees: one of the crop's nearest catalog products is of the detected kind. The catalog's
-    kinds no detector class covers are looked for in the photo's regions too (`settings.other_kinds`),
-    and the whole photo is one more object when few were found (`settings.whole_photo_upto`).
+    An object's score is what its acceptance is decided on: it is kept when the score reaches the
+    confidence threshold `conf`. Without kinds it is the detector's confidence. With kinds
+    (`settings.kinds`, from the catalog's categories) it is the stronger of two witnesses: the
+    detector's confidence, and the catalog's agreement (`_agreement`: high when a product of its kind
+    is among the crop's very nearest in the whole catalog), so the catalog can vouch for a detection
+    the detector was unsure of (down to `settings.low_conf`). Each object is then searched
+    among the products of its kind, and the detector looks only for the classes the catalog sells.
+    The catalog's kinds no detector class covers are looked for in the photo's regions too
+    (`settings.other_kinds`), scored by the catalog's agreement alone. The whole photo is one more
+    object when few were found (`settings.whole_photo_upto`), and the only one when none passed.
     Without a detector, the whole photo is the query.
     """
 
@@ -75,58 +80,82 @@ class Engine:
 
         `top_k` and `conf` default to the settings'.
         """
-        top_k = self.settings.top_k if top_k is None else top_k
-        conf = self.settings.conf if conf is None else conf
-        timings = {}
-        t0 = time.perf_counter()
-        image = load_image(photo, self.settings.max_pixels)
-        detections = self._detect(image, conf)
-        regions = photo_regions(*image.size)[: 1 if self._other_rows is None else None]
-        t1 = time.perf_counter()
-        timings["detect"] = (t1 - t0) * 1000
+        return self.search_many([photo], [top_k], [conf])[0]
 
-        vectors = self.encoder.embed_images(self._crops(image, detections.boxes) +
-                                            self._crops(image, regions, padding=0.0))
+    def search_many(self, photos: Sequence[ImageInput], top_ks: Sequence[int | None],
+                    confs: Sequence[float | None]) -> list[SearchResult]:
+        """`search` for several photos at once: one detector batch and one encoder batch for all of
+        them, which is what lets a server answer a crowd faster than one visitor after another.
+        Each result is the one `search` gives for its photo alone; the timings are the batch's."""
+        top_ks = [self.settings.top_k if k is None else k for k in top_ks]
+        confs = [self.settings.conf if c is None else c for c in confs]
+        t0 = time.perf_counter()
+        images = [load_image(photo, self.settings.max_pixels) for photo in photos]
+        found = self._detect(images, confs)
+        regions = [photo_regions(*image.size)[: 1 if self._other_rows is None else None] for image in images]
+        t1 = time.perf_counter()
+        vectors = self.encoder.embed_images([crop for image, detections, boxes in zip(images, found, regions)
+                                             for crop in self._crops(image, detections.boxes) +
+                                             self._crops(image, boxes, padding=0.0)])
         t2 = time.perf_counter()
+        ends = np.cumsum([len(detections) + len(boxes) for detections, boxes in zip(found, regions)])
+        objects = [self._objects(image, detections, boxes, vectors[end - len(detections) - len(boxes):end], k, c)
+                   for image, detections, boxes, end, k, c in zip(images, found, regions, ends, top_ks, confs)]
+        timings = {"detect": (t1 - t0) * 1000, "embed": (t2 - t1) * 1000, "search": (time.perf_counter() - t2) * 1000}
+        timings = {stage: round(ms, 1) for stage, ms in timings.items()}
+        return [SearchResult(found_objects, all(o.label == WHOLE_PHOTO for o in found_objects), image.size,
+                             dict(timings)) for image, found_objects in zip(images, objects)]
+
+    def _objects(self, image: Image.Image, detections: Detections, regions: np.ndarray, vectors: np.ndarray,
+                 top_k: int, conf: float) -> list[ObjectResult]:
+        """One photo's objects, from its detections and regions and their crops' `vectors` (in that order)."""
         box_vectors, region_vectors = vectors[: len(detections)], vectors[len(detections):]
         objects = self._match(detections, box_vectors, conf, top_k, image.size) if len(detections) else []
         detected = len(objects)
         if self._other_rows is not None:
-            objects += self._other_kinds(np.concatenate([box_vectors, region_vectors]),
-                                         np.concatenate([clip_boxes(detections.boxes, *image.size), regions]), top_k)
+            objects += self._other_kinds(vectors, np.concatenate([clip_boxes(detections.boxes, *image.size), regions]),
+                                         conf, top_k)
         if detected <= self.settings.whole_photo_upto:  # 0 <= upto: always when nothing was found
             [matches] = self.index.search(region_vectors[:1], top_k)
             whole = ObjectResult(WHOLE_PHOTO, (0, 0, image.width, image.height), None, matches)
             # One object found or none: the photo is most likely of one product, so the whole photo leads.
             objects.insert(0 if detected <= 1 else len(objects), whole)
-        timings["embed"] = (t2 - t1) * 1000
-        timings["search"] = (time.perf_counter() - t2) * 1000
-        timings = {k: round(v, 1) for k, v in timings.items()}
-        only_whole = all(o.label == WHOLE_PHOTO for o in objects)
-        return SearchResult(objects, only_whole, image.size, timings)
+        return objects
 
-    def _detect(self, image: Image.Image, conf: float) -> Detections:
+    def _detect(self, images: list[Image.Image], confs: list[float]) -> list[Detections]:
+        """Each photo's candidate detections: down to `settings.low_conf` with kinds (the catalog may
+        vouch for them), else down to its `conf`."""
         if self.detector is None:
-            return Detections.empty()
+            return [Detections.empty() for _ in images]
         s = self.settings
-        floor = min(s.low_conf, conf) if self.kinds else conf
-        found = self.detector.detect(image, conf=floor, classes=self.labels)
-        if s.detect_mirrored:
-            # A second look at the mirrored photo finds objects the first pass scored too low.
-            mirrored = self.detector.detect(ImageOps.mirror(image), conf=floor, classes=self.labels)
-            found += Detections(mirror_boxes(mirrored.boxes, image.width), mirrored.scores, mirrored.labels)
-            found = found[nms(found.boxes, found.scores, found.labels, s.iou)[: s.max_objects]]
-        if self.kinds:
-            found = found[[label in self.kinds for label in found.labels]]
-        return found
+        floors = [min(s.low_conf, conf) if self.kinds else conf for conf in confs]
+        # A second look at the mirrored photo finds objects the first pass scored too low.
+        looks = images + ([ImageOps.mirror(image) for image in images] if s.detect_mirrored else [])
+        seen = self.detector.detect(looks, conf=min(floors), classes=self.labels)
+        results = []
+        for i, (image, floor) in enumerate(zip(images, floors)):
+            found = seen[i]
+            if s.detect_mirrored:
+                mirrored = seen[len(images) + i]
+                found += Detections(mirror_boxes(mirrored.boxes, image.width), mirrored.scores, mirrored.labels)
+                found = found[nms(found.boxes, found.scores, found.labels, s.iou)[: s.max_objects]]
+            # The batch was detected down to its lowest floor: each photo keeps what its own allows.
+            found = found[found.scores >= floor]
+            if self.kinds:
+                found = found[[label in self.kinds for label in found.labels]]
+            results.append(found)
+        return results
 
     def _match(self, detections: Detections, vectors: np.ndarray, conf: float, top_k: int,
                size: tuple[int, int]) -> list[ObjectResult]:
-        keep = self._confirmed(detections, vectors, conf) if self.kinds else detections.scores >= conf
-        kept = np.flatnonzero(keep)
-        if not len(kept):
-            kept = [0]  # the catalog confirmed nothing: still show the detector's best guess
-        detections, vectors = detections[kept], vectors[kept]
+        scores = np.maximum(detections.scores, self._agreement(vectors, detections.labels)) if self.kinds \
+            else detections.scores
+        kept = np.flatnonzero(scores >= conf)
+        kept = kept[np.argsort(-scores[kept], kind="stable")]
+        detections = Detections(detections.boxes[kept], scores[kept], tuple(detections.labels[i] for i in kept))
+        vectors = vectors[kept]
+        if not len(detections):
+            return []
         depth = max(top_k, GROUP_DEPTH)  # grouping compares the top GROUP_DEPTH whatever top_k is
         if self.kinds:
             ranked = [self.index.search(vectors[i:i + 1], depth, rows=self.kinds.rows[label])[0]
@@ -145,34 +174,42 @@ class Engine:
                                         float(detections.scores[best]), fuse_best([ranked[i] for i in members], top_k)))
         return objects
 
-    def _other_kinds(self, vectors: np.ndarray, boxes: np.ndarray, top_k: int) -> list[ObjectResult]:
+    def _other_kinds(self, vectors: np.ndarray, boxes: np.ndarray, conf: float, top_k: int) -> list[ObjectResult]:
         """Objects of the catalog's kinds that no detector class covers, seen in any of the crops.
 
         Every crop (the detections' and the photo's regions) is compared with those products; the
         kinds are taken in the order of their best single match, one object each, the crop of that
-        match as its box.
+        match as its box, while the catalog's agreement on that crop reaches `conf`.
         """
         pairs = [(m.score, q, self._other_kind_of_row[m.product.row])
                  for q, near in enumerate(self.index.search(vectors, OTHER_DEPTH, rows=self._other_rows))
                  for m in near]
-        objects, taken = [], set()
+        objects, seen = [], set()
         for _, q, noun in sorted(pairs, key=lambda p: -p[0]):
             if len(objects) == self.settings.other_kinds:
                 break
-            if noun not in taken:
-                taken.add(noun)
+            if noun in seen:
+                continue
+            seen.add(noun)
+            [score] = self._agreement(vectors[q:q + 1], [noun])
+            if score >= conf:
                 [matches] = self.index.search(vectors[q:q + 1], top_k, rows=self.kinds.others[noun])
-                objects.append(ObjectResult(noun, tuple(int(round(v)) for v in boxes[q]), None, matches))
+                objects.append(ObjectResult(noun, tuple(int(round(v)) for v in boxes[q]), float(score), matches))
         return objects
 
-    def _confirmed(self, detections: Detections, vectors: np.ndarray, conf: float) -> np.ndarray:
-        """Which detections to keep: confident ones, and unsure ones the catalog agrees with."""
-        keep = detections.scores >= conf
-        unsure = np.flatnonzero(~keep)
-        if len(unsure):
-            for i, near in zip(unsure, self.index.search(vectors[unsure], VERIFY_NEIGHBOURS)):
-                keep[i] = any(detections.labels[i] in self.kinds.of_row[m.product.row] for m in near)
-        return keep
+    def _agreement(self, vectors: np.ndarray, kinds) -> np.ndarray:
+        """The catalog's agreement that each crop shows its kind: `settings.catalog_weight` times
+        (11 - r) / 10, where r is the rank (1 to 10) of the first product of that kind among the
+        crop's 10 nearest in the whole catalog; 0 when none of them is of it."""
+        if not len(vectors):
+            return np.zeros(0)
+        near = self.index.search(vectors, AGREEMENT_NEIGHBOURS)
+        ranks = [next((r for r, m in enumerate(found) if self._is_of(m.product.row, kind)), AGREEMENT_NEIGHBOURS)
+                 for kind, found in zip(kinds, near)]  # from 0; AGREEMENT_NEIGHBOURS for none
+        return self.settings.catalog_weight * (AGREEMENT_NEIGHBOURS - np.asarray(ranks, np.float64)) / AGREEMENT_NEIGHBOURS
+
+    def _is_of(self, row: int, kind: str) -> bool:
+        return kind in self.kinds.of_row[row] or self._other_kind_of_row.get(row) == kind
 
     def _crops(self, image: Image.Image, boxes: np.ndarray, padding: float | None = None) -> list[Image.Image]:
         cut = letterbox if self.settings.crop_style == "catalog" else crop

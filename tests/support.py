@@ -138,9 +138,12 @@ class FakeDetector:
                                         [o[2] if o[3] is None else o[3] for o in objects], labels)
         self.calls: list[dict] = []
 
-    def detect(self, image: Image.Image, *, conf: float, classes) -> Detections:
+    def detect(self, images: Sequence[Image.Image], *, conf: float, classes) -> list[Detections]:
+        self.calls.append({"conf": conf, "classes": classes, "images": len(images)})
+        return [self._detect(image, conf, classes) for image in images]
+
+    def _detect(self, image: Image.Image, conf: float, classes) -> Detections:
         found = {self.photo: self.seen, self.mirrored: self.seen_mirrored}[image.tobytes()]
-        self.calls.append({"conf": conf, "classes": classes})
         keep = [score >= conf and (classes is None or label in classes)
                 for score, label in zip(found.scores, found.labels)]
         found = found[keep]

@@ -18,7 +18,7 @@ def detector(tiny_yolo_path):
 
 
 def test_detections_are_the_asked_classes_best_first_within_the_photo(detector):
-    found = detector.detect(PHOTO, conf=0.5, classes=["chair", "bed"])
+    [found] = detector.detect([PHOTO], conf=0.5, classes=["chair", "bed"])
     assert isinstance(found, Detections) and len(found) == 5  # the head sees chairs everywhere; max_objects 5
     assert set(found.labels) == {"chair"}
     assert np.all(found.scores >= 0.5) and np.all(found.scores <= 1)
@@ -29,12 +29,23 @@ def test_detections_are_the_asked_classes_best_first_within_the_photo(detector):
 
 @pytest.mark.parametrize("conf, classes", [(0.5, ["bed"]), (0.5, []), (0.99999, ["chair"])])
 def test_nothing_of_other_classes_or_below_conf(detector, conf, classes):
-    found = detector.detect(PHOTO, conf=conf, classes=classes)
+    [found] = detector.detect([PHOTO], conf=conf, classes=classes)
     assert len(found) == 0 and found.boxes.shape == (0, 4)
 
 
 def test_all_classes_when_none_are_named(detector):
-    assert len(detector.detect(PHOTO, conf=0.5, classes=None)) == 5
+    assert len(detector.detect([PHOTO], conf=0.5, classes=None)[0]) == 5
+
+
+def test_a_batch_gives_each_photo_what_it_gets_alone(tiny_yolo_path):
+    detector = load_detector(Settings(detector=str(tiny_yolo_path), max_objects=50, device="cpu"))
+    photos = [PHOTO, Image.effect_noise((64, 128), 60).convert("RGB"), PHOTO.rotate(90), PHOTO.resize((160, 96))]
+    together = detector.detect(photos, conf=0.3, classes=None)
+    for photo, found in zip(photos, together):
+        [alone] = detector.detect([photo], conf=0.3, classes=None)
+        assert found.labels == alone.labels and np.allclose(found.boxes, alone.boxes, atol=1e-3)
+        assert np.allclose(found.scores, alone.scores, atol=1e-5)
+    assert detector.detect([], conf=0.3, classes=None) == []
 
 
 def test_missing_weights_are_a_clear_error(tmp_path):

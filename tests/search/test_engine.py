@@ -83,51 +83,67 @@ def test_nothing_detected_means_the_whole_photo_is_the_query(index):
 
 
 def test_unsure_detections_stay_only_where_the_catalog_agrees(index):
-    # Below conf (0.25) but above low_conf (0.05): the red crop's nearest products include chairs, so it
-    # is a chair; the green crop's ten nearest are all tables, so "chair" there is dropped.
+    # Below conf (0.25) but above low_conf (0.05): the red crop's nearest product is a chair, so the
+    # catalog's agreement is catalog_weight x (11 - 1) / 10 = 0.5, its score, and it is kept; the green
+    # crop's ten nearest are all tables, so "chair" there scores 0.12 and is dropped.
     engine, _ = _engine(index, [(BLUE_BOX, "couch", 0.8, None), (RED_BOX, "chair", 0.1, None),
-                                (GREEN_BOX, "chair", 0.12, None)], ROOM, detect_mirrored=False)
-    assert [(o.label, o.box) for o in engine.search(ROOM).objects] == [("couch", BLUE_BOX), ("chair", RED_BOX)]
+                                (GREEN_BOX, "chair", 0.12, None)], ROOM, detect_mirrored=False, catalog_weight=0.5)
+    assert [(o.label, o.box, o.score) for o in engine.search(ROOM).objects] == [
+        ("couch", BLUE_BOX, 0.8), ("chair", RED_BOX, 0.5)]
+    assert [o.label for o in engine.search(ROOM, conf=0.6).objects] == ["couch"]  # conf is a threshold on score
+    heavier, _ = _engine(index, [(RED_BOX, "chair", 0.1, None)], ROOM, detect_mirrored=False, catalog_weight=0.9)
+    assert [o.score for o in heavier.search(ROOM).objects] == [pytest.approx(0.9)]
+
+
+def test_the_catalogs_agreement_falls_with_the_rank_of_the_kinds_first_product(index):
+    # The yellow lamp, seen as an unsure chair: its nearest product is the lamp, the second a chair.
+    photo = paint(SIZE, [(RED_BOX, YELLOW)])
+    engine, _ = _engine(index, [(RED_BOX, "chair", 0.1, None)], photo, detect_mirrored=False)
+    [chair] = engine.search(photo).objects
+    assert chair.score == pytest.approx(0.8 * 9 / 10)  # catalog_weight (default 0.8) x (11 - 2) / 10
 
     strict, _ = _engine(index, [(BLUE_BOX, "couch", 0.8, None), (RED_BOX, "chair", 0.1, None)], ROOM,
                         detect_mirrored=False, low_conf=0.25)
     assert [o.label for o in strict.search(ROOM).objects] == ["couch"]
 
 
-def test_when_the_catalog_confirms_nothing_the_best_guess_is_shown(index):
+@pytest.mark.parametrize("objects, conf, other_kinds", [
     # A table seen as an unsure chair and as an unsure sofa: the catalog vouches for neither.
-    engine, _ = _engine(index, [(GREEN_BOX, "chair", 0.12, None), (GREEN_BOX, "couch", 0.1, None)], ROOM,
-                        detect_mirrored=False)
-    [guess] = engine.search(ROOM).objects
-    assert (guess.label, guess.box, guess.score) == ("chair", GREEN_BOX, 0.12)
+    ([(GREEN_BOX, "chair", 0.12, None), (GREEN_BOX, "couch", 0.1, None)], 0.25, 0),
+    ([(RED_BOX, "chair", 0.9, None), (BLUE_BOX, "couch", 0.8, None)], 1.0, 2),  # conf=1: nothing can pass
+])
+def test_when_nothing_passes_the_answer_is_the_whole_photo(index, objects, conf, other_kinds):
+    engine, _ = _engine(index, objects, ROOM, detect_mirrored=False, other_kinds=other_kinds)
+    result = engine.search(ROOM, conf=conf)
+    assert result.whole_image and [(o.label, o.score) for o in result.objects] == [(WHOLE_PHOTO, None)]
 
 
 def test_the_mirrored_photo_finds_what_the_first_look_missed(index):
     # The detector scores the chair 0.02 (below every threshold) as it is, 0.6 when mirrored.
-    engine, detector = _engine(index, [(RED_BOX, "chair", 0.02, 0.6)], ROOM)
+    engine, detector = _engine(index, [(RED_BOX, "chair", 0.02, 0.6)], ROOM, catalog_weight=0.0)  # the detector's scores
     [chair] = engine.search(ROOM).objects
     assert (chair.label, chair.box, chair.score) == ("chair", RED_BOX, 0.6)  # the box mapped back
-    assert len(detector.calls) == 2
+    assert detector.calls[0]["images"] == 2  # the photo and its mirror image, in one batch
 
     once, detector = _engine(index, [(RED_BOX, "chair", 0.02, 0.6)], ROOM, detect_mirrored=False)
-    assert once.search(ROOM).whole_image and len(detector.calls) == 1
+    assert once.search(ROOM).whole_image and detector.calls[0]["images"] == 1
 
 
 def test_an_object_seen_in_both_looks_is_one_object(index):
     engine, _ = _engine(index, [(RED_BOX, "chair", 0.9, 0.7), (BLUE_BOX, "couch", 0.5, None)], ROOM,
-                        group_objects=False)
+                        group_objects=False, catalog_weight=0.0)
     assert [(o.label, o.score) for o in engine.search(ROOM).objects] == [("chair", 0.9), ("couch", 0.5)]
 
 
 def test_lookalike_boxes_are_one_object_with_the_best_of_their_matches(index):
     photo = paint(SIZE, [((10, 10, 40, 60), RED), ((150, 10, 190, 60), DARK_RED)])
     objects = [((10, 10, 40, 60), "chair", 0.7, None), ((150, 10, 190, 60), "chair", 0.9, None)]
-    grouped, _ = _engine(index, objects, photo, detect_mirrored=False)
+    grouped, _ = _engine(index, objects, photo, detect_mirrored=False, catalog_weight=0.0)
     [chair] = grouped.search(photo, top_k=2).objects
     assert (chair.box, chair.score) == ((150, 10, 190, 60), 0.9)  # the best member's
     assert {(m.product.id, round(m.score, 3)) for m in chair.products} == {("C1", 1.0), ("C2", 1.0)}
 
-    apart, _ = _engine(index, objects, photo, detect_mirrored=False, group_objects=False)
+    apart, _ = _engine(index, objects, photo, detect_mirrored=False, group_objects=False, catalog_weight=0.0)
     assert [o.score for o in apart.search(photo, top_k=2).objects] == [0.9, 0.7]
 
 
@@ -141,7 +157,8 @@ def test_kinds_the_detector_cannot_see_are_found_in_the_photos_regions(index):
     assert engine.kinds.others.keys() == {"lamp", "rug"}
     chair, lamp = engine.search(LAMP_ROOM, top_k=3).objects
     assert chair.label == "chair" and _ids(chair) == ["C1", "C3", "C4"]
-    assert (lamp.label, lamp.box, lamp.score) == ("lamp", (100, 0, 200, 100), None)
+    # Scored by the catalog's agreement alone: the crop's nearest product is the shop's one lamp.
+    assert (lamp.label, lamp.box, lamp.score) == ("lamp", (100, 0, 200, 100), 0.8)
     assert _ids(lamp) == ["L1"] and lamp.products[0].score == pytest.approx(1.0)
 
     # The next kind is the one with the next best match anywhere: the rug, for the grey wall.
@@ -174,12 +191,12 @@ def test_the_detector_looks_only_for_the_classes_the_catalog_sells(index):
     engine, detector = _engine(index, [(RED_BOX, "chair", 0.9, None), (BLUE_BOX, "person", 0.95, None)], ROOM)
     assert engine.labels == ("chair", "couch", "dining table")  # the shop's kinds (it sells no bed)
     assert [o.label for o in engine.search(ROOM).objects] == ["chair"]
-    assert detector.calls[0] == {"conf": 0.05, "classes": engine.labels}  # low_conf: unsure ones are checked
+    assert detector.calls[0] == {"conf": 0.05, "classes": engine.labels, "images": 2}  # low_conf: the catalog may vouch
 
     plain, detector = _engine(index, [(RED_BOX, "chair", 0.9, None)], ROOM, kinds="off", classes="chair,tv")
     assert plain.labels == ("chair",)
     plain.search(ROOM, conf=0.4)
-    assert detector.calls[0] == {"conf": 0.4, "classes": ("chair",)}
+    assert detector.calls[0] == {"conf": 0.4, "classes": ("chair",), "images": 2}
     with pytest.raises(SettingsError, match="None of the classes"):
         _engine(index, [], ROOM, kinds="off", classes="spaceship")
 
@@ -226,8 +243,8 @@ def test_load_engine_serves_what_the_settings_describe(served):
     engine, photo = served
     assert engine.labels == ("chair", "couch") and len(engine.index) == 3
     result = engine.search(photo)
-    chairs = [o for o in result.objects if o.score is not None]
-    assert not result.whole_image and {o.label for o in chairs} == {"chair"}  # the tiny YOLO sees chairs
+    chairs = [o for o in result.objects if o.label == "chair"]
+    assert not result.whole_image and chairs  # the tiny YOLO sees chairs
     for obj in chairs:
         assert [m.product.id for m in obj.products] == ["P0"]  # the only chair the shop sells
     # Then the rug, which no detector class covers; and the whole photo only when few objects were found.
@@ -236,6 +253,23 @@ def test_load_engine_serves_what_the_settings_describe(served):
     assert [o.label for o in whole] == ([WHOLE_PHOTO] if len(chairs) <= engine.settings.whole_photo_upto else [])
     direct = Engine(engine.detector, engine.encoder, engine.index, engine.settings)
     assert direct.search(photo).to_dict()["objects"] == result.to_dict()["objects"]
+
+
+def test_photos_searched_together_get_what_each_gets_alone(served):
+    from PIL import Image
+
+    engine, photo = served
+    other = Image.effect_noise((96, 140), 40).convert("RGB")
+    asked = [(photo, 1, 0.25), (other, None, 0.6), (photo, 2, 1.0), (photo.rotate(180), 2, None)]
+    together = engine.search_many(*zip(*asked))
+    for (image, top_k, conf), result in zip(asked, together):
+        assert _rounded(result) == _rounded(engine.search(image, top_k, conf))  # batches round floats their way
+    assert together[2].whole_image  # conf=1 there, whatever the others asked for
+
+
+def _rounded(result):
+    return [(o.label, o.box, None if o.score is None else round(o.score, 4),
+             [(m.product.id, round(m.score, 4)) for m in o.products]) for o in result.objects]
 
 
 def test_concurrent_searches_agree(served):

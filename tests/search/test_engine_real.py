@@ -32,7 +32,7 @@ def engine(tmp_path_factory):
 def test_yolo_finds_the_bed_and_chairs_of_a_real_room(engine):
     from core.images import load_image
 
-    found = engine.detector.detect(load_image(INTERIOR / _scene()["image_path"]), conf=0.25, classes=HOME_CLASSES)
+    [found] = engine.detector.detect([load_image(INTERIOR / _scene()["image_path"])], conf=0.25, classes=HOME_CLASSES)
     assert "bed" in found.labels and found.labels.count("chair") >= 2
     bed = found.labels.index("bed")
     assert found.scores[bed] > 0.5

@@ -1,0 +1,100 @@
+"""Searches that arrive together run as one batch, and each gets its own answer or its own error."""
+
+import threading
+import time
+
+import pytest
+from PIL import Image
+
+from core.images import ImageError
+from search.batching import SearchBatcher
+from search.engine import Engine
+from support import colour_catalog
+
+RED, BLUE, YELLOW = (255, 0, 0), (0, 0, 255), (255, 255, 0)
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory, tiny_clip_path, tiny_yolo_path):
+    from core.settings import Settings
+    from search.engine import load_engine
+
+    folder = tmp_path_factory.mktemp("tiny-shop")
+    catalog = colour_catalog(folder, [("P0", "Chair", RED), ("P1", "Sofa", BLUE), ("P2", "Rug", YELLOW)])
+    settings = Settings(detector=str(tiny_yolo_path), encoder=str(tiny_clip_path), catalog=str(catalog),
+                        index_dir=str(folder / "idx"), device="cpu", top_k=2)
+    return load_engine(settings, build_index=True, progress=False)
+
+
+class CountingEngine(Engine):
+    """The engine, recording how many photos each batch held."""
+
+    def __init__(self, engine: Engine):
+        super().__init__(engine.detector, engine.encoder, engine.index, engine.settings)
+        self.batches: list[int] = []
+
+    def search_many(self, photos, top_ks, confs):
+        self.batches.append(len(photos))
+        return super().search_many(photos, top_ks, confs)
+
+
+def _rounded(result):
+    return [(o.label, o.box, None if o.score is None else round(o.score, 4),
+             [(m.product.id, round(m.score, 4)) for m in o.products]) for o in result.objects]
+
+
+def _arrive_together(batcher: SearchBatcher, asked: list) -> list:
+    """Send `asked` (photo, top_k, conf) from one thread each while the engine is busy, then free it:
+    they are all waiting when the next batch is taken. Returns each answer or error, in order."""
+    answers = [None] * len(asked)
+
+    def ask(i, photo, top_k, conf):
+        try:
+            answers[i] = batcher.search(photo, top_k, conf)
+        except Exception as exc:
+            answers[i] = exc
+
+    with batcher._engine_lock:  # busy with an earlier batch
+        threads = [threading.Thread(target=ask, args=(i, *a)) for i, a in enumerate(asked)]
+        for thread in threads:
+            thread.start()
+        while len(batcher._waiting) < len(asked):
+            time.sleep(0.01)
+    for thread in threads:
+        thread.join(timeout=60)
+    return answers
+
+
+def test_searches_waiting_together_are_one_batch_with_each_its_own_answer(engine):
+    counting = CountingEngine(engine)
+    photos = [Image.effect_noise((120 + 8 * i, 90), 50 + i).convert("RGB") for i in range(5)]
+    asked = [(photo, 1 + i % 2, 0.25 if i != 3 else 1.0) for i, photo in enumerate(photos)]
+
+    answers = _arrive_together(SearchBatcher(counting, max_batch=8), asked)
+
+    assert counting.batches == [5]
+    for (photo, top_k, conf), answer in zip(asked, answers):
+        assert _rounded(answer) == _rounded(engine.search(photo, top_k, conf))
+    assert answers[3].whole_image  # conf=1: nothing passed, for that request only
+
+
+def test_batches_hold_at_most_max_batch(engine):
+    counting = CountingEngine(engine)
+    photo = Image.effect_noise((100, 80), 50).convert("RGB")
+    answers = _arrive_together(SearchBatcher(counting, max_batch=2), [(photo, 1, 0.25)] * 5)
+    assert sorted(counting.batches) == [1, 2, 2] and all(len(a.objects) for a in answers)
+
+
+def test_a_bad_request_fails_alone(engine):
+    good = Image.effect_noise((100, 80), 50).convert("RGB")
+    answers = _arrive_together(SearchBatcher(engine, max_batch=8), [(good, 1, 0.25), (b"junk", 1, 0.25), (good, 2, 0.25)])
+    assert isinstance(answers[1], ImageError)
+    assert _rounded(answers[0]) == _rounded(engine.search(good, 1, 0.25))
+    assert _rounded(answers[2]) == _rounded(engine.search(good, 2, 0.25))
+
+
+def test_alone_a_search_runs_at_once(engine):
+    counting = CountingEngine(engine)
+    photo = Image.effect_noise((100, 80), 50).convert("RGB")
+    assert _rounded(SearchBatcher(counting, max_batch=8).search(photo, 2, 0.25)) == _rounded(engine.search(photo, 2, 0.25))
+    assert counting.batches == [1]
