@@ -30,9 +30,12 @@ EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 MAX_UPLOAD = "15mb"  # phone photos are 2-8 MB; the pixel limit in core.images guards decoding
 MAX_BATCH = 8  # searches run together at most (search.batching); more waiting gain little on a CPU
-QUEUE_SIZE = 64  # searches waiting beyond this are refused: 64 x ~0.9 s served under load (README: Serving)
+# Searches waiting beyond this are refused ("Queue is full"): under load this machine serves visitors'
+# own room photos at ~0.6/s (bench.load), so the last of 32 waiting is answered within about a minute.
+QUEUE_SIZE = 32
 MAX_TOP_K = 30
-DISPLAY_SIDE = 1280  # the annotated photo is sent at most this size: boxes need no more, phones send 4000 px
+DISPLAY_SIDE = 800  # the annotated photo is sent at most this size: the page shows it 420 px high; its
+# boxes cost a PNG each at this size (Gradio), 180 ms of CPU per search for 7 boxes at 800 px, 335 at 1280
 WHOLE_PHOTO_LABEL = "Whole photo"
 PALETTE = ("#e4572e", "#2e86ab", "#f3a712", "#4c9f70", "#a23b72", "#3b1f2b", "#17bebb", "#8f2d56",
            "#6a4c93", "#c0a000")

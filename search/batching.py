@@ -2,12 +2,14 @@
 
 A server hands each request to `SearchBatcher.search` from its own thread. Whichever caller finds
 the engine free takes every request waiting (up to `max_batch`), its own among them, and runs them
-as one batch; the others wait for their answer. Under load, batches grow and each photo costs less;
-alone, a request runs at once, as a batch of one.
+as one batch; the others wait for their answer. Alone, a request runs at once, as a batch of one.
+Requests in a batch that ask the same thing (the same pixels, `top_k` and `conf`: a crowd trying
+the page's example photos) are searched once and share the answer.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from dataclasses import dataclass, field
 
@@ -23,6 +25,7 @@ class _Request:
     photo: Image.Image
     top_k: int
     conf: float
+    key: tuple = ()  # what the request asks: equal keys get equal answers
     result: SearchResult | None = None
     error: BaseException | None = None
     done: threading.Event = field(default_factory=threading.Event)
@@ -37,7 +40,8 @@ class SearchBatcher:
 
     def search(self, photo: Image.Image, top_k: int, conf: float) -> SearchResult:
         """`Engine.search(photo, top_k, conf)`, run in a batch with the searches waiting beside it."""
-        request = _Request(photo, top_k, conf)
+        pixels = hashlib.sha256(photo.tobytes()).hexdigest()
+        request = _Request(photo, top_k, conf, (pixels, photo.size, photo.mode, top_k, conf))
         with self._waiting_lock:
             self._waiting.append(request)
         while not request.done.is_set():
@@ -52,17 +56,19 @@ class SearchBatcher:
         return request.result
 
     def _run(self, batch: list[_Request]) -> None:
+        asked = list({request.key: request for request in batch}.values())  # each distinct question once
         try:
-            results = self.engine.search_many([r.photo for r in batch], [r.top_k for r in batch],
-                                              [r.conf for r in batch])
+            answers = dict(zip((r.key for r in asked), self.engine.search_many(
+                [r.photo for r in asked], [r.top_k for r in asked], [r.conf for r in asked])))
         except Exception as exc:
-            if len(batch) > 1:  # one request's failure must not become its neighbours'
-                for request in batch:
-                    self._run([request])
+            if len(asked) > 1:  # one request's failure must not become its neighbours'
+                for key in {r.key for r in batch}:
+                    self._run([r for r in batch if r.key == key])
                 return
-            batch[0].error = exc
-            batch[0].done.set()
+            for request in batch:
+                request.error = exc
+                request.done.set()
             return
-        for request, result in zip(batch, results):
-            request.result = result
+        for request in batch:
+            request.result = answers[request.key]
             request.done.set()

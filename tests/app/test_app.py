@@ -165,3 +165,23 @@ def test_only_what_the_page_shows_is_served(client, served_app, hk_engine):
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(served_app + path)
         assert refused.value.code in (403, 404), path
+
+
+def test_a_crowd_of_clients_is_served_each_its_own_answer(client, served_app, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    other = tmp_path / "other.jpg"
+    Image.open(APP_PHOTO).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(other)
+    expected = {path: _search(client, path, top_k=2)[2]["objects"] for path in (APP_PHOTO, other)}
+
+    def visit(i):  # each its own client, as separate visitors are; two photos, asked at once
+        visitor = Client(served_app, verbose=False)
+        return [(path, _search(visitor, path, top_k=2)[2]["objects"]) for path in [(APP_PHOTO, other), (other, APP_PHOTO)][i % 2]]
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = [a for visits in pool.map(visit, range(8)) for a in visits]
+    assert len(answers) == 16
+    for path, objects in answers:
+        assert [(o["label"], o["box"]) for o in objects] == [(o["label"], o["box"]) for o in expected[path]]
+        assert [[p["id"] for p in o["products"]] for o in objects] == [[p["id"] for p in o["products"]]
+                                                                       for o in expected[path]]

@@ -80,14 +80,27 @@ def test_searches_waiting_together_are_one_batch_with_each_its_own_answer(engine
 
 def test_batches_hold_at_most_max_batch(engine):
     counting = CountingEngine(engine)
-    photo = Image.effect_noise((100, 80), 50).convert("RGB")
-    answers = _arrive_together(SearchBatcher(counting, max_batch=2), [(photo, 1, 0.25)] * 5)
+    photos = [Image.effect_noise((100, 80), 50 + i).convert("RGB") for i in range(5)]
+    answers = _arrive_together(SearchBatcher(counting, max_batch=2), [(photo, 1, 0.25) for photo in photos])
     assert sorted(counting.batches) == [1, 2, 2] and all(len(a.objects) for a in answers)
+
+
+def test_the_same_question_asked_together_is_searched_once(engine):
+    counting = CountingEngine(engine)
+    photo, other = Image.effect_noise((100, 80), 50).convert("RGB"), Image.effect_noise((100, 80), 51).convert("RGB")
+    asked = [(photo.copy(), 2, 0.25) for _ in range(4)] + [(other, 2, 0.25), (photo, 1, 0.25)]
+
+    answers = _arrive_together(SearchBatcher(counting, max_batch=8), asked)
+
+    assert counting.batches == [3]  # the same pixels, top_k and conf: one search
+    for (image, top_k, conf), answer in zip(asked, answers):
+        assert _rounded(answer) == _rounded(engine.search(image, top_k, conf))
 
 
 def test_a_bad_request_fails_alone(engine):
     good = Image.effect_noise((100, 80), 50).convert("RGB")
-    answers = _arrive_together(SearchBatcher(engine, max_batch=8), [(good, 1, 0.25), (b"junk", 1, 0.25), (good, 2, 0.25)])
+    huge = Image.new("L", (8000, 6000))  # over the engine's pixel limit
+    answers = _arrive_together(SearchBatcher(engine, max_batch=8), [(good, 1, 0.25), (huge, 1, 0.25), (good, 2, 0.25)])
     assert isinstance(answers[1], ImageError)
     assert _rounded(answers[0]) == _rounded(engine.search(good, 1, 0.25))
     assert _rounded(answers[2]) == _rounded(engine.search(good, 2, 0.25))

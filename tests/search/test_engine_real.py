@@ -67,9 +67,13 @@ def test_a_real_scene_through_the_served_engine(engine):
         assert len(obj.products) == 10
         assert all(m.product.id in catalog_ids and -1 <= m.score <= 1.0001 for m in obj.products)
         assert [m.score for m in obj.products] == sorted((m.score for m in obj.products), reverse=True)
-        if obj.score is not None:  # detected: products of its own kind
-            assert 0 < obj.score <= 1 and all(obj.label in engine.kinds.of_row[m.product.row] for m in obj.products)
-        elif obj.label != WHOLE_PHOTO:  # one of the catalog's own kinds, which no detector class covers
+        if obj.label == WHOLE_PHOTO:  # searched, not scored
+            assert obj.score is None
+            continue
+        assert engine.settings.conf <= obj.score < 1
+        if obj.label in engine.kinds:  # detected: products of its own kind
+            assert all(obj.label in engine.kinds.of_row[m.product.row] for m in obj.products)
+        else:  # one of the catalog's own kinds, which no detector class covers
             assert {m.product.row for m in obj.products} <= set(engine.kinds.others[obj.label].tolist())
     assert sum(o.label in engine.kinds.others for o in result.objects) == engine.settings.other_kinds
     # The room's own armchair (RÅDVIKEN) is among what the engine returns.
