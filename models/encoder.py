@@ -19,10 +19,6 @@ from core.types import EncoderInfo
 
 from .runtime import pick_device
 
-# Images per forward pass on a CPU, where larger batches run slower per image (MobileNetV2 on 2
-# cores: 24 crops/s in passes of 16, 14 in passes of 144): a server batching several photos'
-# crops would pay for it.
-CPU_CHUNK = 16
 # Their pooler is a tanh classification head, poor for retrieval: use the CLS token instead.
 CLS_TOKEN_MODELS = {"vit", "deit", "beit", "data2vec-vision", "vit_msn", "vit_mae"}
 
@@ -59,15 +55,11 @@ class Encoder:
     def dim(self) -> int:
         return int(self.embed_images([Image.new("RGB", (32, 32))]).shape[1])
 
+    @torch.inference_mode()
     def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray:
-        """All `images` (RGB PIL) -> (N, D); on a CPU in forward passes of at most `CPU_CHUNK` images."""
+        """All `images` (RGB PIL) in one batched forward pass -> (N, D)."""
         if not images:
             raise EncoderError("embed_images needs at least one image.")
-        chunk = CPU_CHUNK if self.device == "cpu" else len(images)
-        return np.concatenate([self._embed(images[i:i + chunk]) for i in range(0, len(images), chunk)])
-
-    @torch.inference_mode()
-    def _embed(self, images: Sequence[Image.Image]) -> np.ndarray:
         pixels = self.processor(images=list(images), return_tensors="pt")["pixel_values"].to(self.device)
         with self._lock:
             if self.is_clip:
