@@ -10,7 +10,7 @@ from PIL import Image, ImageOps
 
 from core.images import ImageInput, load_image
 from core.settings import Settings, SettingsError
-from core.types import WHOLE_PHOTO, Detections, ObjectResult, SearchResult
+from core.types import WHOLE_PHOTO, Detections, Match, ObjectResult, SearchResult
 from index.ensure import ensure_index
 from index.store import CatalogIndex
 from models.detector import Detector, load_detector
@@ -110,11 +110,14 @@ class Engine:
                  top_k: int, conf: float) -> list[ObjectResult]:
         """One photo's objects, from its detections and regions and their crops' `vectors` (in that order)."""
         box_vectors, region_vectors = vectors[: len(detections)], vectors[len(detections):]
-        objects = self._match(detections, box_vectors, conf, top_k, image.size) if len(detections) else []
+        # Each crop's nearest products in the whole catalog, which the catalog's agreement is read from.
+        near = self.index.search(vectors, AGREEMENT_NEIGHBOURS) if self.kinds else None
+        box_near = near[: len(detections)] if near is not None else None
+        objects = self._match(detections, box_vectors, box_near, conf, top_k, image.size) if len(detections) else []
         detected = len(objects)
         if self._other_rows is not None:
             objects += self._other_kinds(vectors, np.concatenate([clip_boxes(detections.boxes, *image.size), regions]),
-                                         conf, top_k)
+                                         near, conf, top_k)
         if detected <= self.settings.whole_photo_upto:  # 0 <= upto: always when nothing was found
             [matches] = self.index.search(region_vectors[:1], top_k)
             whole = ObjectResult(WHOLE_PHOTO, (0, 0, image.width, image.height), None, matches)
@@ -146,9 +149,11 @@ class Engine:
             results.append(found)
         return results
 
-    def _match(self, detections: Detections, vectors: np.ndarray, conf: float, top_k: int,
-               size: tuple[int, int]) -> list[ObjectResult]:
-        scores = np.maximum(detections.scores, self._agreement(vectors, detections.labels)) if self.kinds \
+    def _match(self, detections: Detections, vectors: np.ndarray, near: list[list[Match]] | None, conf: float,
+               top_k: int, size: tuple[int, int]) -> list[ObjectResult]:
+        """The detections that pass `conf`, each with its products; `near`: each crop's nearest products
+        in the whole catalog (with kinds)."""
+        scores = np.maximum(detections.scores, self._agreement(near, detections.labels)) if self.kinds \
             else detections.scores
         kept = np.flatnonzero(scores >= conf)
         kept = kept[np.argsort(-scores[kept], kind="stable")]
@@ -174,7 +179,8 @@ class Engine:
                                         float(detections.scores[best]), fuse_best([ranked[i] for i in members], top_k)))
         return objects
 
-    def _other_kinds(self, vectors: np.ndarray, boxes: np.ndarray, conf: float, top_k: int) -> list[ObjectResult]:
+    def _other_kinds(self, vectors: np.ndarray, boxes: np.ndarray, near: list[list[Match]], conf: float,
+                     top_k: int) -> list[ObjectResult]:
         """Objects of the catalog's kinds that no detector class covers, seen in any of the crops.
 
         Every crop (the detections' and the photo's regions) is compared with those products; the
@@ -182,8 +188,8 @@ class Engine:
         match as its box, while the catalog's agreement on that crop reaches `conf`.
         """
         pairs = [(m.score, q, self._other_kind_of_row[m.product.row])
-                 for q, near in enumerate(self.index.search(vectors, OTHER_DEPTH, rows=self._other_rows))
-                 for m in near]
+                 for q, found in enumerate(self.index.search(vectors, OTHER_DEPTH, rows=self._other_rows))
+                 for m in found]
         objects, seen = [], set()
         for _, q, noun in sorted(pairs, key=lambda p: -p[0]):
             if len(objects) == self.settings.other_kinds:
@@ -191,19 +197,16 @@ class Engine:
             if noun in seen:
                 continue
             seen.add(noun)
-            [score] = self._agreement(vectors[q:q + 1], [noun])
+            [score] = self._agreement([near[q]], [noun])
             if score >= conf:
                 [matches] = self.index.search(vectors[q:q + 1], top_k, rows=self.kinds.others[noun])
                 objects.append(ObjectResult(noun, tuple(int(round(v)) for v in boxes[q]), float(score), matches))
         return objects
 
-    def _agreement(self, vectors: np.ndarray, kinds) -> np.ndarray:
+    def _agreement(self, near: list[list[Match]], kinds) -> np.ndarray:
         """The catalog's agreement that each crop shows its kind: `settings.catalog_weight` times
         (11 - r) / 10, where r is the rank (1 to 10) of the first product of that kind among the
-        crop's 10 nearest in the whole catalog; 0 when none of them is of it."""
-        if not len(vectors):
-            return np.zeros(0)
-        near = self.index.search(vectors, AGREEMENT_NEIGHBOURS)
+        crop's 10 nearest in the whole catalog (`near`); 0 when none of them is of it."""
         ranks = [next((r for r, m in enumerate(found) if self._is_of(m.product.row, kind)), AGREEMENT_NEIGHBOURS)
                  for kind, found in zip(kinds, near)]  # from 0; AGREEMENT_NEIGHBOURS for none
         return self.settings.catalog_weight * (AGREEMENT_NEIGHBOURS - np.asarray(ranks, np.float64)) / AGREEMENT_NEIGHBOURS

@@ -13,8 +13,8 @@ os.environ.setdefault("YOLO_CONFIG_DIR", tempfile.mkdtemp(prefix="yolo-config-")
 
 import pytest  # noqa: E402
 
-from support import (HK, MOBILENET, SHARED_MISSING, SHARED_REASON, YOLO_WEIGHTS, save_tiny_clip,  # noqa: E402
-                     save_tiny_vit, write_csv)
+from support import (HK, MOBILENET, SHARED_MISSING, SHARED_REASON, YOLO_WEIGHTS, colour_catalog,  # noqa: E402
+                     save_tiny_clip, save_tiny_vit, write_csv)
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +50,21 @@ def tiny_yolo_path(tmp_path_factory):
         branch[-1].bias.data[56] = 2.0
     model.save(str(path))
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_shop_engine(tmp_path_factory, tiny_clip_path, tiny_yolo_path):
+    """The served pipeline, loaded from settings as the app loads it, with the tiny CLIP and YOLO, over a
+    shop of a red chair, a blue sofa and a yellow rug (which no detector class covers)."""
+    from core.settings import Settings
+    from search.engine import load_engine
+
+    folder = tmp_path_factory.mktemp("tiny-shop")
+    catalog = colour_catalog(folder, [("P0", "Chair", (255, 0, 0)), ("P1", "Sofa", (0, 0, 255)),
+                                      ("P2", "Rug", (255, 255, 0))])
+    settings = Settings(detector=str(tiny_yolo_path), encoder=str(tiny_clip_path), catalog=str(catalog),
+                        index_dir=str(folder / "idx"), device="cpu", top_k=2)
+    return load_engine(settings, build_index=True, progress=False)
 
 
 @pytest.fixture(scope="session")

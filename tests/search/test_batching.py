@@ -9,21 +9,11 @@ from PIL import Image
 from core.images import ImageError
 from search.batching import SearchBatcher
 from search.engine import Engine
-from support import colour_catalog
-
-RED, BLUE, YELLOW = (255, 0, 0), (0, 0, 255), (255, 255, 0)
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory, tiny_clip_path, tiny_yolo_path):
-    from core.settings import Settings
-    from search.engine import load_engine
-
-    folder = tmp_path_factory.mktemp("tiny-shop")
-    catalog = colour_catalog(folder, [("P0", "Chair", RED), ("P1", "Sofa", BLUE), ("P2", "Rug", YELLOW)])
-    settings = Settings(detector=str(tiny_yolo_path), encoder=str(tiny_clip_path), catalog=str(catalog),
-                        index_dir=str(folder / "idx"), device="cpu", top_k=2)
-    return load_engine(settings, build_index=True, progress=False)
+def engine(tiny_shop_engine):
+    return tiny_shop_engine
 
 
 class CountingEngine(Engine):

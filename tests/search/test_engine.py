@@ -11,7 +11,7 @@ from core.types import WHOLE_PHOTO
 from index.build import build_index
 from index.catalog import open_catalog
 from index.store import CatalogIndex
-from search.engine import Engine, load_engine
+from search.engine import Engine
 from support import GREY, FakeDetector, FakeEncoder, colour_catalog, paint
 
 RED, DARK_RED, BLUE, NAVY, YELLOW = (255, 0, 0), (200, 0, 0), (0, 0, 255), (0, 0, 150), (255, 255, 0)
@@ -229,14 +229,10 @@ def test_crops_are_squares_on_the_catalogs_background_or_the_box_itself(index, s
 # The served pipeline, loaded from settings as the app loads it, with tiny real models.
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory, tiny_clip_path, tiny_yolo_path):
+def served(tiny_shop_engine):
     from PIL import Image
 
-    folder = tmp_path_factory.mktemp("tiny-shop")
-    catalog = colour_catalog(folder, [("P0", "Chair", RED), ("P1", "Sofa", BLUE), ("P2", "Rug", YELLOW)])
-    settings = Settings(detector=str(tiny_yolo_path), encoder=str(tiny_clip_path), catalog=str(catalog),
-                        index_dir=str(folder / "idx"), device="cpu", top_k=2)
-    return load_engine(settings, build_index=True, progress=False), Image.effect_noise((160, 120), 60).convert("RGB")
+    return tiny_shop_engine, Image.effect_noise((160, 120), 60).convert("RGB")
 
 
 def test_load_engine_serves_what_the_settings_describe(served):
