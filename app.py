@@ -29,9 +29,9 @@ log = logging.getLogger("lookalike.app")
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 MAX_UPLOAD = "15mb"  # phone photos are 2-8 MB; the pixel limit in core.images guards decoding
-MAX_BATCH = 8  # searches run together at most (search.batching); more waiting gain little on a CPU
+MAX_BATCH = 8  # searches in the engine at once, run as one batch (search.batching)
 # Searches waiting beyond this are refused ("Queue is full"): under load this machine serves visitors'
-# own room photos at ~0.6/s (bench.load), so the last of 32 waiting is answered within about a minute.
+# own room photos at ~0.5/s (bench.load), so the last of 32 waiting is answered within about a minute.
 QUEUE_SIZE = 32
 MAX_TOP_K = 30
 DISPLAY_SIDE = 800  # the annotated photo is sent at most this size: the page shows it 420 px high; its
