@@ -106,9 +106,15 @@ def _pointer(directory: str | Path) -> tuple[Path, str]:
     if not pointer.is_file():
         raise IndexNotFoundError(f"No index at {directory}. Build one with `python -m index build --source SRC --out {directory}`.")
     try:
-        name, digest = pointer.read_bytes().decode("ascii").split()
-    except (UnicodeDecodeError, ValueError) as exc:
+        fields = pointer.read_bytes().decode("ascii").split()
+    except UnicodeDecodeError as exc:
         raise IndexCorruptError(f"{pointer} is damaged; rebuild the index.") from exc
+    if len(fields) == 1 and fields[0].startswith("v-"):  # format 1 named the version alone
+        raise IndexCorruptError(f"{directory} holds an index of an earlier format, without checksums; rebuild it "
+                                f"with `python -m index build`.")
+    if len(fields) != 2:
+        raise IndexCorruptError(f"{pointer} is damaged; rebuild the index.")
+    name, digest = fields
     version = directory / name
     if version.parent != directory or not name.startswith("v-") or not version.is_dir():
         raise IndexCorruptError(f"{pointer} names a missing version {name!r}; rebuild the index.")

@@ -104,7 +104,8 @@ def test_every_damage_to_every_file_is_refused_never_served(index_dir, name, dam
 @pytest.mark.parametrize("damage, message", [
     (lambda v: (v.parent / "CURRENT").write_text(f"v-gone\n{'0' * 64}\n"), "missing version 'v-gone'"),
     (lambda v: (v.parent / "CURRENT").write_text(f"../../etc\n{'0' * 64}\n"), "missing version"),
-    (lambda v: (v.parent / "CURRENT").write_text(f"{v.name}\n"), "CURRENT is damaged"),  # format 1's pointer
+    (lambda v: (v.parent / "CURRENT").write_text(f"{v.name}\n"), "an earlier format"),  # format 1's pointer
+    (lambda v: (v.parent / "CURRENT").write_text(""), "CURRENT is damaged"),
     (lambda v: (v.parent / "CURRENT").write_bytes(b"\xff\xfe\x00"), "CURRENT is damaged"),
 ])
 def test_a_damaged_pointer_is_named(index_dir, damage, message):
