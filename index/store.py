@@ -127,12 +127,11 @@ def _verify(version: Path, checksums: dict[str, str]) -> None:
         if name not in checksums:
             raise IndexCorruptError(f"{version / 'manifest.json'} has no checksum of {name}; rebuild the index.")
     for name, digest in checksums.items():
-        path = version / name
-        if path.parent != version and version not in path.parents:
+        if Path(name).is_absolute() or ".." in Path(name).parts:
             raise IndexCorruptError(f"{version / 'manifest.json'} names a file outside the version; rebuild the index.")
+        path = version / name
         try:
-            with path.open("rb") as f:
-                actual = hashlib.file_digest(f, "sha256").hexdigest()
+            actual = _file_sha256(path)
         except OSError as exc:
             raise IndexCorruptError(f"{path} is missing or unreadable; rebuild the index.") from exc
         if actual != digest:
@@ -178,7 +177,7 @@ class IndexWriter:
         with (self.version / "products.jsonl").open("w", encoding="utf-8") as f:
             for product in self.products:
                 f.write(json.dumps(asdict(product), ensure_ascii=False) + "\n")
-        checksums = {path.relative_to(self.version).as_posix(): sha256(path.read_bytes())
+        checksums = {path.relative_to(self.version).as_posix(): _file_sha256(path)
                      for path in sorted(self.version.rglob("*")) if path.is_file()}
         text = replace(manifest, products=len(self.products), checksums=checksums).to_json().encode("utf-8")
         (self.version / "manifest.json").write_bytes(text)
@@ -218,9 +217,14 @@ def _running(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:  # another user's process
-        return True
+    except PermissionError:  # another user's process: it exists
+        pass
     return True
+
+
+def _file_sha256(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _absolute_image(product: Product, version: Path) -> Product:

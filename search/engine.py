@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Sequence
 
 import numpy as np
@@ -157,7 +158,7 @@ class Engine:
             else detections.scores
         kept = np.flatnonzero(scores >= conf)
         kept = kept[np.argsort(-scores[kept], kind="stable")]
-        detections = Detections(detections.boxes[kept], scores[kept], tuple(detections.labels[i] for i in kept))
+        detections = replace(detections[kept], scores=scores[kept])
         vectors = vectors[kept]
         if not len(detections):
             return []

@@ -114,6 +114,20 @@ def test_a_damaged_pointer_is_named(index_dir, damage, message):
         CatalogIndex.load(index_dir)
 
 
+def test_a_manifest_naming_a_file_outside_its_version_is_refused(index_dir):
+    import hashlib
+    import json
+
+    version = live_version(index_dir)
+    data = json.loads((version / "manifest.json").read_text())
+    data["checksums"]["../../secret"] = "0" * 64
+    text = json.dumps(data).encode()
+    (version / "manifest.json").write_bytes(text)  # rewritten with its pointer, as a forger would
+    (index_dir / "CURRENT").write_text(f"{version.name}\n{hashlib.sha256(text).hexdigest()}\n")
+    with pytest.raises(IndexCorruptError, match="outside the version"):
+        CatalogIndex.load(index_dir)
+
+
 def test_checksums_cover_every_file_of_a_version(index_dir):
     version = live_version(index_dir)
     written = {p.relative_to(version).as_posix() for p in version.rglob("*") if p.is_file()} - {"manifest.json"}
