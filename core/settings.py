@@ -51,6 +51,9 @@ class Settings:
     max_pixels: int = 40_000_000  # well above any phone photo, far below what exhausts memory decoded
     threads: int = 0  # torch and faiss threads; 0: every core
     batch_size: int = 32  # catalog images embedded at once when building an index
+    # Comma-separated catalog columns whose words text search reads besides the name and category;
+    # "": every column that holds words (not numbers, paths or links).
+    text_columns: str = ""
     # Retrieval quality (README: Quality); each measured on the ikea-interior benchmark.
     kinds: str = "category"  # "category": search each object among the catalog's products of its kind; "off"
     kind_rules: str = ""  # JSON file {"detector class": ["category phrase", ...]}; "": the built-in rules
@@ -68,6 +71,15 @@ class Settings:
     # The whole photo is one more object when at most this many objects were found (0: only when
     # none was): a close-up of one product is then never worse than no detector.
     whole_photo_upto: int = 4
+    # Shopper search (README: Search by words).
+    # Words refining a photo search lift each product by this weight times its keyword relevance (BM25,
+    # 1 for the best match in the catalog), on top of its similarity.
+    words_weight: float = 0.1
+    # A best match at least this close (0 to 1, on the index's own scale: index.calibration) is a close match.
+    close_level: float = 0.5
+    # Near-ties re-ranked by the catalog's rating or popularity column, when it has one: this weight
+    # times the product's popularity percentile is added to its similarity. 0: off.
+    popularity_weight: float = 0.0
 
     def __post_init__(self):
         for f in fields(self):
@@ -98,6 +110,12 @@ class Settings:
             c.strip() for c in self.classes.split(",") if c.strip()
         )
 
+    @property
+    def text_column_list(self) -> tuple[str, ...] | None:
+        """The text columns named, or None to find them in the catalog."""
+        names = tuple(c.strip() for c in self.text_columns.split(",") if c.strip())
+        return names or None
+
     @classmethod
     def from_env(cls, env=os.environ, **overrides) -> "Settings":
         """Defaults < LOOKALIKE_<NAME> environment variables < `overrides` that are not None."""
@@ -115,6 +133,7 @@ _RANGES = (
     ("top_k", 1, 1000), ("conf", 0.0, 1.0), ("iou", 0.0, 1.0), ("imgsz", 32, 4096), ("max_objects", 1, 1000),
     ("crop_padding", 0.0, 1.0), ("max_pixels", 1, 10**9), ("threads", 0, 1024), ("batch_size", 1, 4096),
     ("catalog_weight", 0.0, 0.99), ("low_conf", 0.0, 1.0), ("other_kinds", 0, 100), ("whole_photo_upto", 0, 1000),
+    ("words_weight", 0.0, 10.0), ("close_level", 0.0, 1.0), ("popularity_weight", 0.0, 1.0),
 )
 
 

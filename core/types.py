@@ -8,6 +8,7 @@ from typing import Sequence
 import numpy as np
 
 WHOLE_PHOTO = "whole photo"  # the label of the one query made from the whole photo
+SELECTION = "your selection"  # the label of the region a user chose (a box), searched without a detector
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,20 @@ class Product:
     price: float | str | None = None
     link: str | None = None
     image: str | None = None  # the thumbnail: relative to the version directory on disk, absolute once loaded
+    popularity: float | None = None  # from the catalog's rating or popularity column, where it has one
+    attributes: dict[str, str] = field(default_factory=dict)  # the catalog's other text columns: colour, description...
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a shopper narrows the products to; the defaults narrow nothing."""
+
+    categories: tuple[str, ...] = ()  # the catalog's own category values; () for every category
+    min_price: float | None = None
+    max_price: float | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.categories) or self.min_price is not None or self.max_price is not None
 
 
 @dataclass(frozen=True)
@@ -83,6 +98,10 @@ class ObjectResult:
     # whole photo, which is searched, not scored.
     score: float | None
     products: list[Match]
+    # How close the best product is, in [0, 1] on the index's own calibrated scale (index.calibration);
+    # None when there is no product to judge.
+    closeness: float | None = None
+    close_match: bool | None = None  # closeness reaches the index's "close" level
 
 
 @dataclass(frozen=True)
@@ -95,11 +114,29 @@ class SearchResult:
     def to_dict(self) -> dict:
         return {
             "objects": [
-                {"label": o.label, "box": list(o.box), "score": o.score,
-                 "products": [{**asdict(m.product), "score": m.score} for m in o.products]}
+                {"label": o.label, "box": list(o.box), "score": o.score, "closeness": o.closeness,
+                 "close_match": o.close_match, "products": [{**asdict(m.product), "score": m.score} for m in o.products]}
                 for o in self.objects
             ],
             "whole_image": self.whole_image,
             "image_size": list(self.image_size),
+            "timings_ms": self.timings_ms,
+        }
+
+
+@dataclass(frozen=True)
+class TextResult:
+    words: str  # the words searched, price phrases taken out (they became `filters`)
+    filters: Filters
+    products: list[Match]  # score: the fused rank score in (0, 1], 1 for first in every ranking
+    matched_by: tuple[str, ...]  # the rankings fused: "keywords" (the catalog's text), "photos" (a text tower)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "words": self.words,
+            "filters": asdict(self.filters),
+            "products": [{**asdict(m.product), "score": m.score} for m in self.products],
+            "matched_by": list(self.matched_by),
             "timings_ms": self.timings_ms,
         }

@@ -14,7 +14,7 @@ from models.runtime import set_threads
 from .build import build_index
 from .catalog import ColumnMap, open_catalog
 
-FIELDS = ("image", "id", "name", "category", "price", "link")
+FIELDS = ("image", "id", "name", "category", "price", "link", "popularity")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,13 +31,15 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("--batch-size", type=int, help="images embedded at once (default: $LOOKALIKE_BATCH_SIZE or 32)")
     for column in FIELDS:
         build.add_argument(f"--{column}-column", help=f"catalog column holding the product {column}")
+    build.add_argument("--text-columns", help="comma-separated columns text search reads besides name and category "
+                                              "(default: $LOOKALIKE_TEXT_COLUMNS, or every column holding words)")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     try:
         settings = Settings.from_env(catalog=args.source, index_dir=args.out, encoder=args.encoder,
-                                     device=args.device, batch_size=args.batch_size)
-        columns = ColumnMap(**{c: getattr(args, f"{c}_column") for c in FIELDS})
+                                     device=args.device, batch_size=args.batch_size, text_columns=args.text_columns)
+        columns = ColumnMap(**{c: getattr(args, f"{c}_column") for c in FIELDS}, text=settings.text_column_list)
         catalog = open_catalog(settings.catalog, columns, split=args.split, revision=args.revision)
         encoder = load_encoder(settings.encoder or DEFAULT_ENCODER, device=settings.device)
         set_threads(settings.threads)

@@ -52,7 +52,7 @@ def build_index(catalog: Catalog, encoder, out_dir: str | Path, batch_size: int 
     borders: list[np.ndarray] = []
     with IndexWriter(out_dir, encoder.dim) as writer:
         items = iter(catalog)
-        bar = tqdm(total=len(catalog), desc="Indexing catalog", unit="img", disable=not progress)
+        bar = tqdm(total=len(catalog), desc="Indexing catalog", unit="product", disable=not progress)
         while batch := list(islice(items, batch_size)):
             products, images = [], []
             for item in batch:
@@ -63,10 +63,11 @@ def build_index(catalog: Catalog, encoder, out_dir: str | Path, batch_size: int 
                     continue
                 borders.append(_border_colour(images[-1]))
                 products.append(Product(row=item.row, id=item.id, name=item.name, category=item.category,
-                                        price=item.price, link=item.link))
+                                        price=item.price, link=item.link, popularity=item.popularity,
+                                        attributes=item.attributes))
             if images:
                 writer.add(encoder.embed_images(images), products, (_thumbnail(im) for im in images))
-            bar.update(len(batch))
+            bar.update(batch[-1].row + 1 - bar.n)  # rows of the catalog, whatever their photos
         bar.close()
         if not writer.products:
             raise BuildError(f"None of the {len(catalog)} catalog images could be read "
@@ -74,6 +75,7 @@ def build_index(catalog: Catalog, encoder, out_dir: str | Path, batch_size: int 
         path = writer.commit(Manifest(
             encoder=encoder.describe(), probe=tuple(round(float(x), 6) for x in encoder.probe()),
             source=catalog.source, columns=catalog.columns, currency=catalog.currency, created=created,
+            text_columns=catalog.text_columns,
             versions=package_versions(), skipped=len(skipped),
             # Query crops are padded with this, so that they look like the catalog's photos.
             background=tuple(int(round(v)) for v in np.median(borders, axis=0))))

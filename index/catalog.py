@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import asdict, dataclass, fields
+import math
+import re
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -18,7 +20,10 @@ COLUMN_CANDIDATES = {
     "category": ("category", "type", "product_type", "class", "label"),
     "price": ("price", "price_usd", "price_eur", "price_gbp", "price_hkd", "sale_price"),
     "link": ("url", "link", "product_url", "href"),
+    "popularity": ("popularity", "rating", "average_rating", "avg_rating", "stars", "rating_count", "num_ratings"),
 }
+TEXT_SAMPLE = 200  # rows looked at to tell which other columns hold words
+MAX_ATTRIBUTE_CHARS = 500  # per column and product: enough for a description, not a whole page
 MANIFEST_NAMES = ("metadata.csv", "metadata.jsonl", "products.csv", "products.jsonl")
 
 
@@ -73,11 +78,17 @@ class ColumnMap:
     category: str | None = None
     price: str | None = None
     link: str | None = None
+    popularity: str | None = None
+    # The other columns whose words text search reads (colour, material, description...); None: every
+    # column that holds words rather than numbers, paths or links.
+    text: tuple[str, ...] | None = None
 
     def resolve(self, columns: list[str]) -> dict[str, str | None]:
         by_lower = {c.lower(): c for c in columns}
         resolved = {}
         for f in fields(self):
+            if f.name == "text":
+                continue
             given = getattr(self, f.name)
             if given is not None and given not in columns:
                 raise CatalogError(f"The catalog has no column {given!r} (for {f.name}); it has {columns}.")
@@ -86,6 +97,9 @@ class ColumnMap:
             )
         if resolved["image"] is None:
             raise CatalogError(f"No image column found among {columns}; name it with --image-column.")
+        for column in self.text or ():
+            if column not in columns:
+                raise CatalogError(f"The catalog has no column {column!r} (for text); it has {columns}.")
         return resolved
 
 
@@ -100,15 +114,25 @@ class CatalogItem:
     price: float | str | None
     link: str | None
     image: Any
+    popularity: float | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
 
 
 class Catalog:
-    """A sized, re-iterable sequence of `CatalogItem`s plus where it came from."""
+    """A sized, re-iterable sequence of `CatalogItem`s plus where it came from.
+
+    A row whose image column holds a list of photos gives one item per photo, all with the row's id:
+    a product with several photos is indexed by each of them and shown once.
+    """
 
     def __init__(self, rows, columns: dict[str, str | None], source: CatalogSource, base_dir: Path | None = None,
-                 label_names: dict | None = None):
+                 label_names: dict | None = None, text_columns: tuple[str, ...] | None = None):
         self._rows, self.columns, self.source, self._base_dir = rows, columns, source, base_dir
         self._label_names = label_names or {}  # column -> int2str of a datasets ClassLabel
+        if text_columns is None:
+            used = {c for c in columns.values() if c}
+            text_columns = tuple(c for c in _column_names(rows) if c not in used and _holds_words(rows, c))
+        self.text_columns = text_columns
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -116,20 +140,25 @@ class Catalog:
     def __iter__(self) -> Iterator[CatalogItem]:
         c = self.columns
         for i, row in enumerate(self._rows):
-            image = row[c["image"]]
-            if self._base_dir is not None and isinstance(image, str):
-                image = self._base_dir / image
             category = self._value(row, c["category"])
-            yield CatalogItem(
-                row=i,
-                id=self._value(row, c["id"]) or str(i),
-                # A labelled image folder has no names: its class label is the best caption there is.
-                name=self._value(row, c["name"]) if c["name"] else category,
-                category=category,
-                price=_price(row.get(c["price"])) if c["price"] else None,
-                link=_link(row.get(c["link"])) if c["link"] else None,
-                image=image,
-            )
+            attributes = {column: text[:MAX_ATTRIBUTE_CHARS] for column in self.text_columns
+                          if (text := self._value(row, column))}
+            images = row[c["image"]]
+            for image in images if isinstance(images, list) else [images]:
+                if self._base_dir is not None and isinstance(image, str):
+                    image = self._base_dir / image
+                yield CatalogItem(
+                    row=i,
+                    id=self._value(row, c["id"]) or str(i),
+                    # A labelled image folder has no names: its class label is the best caption there is.
+                    name=self._value(row, c["name"]) if c["name"] else category,
+                    category=category,
+                    price=_price(row.get(c["price"])) if c["price"] else None,
+                    link=_link(row.get(c["link"])) if c["link"] else None,
+                    image=image,
+                    popularity=_number(row.get(c["popularity"])) if c["popularity"] else None,
+                    attributes=attributes,
+                )
 
     def _value(self, row, column: str | None) -> str | None:
         if column is None:
@@ -184,7 +213,7 @@ def _from_manifest(path: Path, columns: ColumnMap) -> Catalog:
         raise CatalogError(f"The catalog {path} has no rows.")
     names = list(rows[0].keys())
     return Catalog(rows, columns.resolve(names), CatalogSource("local", path=str(path.resolve())),
-                   base_dir=path.parent.resolve())
+                   base_dir=path.parent.resolve(), text_columns=columns.text)
 
 
 def _from_hub(dataset_id: str, columns: ColumnMap, split: str, revision: str | None) -> Catalog:
@@ -209,7 +238,7 @@ def _from_dataset(dataset, columns: ColumnMap, source: CatalogSource) -> Catalog
         if image_columns:
             columns = ColumnMap(**{**columns.__dict__, "image": image_columns[0]})
     labels = {n: f.int2str for n, f in dataset.features.items() if isinstance(f, datasets.ClassLabel)}
-    return Catalog(dataset, columns.resolve(names), source, label_names=labels)
+    return Catalog(dataset, columns.resolve(names), source, label_names=labels, text_columns=columns.text)
 
 
 def _resolved_revision(dataset_id: str, revision: str | None) -> str | None:
@@ -237,6 +266,32 @@ def _price(value) -> float | str | None:
         return float(text.replace(",", ""))
     except ValueError:
         return text
+
+
+def _number(value) -> float | None:
+    price = _price(value)
+    return price if isinstance(price, float) and math.isfinite(price) else None
+
+
+def _column_names(rows) -> list[str]:
+    return list(rows.column_names) if hasattr(rows, "column_names") else list(rows[0].keys())
+
+
+def _holds_words(rows, column: str) -> bool:
+    """Whether `column` holds words: text with letters, not numbers, paths, links or file names."""
+    if hasattr(rows, "select_columns"):  # a datasets.Dataset: read this column alone, decoding no image
+        sample = rows.select_columns([column])[:TEXT_SAMPLE][column]
+    else:
+        sample = [row.get(column) for row in rows[:TEXT_SAMPLE]]
+    texts = [v.strip() for v in sample if isinstance(v, str) and v.strip()]
+    if not texts or len(texts) < len([v for v in sample if v not in (None, "")]):  # not every value is text
+        return False
+    words = [t for t in texts if re.search(r"[^\W\d_]", t) and not _looks_like_a_path(t) and _number(t) is None]
+    return len(words) >= 0.9 * len(texts)
+
+
+def _looks_like_a_path(text: str) -> bool:
+    return "://" in text or "/" in text or "\\" in text or bool(re.fullmatch(r"\S+\.[A-Za-z0-9]{2,5}", text))
 
 
 def _link(value) -> str | None:

@@ -13,10 +13,13 @@ import pydantic
 
 from core.types import EncoderInfo
 
+from .calibration import Calibration
 from .catalog import CatalogSource
 from .errors import IndexCorruptError, IndexMismatchError
 
-FORMAT_VERSION = 2  # 2: checksums of every file, and of the manifest in CURRENT
+# 2: checksums of every file, and of the manifest in CURRENT; 3: the similarity scale (calibration),
+# products' text columns and popularity
+FORMAT_VERSION = 3
 # Cosine between the stored probe embedding and the encoder's own: equal weights and
 # preprocessing give ~1.0 (CPU vs GPU float noise stays far above this).
 PROBE_MIN_COSINE = 0.99
@@ -34,6 +37,8 @@ class Manifest:
     products: int = 0
     skipped: int = 0  # catalog images that could not be read
     background: tuple[int, int, int] | None = None  # the catalog photos' median border colour
+    text_columns: tuple[str, ...] = ()  # the other catalog columns kept as products' attributes, for text search
+    calibration: Calibration | None = None  # the index's own similarity scale; None below 2 products
     # Every other file of the version (path relative to it) -> its SHA-256, written at build time.
     checksums: dict[str, str] = field(default_factory=dict)
     format: int = FORMAT_VERSION

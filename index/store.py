@@ -25,17 +25,28 @@ from typing import Sequence
 import faiss
 import numpy as np
 
-from core.types import Match, Product
+from core.types import Filters, Match, Product
 
+from .calibration import calibrate
 from .errors import CatalogIndexError, IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from .manifest import Manifest, sha256
+from .text import TextIndex
 
 STALE_AFTER_S = 24 * 3600  # a build still running after this long is taken for dead
 
 
 class CatalogIndex:
+    """The loaded index: one row per catalog photo, several rows for a product with several photos."""
+
     def __init__(self, vectors: faiss.Index, products: Sequence[Product], manifest: Manifest, path: Path):
         self.vectors, self.products, self.manifest, self.path = vectors, list(products), manifest, path
+        self.text = TextIndex(self.products)
+        self.categories = sorted({p.category for p in self.products if p.category})
+        self._category = np.array([p.category or "" for p in self.products], dtype=object)
+        self._price = np.array([p.price if isinstance(p.price, (int, float)) else np.nan for p in self.products],
+                               dtype=np.float64)
+        self.has_prices = bool(np.isfinite(self._price).any())
+        self._photos_per_product = len(self.products) / max(len({p.id for p in self.products}), 1)
 
     def __len__(self) -> int:
         return len(self.products)
@@ -45,7 +56,8 @@ class CatalogIndex:
         return self.vectors.d
 
     def search(self, queries: np.ndarray, k: int, rows: np.ndarray | None = None) -> list[list[Match]]:
-        """Top-`k` products for each row of `queries` (N, D), best first; only among `rows` when given."""
+        """Top-`k` products for each row of `queries` (N, D), best first, only among `rows` when given;
+        each product once, at its best photo's similarity."""
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         if queries.ndim != 2 or queries.shape[1] != self.dim:
             raise IndexMismatchError(f"Queries of shape {queries.shape} do not fit an index of dimension {self.dim}.")
@@ -55,11 +67,38 @@ class CatalogIndex:
             if not len(rows):
                 return [[] for _ in queries]
             params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(rows))  # rows must outlive the search
-        scores, ids = self.vectors.search(queries, min(k, len(self)), params=params)
-        return [
-            [Match(self.products[i], float(s)) for s, i in zip(row_scores, row_ids) if i >= 0]
-            for row_scores, row_ids in zip(scores, ids)
-        ]
+        available = len(self) if rows is None else len(rows)
+        depth = k if self._photos_per_product == 1 else int(k * self._photos_per_product * 2)
+        while True:  # deeper until every query has k distinct products, or every photo was looked at
+            scores, ids = self.vectors.search(queries, min(depth, available), params=params)
+            found = [self._distinct(row_scores, row_ids, k) for row_scores, row_ids in zip(scores, ids)]
+            if depth >= available or all(len(matches) == k for matches in found):
+                return found
+            depth *= 4
+
+    def _distinct(self, scores: np.ndarray, ids: np.ndarray, k: int) -> list[Match]:
+        matches, seen = [], set()
+        for s, i in zip(scores, ids):
+            if i < 0 or self.products[i].id in seen:
+                continue
+            seen.add(self.products[i].id)
+            matches.append(Match(self.products[i], float(s)))
+            if len(matches) == k:
+                break
+        return matches
+
+    def rows_where(self, filters: Filters) -> np.ndarray | None:
+        """The rows `filters` keep (int64, ascending); None when they keep every row."""
+        if not filters:
+            return None
+        keep = np.ones(len(self), dtype=bool)
+        if filters.categories:
+            keep &= np.isin(self._category, list(filters.categories))
+        if filters.min_price is not None:
+            keep &= self._price >= filters.min_price  # a product without a price is out of every price range
+        if filters.max_price is not None:
+            keep &= self._price <= filters.max_price
+        return np.flatnonzero(keep).astype(np.int64)
 
     def check_encoder(self, encoder) -> None:
         """Refuse an encoder other than the one the index was built with."""
@@ -179,7 +218,8 @@ class IndexWriter:
                 f.write(json.dumps(asdict(product), ensure_ascii=False) + "\n")
         checksums = {path.relative_to(self.version).as_posix(): _file_sha256(path)
                      for path in sorted(self.version.rglob("*")) if path.is_file()}
-        text = replace(manifest, products=len(self.products), checksums=checksums).to_json().encode("utf-8")
+        text = replace(manifest, products=len(self.products), checksums=checksums,
+                       calibration=calibrate(self.vectors, [p.id for p in self.products])).to_json().encode("utf-8")
         (self.version / "manifest.json").write_bytes(text)
         _fsync_tree(self.version)
         try:

@@ -33,6 +33,7 @@ class Encoder:
     model: torch.nn.Module
     processor: object  # the image processor saved with the model
     device: str = "cpu"
+    tokenizer: object | None = None  # a CLIP-family model's text tokenizer, where one was saved with it
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -50,6 +51,22 @@ class Encoder:
         if self.model_type in CLS_TOKEN_MODELS:
             return "cls"
         return "pooler" if self.model_type == "dinov2" or _has_pooler(self.model) else "mean"
+
+    @property
+    def reads_text(self) -> bool:
+        """Whether words can be embedded into the space of the images (a CLIP-family model with its tokenizer)."""
+        return self.is_clip and self.tokenizer is not None
+
+    @torch.inference_mode()
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """`texts` embedded by the text tower into the images' space -> (N, D)."""
+        if not self.reads_text:
+            raise EncoderError(f"The encoder {self.name!r} embeds images only; it cannot embed words.")
+        tokens = self.tokenizer(list(texts), padding=True, truncation=True, return_tensors="pt").to(self.device)
+        with self._lock:
+            features = self.model.get_text_features(input_ids=tokens["input_ids"],
+                                                    attention_mask=tokens["attention_mask"]).pooler_output
+        return _normalise(features)
 
     @cached_property
     def dim(self) -> int:
@@ -97,7 +114,20 @@ def load_encoder(name: str, device: str | None = None) -> Encoder:
     except (OSError, ValueError, KeyError) as exc:
         raise EncoderError(f"Could not load the encoder {name!r}: {exc}") from exc
     device = pick_device(device)
-    return Encoder(name=name, model=model.eval().to(device), processor=processor, device=device)
+    tokenizer = _tokenizer(name) if hasattr(model, "get_text_features") else None
+    return Encoder(name=name, model=model.eval().to(device), processor=processor, device=device, tokenizer=tokenizer)
+
+
+def _tokenizer(name: str):
+    """The tokenizer saved with a CLIP-family model; None where there is none (it then searches images only)."""
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    # Without its vocabulary files, transformers still makes one of special tokens alone: every word unknown.
+    return tokenizer if len(tokenizer) > len(set(tokenizer.all_special_ids)) else None
 
 
 def _has_pooler(model) -> bool:

@@ -31,8 +31,12 @@ needs_shared = pytest.mark.skipif(SHARED_MISSING, reason=SHARED_REASON)
 
 
 def save_tiny_clip(out: Path) -> Path:
-    """A randomly initialised CLIP (16-d) saved like a Hub model: weights and image processor."""
-    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
+    """A randomly initialised CLIP (16-d) saved like a Hub model: weights, image processor and a
+    tokenizer whose vocabulary is the letters (one token per letter, no merges)."""
+    import json
+    import string
+
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPTokenizer
 
     config = CLIPConfig(
         text_config=dict(vocab_size=64, hidden_size=32, intermediate_size=37, num_hidden_layers=2,
@@ -44,6 +48,10 @@ def save_tiny_clip(out: Path) -> Path:
     )
     CLIPModel(config).save_pretrained(out)
     CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(out)
+    vocab = ["<|endoftext|>", "<|startoftext|>", *string.ascii_lowercase, *(c + "</w>" for c in string.ascii_lowercase)]
+    (out / "vocab.json").write_text(json.dumps({token: i for i, token in enumerate(vocab)}))
+    (out / "merges.txt").write_text("#version: 0.2\n")
+    CLIPTokenizer(str(out / "vocab.json"), str(out / "merges.txt"), model_max_length=32).save_pretrained(out)
     return out
 
 
@@ -100,6 +108,7 @@ class FakeEncoder:
 
     name = "fake-centre-colour"
     device = "cpu"
+    reads_text = False  # an image-only encoder: words are matched against the catalog's text alone
 
     def __init__(self, vectors: dict[tuple[int, int, int], Sequence[float]]):
         array = np.asarray(list(vectors.values()), dtype=np.float32)

@@ -39,7 +39,7 @@ def test_search_result_to_dict():
     result = SearchResult([ObjectResult("chair", (1, 2, 3, 4), 0.8, [Match(product, 0.7)])], False, (10, 20),
                           {"detect": 1.0})
     assert result.to_dict() == {
-        "objects": [{"label": "chair", "box": [1, 2, 3, 4], "score": 0.8, "products": [
-            {"row": 0, "id": "P0", "name": "Chair", "category": None, "price": 9.5, "link": None, "image": "/x/0.jpg",
-             "score": 0.7}]}],
+        "objects": [{"label": "chair", "box": [1, 2, 3, 4], "score": 0.8, "closeness": None, "close_match": None,
+                     "products": [{"row": 0, "id": "P0", "name": "Chair", "category": None, "price": 9.5, "link": None,
+                                   "image": "/x/0.jpg", "popularity": None, "attributes": {}, "score": 0.7}]}],
         "whole_image": False, "image_size": [10, 20], "timings_ms": {"detect": 1.0}}

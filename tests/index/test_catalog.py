@@ -13,7 +13,8 @@ def test_a_csv_with_guessed_columns(color_catalog):
     catalog = open_catalog(color_catalog)
     assert len(catalog) == 6 and catalog.currency == "USD"
     assert catalog.columns == {"image": "image", "id": "sku", "name": "title", "category": "category",
-                               "price": "price_usd", "link": "url"}
+                               "price": "price_usd", "link": "url", "popularity": None}
+    assert catalog.text_columns == ()  # every other column is the image's path
     first = next(iter(catalog))
     assert (first.row, first.id, first.name, first.category, first.price, first.link) == (
         0, "P0", "Red thing", "chair", 10.5, "https://shop.example/red")
@@ -99,3 +100,33 @@ def test_source_title(source, title):
 
 def test_sources_are_recorded_without_empty_fields():
     assert CatalogSource("local", path=str(Path("/x.csv"))).to_dict() == {"type": "local", "path": "/x.csv"}
+
+
+def test_the_columns_that_hold_words_are_kept_for_text_search(tmp_path):
+    from support import write_csv
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
+    row = {"image": "a.png", "id": "A", "name": "Sofa", "colour": "Hallarp beige", "description": "Deep seats.",
+           "width": "200", "photo_2": "img/b.jpg", "page": "https://shop.example/a", "rating": "4.5"}
+    catalog = open_catalog(write_csv(tmp_path / "c.csv", [row, {**row, "id": "B", "description": ""}]))
+    assert catalog.text_columns == ("colour", "description") and catalog.columns["popularity"] == "rating"
+    first, second = catalog
+    assert first.attributes == {"colour": "Hallarp beige", "description": "Deep seats."} and first.popularity == 4.5
+    assert second.attributes == {"colour": "Hallarp beige"}  # an empty value is no attribute
+    named = open_catalog(tmp_path / "c.csv", ColumnMap(text=("colour",)))
+    assert named.text_columns == ("colour",)
+    with pytest.raises(CatalogError, match="no column 'material'"):
+        open_catalog(tmp_path / "c.csv", ColumnMap(text=("material",)))
+
+
+def test_a_row_with_several_photos_gives_one_item_per_photo():
+    import datasets
+
+    photos = [Image.new("RGB", (8, 8), c) for c in ("red", "blue")]
+    dataset = datasets.Dataset.from_dict({"item_id": ["X"], "images": [photos], "item_name": ["Lamp"]},
+                                         features=datasets.Features({"item_id": datasets.Value("string"),
+                                                                     "images": datasets.Sequence(datasets.Image()),
+                                                                     "item_name": datasets.Value("string")}))
+    items = list(open_catalog(dataset, ColumnMap(image="images", name="item_name")))
+    assert [(i.id, i.name) for i in items] == [("X", "Lamp"), ("X", "Lamp")]
+    assert [i.image.getpixel((0, 0)) for i in items] == [(255, 0, 0), (0, 0, 255)]

@@ -47,3 +47,24 @@ def test_missing_model_is_a_clear_error(name):
 def test_empty_batch_is_refused(tiny_clip):
     with pytest.raises(EncoderError, match="at least one"):
         tiny_clip.embed_images([])
+
+
+def test_a_clip_model_embeds_words_into_the_space_of_its_images(tiny_clip):
+    words = tiny_clip.embed_texts(["green velvet armchair", "oak"])
+    assert tiny_clip.reads_text and words.dtype == np.float32 and words.shape == (2, tiny_clip.dim)
+    np.testing.assert_allclose(np.linalg.norm(words, axis=1), 1.0, rtol=1e-5)
+    assert not np.allclose(words[0], words[1])
+
+
+def test_an_image_only_model_refuses_words(tiny_vit, tiny_clip_path, tmp_path):
+    assert not tiny_vit.reads_text
+    with pytest.raises(EncoderError, match="embeds images only"):
+        tiny_vit.embed_texts(["sofa"])
+    # A CLIP saved without its tokenizer still searches images; it only cannot read words.
+    import shutil
+
+    bare = shutil.copytree(tiny_clip_path, tmp_path / "bare")
+    for name in ("vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json"):
+        (bare / name).unlink(missing_ok=True)
+    encoder = load_encoder(str(bare), device="cpu")
+    assert encoder.is_clip and not encoder.reads_text
