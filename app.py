@@ -1,7 +1,8 @@
 """Lookalike's web page and API: a Gradio UI over the engine's one search call.
 
 `python app.py` reads the LOOKALIKE_* settings (and Gradio's GRADIO_SERVER_NAME / GRADIO_SERVER_PORT),
-builds the catalog index on first start, and serves. The public API is one endpoint, `/search`.
+builds the catalog index on first start, and serves. The public API is two endpoints, `/search` (a
+photo) and `/search_text` (words), also served as MCP tools.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 from pathlib import Path
 
 import gradio as gr
+from PIL import ImageDraw
 from starlette.exceptions import HTTPException
 from starlette.responses import FileResponse
 from starlette.routing import Route
@@ -20,9 +22,10 @@ from starlette.routing import Route
 from core.errors import LookalikeError
 from core.images import ImageError, load_image
 from core.settings import Settings
-from core.types import WHOLE_PHOTO, Match, SearchResult
+from core.types import SELECTION, WHOLE_PHOTO, Filters, Product
 from search.batching import SearchBatcher
 from search.engine import Engine, load_engine
+from search.query import QueryError
 
 log = logging.getLogger("lookalike.app")
 
@@ -34,9 +37,11 @@ MAX_BATCH = 8  # searches in the engine at once, run as one batch (search.batchi
 # own room photos at ~0.5/s (bench.load), so the last of 32 waiting is answered within about a minute.
 QUEUE_SIZE = 32
 MAX_TOP_K = 30
+MAX_WORDS = 200  # characters: a shopper's refinement, not a document
 DISPLAY_SIDE = 800  # the annotated photo is sent at most this size: the page shows it 420 px high; its
 # boxes cost a PNG each at this size (Gradio), 180 ms of CPU per search for 7 boxes at 800 px, 335 at 1280
 WHOLE_PHOTO_LABEL = "Whole photo"
+SELECTION_LABEL = "Your selection"
 PALETTE = ("#e4572e", "#2e86ab", "#f3a712", "#4c9f70", "#a23b72", "#3b1f2b", "#17bebb", "#8f2d56",
            "#6a4c93", "#c0a000")
 CSS = """
@@ -48,17 +53,19 @@ CSS = """
 
 
 def build_demo(engine: Engine) -> gr.Blocks:
-    """The page and its one public endpoint, `/search`, over a loaded `engine`; the controls start
-    at the engine's settings."""
+    """The page and its public endpoints, `/search` and `/search_text`, over a loaded `engine`; the
+    controls start at the engine's settings."""
     top_k, conf = engine.settings.top_k, engine.settings.conf
     slots = engine.settings.max_objects if engine.detector else 1
     # Fixed at build time (an update would reach API clients as a raw dict): one colour per rank.
     colors = {_box_label(i, name): PALETTE[i % len(PALETTE)] for i in range(slots) for name in engine.labels}
-    colors[WHOLE_PHOTO_LABEL] = PALETTE[0]
-    currency = engine.index.manifest.currency
+    colors[WHOLE_PHOTO_LABEL] = colors[SELECTION_LABEL] = PALETTE[0]
+    index = engine.index
+    currency = index.manifest.currency
     batcher = SearchBatcher(engine, MAX_BATCH)
 
-    def search(image, top_k: int = top_k, conf: float = conf):
+    def search(image, top_k: int = top_k, conf: float = conf, box=None, words: str | None = None, category=None,
+               min_price: float | None = None, max_price: float | None = None):
         """Find the objects in a photo and, for each, the most similar catalog products.
 
         Args:
@@ -67,30 +74,77 @@ def build_demo(engine: Engine) -> gr.Blocks:
             conf: the score an object needs to be listed (above 0, at most 1; 1 lists only the
                 whole photo): its score is the stronger of the detector's confidence and the
                 catalog's agreement. Lower finds more objects.
+            box: optional region of the photo to search instead of detecting objects: [x1, y1, x2, y2]
+                in pixels of the photo (or the text "x1, y1, x2, y2"); empty for the whole search.
+            words: optional words that refine every product list, e.g. "in green" or "velvet, under
+                300": products whose catalog text holds them rank higher; "under N" / "over N" set prices.
+            category: optional catalog category, or list of them, to search within.
+            min_price: optional lowest price of the products listed.
+            max_price: optional highest price of the products listed.
 
         Returns:
             The photo with each object boxed and labelled; a sentence on what was found; the result
-            as JSON (objects with label, box, score and products with id, name, category, price,
-            link, score; plus timings in ms); the stage timings as text.
+            as JSON (objects with label, box, score, closeness and close_match, and products with
+            id, name, category, price, link, image, score; plus timings in ms); the stage timings as text.
         """
         path = _photo_path(image)
         k, threshold = _check_controls(top_k, conf)
+        region, words, filters = _check_box(box), _check_words(words), _check_filters(index, category, min_price,
+                                                                                      max_price)
         try:
             photo = load_image(path, engine.settings.max_pixels)  # decoded once: searched, then shown boxed
-            result = batcher.search(photo, top_k=k, conf=threshold)
-        except ImageError as exc:
+            result = batcher.search(photo, top_k=k, conf=threshold, box=region, words=words, filters=filters)
+        except (ImageError, QueryError) as exc:
             raise gr.Error(str(exc), title="This photo can't be searched", print_exception=False) from exc
-        return (_annotated(photo, result), _status(result), _api_json(result), _timings(result), result)
+        return _annotated(photo, result), _status(result), _api_json(result), _timings(result)
 
-    def show_products(result: SearchResult | None):
-        objects = result.objects if result else []
-        tabs = [gr.Tab(visible=i < len(objects), label=_tab_label(i, objects[i]) if i < len(objects) else "")
+    def search_text(words: str, top_k: int = top_k, category=None, min_price: float | None = None,
+                    max_price: float | None = None):
+        """Find catalog products by words, e.g. "oak bookcase" or "velvet armchair under 300".
+
+        Args:
+            words: what to look for: product names, kinds, colours, materials; "under N" / "over N"
+                set a price range.
+            top_k: products to return (1 to 30).
+            category: optional catalog category, or list of them, to search within.
+            min_price: optional lowest price of the products listed.
+            max_price: optional highest price of the products listed.
+
+        Returns:
+            A sentence on what was found; the result as JSON (the words searched, the filters, and
+            products with id, name, category, price, link, image, score).
+        """
+        k, _ = _check_controls(top_k, conf)
+        filters = _check_filters(index, category, min_price, max_price)
+        try:
+            result = engine.search_text(_check_words(words), k, filters)
+        except QueryError as exc:
+            raise gr.Error(str(exc), title="These words can't be searched", print_exception=False) from exc
+        data = result.to_dict()
+        _relative_images(data["products"])
+        found = len(result.products)
+        status = (f"**{found} product{'s' if found != 1 else ''} for “{_md(result.words)}”.**" if found else
+                  f"**No product of the catalog matches “{_md(result.words)}”.** Try other words, or a photo.")
+        return status, data
+
+    def show_products(data: dict | None):
+        shelves = _shelves(data, index.products)
+        tabs = [gr.Tab(visible=i < len(shelves), label=shelves[i][0] if i < len(shelves) else "")
                 for i in range(slots)]
-        galleries = [[(m.product.image, _caption(m, currency)) for m in objects[i].products] if i < len(objects)
-                     else None for i in range(slots)]
-        details = [_detail(objects[i].products[0], 0, currency) if i < len(objects) and objects[i].products
-                   else "" for i in range(slots)]
+        galleries = [[(index.products[row].image, _caption(product, currency)) for row, product in shelves[i][1]]
+                     if i < len(shelves) else None for i in range(slots)]
+        details = [_shelf_detail(shelves[i], currency) if i < len(shelves) else "" for i in range(slots)]
         return [gr.Tabs(selected=0), *tabs, *galleries, *details]
+
+    def show_region(image, start, evt: gr.SelectData):
+        """A click on the region picker: the first sets a corner, the second the opposite one."""
+        if not isinstance(image, str) or not image:
+            return None, start, gr.skip()
+        x, y = evt.index
+        if start is None:
+            return _picker(image, None, (x, y)), (x, y), gr.skip()
+        box = _scaled_box(image, (*start, x, y))
+        return _picker(image, box), None, ", ".join(str(v) for v in box)
 
     # No usage reports leave the machine (gradio's analytics and version check).
     with gr.Blocks(title="Lookalike: find the products in a photo", delete_cache=(3600, 3600),
@@ -98,58 +152,90 @@ def build_demo(engine: Engine) -> gr.Blocks:
         gr.Markdown(
             "# Lookalike\n"
             "Show it a room or a piece of furniture: Lookalike finds each object in the photo and the most "
-            f"similar products of the catalog ({len(engine.index):,} products from "
-            f"{engine.index.manifest.source.title})."
+            f"similar products of the catalog ({len(index):,} product photos from "
+            f"{index.manifest.source.title}). Or describe what you want in words."
         )
         with gr.Row(equal_height=False):
             with gr.Column(scale=2):
                 photo = gr.Image(label="Your photo", sources=["upload", "webcam", "clipboard"], type="filepath",
                                  image_mode=None, height=360)
+                words_box = gr.Textbox(label="Add words (optional)", max_length=MAX_WORDS, elem_id="words",
+                                       placeholder="e.g. “in green”, “velvet, under 300”")
+                with gr.Accordion("Filters", open=False, visible=bool(index.categories or index.has_prices)):
+                    category = gr.Dropdown(index.categories, value=[], multiselect=True, label="Category",
+                                           visible=bool(index.categories), elem_id="category")
+                    with gr.Row(visible=index.has_prices):
+                        min_price = gr.Number(None, label=f"Lowest price{f' ({currency})' if currency else ''}",
+                                              minimum=0, elem_id="min-price")
+                        max_price = gr.Number(None, label=f"Highest price{f' ({currency})' if currency else ''}",
+                                              minimum=0, elem_id="max-price")
                 top_k_slider = gr.Slider(1, MAX_TOP_K, value=top_k, step=1, label="Results per object")
                 conf_slider = gr.Slider(0.05, 0.95, value=conf, step=0.05, label="Confidence",
                                         info="The score an object needs to be shown. Lower finds more "
                                              "objects; higher keeps only clear ones.")
                 find = gr.Button("Find similar products", variant="primary")
+                with gr.Accordion("Search a region you choose", open=False, elem_id="region"):
+                    picker = gr.Image(label="Click two corners of the region (or click an object found)",
+                                      type="filepath", interactive=False, height=300, elem_id="picker")
+                    box = gr.Textbox(label="Region: x1, y1, x2, y2 in pixels of the photo", elem_id="box")
+                    find_region = gr.Button("Search this region")
+                with gr.Row():
+                    text_query = gr.Textbox(label="Or search by words", placeholder="e.g. “oak bookcase”",
+                                            max_length=MAX_WORDS, scale=3, elem_id="text-query")
+                    find_words = gr.Button("Search words", scale=1)
                 photos = _example_photos()
                 examples = gr.Examples(photos, inputs=[photo], label="Or try one of these", elem_id="examples",
                                        api_visibility="private") if photos else None
             with gr.Column(scale=3):
                 annotated = gr.AnnotatedImage(label="Objects found (click one to see its matches)", height=420,
                                               color_map=colors)
-                status = gr.Markdown()
+                status = gr.Markdown(elem_id="status")
                 timings = gr.Markdown(elem_classes="timings")
         with gr.Tabs() as tabs:
             tab_items, galleries, details = [], [], []
             for i in range(slots):
                 with gr.Tab(f"Object {i + 1}", id=i, visible=False) as tab:
+                    details.append(gr.Markdown(elem_classes="product-detail"))
                     galleries.append(gr.Gallery(show_label=False, columns=5, height="auto", object_fit="contain",
                                                 allow_preview=True, buttons=["download", "fullscreen"],
                                                 elem_classes="products"))
-                    details.append(gr.Markdown(elem_classes="product-detail"))
                 tab_items.append(tab)
-        with gr.Accordion("Result as JSON (what the /search API returns)", open=False):
+        with gr.Accordion("Result as JSON (what the API returns)", open=False):
             result_json = gr.JSON(show_label=False)
-        last_result = gr.State()
+        corner = gr.State()  # the region picker's first corner, until the second click
 
-        inputs = [photo, top_k_slider, conf_slider]
-        outputs = [annotated, status, result_json, timings, last_result]
+        filters = [category, min_price, max_price]
+        inputs = [photo, top_k_slider, conf_slider, box, words_box, *filters]
+        outputs = [annotated, status, result_json, timings]
         product_outputs = [tabs, *tab_items, *galleries, *details]
-        # Up to MAX_BATCH searches are in the engine at once, so that those arriving together are batched.
-        gr.on([find.click, photo.upload], search, inputs, outputs, api_name="search", preprocess=False,
-              concurrency_id="engine", concurrency_limit=MAX_BATCH
-              ).success(show_products, last_result, product_outputs, api_visibility="private",
-                        concurrency_limit=None)
+        searches = dict(concurrency_id="engine", concurrency_limit=MAX_BATCH, preprocess=False)
+        # The photo's own searches leave the region out; "Search this region" sends it.
+        whole = [photo, top_k_slider, conf_slider, gr.State(None), words_box, *filters]
+        # The public endpoint, defined first so that it is named "search". Up to MAX_BATCH searches are
+        # in the engine at once, so that those arriving together are batched.
+        find_region.click(search, inputs, outputs, api_name="search", **searches
+                          ).success(show_products, result_json, product_outputs, api_visibility="private",
+                                    concurrency_limit=None)
+        gr.on([find.click, photo.upload, words_box.submit], search, whole, outputs, api_visibility="private",
+              **searches).success(show_products, result_json, product_outputs, api_visibility="private",
+                                  concurrency_limit=None)
+        gr.on([find_words.click, text_query.submit], search_text, [text_query, top_k_slider, *filters],
+              [status, result_json], api_name="search_text", preprocess=False
+              ).success(show_products, result_json, product_outputs, api_visibility="private", concurrency_limit=None)
         if examples:
-            examples.load_input_event.success(search, inputs, outputs, preprocess=False, concurrency_id="engine",
-                                              concurrency_limit=MAX_BATCH, api_visibility="private"
-                                              ).success(show_products, last_result, product_outputs,
+            examples.load_input_event.success(search, whole, outputs, api_visibility="private", **searches
+                                              ).success(show_products, result_json, product_outputs,
                                                         api_visibility="private", concurrency_limit=None)
-        photo.clear(lambda: (None, "", None, "", None), None, outputs, api_visibility="private", queue=False
-                    ).then(show_products, last_result, product_outputs, api_visibility="private")
-        annotated.select(_bring_forward, None, tabs, api_visibility="private", queue=False)
+        photo.change(lambda image: (_picker(image, None) if image else None, None, ""), photo, [picker, corner, box],
+                     api_visibility="private", queue=False)
+        photo.clear(lambda: (None, "", None, ""), None, outputs, api_visibility="private", queue=False
+                    ).then(show_products, result_json, product_outputs, api_visibility="private")
+        picker.select(show_region, [photo, corner], [picker, corner, box], api_visibility="private", queue=False)
+        annotated.select(_choose_object, [result_json, photo], [tabs, box, picker], api_visibility="private",
+                         queue=False)
         for slot, gallery_slot in enumerate(galleries):
-            gallery_slot.select(_detail_for(slot, currency), last_result, details[slot], api_visibility="private",
-                                queue=False)
+            gallery_slot.select(_detail_for(slot, index.products, currency), result_json, details[slot],
+                                api_visibility="private", queue=False)
     return demo
 
 
@@ -158,8 +244,9 @@ def launch(demo: gr.Blocks, engine: Engine, **options):
     # What the page shows, nothing else: the catalog thumbnails (for the galleries) and the example photos.
     served = [str(Path(engine.index.path) / "images"), *(path for [path] in _example_photos())]
     demo.queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
+    # The public endpoints are MCP tools too (at gradio_api/mcp/), described by their docstrings.
     return demo.launch(max_file_size=MAX_UPLOAD, allowed_paths=served, css=CSS, theme=gr.themes.Soft(),
-                       app_kwargs={"routes": [_product_images(engine)]}, **options)
+                       app_kwargs={"routes": [_product_images(engine)]}, mcp_server=True, **options)
 
 
 def _product_images(engine: Engine) -> Route:
@@ -218,71 +305,184 @@ def _shown(value) -> str:
     return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else f"a {type(value).__name__}"
 
 
-def _annotated(photo, result: SearchResult):
+def _check_words(words) -> str:
+    if words is None:
+        return ""
+    if not isinstance(words, str):
+        raise gr.Error(f"words must be text; got {_shown(words)}.", print_exception=False)
+    if len(words) > MAX_WORDS:
+        raise gr.Error(f"words must be at most {MAX_WORDS} characters; got {len(words)}.", print_exception=False)
+    return words
+
+
+def _check_box(box) -> tuple[float, float, float, float] | None:
+    """The region asked for: None for none (None, "" or []), else four numbers as sent (the engine
+    checks them against the photo)."""
+    if box is None or box == "" or box == []:
+        return None
+    if isinstance(box, str):
+        numbers = re.findall(r"-?\d+(?:\.\d+)?", box)
+        box = [float(n) for n in numbers] if len(numbers) == 4 and not re.search(r"[^\d\s,.\-\[\]()]", box) else None
+    if not (isinstance(box, (list, tuple)) and len(box) == 4 and all(_is_number(v) for v in box)):
+        raise gr.Error("box must be four numbers [x1, y1, x2, y2] in pixels of the photo, or empty.",
+                       print_exception=False)
+    return tuple(float(v) for v in box)
+
+
+def _check_filters(index, category, min_price, max_price) -> Filters:
+    categories = [category] if isinstance(category, str) else category or []
+    if not (isinstance(categories, (list, tuple)) and all(isinstance(c, str) for c in categories)):
+        raise gr.Error(f"category must be a category name or a list of them; got {_shown(category)}.",
+                       print_exception=False)
+    categories = tuple(c for c in categories if c)
+    unknown = sorted(set(categories) - set(index.categories))
+    if unknown:
+        raise gr.Error(f"The catalog has no category {unknown[0]!r}; it has {len(index.categories)} categories, "
+                       f"e.g. {', '.join(index.categories[:5])}.", print_exception=False)
+    for name, value in (("min_price", min_price), ("max_price", max_price)):
+        if value is not None and not (_is_number(value) and value >= 0):
+            raise gr.Error(f"{name} must be a number of at least 0, or empty; got {_shown(value)}.",
+                           print_exception=False)
+    if min_price is not None and max_price is not None and min_price > max_price:
+        raise gr.Error(f"min_price ({min_price:g}) is above max_price ({max_price:g}).", print_exception=False)
+    return Filters(categories, None if min_price is None else float(min_price),
+                   None if max_price is None else float(max_price))
+
+
+def _annotated(photo, result):
     shown = photo.copy()
     shown.thumbnail((DISPLAY_SIDE, DISPLAY_SIDE))
     scale = shown.width / photo.width
-    return shown, [(tuple(int(round(v * scale)) for v in o.box), WHOLE_PHOTO_LABEL if o.label == WHOLE_PHOTO else
-                    _box_label(i, o.label)) for i, o in enumerate(result.objects)]
+    return shown, [(tuple(int(round(v * scale)) for v in o.box), _object_label(i, o.label))
+                   for i, o in enumerate(result.objects)]
+
+
+def _object_label(i: int, label: str) -> str:
+    return {WHOLE_PHOTO: WHOLE_PHOTO_LABEL, SELECTION: SELECTION_LABEL}.get(label) or _box_label(i, label)
 
 
 def _box_label(i: int, name: str) -> str:
     return f"{i + 1} · {name}"
 
 
-def _tab_label(i: int, obj) -> str:
-    if obj.label == WHOLE_PHOTO:  # searched, not scored
-        return WHOLE_PHOTO_LABEL
-    return f"{_box_label(i, obj.label)} {obj.score:.0%}"
-
-
-def _status(result: SearchResult) -> str:
+def _status(result) -> str:
+    far = sum(o.close_match is False for o in result.objects)
+    if far and far == len(result.objects):
+        return ("**The catalog has nothing close to this.** The products below are the nearest it has, "
+                "not matches.")
     if result.whole_image:
-        return ("**No furniture or home goods recognised, so the whole photo was searched.** "
+        text = ("**No furniture or home goods recognised, so the whole photo was searched.** "
                 "Lower the detection confidence to find more objects.")
-    n = len(result.objects)
-    return f"**Found {n} object{'s' if n != 1 else ''}.** Click a box in the photo, or a tab below, to see its matches."
+    elif result.objects[0].label == SELECTION:
+        text = "**Your region was searched.**"
+    else:
+        n = len(result.objects)
+        text = (f"**Found {n} object{'s' if n != 1 else ''}.** Click a box in the photo, or a tab below, "
+                "to see its matches.")
+    if far:
+        text += f" The catalog has nothing close to {far} of them (marked “no close match”)."
+    return text
 
 
-def _timings(result: SearchResult) -> str:
+def _timings(result) -> str:
     return " · ".join(f"{stage} {ms:.0f} ms" for stage, ms in result.timings_ms.items())
 
 
-def _api_json(result: SearchResult) -> dict:
+def _api_json(result) -> dict:
     data = result.to_dict()
     for obj in data["objects"]:
-        for product in obj["products"]:
-            # A URL relative to the app's address (see `_product_images`), not a path on the server.
-            product["image"] = f"products/{product['row']}.jpg" if product.get("image") else None
+        _relative_images(obj["products"])
     return data
 
 
-def _caption(match: Match, currency: str | None) -> str:
-    product = match.product
-    parts = [product.name or product.category or f"#{product.id}", _price(product.price, currency),
-             f"similarity {match.score:.2f}"]
-    return " · ".join(p for p in parts if p)
+def _relative_images(products: list[dict]) -> None:
+    for product in products:
+        # A URL relative to the app's address (see `_product_images`), not a path on the server.
+        product["image"] = f"products/{product['row']}.jpg" if product.get("image") else None
 
 
-def _detail(match: Match, rank: int, currency: str | None) -> str:
-    product = match.product
-    name = _md(product.name or product.category or f"#{product.id}")
-    parts = [f"**{rank + 1}. {name}**", _md(product.category) if product.name else None,
-             _md(_price(product.price, currency)), f"similarity {match.score:.2f}",
-             f"[Open the product page ↗]({_url(product.link)})" if product.link else None]
-    return " · ".join(p for p in parts if p)
+def _shelves(data: dict | None, products: list[Product]) -> list[tuple[str, list[dict], dict]]:
+    """What the result tabs show, read from an endpoint's JSON (the page shows what the API returns):
+    (tab label, product dicts, the object's dict) per tab."""
+    if not data:
+        return []
+    if "objects" not in data:  # /search_text: one list
+        return [(f"Words: {data['words']}", data["products"], {})]
+    shelves = []
+    for i, obj in enumerate(data["objects"]):
+        label = _object_label(i, obj["label"])
+        if obj["score"] is not None:
+            label += f" {obj['score']:.0%}"
+        if obj.get("close_match") is False:
+            label += " · no close match"
+        shelves.append((label, obj["products"], obj))
+    return shelves
 
 
-def _detail_for(slot: int, currency: str | None):
-    def detail(result: SearchResult | None, evt: gr.SelectData) -> str:
-        if result is None or slot >= len(result.objects) or evt.index >= len(result.objects[slot].products):
-            return ""
-        return _detail(result.objects[slot].products[evt.index], evt.index, currency)
+def _shelf_detail(shelf, currency: str | None) -> str:
+    _, found, obj = shelf
+    if not found:
+        return "**No product of the catalog is within the filters.**"
+    detail = _detail(found[0], 0, currency)
+    if obj.get("close_match") is False:
+        return ("**The catalog has nothing close to this.** These are the nearest it has "
+                f"(closeness {obj['closeness']:.0%}). " + detail)
     return detail
 
 
-def _bring_forward(evt: gr.SelectData):
-    return gr.Tabs(selected=evt.index)
+def _caption(product: dict, currency: str | None) -> str:
+    parts = [product["name"] or product["category"] or f"#{product['id']}", _price(product["price"], currency),
+             f"score {product['score']:.2f}"]
+    return " · ".join(p for p in parts if p)
+
+
+def _detail(product: dict, rank: int, currency: str | None) -> str:
+    name = _md(product["name"] or product["category"] or f"#{product['id']}")
+    parts = [f"**{rank + 1}. {name}**", _md(product["category"]) if product["name"] else None,
+             _md(_price(product["price"], currency)), f"score {product['score']:.2f}",
+             f"[Open the product page ↗]({_url(product['link'])})" if product["link"] else None]
+    return " · ".join(p for p in parts if p)
+
+
+def _detail_for(slot: int, products: list[Product], currency: str | None):
+    def detail(data: dict | None, evt: gr.SelectData) -> str:
+        shelves = _shelves(data, products)
+        if slot >= len(shelves) or evt.index >= len(shelves[slot][1]):
+            return ""
+        return _detail(shelves[slot][1][evt.index], evt.index, currency)
+    return detail
+
+
+def _choose_object(data: dict | None, image, evt: gr.SelectData):
+    """A click on an object in the photo: its results come forward, and its box becomes the region to adjust."""
+    objects = (data or {}).get("objects") or []
+    if evt.index >= len(objects) or not isinstance(image, str):
+        return gr.Tabs(selected=evt.index), gr.skip(), gr.skip()
+    box = tuple(objects[evt.index]["box"])
+    return gr.Tabs(selected=evt.index), ", ".join(str(v) for v in box), _picker(image, box)
+
+
+def _picker(path: str, box: tuple[int, int, int, int] | None, corner: tuple[int, int] | None = None):
+    """The photo as the region picker shows it (at most DISPLAY_SIDE), with the region or first corner drawn."""
+    shown = load_image(path).copy()
+    scale = min(1.0, DISPLAY_SIDE / max(shown.size))
+    shown.thumbnail((DISPLAY_SIDE, DISPLAY_SIDE))
+    draw = ImageDraw.Draw(shown)
+    width = max(2, shown.width // 200)
+    if box is not None:
+        draw.rectangle([v * scale for v in box], outline=PALETTE[0], width=width)
+    if corner is not None:
+        x, y = corner
+        draw.ellipse([x - 3 * width, y - 3 * width, x + 3 * width, y + 3 * width], fill=PALETTE[0])
+    return shown
+
+
+def _scaled_box(path: str, clicks: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
+    """Two corners clicked on the picker (at its display size) as a box in pixels of the photo."""
+    photo = load_image(path)
+    scale = max(1.0, max(photo.size) / DISPLAY_SIDE)
+    x1, y1, x2, y2 = (v * scale for v in clicks)
+    return (int(round(min(x1, x2))), int(round(min(y1, y2))), int(round(max(x1, x2))), int(round(max(y1, y2))))
 
 
 def _price(price, currency: str | None) -> str | None:

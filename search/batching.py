@@ -3,8 +3,8 @@
 A server hands each request to `SearchBatcher.search` from its own thread. Whichever caller finds
 the engine free takes every request waiting (up to `max_batch`), its own among them, and runs them
 as one batch; the others wait for their answer. Alone, a request runs at once, as a batch of one.
-Requests in a batch that ask the same thing (the same pixels, `top_k` and `conf`: a crowd trying
-the page's example photos) are searched once and share the answer.
+Requests in a batch that ask the same thing (the same pixels and options: a crowd trying the page's
+example photos) are searched once and share the answer.
 """
 
 from __future__ import annotations
@@ -15,16 +15,15 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
-from core.types import SearchResult
+from core.types import Filters, SearchResult
 
 from .engine import Engine
+from .query import Query
 
 
 @dataclass(eq=False)
 class _Request:
-    photo: Image.Image
-    top_k: int
-    conf: float
+    query: Query
     key: tuple = ()  # what the request asks: equal keys get equal answers
     result: SearchResult | None = None
     error: BaseException | None = None
@@ -38,10 +37,12 @@ class SearchBatcher:
         self._waiting_lock = threading.Lock()
         self._engine_lock = threading.Lock()  # one batch at a time: they share the models and the cores
 
-    def search(self, photo: Image.Image, top_k: int, conf: float) -> SearchResult:
-        """`Engine.search(photo, top_k, conf)`, run in a batch with the searches waiting beside it."""
+    def search(self, photo: Image.Image, top_k: int, conf: float, *, box: tuple[float, ...] | None = None,
+               words: str = "", filters: Filters = Filters()) -> SearchResult:
+        """`Engine.search(photo, top_k, conf, ...)`, run in a batch with the searches waiting beside it."""
         pixels = hashlib.sha256(photo.tobytes()).hexdigest()
-        request = _Request(photo, top_k, conf, (pixels, photo.size, photo.mode, top_k, conf))
+        request = _Request(Query(photo, top_k, conf, box, words, filters),
+                           (pixels, photo.size, photo.mode, top_k, conf, box, words, filters))
         with self._waiting_lock:
             self._waiting.append(request)
         while not request.done.is_set():
@@ -58,8 +59,7 @@ class SearchBatcher:
     def _run(self, batch: list[_Request]) -> None:
         asked = list({request.key: request for request in batch}.values())  # each distinct question once
         try:
-            answers = dict(zip((r.key for r in asked), self.engine.search_many(
-                [r.photo for r in asked], [r.top_k for r in asked], [r.conf for r in asked])))
+            answers = dict(zip((r.key for r in asked), self.engine.search_many([r.query for r in asked])))
         except Exception as exc:
             if len(asked) > 1:  # one request's failure must not become its neighbours'
                 for key in {r.key for r in batch}:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
@@ -11,17 +11,20 @@ from PIL import Image, ImageOps
 
 from core.images import ImageInput, load_image
 from core.settings import Settings, SettingsError
-from core.types import WHOLE_PHOTO, Detections, Match, ObjectResult, SearchResult
+from core.types import SELECTION, WHOLE_PHOTO, Detections, Filters, Match, ObjectResult, SearchResult, TextResult
 from index.ensure import ensure_index
 from index.store import CatalogIndex
+from index.text import TOKEN
 from models.detector import Detector, load_detector
 from models.encoder import Encoder
 from models.runtime import set_threads
 
 from .boxes import clip_boxes, crop, letterbox, mirror_boxes, nms, pad_boxes, photo_regions
+from .fusion import fuse_rankings
 from .grouping import DEPTH as GROUP_DEPTH
 from .grouping import fuse_best, group_lookalikes
 from .kinds import ProductKinds, load_kind_rules
+from .query import Query, QueryError, check_box, check_filters, split_price
 
 WHITE = (255, 255, 255)
 # The catalog agrees that a crop shows a kind as far as a product of that kind is near the top of
@@ -29,6 +32,25 @@ WHITE = (255, 255, 255)
 AGREEMENT_NEIGHBOURS = 10
 # How many of each crop's nearest products of the catalog's own kinds are weighed to find its kinds.
 OTHER_DEPTH = 20
+# Words or popularity re-rank this many of an object's nearest products (and as many of those the words name).
+RERANK_DEPTH = 100
+# Text search fuses this many products of each ranking (keywords, and the text tower's where there is one).
+TEXT_DEPTH = 100
+
+
+@dataclass(frozen=True, eq=False)
+class _Refinement:
+    """What a query's words and filters change in every product list of its photo."""
+
+    filters: Filters
+    rows: np.ndarray | None  # the rows the filters keep; None: every row
+    text_vector: np.ndarray | None  # (D,) the words by the encoder's text tower, where it has one
+    relevance: np.ndarray | None  # (rows,) each product's keyword relevance to the words, where they match any
+    named: np.ndarray | None  # the rows the words match
+
+    @property
+    def reranks(self) -> bool:
+        return self.relevance is not None
 
 
 class Engine:
@@ -62,6 +84,7 @@ class Engine:
                                    for row in rows} if wanted else {}
         self._other_rows = np.fromiter(self._other_kind_of_row, np.int64) if wanted else None
         self.background = index.manifest.background or WHITE
+        self._popularity = _percentiles([p.popularity for p in index.products]) if settings.popularity_weight else None
 
     def _labels(self) -> tuple[str, ...]:
         """The detector classes this engine looks for: with kinds, every class the catalog sells."""
@@ -76,51 +99,119 @@ class Engine:
                                 f"{self.settings.detector}; it knows {sorted(names)}.")
         return tuple(c for c in wanted if c in names)
 
-    def search(self, photo: ImageInput, top_k: int | None = None, conf: float | None = None) -> SearchResult:
+    def search(self, photo: ImageInput, top_k: int | None = None, conf: float | None = None, *,
+               box: Sequence[float] | None = None, words: str = "", filters: Filters = Filters()) -> SearchResult:
         """Detect objects in `photo`, embed each crop, and return each object's top-`k` products.
 
-        `top_k` and `conf` default to the settings'.
+        `top_k` and `conf` default to the settings'. `box` (pixel xyxy): search that region alone, no
+        detector involved. `words` refine every product list ("in green", "under 300"); `filters`
+        narrow it, inside the index search.
         """
-        return self.search_many([photo], [top_k], [conf])[0]
+        return self.search_many([Query(photo, top_k, conf, None if box is None else tuple(box), words, filters)])[0]
 
-    def search_many(self, photos: Sequence[ImageInput], top_ks: Sequence[int | None],
-                    confs: Sequence[float | None]) -> list[SearchResult]:
-        """`search` for several photos at once: one detector batch and one encoder batch for all of
+    def search_many(self, queries: Sequence[Query]) -> list[SearchResult]:
+        """`search` for several queries at once: one detector batch and one encoder batch for all of
         them, which is what lets a server answer a crowd faster than one visitor after another.
-        Each result is the one `search` gives for its photo alone; the timings are the batch's."""
-        top_ks = [self.settings.top_k if k is None else k for k in top_ks]
-        confs = [self.settings.conf if c is None else c for c in confs]
+        Each result is the one `search` gives for its query alone; the timings are the batch's."""
+        top_ks = [self.settings.top_k if q.top_k is None else q.top_k for q in queries]
+        confs = [self.settings.conf if q.conf is None else q.conf for q in queries]
         t0 = time.perf_counter()
-        images = [load_image(photo, self.settings.max_pixels) for photo in photos]
-        found = self._detect(images, confs)
-        regions = [photo_regions(*image.size)[: 1 if self._other_rows is None else None] for image in images]
+        images = [load_image(q.photo, self.settings.max_pixels) for q in queries]
+        boxes = [None if q.box is None else check_box(q.box, image.size) for q, image in zip(queries, images)]
+        refinements = self._refinements(queries)
+        searched = [i for i, box in enumerate(boxes) if box is None]  # a region the user chose needs no detector
+        found = [Detections.empty() for _ in queries]
+        for i, detections in zip(searched, self._detect([images[i] for i in searched], [confs[i] for i in searched])):
+            found[i] = detections
+        regions = [photo_regions(*image.size)[: 1 if self._other_rows is None else None] if box is None
+                   else np.array([box], np.float64) for image, box in zip(images, boxes)]
         t1 = time.perf_counter()
         vectors = self.encoder.embed_images([crop for image, detections, boxes in zip(images, found, regions)
                                              for crop in self._crops(image, detections.boxes) +
                                              self._crops(image, boxes, padding=0.0)])
         t2 = time.perf_counter()
         ends = np.cumsum([len(detections) + len(boxes) for detections, boxes in zip(found, regions)])
-        objects = [self._objects(image, detections, boxes, vectors[end - len(detections) - len(boxes):end], k, c)
-                   for image, detections, boxes, end, k, c in zip(images, found, regions, ends, top_ks, confs)]
+        results = []
+        for image, box, detections, regions_, end, k, c, refine in zip(images, boxes, found, regions, ends, top_ks,
+                                                                        confs, refinements):
+            crops = vectors[end - len(detections) - len(regions_):end]
+            if box is None:
+                objects = self._objects(image, detections, regions_, crops, k, c, refine)
+            else:
+                [products] = self._rank(crops, k, None, refine)
+                objects = [ObjectResult(SELECTION, box, None, products)]
+            results.append((image, [self._judged(o) for o in objects]))
         timings = {"detect": (t1 - t0) * 1000, "embed": (t2 - t1) * 1000, "search": (time.perf_counter() - t2) * 1000}
         timings = {stage: round(ms, 1) for stage, ms in timings.items()}
-        return [SearchResult(found_objects, all(o.label == WHOLE_PHOTO for o in found_objects), image.size,
-                             dict(timings)) for image, found_objects in zip(images, objects)]
+        return [SearchResult(objects, all(o.label == WHOLE_PHOTO for o in objects), image.size, dict(timings))
+                for image, objects in results]
+
+    def search_text(self, words: str, top_k: int | None = None, filters: Filters = Filters()) -> TextResult:
+        """The catalog's products for `words` ("oak bookcase", "velvet armchair under 300"): its keyword
+        ranking (BM25 over its text columns) and, with a CLIP-family encoder, its text tower's ranking
+        of the product photos, fused by rank."""
+        t0 = time.perf_counter()
+        k = self.settings.top_k if top_k is None else top_k
+        words, filters = split_price(words, check_filters(filters))
+        rows = self.index.rows_where(filters)
+        if not TOKEN.search(words):
+            raise QueryError("Type some words to search for, e.g. \"oak bookcase\".")
+        named, relevance = self.index.text.search(words)
+        if rows is not None:
+            keep = np.isin(named, rows)
+            named, relevance = named[keep], relevance[keep]
+        rankings = [self._distinct([Match(self.index.products[row], float(r)) for row, r in zip(named, relevance)],
+                                   TEXT_DEPTH)]
+        matched_by = ["keywords"] if rankings[0] else []
+        if self.encoder.reads_text:
+            [by_photo] = self.index.search(self.encoder.embed_texts([words]), TEXT_DEPTH, rows=rows)
+            rankings.append(by_photo)
+            matched_by.append("photos")
+        products = fuse_rankings([r for r in rankings if r], k)
+        return TextResult(words, filters, products, tuple(matched_by),
+                          {"search": round((time.perf_counter() - t0) * 1000, 1)})
+
+    @staticmethod
+    def _distinct(matches: list[Match], k: int) -> list[Match]:
+        """`matches` with each product once (its first photo), at most `k`."""
+        seen, kept = set(), []
+        for match in matches:
+            if match.product.id not in seen and len(kept) < k:
+                seen.add(match.product.id)
+                kept.append(match)
+        return kept
+
+    def _refinements(self, queries: Sequence[Query]) -> list[_Refinement]:
+        """Each query's words and filters read once; the text tower embeds all the queries' words at once."""
+        parsed = [split_price(q.words or "", check_filters(q.filters)) for q in queries]
+        texts = sorted({words for words, _ in parsed if TOKEN.search(words)})
+        vectors = dict(zip(texts, self.encoder.embed_texts(texts))) if texts and self.encoder.reads_text else {}
+        refinements = []
+        for words, filters in parsed:
+            named, relevance = self.index.text.search(words) if words else (np.zeros(0, np.int64), None)
+            dense = None
+            if named.size:
+                dense = np.zeros(len(self.index), np.float64)
+                dense[named] = relevance
+            refinements.append(_Refinement(filters, self.index.rows_where(filters), vectors.get(words), dense,
+                                           named if named.size else None))
+        return refinements
 
     def _objects(self, image: Image.Image, detections: Detections, regions: np.ndarray, vectors: np.ndarray,
-                 top_k: int, conf: float) -> list[ObjectResult]:
+                 top_k: int, conf: float, refine: _Refinement) -> list[ObjectResult]:
         """One photo's objects, from its detections and regions and their crops' `vectors` (in that order)."""
         box_vectors, region_vectors = vectors[: len(detections)], vectors[len(detections):]
         # Each crop's nearest products in the whole catalog, which the catalog's agreement is read from.
         near = self.index.search(vectors, AGREEMENT_NEIGHBOURS) if self.kinds else None
         box_near = near[: len(detections)] if near is not None else None
-        objects = self._match(detections, box_vectors, box_near, conf, top_k, image.size) if len(detections) else []
+        objects = self._match(detections, box_vectors, box_near, conf, top_k, image.size, refine) \
+            if len(detections) else []
         detected = len(objects)
         if self._other_rows is not None:
             objects += self._other_kinds(vectors, np.concatenate([clip_boxes(detections.boxes, *image.size), regions]),
-                                         near, conf, top_k)
+                                         near, conf, top_k, refine)
         if detected <= self.settings.whole_photo_upto:  # 0 <= upto: always when nothing was found
-            [matches] = self.index.search(region_vectors[:1], top_k)
+            [matches] = self._rank(region_vectors[:1], top_k, None, refine)
             whole = ObjectResult(WHOLE_PHOTO, (0, 0, image.width, image.height), None, matches)
             # One object found or none: the photo is most likely of one product, so the whole photo leads.
             objects.insert(0 if detected <= 1 else len(objects), whole)
@@ -129,7 +220,7 @@ class Engine:
     def _detect(self, images: list[Image.Image], confs: list[float]) -> list[Detections]:
         """Each photo's candidate detections: down to `settings.low_conf` with kinds (the catalog may
         vouch for them), else down to its `conf`."""
-        if self.detector is None:
+        if self.detector is None or not images:
             return [Detections.empty() for _ in images]
         s = self.settings
         floors = [min(s.low_conf, conf) if self.kinds else conf for conf in confs]
@@ -151,7 +242,7 @@ class Engine:
         return results
 
     def _match(self, detections: Detections, vectors: np.ndarray, near: list[list[Match]] | None, conf: float,
-               top_k: int, size: tuple[int, int]) -> list[ObjectResult]:
+               top_k: int, size: tuple[int, int], refine: _Refinement) -> list[ObjectResult]:
         """The detections that pass `conf`, each with its products; `near`: each crop's nearest products
         in the whole catalog (with kinds)."""
         scores = np.maximum(detections.scores, self._agreement(near, detections.labels)) if self.kinds \
@@ -164,10 +255,10 @@ class Engine:
             return []
         depth = max(top_k, GROUP_DEPTH)  # grouping compares the top GROUP_DEPTH whatever top_k is
         if self.kinds:
-            ranked = [self.index.search(vectors[i:i + 1], depth, rows=self.kinds.rows[label])[0]
+            ranked = [self._rank(vectors[i:i + 1], depth, self.kinds.rows[label], refine)[0]
                       for i, label in enumerate(detections.labels)]
         else:
-            ranked = self.index.search(vectors, depth)
+            ranked = self._rank(vectors, depth, None, refine)
         if self.settings.group_objects:
             groups = group_lookalikes(detections.labels, ranked)
         else:
@@ -177,11 +268,12 @@ class Engine:
         for members in groups:
             best = members[0]
             objects.append(ObjectResult(detections.labels[best], tuple(int(round(v)) for v in boxes[best]),
-                                        float(detections.scores[best]), fuse_best([ranked[i] for i in members], top_k)))
+                                        float(detections.scores[best]),
+                                        fuse_best([ranked[i] for i in members], top_k, self._order_key(refine))))
         return objects
 
     def _other_kinds(self, vectors: np.ndarray, boxes: np.ndarray, near: list[list[Match]], conf: float,
-                     top_k: int) -> list[ObjectResult]:
+                     top_k: int, refine: _Refinement) -> list[ObjectResult]:
         """Objects of the catalog's kinds that no detector class covers, seen in any of the crops.
 
         Every crop (the detections' and the photo's regions) is compared with those products; the
@@ -200,9 +292,51 @@ class Engine:
             seen.add(noun)
             [score] = self._agreement([near[q]], [noun])
             if score >= conf:
-                [matches] = self.index.search(vectors[q:q + 1], top_k, rows=self.kinds.others[noun])
+                [matches] = self._rank(vectors[q:q + 1], top_k, self.kinds.others[noun], refine)
                 objects.append(ObjectResult(noun, tuple(int(round(v)) for v in boxes[q]), float(score), matches))
         return objects
+
+    def _rank(self, vectors: np.ndarray, k: int, kind_rows: np.ndarray | None,
+              refine: _Refinement) -> list[list[Match]]:
+        """Each of `vectors`' top-`k` products among its kind's rows (None: all), as the query's words
+        and filters have them: a category filter replaces the kind, a price range narrows it; words
+        move the products they name up (`settings.words_weight`) and, with a text tower, join the
+        query vector; popularity breaks near-ties (`settings.popularity_weight`)."""
+        rows = kind_rows
+        if refine.rows is not None:
+            rows = refine.rows if refine.filters.categories or kind_rows is None else np.intersect1d(kind_rows,
+                                                                                                       refine.rows)
+        if refine.text_vector is not None:  # "this, but in green": the photo and the words, one vector
+            vectors = vectors + refine.text_vector
+            vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+        if not refine.reranks and self._popularity is None:
+            return self.index.search(vectors, k, rows=rows)
+        depth = max(k, RERANK_DEPTH)
+        ranked = self.index.search(vectors, depth, rows=rows)
+        if refine.named is not None:  # the products the words name, however far down the photo puts them
+            named = refine.named if rows is None else np.intersect1d(refine.named, rows)
+            ranked = [found + more for found, more in zip(ranked, self.index.search(vectors, depth, rows=named))]
+        key = self._order_key(refine)
+        return [self._distinct(sorted(found, key=key, reverse=True), k) for found in ranked]
+
+    def _order_key(self, refine: _Refinement):
+        """What a product list is ordered by: the similarity, plus the words' and popularity's lifts."""
+        relevance, popularity = refine.relevance, self._popularity
+        words_weight, popularity_weight = self.settings.words_weight, self.settings.popularity_weight
+
+        def key(match: Match) -> float:
+            row = match.product.row
+            return (match.score + (words_weight * relevance[row] if relevance is not None else 0.0)
+                    + (popularity_weight * popularity[row] if popularity is not None else 0.0))
+        return key
+
+    def _judged(self, obj: ObjectResult) -> ObjectResult:
+        """`obj` with how close its best product is, on the index's calibrated scale."""
+        calibration = self.index.manifest.calibration
+        if not obj.products or calibration is None:
+            return obj
+        closeness = calibration.closeness(max(m.score for m in obj.products))
+        return replace(obj, closeness=round(closeness, 3), close_match=closeness >= self.settings.close_level)
 
     def _agreement(self, near: list[list[Match]], kinds) -> np.ndarray:
         """The catalog's agreement that each crop shows its kind: `settings.catalog_weight` times
@@ -220,6 +354,18 @@ class Engine:
         padding = self.settings.crop_padding if padding is None else padding
         boxes = clip_boxes(pad_boxes(boxes, padding), image.width, image.height)
         return [cut(image, box, self.background) for box in boxes]
+
+
+def _percentiles(values: list[float | None]) -> np.ndarray | None:
+    """Each value's percentile among the known ones, in [0, 1]; 0 for unknown; None when none is known."""
+    known = np.array([v if v is not None else np.nan for v in values], np.float64)
+    finite = np.isfinite(known)
+    if not finite.any():
+        return None
+    ordered = np.sort(known[finite])
+    found = np.zeros(len(values))
+    found[finite] = np.searchsorted(ordered, known[finite], side="right") / len(ordered)
+    return found
 
 
 def load_engine(settings: Settings, *, build_index: bool = False, progress: bool = True) -> Engine:

@@ -7,7 +7,7 @@ one group, and the group's products are the best matches of any of its members.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 from core.types import Match
 
@@ -36,16 +36,17 @@ def group_lookalikes(labels: Sequence[str], ranked: Sequence[Sequence[Match]]) -
     return [members for _, members, _ in groups]
 
 
-def fuse_best(ranked: Sequence[Sequence[Match]], k: int) -> list[Match]:
-    """The top `k` products of a group, each at its best similarity to any member.
+def fuse_best(ranked: Sequence[Sequence[Match]], k: int,
+              key: Callable[[Match], float] = lambda m: m.score) -> list[Match]:
+    """The top `k` products of a group, each at its best `key` (the similarity) to any member.
 
     Exact when each member's list holds its own top `k`: a product outside all of them is beaten
     by `k` products in every member's list.
     """
-    best: dict[int, Match] = {}
+    best: dict[str, Match] = {}
     for found in ranked:
         for match in found:
-            row = match.product.row
-            if row not in best or match.score > best[row].score:
-                best[row] = match
-    return sorted(best.values(), key=lambda m: -m.score)[:k]
+            product = match.product.id
+            if product not in best or key(match) > key(best[product]):
+                best[product] = match
+    return sorted(best.values(), key=key, reverse=True)[:k]

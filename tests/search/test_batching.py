@@ -23,9 +23,9 @@ class CountingEngine(Engine):
         super().__init__(engine.detector, engine.encoder, engine.index, engine.settings)
         self.batches: list[int] = []
 
-    def search_many(self, photos, top_ks, confs):
-        self.batches.append(len(photos))
-        return super().search_many(photos, top_ks, confs)
+    def search_many(self, queries):
+        self.batches.append(len(queries))
+        return super().search_many(queries)
 
 
 def _rounded(result):

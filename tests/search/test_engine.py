@@ -12,6 +12,7 @@ from index.build import build_index
 from index.catalog import open_catalog
 from index.store import CatalogIndex
 from search.engine import Engine
+from search.query import Query
 from support import GREY, FakeDetector, FakeEncoder, colour_catalog, paint
 
 RED, DARK_RED, BLUE, NAVY, YELLOW = (255, 0, 0), (200, 0, 0), (0, 0, 255), (0, 0, 150), (255, 255, 0)
@@ -257,7 +258,7 @@ def test_photos_searched_together_get_what_each_gets_alone(served):
     engine, photo = served
     other = Image.effect_noise((96, 140), 40).convert("RGB")
     asked = [(photo, 1, 0.25), (other, None, 0.6), (photo, 2, 1.0), (photo.rotate(180), 2, None)]
-    together = engine.search_many(*zip(*asked))
+    together = engine.search_many([Query(*q) for q in asked])
     for (image, top_k, conf), result in zip(asked, together):
         assert _rounded(result) == _rounded(engine.search(image, top_k, conf))  # batches round floats their way
     assert together[2].whole_image  # conf=1 there, whatever the others asked for
