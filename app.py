@@ -366,10 +366,6 @@ def _box_label(i: int, name: str) -> str:
 
 
 def _status(result) -> str:
-    far = sum(o.close_match is False for o in result.objects)
-    if far and far == len(result.objects):
-        return ("**The catalog has nothing close to this.** The products below are the nearest it has, "
-                "not matches.")
     if result.whole_image:
         text = ("**No furniture or home goods recognised, so the whole photo was searched.** "
                 "Lower the detection confidence to find more objects.")
@@ -379,7 +375,10 @@ def _status(result) -> str:
         n = len(result.objects)
         text = (f"**Found {n} object{'s' if n != 1 else ''}.** Click a box in the photo, or a tab below, "
                 "to see its matches.")
-    if far:
+    far = sum(o.close_match is False for o in result.objects)
+    if far and far == len(result.objects):
+        text += " **The catalog has nothing close to this:** the products below are the nearest it has, not matches."
+    elif far:
         text += f" The catalog has nothing close to {far} of them (marked “no close match”)."
     return text
 

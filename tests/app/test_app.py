@@ -51,12 +51,18 @@ def test_search_returns_each_object_with_products_of_the_catalog(client, hk_engi
     assert len(annotated["annotations"]) == len(result["objects"])
 
 
-def test_controls_default_and_api_is_the_one_documented_endpoint(client):
+def test_controls_default_and_api_is_the_two_documented_endpoints(client):
     api = client.view_api(return_format="dict", print_info=False)
-    assert set(api["named_endpoints"]) == {"/search"} and not api["unnamed_endpoints"]
+    assert set(api["named_endpoints"]) == {"/search", "/search_text"} and not api["unnamed_endpoints"]
     parameters = api["named_endpoints"]["/search"]["parameters"]
-    assert [p["parameter_name"] for p in parameters] == ["image", "top_k", "conf"]
-    assert [p["parameter_has_default"] for p in parameters] == [False, True, True]
+    # The first three as they always were; what came later is optional, so older clients keep working.
+    assert [p["parameter_name"] for p in parameters] == ["image", "top_k", "conf", "box", "words", "category",
+                                                         "min_price", "max_price"]
+    assert [p["parameter_has_default"] for p in parameters] == [False] + [True] * 7
+    assert len(api["named_endpoints"]["/search"]["returns"]) == 4
+    text = api["named_endpoints"]["/search_text"]["parameters"]
+    assert [(p["parameter_name"], p["parameter_has_default"]) for p in text] == [
+        ("words", False), ("top_k", True), ("category", True), ("min_price", True), ("max_price", True)]
 
     _, _, result, _ = _search(client, APP_PHOTO)
     assert all(len(o["products"]) == 10 for o in result["objects"])
@@ -185,3 +191,63 @@ def test_a_crowd_of_clients_is_served_each_its_own_answer(client, served_app, tm
         assert [(o["label"], o["box"]) for o in objects] == [(o["label"], o["box"]) for o in expected[path]]
         assert [[p["id"] for p in o["products"]] for o in objects] == [[p["id"] for p in o["products"]]
                                                                        for o in expected[path]]
+
+
+def test_a_region_is_searched_alone(client):
+    _, status, result, _ = _search(client, APP_PHOTO, top_k=3, box=[100, 150, 420, 600])
+    [obj] = result["objects"]
+    assert (obj["label"], obj["box"], obj["score"], len(obj["products"])) == ("your selection", [100, 150, 420, 600],
+                                                                               None, 3)
+    assert "region" in status and not result["whole_image"]
+    _, _, typed, _ = _search(client, APP_PHOTO, top_k=3, box="100, 150, 420, 600")  # as the page's field holds it
+    assert typed["objects"] == result["objects"]
+
+
+def test_filters_and_words_narrow_and_reorder_every_product_list(client, hk_engine):
+    _, _, plain, _ = _search(client, APP_PHOTO, top_k=5)
+    _, _, sofas, _ = _search(client, APP_PHOTO, top_k=5, category="sofas")
+    _, _, cheap, _ = _search(client, APP_PHOTO, top_k=5, max_price=300)
+    _, _, white, _ = _search(client, APP_PHOTO, top_k=5, words="white")
+    for obj in sofas["objects"]:  # the category chosen replaces the object's kind
+        assert len(obj["products"]) == 5 and {p["category"] for p in obj["products"]} == {"sofas"}
+    kinds = hk_engine.kinds
+    for obj in cheap["objects"]:  # a price range narrows the object's kind: K products wherever K exist
+        rows = kinds.rows.get(obj["label"], kinds.others.get(obj["label"], range(len(hk_engine.index))))
+        within = {hk_engine.index.products[r].id for r in rows if (hk_engine.index.products[r].price or 1e9) <= 300}
+        assert len(obj["products"]) == min(5, len(within)) and all(p["price"] <= 300 for p in obj["products"])
+    whites = [sum("white" in p["name"].lower() for p in o["products"]) for o in (plain, white) for o in o["objects"]]
+    half = len(whites) // 2
+    assert sum(whites[half:]) > sum(whites[:half])  # more white products once the words ask for them
+    assert [o["label"] for o in white["objects"]] == [o["label"] for o in plain["objects"]]  # same objects
+
+
+def test_each_object_says_how_close_its_best_match_is(client):
+    _, _, result, _ = _search(client, APP_PHOTO, top_k=3)
+    for obj in result["objects"]:
+        assert 0 <= obj["closeness"] <= 1 and obj["close_match"] == (obj["closeness"] >= 0.5)
+
+
+def test_search_text_lists_products_by_their_words(client):
+    status, result = client.predict(words="sofa bed", top_k=5, api_name="/search_text")
+    assert len(result["products"]) == 5 and "5 products" in status
+    assert all("sofa" in (p["name"] + p["category"]).lower() for p in result["products"])
+    assert result["products"][0]["image"] == f"products/{result['products'][0]['row']}.jpg"
+    status, result = client.predict(words="sofa under 2000", category="sofas", api_name="/search_text")
+    assert result["products"] and all(p["price"] <= 2000 and p["category"] == "sofas" for p in result["products"])
+    status, result = client.predict(words="zeppelin", api_name="/search_text")
+    assert result["products"] == [] and "No product" in status
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"box": [1, 2, 3]}, "box must be four numbers"),
+    ({"box": [400, 400, 100, 100]}, "leaves no region"),
+    ({"category": "spaceships"}, "no category 'spaceships'"),
+    ({"min_price": -5}, "min_price must be a number of at least 0"),
+    ({"min_price": 500, "max_price": 100}, "min_price .* is above max_price"),
+    ({"words": "x" * 201}, "at most 200 characters"),
+])
+def test_bad_search_options_are_refused_with_a_message_that_names_them(client, options, message):
+    with pytest.raises(AppError, match=message):
+        _search(client, APP_PHOTO, **options)
+    with pytest.raises(AppError, match="Type some words"):
+        client.predict(words="  ", api_name="/search_text")
