@@ -79,8 +79,8 @@ def build_demo(engine: Engine) -> gr.Blocks:
             words: optional words that refine every product list, e.g. "in green" or "velvet, under
                 300": products whose catalog text holds them rank higher; "under N" / "over N" set prices.
             category: optional catalog category, or list of them, to search within.
-            min_price: optional lowest price of the products listed.
-            max_price: optional highest price of the products listed.
+            min_price: optional lowest price of the products listed (empty or 0: none).
+            max_price: optional highest price of the products listed (empty or 0: none).
 
         Returns:
             The photo with each object boxed and labelled; a sentence on what was found; the result
@@ -107,8 +107,8 @@ def build_demo(engine: Engine) -> gr.Blocks:
                 set a price range.
             top_k: products to return (1 to 30).
             category: optional catalog category, or list of them, to search within.
-            min_price: optional lowest price of the products listed.
-            max_price: optional highest price of the products listed.
+            min_price: optional lowest price of the products listed (empty or 0: none).
+            max_price: optional highest price of the products listed (empty or 0: none).
 
         Returns:
             A sentence on what was found; the result as JSON (the words searched, the filters, and
@@ -131,7 +131,7 @@ def build_demo(engine: Engine) -> gr.Blocks:
         shelves = _shelves(data, index.products)
         tabs = [gr.Tab(visible=i < len(shelves), label=shelves[i][0] if i < len(shelves) else "")
                 for i in range(slots)]
-        galleries = [[(index.products[row].image, _caption(product, currency)) for row, product in shelves[i][1]]
+        galleries = [[(index.products[product["row"]].image, _caption(product, currency)) for product in shelves[i][1]]
                      if i < len(shelves) else None for i in range(slots)]
         details = [_shelf_detail(shelves[i], currency) if i < len(shelves) else "" for i in range(slots)]
         return [gr.Tabs(selected=0), *tabs, *galleries, *details]
@@ -343,6 +343,8 @@ def _check_filters(index, category, min_price, max_price) -> Filters:
         if value is not None and not (_is_number(value) and value >= 0):
             raise gr.Error(f"{name} must be a number of at least 0, or empty; got {_shown(value)}.",
                            print_exception=False)
+    # The page's empty number fields send 0: no price is a bound of 0.
+    min_price, max_price = (None if value == 0 else value for value in (min_price, max_price))
     if min_price is not None and max_price is not None and min_price > max_price:
         raise gr.Error(f"min_price ({min_price:g}) is above max_price ({max_price:g}).", print_exception=False)
     return Filters(categories, None if min_price is None else float(min_price),

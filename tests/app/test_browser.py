@@ -50,3 +50,54 @@ def test_an_example_photo_is_searched_on_click(page):
 
     page.wait_for_function("() => [...document.querySelectorAll('[role=tab]')].some(t => / bed /.test(t.innerText))",
                            timeout=60_000)
+
+
+def _first_results(page) -> list[str]:
+    """The captions of the products in the visible tab, once they are shown."""
+    page.wait_for_function("() => [...document.querySelectorAll('.products img')].some(e => e.offsetParent)",
+                           timeout=90_000)
+    return page.evaluate("() => [...document.querySelectorAll('.products .caption-label')]"
+                         ".filter(e => e.offsetParent).map(e => e.innerText)")
+
+
+def _changes(page, before: list[str]) -> list[str]:
+    page.wait_for_function("before => JSON.stringify([...document.querySelectorAll('.products .caption-label')]"
+                           ".filter(e => e.offsetParent).map(e => e.innerText)) !== JSON.stringify(before)",
+                           arg=before, timeout=60_000)
+    return _first_results(page)
+
+
+def test_words_a_filter_and_a_drawn_region_change_the_results(page, served_app):
+    page.goto(served_app)  # a fresh page: no results of an earlier visit
+    page.locator("input[type=file]").first.set_input_files(str(APP_PHOTO))
+    plain = _first_results(page)
+
+    words = page.locator("#words textarea")
+    words.fill("white")
+    words.press("Enter")
+    white = _changes(page, plain)
+    assert "white" in white[0].lower() and sum("white" in c.lower() for c in white) > sum(
+        "white" in c.lower() for c in plain)
+
+    words.fill("")
+    page.get_by_text("Filters").click()
+    page.locator("#category input").click()
+    page.locator("#category input").fill("sofas")
+    page.get_by_role("option", name="sofas").click()
+    page.get_by_role("button", name="Find similar products").click()
+    _changes(page, white)
+    assert "sofas" in page.locator(".product-detail").first.inner_text()
+
+    page.get_by_text("Search a region you choose").click()
+    picker = page.locator("#picker img")
+    picker.wait_for()
+    picker.click(position={"x": 40, "y": 60})
+    page.wait_for_timeout(2000)  # the first corner goes to the server and back before the second
+    picker.click(position={"x": 160, "y": 200})
+    page.wait_for_function("() => /^\\d+, \\d+, \\d+, \\d+$/"
+                           ".test(document.querySelector('#box textarea, #box input').value)")
+    page.get_by_role("button", name="Search this region").click()
+    page.wait_for_function("() => [...document.querySelectorAll('[role=tab]')]"
+                           ".some(t => /Your selection/.test(t.innerText))",
+                           timeout=60_000)
+    assert page.get_by_text("Your region was searched").is_visible()
