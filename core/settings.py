@@ -73,8 +73,8 @@ class Settings:
     whole_photo_upto: int = 4
     # Shopper search (README: Search by words).
     # Words refining a photo search lift each product by this weight times its keyword relevance (BM25,
-    # 1 for the best match in the catalog), on top of its similarity.
-    words_weight: float = 0.1
+    # 1 for the best match in the catalog), on top of its similarity; chosen on bench.refine's tune half.
+    words_weight: float = 0.4
     # A best match at least this close (0 to 1, on the index's own scale: index.calibration) is a close match.
     close_level: float = 0.5
     # Near-ties re-ranked by the catalog's rating or popularity column, when it has one: this weight
