@@ -157,3 +157,15 @@ class FakeDetector:
                 for score, label in zip(found.scores, found.labels)]
         found = found[keep]
         return found[np.argsort(-found.scores, kind="stable")]
+
+
+def same_result(a, b, tolerance: float = 1e-4) -> bool:
+    """Whether two search results hold the same objects, boxes and products, their scores equal within
+    `tolerance`: a batch of several photos computes its floats its own way."""
+    def close(x, y):
+        return (x is None and y is None) or (x is not None and y is not None and abs(x - y) <= tolerance)
+
+    return len(a.objects) == len(b.objects) and all(
+        (p.label, p.box, [m.product.id for m in p.products]) == (q.label, q.box, [m.product.id for m in q.products])
+        and close(p.score, q.score) and all(close(m.score, n.score) for m, n in zip(p.products, q.products))
+        for p, q in zip(a.objects, b.objects))

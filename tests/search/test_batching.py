@@ -9,6 +9,7 @@ from PIL import Image
 from core.images import ImageError
 from search.batching import SearchBatcher
 from search.engine import Engine
+from support import same_result
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +28,6 @@ class CountingEngine(Engine):
         self.batches.append(len(queries))
         return super().search_many(queries)
 
-
-def _rounded(result):
-    return [(o.label, o.box, None if o.score is None else round(o.score, 4),
-             [(m.product.id, round(m.score, 4)) for m in o.products]) for o in result.objects]
 
 
 def _arrive_together(batcher: SearchBatcher, asked: list) -> list:
@@ -64,7 +61,7 @@ def test_searches_waiting_together_are_one_batch_with_each_its_own_answer(engine
 
     assert counting.batches == [5]
     for (photo, top_k, conf), answer in zip(asked, answers):
-        assert _rounded(answer) == _rounded(engine.search(photo, top_k, conf))
+        assert same_result(answer, engine.search(photo, top_k, conf))
     assert answers[3].whole_image  # conf=1: nothing passed, for that request only
 
 
@@ -84,7 +81,7 @@ def test_the_same_question_asked_together_is_searched_once(engine):
 
     assert counting.batches == [3]  # the same pixels, top_k and conf: one search
     for (image, top_k, conf), answer in zip(asked, answers):
-        assert _rounded(answer) == _rounded(engine.search(image, top_k, conf))
+        assert same_result(answer, engine.search(image, top_k, conf))
 
 
 def test_a_bad_request_fails_alone(engine):
@@ -92,12 +89,12 @@ def test_a_bad_request_fails_alone(engine):
     huge = Image.new("L", (8000, 6000))  # over the engine's pixel limit
     answers = _arrive_together(SearchBatcher(engine, max_batch=8), [(good, 1, 0.25), (huge, 1, 0.25), (good, 2, 0.25)])
     assert isinstance(answers[1], ImageError)
-    assert _rounded(answers[0]) == _rounded(engine.search(good, 1, 0.25))
-    assert _rounded(answers[2]) == _rounded(engine.search(good, 2, 0.25))
+    assert same_result(answers[0], engine.search(good, 1, 0.25))
+    assert same_result(answers[2], engine.search(good, 2, 0.25))
 
 
 def test_alone_a_search_runs_at_once(engine):
     counting = CountingEngine(engine)
     photo = Image.effect_noise((100, 80), 50).convert("RGB")
-    assert _rounded(SearchBatcher(counting, max_batch=8).search(photo, 2, 0.25)) == _rounded(engine.search(photo, 2, 0.25))
+    assert same_result(SearchBatcher(counting, max_batch=8).search(photo, 2, 0.25), engine.search(photo, 2, 0.25))
     assert counting.batches == [1]

@@ -13,7 +13,7 @@ from index.catalog import open_catalog
 from index.store import CatalogIndex
 from search.engine import Engine
 from search.query import Query
-from support import GREY, FakeDetector, FakeEncoder, colour_catalog, paint
+from support import GREY, FakeDetector, FakeEncoder, colour_catalog, paint, same_result
 
 RED, DARK_RED, BLUE, NAVY, YELLOW = (255, 0, 0), (200, 0, 0), (0, 0, 255), (0, 0, 150), (255, 255, 0)
 CRIMSON, MAROON, PURPLE = (220, 0, 0), (180, 0, 0), (128, 0, 128)
@@ -260,13 +260,8 @@ def test_photos_searched_together_get_what_each_gets_alone(served):
     asked = [(photo, 1, 0.25), (other, None, 0.6), (photo, 2, 1.0), (photo.rotate(180), 2, None)]
     together = engine.search_many([Query(*q) for q in asked])
     for (image, top_k, conf), result in zip(asked, together):
-        assert _rounded(result) == _rounded(engine.search(image, top_k, conf))  # batches round floats their way
+        assert same_result(result, engine.search(image, top_k, conf))
     assert together[2].whole_image  # conf=1 there, whatever the others asked for
-
-
-def _rounded(result):
-    return [(o.label, o.box, None if o.score is None else round(o.score, 4),
-             [(m.product.id, round(m.score, 4)) for m in o.products]) for o in result.objects]
 
 
 def test_concurrent_searches_agree(served):
