@@ -407,8 +407,8 @@ def _shelves(data: dict | None, products: list[Product]) -> list[tuple[str, list
     (tab label, product dicts, the object's dict) per tab."""
     if not data:
         return []
-    if "objects" not in data:  # /search_text: one list
-        return [(f"Words: {data['words']}", data["products"], {})]
+    if "objects" not in data:  # /search_text: one list, when anything matched (its status says when not)
+        return [(f"Words: {data['words']}", data["products"], {})] if data["products"] else []
     shelves = []
     for i, obj in enumerate(data["objects"]):
         label = _object_label(i, obj["label"])
