@@ -16,6 +16,10 @@ import numpy as np
 from core.types import Product
 
 TOKEN = re.compile(r"[^\W_]+")  # what FTS5's unicode61 tokenizer keeps as a word
+# English words that join a shopper's phrase ("this, but in green", "like this with a lid") and name no
+# product: matched, they lift every product whose description uses them (measured: bench.refine).
+FILLER = frozenset("""a an and any as at but by for from in into is it its like look looking me more my of
+on one or same similar so some something than that the this those to want with without""".split())
 
 
 class TextIndex:
@@ -33,6 +37,7 @@ class TextIndex:
         """The rows whose text holds any of `words`, best first, and their relevance in (0, 1] (BM25 over
         the best's); empty when no word is found. Products holding more of the words, and rarer ones, rank higher."""
         tokens = TOKEN.findall(words.lower())
+        tokens = [t for t in tokens if t not in FILLER] or tokens  # words of filler alone are still searched
         if not tokens:
             return np.zeros(0, np.int64), np.zeros(0, np.float64)
         query = " OR ".join(f'"{token}"' for token in dict.fromkeys(tokens))  # quoted: words, never operators

@@ -29,3 +29,12 @@ def test_words_find_the_products_that_hold_them(words, first, found):
 def test_words_are_never_operators(words):
     rows, relevance = TextIndex(PRODUCTS).search(words)
     assert len(rows) == len(relevance) and set(rows.tolist()) <= ({2, 3} if "bookcase" in words else set())
+
+
+def test_filler_words_of_a_phrase_match_nothing_alone():
+    products = [Product(0, "a", "Sofa", "Sofa", attributes={"description": "Sits well in any room."}),
+                Product(1, "b", "Sofa", "Sofa", attributes={"colour": "green"})]
+    rows, _ = TextIndex(products).search("this, but in green")
+    assert rows.tolist() == [1]  # "in" names no product; it would have brought the first
+    rows, _ = TextIndex(products).search("in")  # filler alone is still searched
+    assert rows.tolist() == [0]
