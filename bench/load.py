@@ -17,19 +17,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 from bench.index_cache import cache_dir
-
-ROOT = Path(__file__).resolve().parent.parent
-
+from bench.served import start_app
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.splitlines()[0])
@@ -46,7 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.url and not (args.catalog and args.detector and args.encoder):
         parser.error("give --url, or --catalog, --detector and --encoder to start the app")
 
-    server = None if args.url else _start_app(args.catalog, args.detector, args.encoder)
+    server = None if args.url else start_app({
+        "LOOKALIKE_CATALOG": args.catalog, "LOOKALIKE_DETECTOR": args.detector, "LOOKALIKE_ENCODER": args.encoder,
+        "LOOKALIKE_INDEX_DIR": str(cache_dir(args.catalog, args.encoder))})
     url = args.url or server.url
     try:
         _crowd(url, args.photos, clients=1, searches=1)  # warm-up
@@ -105,39 +101,6 @@ def _crowd(url: str, photos: list[str], clients: int, searches: int) -> dict:
             "p50_s": round(statistics.median(latencies), 2) if latencies else None,
             "p95_s": round(quantiles[18], 2) if latencies else None,
             "max_s": round(max(latencies), 2) if latencies else None}
-
-
-class _App:
-    """`python app.py` on a free local port, with the benchmark's settings."""
-
-    def __init__(self, process: subprocess.Popen, url: str):
-        self.process, self.url = process, url
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=30)
-
-
-def _start_app(catalog: str, detector: str, encoder: str) -> _App:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "LOOKALIKE_CATALOG": catalog, "LOOKALIKE_DETECTOR": detector,
-           "LOOKALIKE_ENCODER": encoder, "LOOKALIKE_INDEX_DIR": str(cache_dir(catalog, encoder)),
-           "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
-    process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 900  # a first start builds the index
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the app exited with code {process.returncode} before serving")
-        try:
-            with urllib.request.urlopen(url + "gradio_api/info", timeout=5):
-                return _App(process, url)
-        except OSError:
-            time.sleep(1)
-    process.terminate()
-    raise SystemExit("the app did not answer within 15 minutes")
 
 
 if __name__ == "__main__":

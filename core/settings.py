@@ -14,7 +14,23 @@ from pathlib import Path
 from .errors import LookalikeError
 
 DEFAULT_ENCODER = "openai/clip-vit-base-patch32"
-DEFAULT_CATALOG = "Arkan0ID/furniture-dataset"  # 1,493 furniture product photos; see README (app section)
+# Amazon Berkeley Objects (CC BY 4.0), furniture and home goods: see README (The default catalog).
+DEFAULT_CATALOG = "huggingface/amazon-berkeley-objects"
+# ABO's product types that are furniture and home goods. Not checked against the mirror's data here
+# (no Hub access): a build logs the rows each type kept and refuses a catalog left empty.
+ABO_HOME_TYPES = (
+    "CHAIR", "SOFA", "TABLE", "DESK", "BED", "OTTOMAN", "BENCH", "STOOL_SEATING", "CABINET", "DRESSER", "SHELF",
+    "FURNITURE", "HOME_FURNITURE_AND_DECOR", "LAMP", "LIGHT_FIXTURE", "RUG", "MIRROR", "PILLOW", "BLANKET", "VASE",
+    "PLANTER", "CLOCK", "WALL_ART", "CURTAIN", "BASKET",
+)
+# How the default catalog is read, for each of these settings left empty.
+DEFAULT_CATALOG_READING = {
+    "catalog_keep": "product_type=" + ",".join(ABO_HOME_TYPES),
+    "link_template": "https://www.amazon.com/dp/{item_id}",
+    "catalog_credit": "[Amazon Berkeley Objects](https://amazon-berkeley-objects.s3.amazonaws.com/index.html) "
+                      "© Amazon.com, [CC BY 4.0](https://creativecommons.org/licenses/by/4.0/); "
+                      "furniture and home goods selected",
+}
 # COCO classes that are things people buy for a home: what the detector keeps when the catalog
 # gives no product kinds.
 HOME_CLASSES = (
@@ -39,6 +55,13 @@ class Settings:
     detector: str = "yolo11n.pt"  # YOLO weights: a local .pt or a name ultralytics fetches
     encoder: str | None = None  # None: the encoder the index was built with; DEFAULT_ENCODER for a new one
     catalog: str = DEFAULT_CATALOG
+    catalog_config: str = ""  # a Hub dataset's configuration (subset); "": its default
+    # Rows kept: "column=value,value" (e.g. product_type=SOFA,CHAIR); "": every row.
+    catalog_keep: str = ""
+    # A product's link made from its columns where the catalog has no link column, e.g.
+    # "https://www.amazon.com/dp/{item_id}"; "": none.
+    link_template: str = ""
+    catalog_credit: str = ""  # the catalog's attribution and license (Markdown), shown on the page
     index_dir: str = ""  # "": <user cache>/lookalike/index
     top_k: int = 10
     conf: float = 0.25
@@ -91,6 +114,10 @@ class Settings:
                 object.__setattr__(self, f.name, float(value))
             elif not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
                 raise SettingsError(f"{_name(f.name)} must be a {kind.__name__}, got {value!r}.")
+        if self.catalog == DEFAULT_CATALOG:
+            for name, value in DEFAULT_CATALOG_READING.items():
+                if not getattr(self, name):
+                    object.__setattr__(self, name, value)
         if not self.index_dir:
             object.__setattr__(self, "index_dir", str(cache_root() / "index"))
         for name, low, high in _RANGES:
@@ -100,6 +127,10 @@ class Settings:
         for name, choices in (("kinds", KINDS), ("crop_style", CROP_STYLES)):
             if getattr(self, name) not in choices:
                 raise SettingsError(f"{_name(name)} must be one of {', '.join(choices)}, got {getattr(self, name)!r}.")
+        self.keep_rows  # refuses a malformed value now, not at the next build
+        if self.link_template and not self.link_template.startswith(("https://", "http://")):
+            raise SettingsError(f"{_name('link_template')} must start with https:// or http://, "
+                                f"got {self.link_template!r}.")
         if self.class_list == ():
             raise SettingsError(f"{_name('classes')} names no class; give class names or 'all'.")
 
@@ -109,6 +140,17 @@ class Settings:
         return None if self.classes.strip().lower() == "all" else tuple(
             c.strip() for c in self.classes.split(",") if c.strip()
         )
+
+    @property
+    def keep_rows(self) -> tuple[str, tuple[str, ...]] | None:
+        """The catalog rows kept, as (column, values); None for every row."""
+        if not self.catalog_keep.strip():
+            return None
+        column, _, values = self.catalog_keep.partition("=")
+        kept = tuple(v.strip() for v in values.split(",") if v.strip())
+        if not column.strip() or not kept:
+            raise SettingsError(f"{_name('catalog_keep')} must be 'column=value,value', got {self.catalog_keep!r}.")
+        return column.strip(), kept
 
     @property
     def text_column_list(self) -> tuple[str, ...] | None:

@@ -12,7 +12,7 @@ from models.encoder import load_encoder
 from models.runtime import set_threads
 
 from .build import build_index
-from .catalog import ColumnMap, open_catalog
+from .catalog import ColumnMap, Reading, open_catalog
 
 FIELDS = ("image", "id", "name", "category", "price", "link", "popularity")
 
@@ -27,6 +27,13 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("--encoder", help=f"model id or folder (default: $LOOKALIKE_ENCODER or {DEFAULT_ENCODER})")
     build.add_argument("--split", default="train", help="dataset split (Hub and datasets folders)")
     build.add_argument("--revision", help="dataset revision (Hub datasets)")
+    build.add_argument("--config", help="dataset configuration (Hub datasets; default: $LOOKALIKE_CATALOG_CONFIG)")
+    build.add_argument("--keep", help="only rows with one of these values: column=value,value "
+                                      "(default: $LOOKALIKE_CATALOG_KEEP)")
+    build.add_argument("--link-template", help="a link made from the columns where none holds one, e.g. "
+                                               "https://www.amazon.com/dp/{item_id} (default: $LOOKALIKE_LINK_TEMPLATE)")
+    build.add_argument("--credit", help="the catalog's attribution and license, shown on the page "
+                                        "(default: $LOOKALIKE_CATALOG_CREDIT)")
     build.add_argument("--device", help="cpu or cuda (default: cuda when present)")
     build.add_argument("--batch-size", type=int, help="images embedded at once (default: $LOOKALIKE_BATCH_SIZE or 32)")
     for column in FIELDS:
@@ -38,9 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     try:
         settings = Settings.from_env(catalog=args.source, index_dir=args.out, encoder=args.encoder,
-                                     device=args.device, batch_size=args.batch_size, text_columns=args.text_columns)
+                                     device=args.device, batch_size=args.batch_size, text_columns=args.text_columns,
+                                     catalog_config=args.config, catalog_keep=args.keep,
+                                     link_template=args.link_template, catalog_credit=args.credit)
         columns = ColumnMap(**{c: getattr(args, f"{c}_column") for c in FIELDS}, text=settings.text_column_list)
-        catalog = open_catalog(settings.catalog, columns, split=args.split, revision=args.revision)
+        catalog = open_catalog(settings.catalog, columns, Reading.from_settings(settings, args.split, args.revision))
         encoder = load_encoder(settings.encoder or DEFAULT_ENCODER, device=settings.device)
         set_threads(settings.threads)
         report = build_index(catalog, encoder, settings.index_dir, batch_size=settings.batch_size)

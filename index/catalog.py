@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import math
 import re
-from dataclasses import asdict, dataclass, field, fields
+import string
+from urllib.parse import quote
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -16,7 +19,7 @@ from core.errors import LookalikeError
 COLUMN_CANDIDATES = {
     "image": ("image", "image_path", "file_name", "img", "path", "picture"),
     "id": ("product_id", "id", "sku", "article_number", "item_id"),
-    "name": ("name", "title", "product_name", "product_title"),
+    "name": ("name", "title", "product_name", "product_title", "item_name", "item_name_en"),
     "category": ("category", "type", "product_type", "class", "label"),
     "price": ("price", "price_usd", "price_eur", "price_gbp", "price_hkd", "sale_price"),
     "link": ("url", "link", "product_url", "href"),
@@ -25,6 +28,9 @@ COLUMN_CANDIDATES = {
 TEXT_SAMPLE = 200  # rows looked at to tell which other columns hold words
 MAX_ATTRIBUTE_CHARS = 500  # per column and product: enough for a description, not a whole page
 MANIFEST_NAMES = ("metadata.csv", "metadata.jsonl", "products.csv", "products.jsonl")
+
+
+log = logging.getLogger(__name__)
 
 
 class CatalogError(LookalikeError):
@@ -41,6 +47,9 @@ class CatalogSource:
     split: str | None = None  # hub, disk
     revision: str | None = None  # hub: the commit indexed, where it could be resolved
     fingerprint: str | None = None  # dataset
+    config: str | None = None  # hub: the dataset's configuration, when not its default
+    kept: str | None = None  # the rows kept ("column=value,value"), when not all
+    credit: str | None = None  # the catalog's attribution and license (Markdown), shown on the page
 
     def to_dict(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -66,6 +75,23 @@ class CatalogSource:
 
     def describe(self) -> str:
         return f"the Hub dataset {self.id}" if self.type == "hub" else str(self.path or self.type)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How a catalog is read beyond which column is which."""
+
+    split: str = "train"  # Hub datasets and datasets folders
+    revision: str | None = None  # Hub datasets
+    config: str | None = None  # Hub datasets: a configuration (subset) other than the default
+    keep: tuple[str, tuple[str, ...]] | None = None  # (column, values): only rows with one of these values
+    link_template: str | None = None  # e.g. "https://www.amazon.com/dp/{item_id}": a link where no column has one
+    credit: str | None = None  # recorded in the index and shown on the page
+
+    @classmethod
+    def from_settings(cls, settings, split: str = "train", revision: str | None = None) -> "Reading":
+        return cls(split, revision, settings.catalog_config or None, settings.keep_rows,
+                   settings.link_template or None, settings.catalog_credit or None)
 
 
 @dataclass(frozen=True)
@@ -126,12 +152,20 @@ class Catalog:
     """
 
     def __init__(self, rows, columns: dict[str, str | None], source: CatalogSource, base_dir: Path | None = None,
-                 label_names: dict | None = None, text_columns: tuple[str, ...] | None = None):
+                 label_names: dict | None = None, text_columns: tuple[str, ...] | None = None,
+                 link_template: str | None = None):
         self._rows, self.columns, self.source, self._base_dir = rows, columns, source, base_dir
+        names = _column_names(rows)
+        if link_template and not columns.get("link"):
+            missing = [f for _, f, _, _ in string.Formatter().parse(link_template) if f is not None and f not in names]
+            if missing:
+                raise CatalogError(f"The link template {link_template!r} names {missing[0]!r}, which is not a column "
+                                   f"of the catalog; it has {names}.")
+        self._link_template = link_template if not columns.get("link") else None
         self._label_names = label_names or {}  # column -> int2str of a datasets ClassLabel
         if text_columns is None:
             used = {c for c in columns.values() if c}
-            text_columns = tuple(c for c in _column_names(rows) if c not in used and _holds_words(rows, c))
+            text_columns = tuple(c for c in names if c not in used and _holds_words(rows, c))
         self.text_columns = text_columns
 
     def __len__(self) -> int:
@@ -154,11 +188,19 @@ class Catalog:
                     name=self._value(row, c["name"]) if c["name"] else category,
                     category=category,
                     price=_price(row.get(c["price"])) if c["price"] else None,
-                    link=_link(row.get(c["link"])) if c["link"] else None,
+                    link=_link(row.get(c["link"])) if c["link"] else self._templated_link(row),
                     image=image,
                     popularity=_number(row.get(c["popularity"])) if c["popularity"] else None,
                     attributes=attributes,
                 )
+
+    def _templated_link(self, row) -> str | None:
+        if not self._link_template:
+            return None
+        fields = {f: self._value(row, f) for _, f, _, _ in string.Formatter().parse(self._link_template) if f}
+        if not all(fields.values()):
+            return None  # a row without the value has no link, rather than a broken one
+        return _link(self._link_template.format_map({f: quote(v, safe="") for f, v in fields.items()}))
 
     def _value(self, row, column: str | None) -> str | None:
         if column is None:
@@ -175,32 +217,32 @@ class Catalog:
         return price.rsplit("_", 1)[1].upper() if "_" in price else None
 
 
-def open_catalog(source, columns: ColumnMap = ColumnMap(), split: str = "train",
-                 revision: str | None = None) -> Catalog:
+def open_catalog(source, columns: ColumnMap = ColumnMap(), reading: Reading = Reading()) -> Catalog:
     """`source`: a CSV/JSONL manifest, a folder holding one, a `save_to_disk` folder,
     a `datasets.Dataset`, or a Hugging Face Hub dataset id."""
     import datasets
 
     if isinstance(source, datasets.Dataset):
-        return _from_dataset(source, columns, CatalogSource("dataset", fingerprint=source._fingerprint))
+        return _from_dataset(source, columns, reading, CatalogSource("dataset", fingerprint=source._fingerprint))
     path = Path(source)
     if (path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists():
         loaded = datasets.load_from_disk(str(path))
-        dataset = loaded[split] if isinstance(loaded, datasets.DatasetDict) else loaded
-        return _from_dataset(dataset, columns, CatalogSource("disk", path=str(path.resolve()), split=split))
+        dataset = loaded[reading.split] if isinstance(loaded, datasets.DatasetDict) else loaded
+        return _from_dataset(dataset, columns, reading,
+                             CatalogSource("disk", path=str(path.resolve()), split=reading.split))
     if path.is_dir():
         found = [path / n for n in MANIFEST_NAMES if (path / n).exists()]
         if not found:
             raise CatalogError(f"{path} holds none of {', '.join(MANIFEST_NAMES)}.")
         path = found[0]
     if path.is_file():
-        return _from_manifest(path, columns)
+        return _from_manifest(path, columns, reading)
     if path.suffix.lower() in (".csv", ".jsonl", ".json") or str(source).startswith((".", "/")):
         raise CatalogError(f"No catalog file at {path}.")
-    return _from_hub(str(source), columns, split, revision)
+    return _from_hub(str(source), columns, reading)
 
 
-def _from_manifest(path: Path, columns: ColumnMap) -> Catalog:
+def _from_manifest(path: Path, columns: ColumnMap, reading: Reading) -> Catalog:
     try:
         with path.open(newline="", encoding="utf-8") as f:
             if path.suffix.lower() == ".csv":
@@ -212,33 +254,67 @@ def _from_manifest(path: Path, columns: ColumnMap) -> Catalog:
     if not rows:
         raise CatalogError(f"The catalog {path} has no rows.")
     names = list(rows[0].keys())
-    return Catalog(rows, columns.resolve(names), CatalogSource("local", path=str(path.resolve())),
-                   base_dir=path.parent.resolve(), text_columns=columns.text)
+    if reading.keep:
+        column, values = _kept_column(reading.keep, names)
+        total, rows = len(rows), [row for row in rows if _text(row.get(column)) in values]
+        _check_kept(rows, reading.keep, total)
+    return Catalog(rows, columns.resolve(names), CatalogSource("local", path=str(path.resolve()), **_reading_fields(reading)),
+                   base_dir=path.parent.resolve(), text_columns=columns.text, link_template=reading.link_template)
 
 
-def _from_hub(dataset_id: str, columns: ColumnMap, split: str, revision: str | None) -> Catalog:
+def _from_hub(dataset_id: str, columns: ColumnMap, reading: Reading) -> Catalog:
     import datasets
 
     try:
-        dataset = datasets.load_dataset(dataset_id, split=split, revision=revision)
+        dataset = datasets.load_dataset(dataset_id, reading.config, split=reading.split, revision=reading.revision)
     except Exception as exc:  # datasets raises many types for missing, private or offline datasets
-        raise CatalogError(f"Could not load the dataset {dataset_id!r} (split {split!r}): {exc}") from exc
-    source = CatalogSource("hub", id=dataset_id, split=split, revision=_resolved_revision(dataset_id, revision))
-    return _from_dataset(dataset, columns, source)
+        raise CatalogError(f"Could not load the dataset {dataset_id!r} (split {reading.split!r}): {exc}") from exc
+    source = CatalogSource("hub", id=dataset_id, split=reading.split,
+                           revision=_resolved_revision(dataset_id, reading.revision))
+    return _from_dataset(dataset, columns, reading, source)
 
 
-def _from_dataset(dataset, columns: ColumnMap, source: CatalogSource) -> Catalog:
+def _from_dataset(dataset, columns: ColumnMap, reading: Reading, source: CatalogSource) -> Catalog:
     import datasets
 
     if len(dataset) == 0:
         raise CatalogError("The dataset has no rows.")
     names = list(dataset.column_names)
+    labels = {n: f.int2str for n, f in dataset.features.items() if isinstance(f, datasets.ClassLabel)}
+    if reading.keep:
+        column, values = _kept_column(reading.keep, names)
+        name_of = labels.get(column)
+        # One column read, no image decoded.
+        total = len(dataset)
+        dataset = dataset.filter(lambda v: _text(name_of(v) if name_of and isinstance(v, int) else v) in values,
+                                 input_columns=column, desc="Keeping the catalog's rows")
+        _check_kept(dataset, reading.keep, total)
     if columns.image is None:
         image_columns = [n for n, f in dataset.features.items() if isinstance(f, datasets.Image)]
         if image_columns:
             columns = ColumnMap(**{**columns.__dict__, "image": image_columns[0]})
-    labels = {n: f.int2str for n, f in dataset.features.items() if isinstance(f, datasets.ClassLabel)}
-    return Catalog(dataset, columns.resolve(names), source, label_names=labels, text_columns=columns.text)
+    source = replace(source, **_reading_fields(reading))
+    return Catalog(dataset, columns.resolve(names), source, label_names=labels, text_columns=columns.text,
+                   link_template=reading.link_template)
+
+
+def _reading_fields(reading: Reading) -> dict:
+    """What the manifest records of how the catalog was read."""
+    kept = f"{reading.keep[0]}={','.join(reading.keep[1])}" if reading.keep else None
+    return {"config": reading.config, "kept": kept, "credit": reading.credit}
+
+
+def _kept_column(keep: tuple[str, tuple[str, ...]], names: list[str]) -> tuple[str, frozenset[str]]:
+    column, values = keep
+    if column not in names:
+        raise CatalogError(f"The catalog has no column {column!r} to keep rows by; it has {names}.")
+    return column, frozenset(values)
+
+
+def _check_kept(rows, keep: tuple[str, tuple[str, ...]], total: int) -> None:
+    if len(rows) == 0:
+        raise CatalogError(f"No row of the catalog has {keep[0]} in {', '.join(keep[1])}; nothing to index.")
+    log.info("Kept %d of %d catalog rows (%s in %s).", len(rows), total, keep[0], ", ".join(keep[1]))
 
 
 def _resolved_revision(dataset_id: str, revision: str | None) -> str | None:
@@ -252,10 +328,22 @@ def _resolved_revision(dataset_id: str, revision: str | None) -> str | None:
 
 
 def _text(value) -> str | None:
+    if _is_multilingual(value):
+        value = _in_english(value)
     if value is None:
         return None
     text = str(value).strip()
     return text or None
+
+
+def _is_multilingual(value) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) and "value" in v for v in value)
+
+
+def _in_english(values: list[dict]):
+    """ABO's multilingual fields are lists of {"language_tag", "value"}: the English value, else the first."""
+    english = [v["value"] for v in values if str(v.get("language_tag", "")).lower().startswith("en")]
+    return english[0] if english else values[0]["value"]
 
 
 def _price(value) -> float | str | None:
@@ -283,11 +371,18 @@ def _holds_words(rows, column: str) -> bool:
         sample = rows.select_columns([column])[:TEXT_SAMPLE][column]
     else:
         sample = [row.get(column) for row in rows[:TEXT_SAMPLE]]
+    sample = [_in_english(v) if _is_multilingual(v) else v for v in sample]
     texts = [v.strip() for v in sample if isinstance(v, str) and v.strip()]
     if not texts or len(texts) < len([v for v in sample if v not in (None, "")]):  # not every value is text
         return False
-    words = [t for t in texts if re.search(r"[^\W\d_]", t) and not _looks_like_a_path(t) and _number(t) is None]
+    words = [t for t in texts if re.search(r"[^\W\d_]", t) and not _looks_like_a_path(t) and _number(t) is None
+             and not _looks_like_a_code(t)]
     return len(words) >= 0.9 * len(texts)
+
+
+def _looks_like_a_code(text: str) -> bool:
+    """An identifier such as an image id ("81iZlv3bjpL"): one token of letters and digits."""
+    return bool(re.fullmatch(r"[\w-]+", text) and re.search(r"\d", text))
 
 
 def _looks_like_a_path(text: str) -> bool:

@@ -13,7 +13,7 @@ from core.settings import DEFAULT_CATALOG, DEFAULT_ENCODER, Settings
 from models.encoder import Encoder, load_encoder
 
 from .build import build_index
-from .catalog import ColumnMap, open_catalog
+from .catalog import ColumnMap, Reading, open_catalog
 from .errors import CatalogIndexError, IndexMismatchError
 from .store import CatalogIndex, read_live_manifest
 
@@ -33,7 +33,8 @@ def ensure_index(settings: Settings, *, build: bool = False, progress: bool = Tr
     reason, encoder = _reason_to_build(settings, directory) if build else (None, None)
     if reason:
         log.info("Building the index in %s: %s.", directory, reason)
-        catalog = open_catalog(settings.catalog, ColumnMap(text=settings.text_column_list))
+        catalog = open_catalog(settings.catalog, ColumnMap(text=settings.text_column_list),
+                               Reading.from_settings(settings))
         encoder = encoder or load_encoder(settings.encoder or DEFAULT_ENCODER, device=settings.device)
         log.info("Embedding %d catalog images of %s with %s (done once; later starts reuse the index).",
                  len(catalog), settings.catalog, encoder.name)
