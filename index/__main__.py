@@ -1,4 +1,4 @@
-"""python -m index build --source SRC --out DIR [--encoder E] ..."""
+"""python -m index build --source SRC --out DIR [--encoder E] ...; python -m index push --repo OWNER/NAME [--index DIR]"""
 
 from __future__ import annotations
 
@@ -7,12 +7,16 @@ import logging
 import sys
 
 from core.errors import LookalikeError
-from core.settings import DEFAULT_ENCODER, Settings
+from core.settings import DEFAULT_CATALOG, DEFAULT_ENCODER, Settings
 from models.encoder import load_encoder
 from models.runtime import set_threads
 
+from . import hub
 from .build import build_index
 from .catalog import ColumnMap, Reading, open_catalog
+from .errors import IndexNotFoundError
+from .hub import hub_index
+from .store import read_live_manifest
 
 FIELDS = ("image", "id", "name", "category", "price", "link", "popularity")
 
@@ -40,15 +44,27 @@ def main(argv: list[str] | None = None) -> int:
         build.add_argument(f"--{column}-column", help=f"catalog column holding the product {column}")
     build.add_argument("--text-columns", help="comma-separated columns text search reads besides name and category "
                                               "(default: $LOOKALIKE_TEXT_COLUMNS, or every column holding words)")
+    push = commands.add_parser("push", help="upload a built index to a Hugging Face Hub dataset repository")
+    push.add_argument("--repo", required=True, help="OWNER/NAME of the dataset repository (made when missing)")
+    push.add_argument("--index", help="index directory (default: $LOOKALIKE_INDEX_DIR or the user cache)")
+    push.add_argument("--license", help="the catalog's license as a Hub license id (default: cc-by-4.0 for the "
+                                        "default catalog, else other)")
+    push.add_argument("--private", action="store_true", help="make the repository private")
+    push.add_argument("--stage", metavar="DIR", help="write what would be uploaded into DIR, and upload nothing")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    if args.command == "push":
+        return _push(args)
     try:
         settings = Settings.from_env(catalog=args.source, index_dir=args.out, encoder=args.encoder,
                                      device=args.device, batch_size=args.batch_size, text_columns=args.text_columns,
                                      catalog_config=args.config, catalog_keep=args.keep,
                                      link_template=args.link_template, catalog_credit=args.credit)
         columns = ColumnMap(**{c: getattr(args, f"{c}_column") for c in FIELDS}, text=settings.text_column_list)
+        if hub_index(settings.index_dir):
+            raise IndexNotFoundError(f"An index is built into a folder, not {settings.index_dir}; build it, then "
+                                     f"`python -m index push --repo OWNER/NAME --index DIR`.")
         catalog = open_catalog(settings.catalog, columns, Reading.from_settings(settings, args.split, args.revision))
         encoder = load_encoder(settings.encoder or DEFAULT_ENCODER, device=settings.device)
         set_threads(settings.threads)
@@ -57,6 +73,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(report.summary())
+    return 0
+
+
+def _push(args) -> int:
+    try:
+        settings = Settings.from_env(index_dir=args.index)
+        manifest = read_live_manifest(settings.index_dir)
+        license = args.license or ("cc-by-4.0" if manifest.source.id == DEFAULT_CATALOG else "other")
+        if args.stage:
+            print(f"Staged the index for {args.repo} in {hub.stage(settings.index_dir, args.stage, license)}; "
+                  f"nothing was uploaded.")
+            return 0
+        commit = hub.push(settings.index_dir, args.repo, license, private=args.private)
+    except (LookalikeError, OSError) as exc:  # OSError: the Hub's HTTP errors, and a stage folder in the way
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Pushed to https://huggingface.co/datasets/{args.repo} (commit {commit}). Serve it with "
+          f"LOOKALIKE_INDEX_DIR=hf://datasets/{args.repo}@{commit}")
     return 0
 
 

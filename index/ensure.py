@@ -15,6 +15,7 @@ from models.encoder import Encoder, load_encoder
 from .build import build_index
 from .catalog import ColumnMap, Reading, open_catalog
 from .errors import CatalogIndexError, IndexMismatchError
+from .hub import download, hub_index
 from .store import CatalogIndex, read_live_manifest
 
 log = logging.getLogger(__name__)
@@ -27,10 +28,14 @@ def ensure_index(settings: Settings, *, build: bool = False, progress: bool = Tr
     the settings name another catalog or encoder than it was built with, or the encoder's weights
     changed. An index built from another catalog is kept while the catalog setting is left at its
     default, so that a prebuilt index can be served by pointing LOOKALIKE_INDEX_DIR at it alone.
-    Without `build`, those cases are errors.
+    Without `build`, those cases are errors. An index on the Hub (`hf://datasets/OWNER/NAME@REVISION`)
+    is downloaded into the local Hub cache and served as it is, never rebuilt.
     """
-    directory = Path(settings.index_dir)
-    reason, encoder = _reason_to_build(settings, directory) if build else (None, None)
+    hub = hub_index(settings.index_dir)
+    directory = download(hub) if hub else Path(settings.index_dir)
+    if hub:
+        log.info("Serving the index %s (%s).", hub, directory)
+    reason, encoder = _reason_to_build(settings, directory) if build and not hub else (None, None)
     if reason:
         log.info("Building the index in %s: %s.", directory, reason)
         catalog = open_catalog(settings.catalog, ColumnMap(text=settings.text_column_list),
