@@ -151,12 +151,7 @@ def build_demo(engine: Engine) -> gr.Blocks:
     # No usage reports leave the machine (gradio's analytics and version check).
     with gr.Blocks(title="Lookalike: find the products in a photo", delete_cache=(3600, 3600),
                    analytics_enabled=False) as demo:
-        gr.Markdown(
-            "# Lookalike\n"
-            "Show it a room or a piece of furniture: Lookalike finds each object in the photo and the most "
-            f"similar products of the catalog ({len(index):,} product photos from "
-            f"{index.manifest.source.title}). Or describe what you want in words."
-        )
+        gr.Markdown(f"# Lookalike\n{_headline(index)}", elem_id="headline")
         with gr.Row(equal_height=False):
             with gr.Column(scale=2):
                 photo = gr.Image(label="Your photo", sources=["upload", "webcam", "clipboard"], type="filepath",
@@ -268,9 +263,10 @@ def _product_images(engine: Engine) -> Route:
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's own start-up probes, one line each
-    # Gradio switches matplotlib to Agg around every request; with no backend named, finding the default
-    # one imports pyplot, 0.35 s on the first search here (bench.startup).
+    # Gradio switches matplotlib to Agg around every request, importing it at the first (0.1 s here), and
+    # with no backend named, finding the default one imports pyplot too (0.35 s): name it, import it now.
     os.environ.setdefault("MPLBACKEND", "agg")
+    import matplotlib  # noqa: F401
     began = time.perf_counter()
     try:
         engine = load_engine(Settings.from_env(), build_index=True)
@@ -285,6 +281,15 @@ def main() -> int:
              loaded - began, built - loaded, time.perf_counter() - built)
     demo.block_thread()
     return 0
+
+
+def _headline(index) -> str:
+    """What the page does and which catalog it searches, with the catalog's credit, in one line."""
+    source = index.manifest.source
+    products = len({p.id for p in index.products})
+    credit = f" ({source.credit})" if source.credit else ""  # the operator's Markdown, from the settings
+    return (f"Find each piece of furniture in your photo among **{products:,} products of {_md(source.title)}**"
+            f"{credit}: upload a photo, try an example, or search by words.")
 
 
 def _photo_path(image) -> str:

@@ -74,7 +74,8 @@ def load_detector(settings: Settings) -> Detector:
         raise DetectorError(f"Could not load the detector {weights!r}: {exc}") from exc
     detector = Detector(model, settings)
     # The first predict sets up ultralytics' predictor, which resets torch's thread count: do it
-    # now, then set the threads back.
-    detector.detect([Image.new("RGB", (64, 64))], conf=settings.conf, classes=None)
+    # now, then set the threads back. A 4:3 photo, as most are, so that the first search runs on
+    # shapes the model has seen.
+    detector.detect([Image.new("RGB", (1024, 768))], conf=settings.conf, classes=None)
     set_threads(settings.threads)
     return detector

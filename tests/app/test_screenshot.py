@@ -1,0 +1,92 @@
+"""The README's screenshot: the page, in headless Chromium, with the results for a CC0 example photo.
+
+Its catalog is a stand-in made of the project's own CC0 renders (`examples/`): each object the
+detector finds in them, cropped, as it is and mirrored, sold under the detector's word. The
+default catalog needs the Hub and the benchmark catalogs may not be published, so neither can be
+shown. `LOOKALIKE_SCREENSHOT=docs/screenshot.png` writes the PNG the README shows.
+"""
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageOps
+
+from support import ROOT, SHARED_MISSING, SHARED_REASON, YOLO_WEIGHTS, MOBILENET, write_csv
+
+CHROMIUM = Path("/usr/bin/chromium")
+EXAMPLES = ROOT / "examples"
+CATEGORY = {"couch": "Sofas", "chair": "Armchairs", "bed": "Beds", "potted plant": "Plants",
+            "dining table": "Tables"}
+CREDIT = "crops of Lookalike's own example renders, CC0"
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(SHARED_MISSING, reason=SHARED_REASON),
+              pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Debian chromium is not installed at {CHROMIUM}")]
+
+
+@pytest.fixture(scope="module")
+def render_shop(tmp_path_factory):
+    """The app over a catalog cut from the CC0 renders; yields its URL."""
+    import app
+    from core.settings import Settings
+    from models.detector import load_detector
+    from search.engine import load_engine
+
+    out = tmp_path_factory.mktemp("shop") / "cc0-renders"
+    out.mkdir()
+    detector = load_detector(Settings(detector=str(YOLO_WEIGHTS), device="cpu"))
+    rows = []
+    for photo_path in sorted(EXAMPLES.glob("*.jpg")):
+        photo = Image.open(photo_path).convert("RGB")
+        [found] = detector.detect([photo], conf=0.3, classes=tuple(CATEGORY))
+        for i, (box, label) in enumerate(zip(found.boxes, found.labels)):
+            crop = photo.crop(tuple(int(v) for v in box))
+            for style, image in (("", crop), (" (mirrored)", ImageOps.mirror(crop))):
+                path = out / f"{photo_path.stem}-{i}{'-m' if style else ''}.jpg"
+                image.save(path)
+                rows.append({"product_id": path.stem, "image": path.name, "category": CATEGORY[label],
+                             "name": f"{label.title()} from the {photo_path.stem.replace('-', ' ')}{style}",
+                             "price_usd": str(120 + 35 * len(rows)), "url": f"https://example.com/{path.stem}"})
+    settings = Settings(detector=str(YOLO_WEIGHTS), encoder=str(MOBILENET), device="cpu",
+                        catalog=str(write_csv(out / "products.csv", rows)), index_dir=str(out / "index"),
+                        catalog_credit=CREDIT)
+    engine = load_engine(settings, build_index=True, progress=False)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo = app.build_demo(engine)
+    _, url, _ = app.launch(demo, engine, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
+                           quiet=True)
+    yield url, len(rows)
+    demo.close()
+
+
+def test_the_page_with_results_for_an_example_photo(render_shop, tmp_path):
+    playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    url, products = render_shop
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(url)
+        headline = page.locator("#headline").inner_text()
+        assert f"{products} products of cc0-renders" in headline
+        assert CREDIT in headline
+
+        page.locator("#examples button.gallery-item").nth(1).click()  # the living room
+        page.wait_for_function("() => [...document.querySelectorAll('.products img')]"
+                               ".filter(e => e.offsetParent && e.complete && e.naturalWidth).length >= 2",
+                               timeout=90_000)
+        assert any("couch" in t or "sofa" in t.lower() for t in page.get_by_role("tab").all_inner_texts())
+        shot = tmp_path / "page.png"
+        page.locator(".products").first.scroll_into_view_if_needed()
+        page.wait_for_timeout(500)  # the gallery's images settle
+        page.screenshot(path=str(shot), full_page=True)
+        browser.close()
+
+    image = Image.open(shot)
+    assert image.width == 1280 and image.height > 900  # the whole page, results below the photo
+    target = os.environ.get("LOOKALIKE_SCREENSHOT")
+    if target:  # small enough to commit: 900 px wide, 256 colours
+        small = image.convert("RGB").resize((900, round(image.height * 900 / 1280)), Image.LANCZOS)
+        small.quantize(256).save(ROOT / target, optimize=True)
