@@ -126,5 +126,28 @@ and the encoder against the probe embedding stored there, so a damaged or mismat
 vectors), `products.jsonl` (one product per row: id, name, category, price, link, text attributes),
 `images/<row>.jpg` (thumbnails) and `manifest.json`. Nothing is pickled.
 
-Built with: {", ".join(f"{k} {v}" for k, v in manifest.versions.items())}.
+## How it was built
+
+```bash
+{build_command(manifest)}
+python -m index push --repo OWNER/NAME --index ./index
+```
+
+With: {", ".join(f"{k} {v}" for k, v in manifest.versions.items())}.
 """
+
+
+def build_command(manifest: Manifest) -> str:
+    """The `python -m index build` command that builds this index again (its catalog at its revision)."""
+    source = manifest.source
+    parts = ["python -m index build", f"--source {source.id or source.path}", f"--encoder {manifest.encoder.name}"]
+    if source.revision:
+        parts.append(f"--revision {source.revision}")
+    if source.config:
+        parts.append(f"--config {source.config}")
+    if source.split and source.split != "train":
+        parts.append(f"--split {source.split}")
+    if source.kept:
+        parts.append(f"--keep {source.kept}")
+    parts.append("--out ./index")
+    return " ".join(parts)

@@ -68,6 +68,7 @@ def test_the_staged_folder_is_the_live_version_and_a_card_and_loads_as_an_index(
     card = (staged / "README.md").read_text()
     assert card.startswith("---\nlicense: cc-by-4.0\n")
     assert "6 product photos" in card and str(tiny_clip.name) in card
+    assert f"python -m index build --source {built.parent / 'catalog.csv'} --encoder {tiny_clip.name}" in card
     assert CatalogIndex.load(staged, tiny_clip).manifest == CatalogIndex.load(built, tiny_clip).manifest
 
 
