@@ -238,12 +238,22 @@ def build_demo(engine: Engine) -> gr.Blocks:
 
 def launch(demo: gr.Blocks, engine: Engine, **options):
     """Serve `demo` with the app's limits; `options` go to `Blocks.launch` (e.g. server_port)."""
-    # What the page shows, nothing else: the catalog thumbnails (for the galleries) and the example photos.
-    served = [str(Path(engine.index.path) / "images"), *(path for [path] in _example_photos())]
+    served = [*_thumbnail_folders(engine.index), *(path for [path] in _example_photos())]
     demo.queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
     # The public endpoints are MCP tools too (at gradio_api/mcp/), described by their docstrings.
     return demo.launch(max_file_size=MAX_UPLOAD, allowed_paths=served, css=CSS, theme=gr.themes.Soft(),
                        app_kwargs={"routes": [_product_images(engine)]}, mcp_server=True, **options)
+
+
+def _thumbnail_folders(index) -> list[str]:
+    """Where the catalog thumbnails are, for Gradio's allowed paths: what the page shows, nothing else
+    (besides the example photos). Gradio checks where a link leads, and a Hub index's files are links
+    into the Hub cache's blobs/ folder, which holds that index repository's files alone."""
+    folders = [str(Path(index.path) / "images")]
+    first = next((p.image for p in index.products if p.image), None)
+    if first and Path(first).resolve().parent != Path(first).parent:
+        folders.append(str(Path(first).resolve().parent))
+    return folders
 
 
 def _product_images(engine: Engine) -> Route:

@@ -4,7 +4,10 @@ The upload itself needs the Hub and is not run here. Downloads are served by hug
 local Hub cache laid out as it lays them out (`datasets--OWNER--NAME/snapshots/<commit>/`), offline.
 """
 
+import hashlib
+import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -32,7 +35,12 @@ def hub_cache(tmp_path, monkeypatch, built):
 
     cache = tmp_path / "hub"
     repo = cache / "datasets--owner--shop-index"
-    stage(built, repo / "snapshots" / COMMIT, "cc-by-4.0")
+    snapshot = stage(built, repo / "snapshots" / COMMIT, "cc-by-4.0")
+    (repo / "blobs").mkdir()
+    for path in [p for p in snapshot.rglob("*") if p.is_file()]:  # as huggingface_hub lays files out
+        blob = repo / "blobs" / hashlib.sha256(path.read_bytes()).hexdigest()
+        path.replace(blob)
+        path.symlink_to(os.path.relpath(blob, path.parent))
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text(COMMIT)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
@@ -77,6 +85,17 @@ def test_an_index_is_served_from_the_hub_cache_at_its_pinned_revision(hub_cache,
         index, encoder = ensure_index(Settings(index_dir=location, device="cpu"), build=True)
         assert index.path.parent == hub_cache and len(index) == 6
         assert encoder.name == str(tiny_clip_path)  # the index's own encoder
+
+
+def test_the_page_may_show_a_hub_index_thumbnails_and_nothing_else_of_the_cache(hub_cache, tmp_path):
+    from gradio.utils import is_allowed_file
+
+    import app
+
+    index, _ = ensure_index(Settings(index_dir=f"hf://datasets/owner/shop-index@{COMMIT}", device="cpu"))
+    served = app._thumbnail_folders(index)
+    assert all(is_allowed_file(Path(p.image), [], served, [])[0] for p in index.products)
+    assert not is_allowed_file(tmp_path / "catalog.csv", [], served, [])[0]
 
 
 def test_a_revision_that_is_not_there_is_refused_offline_with_what_to_do(hub_cache):
