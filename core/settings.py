@@ -17,7 +17,7 @@ DEFAULT_ENCODER = "openai/clip-vit-base-patch32"
 # Amazon Berkeley Objects (CC BY 4.0), furniture and home goods: see README (The default catalog).
 DEFAULT_CATALOG = "huggingface/amazon-berkeley-objects"
 # ABO's product types that are furniture and home goods. Not checked against the mirror's data here
-# (no Hub access): a build logs the rows each type kept and refuses a catalog left empty.
+# (no Hub access): a build logs how many rows they kept and refuses a catalog left empty.
 ABO_HOME_TYPES = (
     "CHAIR", "SOFA", "TABLE", "DESK", "BED", "OTTOMAN", "BENCH", "STOOL_SEATING", "CABINET", "DRESSER", "SHELF",
     "FURNITURE", "HOME_FURNITURE_AND_DECOR", "LAMP", "LIGHT_FIXTURE", "RUG", "MIRROR", "PILLOW", "BLANKET", "VASE",

@@ -8,10 +8,10 @@ import logging
 import math
 import re
 import string
-from urllib.parse import quote
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Iterator
+from urllib.parse import quote
 
 from core.errors import LookalikeError
 
@@ -156,12 +156,12 @@ class Catalog:
                  link_template: str | None = None):
         self._rows, self.columns, self.source, self._base_dir = rows, columns, source, base_dir
         names = _column_names(rows)
-        if link_template and not columns.get("link"):
-            missing = [f for _, f, _, _ in string.Formatter().parse(link_template) if f is not None and f not in names]
-            if missing:
-                raise CatalogError(f"The link template {link_template!r} names {missing[0]!r}, which is not a column "
-                                   f"of the catalog; it has {names}.")
-        self._link_template = link_template if not columns.get("link") else None
+        self._link_template = link_template if not columns.get("link") else None  # a link column wins
+        self._link_fields = [f for _, f, _, _ in string.Formatter().parse(self._link_template or "") if f]
+        missing = [f for f in self._link_fields if f not in names]
+        if missing:
+            raise CatalogError(f"The link template {link_template!r} names {missing[0]!r}, which is not a column "
+                               f"of the catalog; it has {names}.")
         self._label_names = label_names or {}  # column -> int2str of a datasets ClassLabel
         if text_columns is None:
             used = {c for c in columns.values() if c}
@@ -197,7 +197,7 @@ class Catalog:
     def _templated_link(self, row) -> str | None:
         if not self._link_template:
             return None
-        fields = {f: self._value(row, f) for _, f, _, _ in string.Formatter().parse(self._link_template) if f}
+        fields = {f: self._value(row, f) for f in self._link_fields}
         if not all(fields.values()):
             return None  # a row without the value has no link, rather than a broken one
         return _link(self._link_template.format_map({f: quote(v, safe="") for f, v in fields.items()}))

@@ -14,7 +14,7 @@ os.environ.setdefault("YOLO_CONFIG_DIR", tempfile.mkdtemp(prefix="yolo-config-")
 import pytest  # noqa: E402
 
 from support import (HK, MOBILENET, SHARED_MISSING, SHARED_REASON, YOLO_WEIGHTS, colour_catalog,  # noqa: E402
-                     save_tiny_clip, save_tiny_vit, write_csv)
+                     save_tiny_clip, save_tiny_vit, served, write_csv)
 
 
 @pytest.fixture(scope="session")
@@ -122,15 +122,5 @@ def hk_engine(hk_settings):
 @pytest.fixture(scope="session")
 def served_app(hk_engine):
     """The app served in-process on 127.0.0.1 over `hk_engine`; yields its URL."""
-    import socket
-
-    import app
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    demo = app.build_demo(hk_engine)
-    _, url, _ = app.launch(demo, hk_engine, server_name="127.0.0.1", server_port=port,
-                           prevent_thread_lock=True, quiet=True)
-    yield url
-    demo.close()
+    with served(hk_engine) as url:
+        yield url

@@ -4,8 +4,10 @@ pipeline's two model units (a detector that returns given boxes, an encoder that
 from __future__ import annotations
 
 import csv
+import socket
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import pytest
@@ -157,6 +159,23 @@ class FakeDetector:
                 for score, label in zip(found.scores, found.labels)]
         found = found[keep]
         return found[np.argsort(-found.scores, kind="stable")]
+
+
+@contextmanager
+def served(engine) -> Iterator[str]:
+    """The app served in-process on a free 127.0.0.1 port over `engine`, as `app.launch` serves it; its URL."""
+    import app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo = app.build_demo(engine)
+    _, url, _ = app.launch(demo, engine, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
+                           quiet=True)
+    try:
+        yield url
+    finally:
+        demo.close()
 
 
 def same_result(a, b, tolerance: float = 1e-4) -> bool:

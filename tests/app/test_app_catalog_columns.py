@@ -2,14 +2,12 @@
 several photos per product (listed once) and a rating column (near-ties re-ranked when asked)."""
 
 import csv
-import socket
 
 import numpy as np
 import pytest
 from gradio_client import Client, handle_file
 
-import app
-from support import HK, MOBILENET, SHARED_MISSING, SHARED_REASON, YOLO_WEIGHTS, write_csv
+from support import HK, MOBILENET, SHARED_MISSING, SHARED_REASON, YOLO_WEIGHTS, served, write_csv
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(SHARED_MISSING, reason=SHARED_REASON)]
 POPULARITY_WEIGHT = 0.3  # large, so that the ratings visibly reorder the lists
@@ -32,15 +30,8 @@ def shop(tmp_path_factory):
     settings = Settings(detector=str(YOLO_WEIGHTS), encoder=str(MOBILENET), device="cpu",
                         catalog=str(write_csv(folder / "products.csv", catalog)), index_dir=str(folder / "index"),
                         popularity_weight=POPULARITY_WEIGHT)
-    engine = load_engine(settings, build_index=True, progress=False)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    demo = app.build_demo(engine)
-    _, url, _ = app.launch(demo, engine, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
-                           quiet=True)
-    yield Client(url, verbose=False), catalog
-    demo.close()
+    with served(load_engine(settings, build_index=True, progress=False)) as url:
+        yield Client(url, verbose=False), catalog
 
 
 def test_a_product_with_several_photos_is_listed_once(shop):

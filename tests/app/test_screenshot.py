@@ -7,13 +7,12 @@ shown. `LOOKALIKE_SCREENSHOT=docs/screenshot.png` writes the PNG the README show
 """
 
 import os
-import socket
 from pathlib import Path
 
 import pytest
 from PIL import Image, ImageOps
 
-from support import ROOT, SHARED_MISSING, SHARED_REASON, YOLO_WEIGHTS, MOBILENET, write_csv
+from support import MOBILENET, ROOT, SHARED_MISSING, SHARED_REASON, YOLO_WEIGHTS, served, write_csv
 
 CHROMIUM = Path("/usr/bin/chromium")
 EXAMPLES = ROOT / "examples"
@@ -27,7 +26,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(SHARED_MISSING, reason=SHARED
 @pytest.fixture(scope="module")
 def render_shop(tmp_path_factory):
     """The app over a catalog cut from the CC0 renders; yields its URL."""
-    import app
     from core.settings import Settings
     from models.detector import load_detector
     from search.engine import load_engine
@@ -50,15 +48,8 @@ def render_shop(tmp_path_factory):
     settings = Settings(detector=str(YOLO_WEIGHTS), encoder=str(MOBILENET), device="cpu",
                         catalog=str(write_csv(out / "products.csv", rows)), index_dir=str(out / "index"),
                         catalog_credit=CREDIT)
-    engine = load_engine(settings, build_index=True, progress=False)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    demo = app.build_demo(engine)
-    _, url, _ = app.launch(demo, engine, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
-                           quiet=True)
-    yield url, len(rows)
-    demo.close()
+    with served(load_engine(settings, build_index=True, progress=False)) as url:
+        yield url, len(rows)
 
 
 def test_the_page_with_results_for_an_example_photo(render_shop, tmp_path):
