@@ -25,6 +25,7 @@ from pathlib import Path
 from bench.index_cache import cache_dir
 from bench.served import start_app
 
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.splitlines()[0])
     parser.add_argument("--photos", nargs="+", required=True, help="the photos the clients search, in turn")

@@ -79,7 +79,8 @@ def _run(settings: dict[str, str], photo: str, warm: int) -> dict[str, float]:
             warm_times.append(time.perf_counter() - start)
     finally:
         app.stop()
-    return {"imports_s": round(imports, 2), "model_imports_s": round(model_imports, 2), "page_answers_s": round(app.ready - app.started, 2),
+    return {"imports_s": round(imports, 2), "model_imports_s": round(model_imports, 2),
+            "page_answers_s": round(app.ready - app.started, 2),
             "first_done_s": round(first_done - app.started, 2), "first_search_s": round(first_done - begin, 2),
             "warm_search_s": round(statistics.median(warm_times), 2)}
 

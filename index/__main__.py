@@ -1,4 +1,5 @@
-"""python -m index build --source SRC --out DIR [--encoder E] ...; python -m index push --repo OWNER/NAME [--index DIR]"""
+"""python -m index build --source SRC --out DIR [--encoder E] ...
+python -m index push --repo OWNER/NAME [--index DIR] ..."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from . import hub
 from .build import build_index
 from .catalog import ColumnMap, Reading, open_catalog
 from .errors import IndexNotFoundError
-from .hub import hub_index
 from .store import read_live_manifest
 
 FIELDS = ("image", "id", "name", "category", "price", "link", "popularity")
@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("--keep", help="only rows with one of these values: column=value,value "
                                       "(default: $LOOKALIKE_CATALOG_KEEP)")
     build.add_argument("--link-template", help="a link made from the columns where none holds one, e.g. "
-                                               "https://www.amazon.com/dp/{item_id} (default: $LOOKALIKE_LINK_TEMPLATE)")
+                                               "https://www.amazon.com/dp/{item_id} "
+                                               "(default: $LOOKALIKE_LINK_TEMPLATE)")
     build.add_argument("--credit", help="the catalog's attribution and license, shown on the page "
                                         "(default: $LOOKALIKE_CATALOG_CREDIT)")
     build.add_argument("--device", help="cpu or cuda (default: cuda when present)")
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
                                      catalog_config=args.config, catalog_keep=args.keep,
                                      link_template=args.link_template, catalog_credit=args.credit)
         columns = ColumnMap(**{c: getattr(args, f"{c}_column") for c in FIELDS}, text=settings.text_column_list)
-        if hub_index(settings.index_dir):
+        if hub.hub_index(settings.index_dir):
             raise IndexNotFoundError(f"An index is built into a folder, not {settings.index_dir}; build it, then "
                                      f"`python -m index push --repo OWNER/NAME --index DIR`.")
         catalog = open_catalog(settings.catalog, columns, Reading.from_settings(settings, args.split, args.revision))

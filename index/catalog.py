@@ -258,8 +258,9 @@ def _from_manifest(path: Path, columns: ColumnMap, reading: Reading) -> Catalog:
         column, values = _kept_column(reading.keep, names)
         total, rows = len(rows), [row for row in rows if _text(row.get(column)) in values]
         _check_kept(rows, reading.keep, total)
-    return Catalog(rows, columns.resolve(names), CatalogSource("local", path=str(path.resolve()), **_reading_fields(reading)),
-                   base_dir=path.parent.resolve(), text_columns=columns.text, link_template=reading.link_template)
+    source = CatalogSource("local", path=str(path.resolve()), **_reading_fields(reading))
+    return Catalog(rows, columns.resolve(names), source, base_dir=path.parent.resolve(), text_columns=columns.text,
+                   link_template=reading.link_template)
 
 
 def _from_hub(dataset_id: str, columns: ColumnMap, reading: Reading) -> Catalog:
@@ -284,10 +285,10 @@ def _from_dataset(dataset, columns: ColumnMap, reading: Reading, source: Catalog
     if reading.keep:
         column, values = _kept_column(reading.keep, names)
         name_of = labels.get(column)
-        # One column read, no image decoded.
         total = len(dataset)
-        dataset = dataset.filter(lambda v: _text(name_of(v) if name_of and isinstance(v, int) else v) in values,
-                                 input_columns=column, desc="Keeping the catalog's rows")
+        dataset = dataset.filter(  # one column read, no image decoded
+            lambda v: _text(name_of(v) if name_of and isinstance(v, int) else v) in values,
+            input_columns=column, desc="Keeping the catalog's rows")
         _check_kept(dataset, reading.keep, total)
     if columns.image is None:
         image_columns = [n for n, f in dataset.features.items() if isinstance(f, datasets.Image)]

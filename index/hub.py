@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +35,7 @@ def hub_index(location: str) -> HubIndex | None:
     if not location.startswith(SCHEME):
         return None
     repo, _, revision = location[len(SCHEME):].partition("@")
-    if not REPO.fullmatch(repo) or (revision == "" and location.endswith("@")):
+    if not REPO.fullmatch(repo) or location.endswith("@"):
         raise IndexNotFoundError(f"{location!r} is not a Hub index; write hf://datasets/OWNER/NAME or "
                                  f"hf://datasets/OWNER/NAME@REVISION.")
     return HubIndex(repo, revision or None)
@@ -73,8 +74,6 @@ def stage(directory: str | Path, out: str | Path, license: str) -> Path:
 def push(directory: str | Path, repo: str, license: str, *, private: bool = False) -> str:
     """Upload the live version of the index in `directory` to the dataset repository `repo` (made when
     missing), replacing the versions there; the commit's id, to pin the index with."""
-    import tempfile
-
     from huggingface_hub import HfApi
 
     api = HfApi()
