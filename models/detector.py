@@ -13,7 +13,7 @@ from core.errors import LookalikeError
 from core.settings import Settings
 from core.types import Detections
 
-from .runtime import quiet_ultralytics, set_threads
+from .runtime import pick_device, quiet_ultralytics, set_threads
 
 
 class DetectorError(LookalikeError):
@@ -21,10 +21,12 @@ class DetectorError(LookalikeError):
 
 
 class Detector:
-    """A YOLO model run at the settings' input size, NMS IoU and box limit. One predict at a time."""
+    """A YOLO model run at `imgsz` (default: the settings' input size), the settings' NMS IoU and box
+    limit. One predict at a time."""
 
-    def __init__(self, model, settings: Settings):
+    def __init__(self, model, settings: Settings, imgsz: int | None = None):
         self.model, self.settings = model, settings
+        self.imgsz = imgsz or settings.imgsz
         self.names: dict[int, str] = dict(model.names)  # class id -> class name
         self._ids = {name: i for i, name in self.names.items()}
         self._lock = threading.Lock()
@@ -38,6 +40,8 @@ class Detector:
         which would make a photo's boxes depend on what it was batched with.
         """
         ids = None if classes is None else sorted(self._ids[c] for c in classes if c in self._ids)
+        if ids == []:
+            return [Detections.empty() for _ in images]
         s = self.settings
         by_size: dict[tuple[int, int], list[int]] = {}
         for i, image in enumerate(images):
@@ -46,7 +50,7 @@ class Detector:
         with self._lock:
             for members in by_size.values():
                 results = self.model.predict([images[i] for i in members], conf=conf, iou=s.iou, classes=ids,
-                                             max_det=s.max_objects, imgsz=s.imgsz, device=s.device, verbose=False)
+                                             max_det=s.max_objects, imgsz=self.imgsz, device=s.device, verbose=False)
                 for i, result in zip(members, results):
                     found[i] = self._detections(result.boxes)
         return found
@@ -59,12 +63,37 @@ class Detector:
                           tuple(labels[i] for i in order))
 
 
-def load_detector(settings: Settings) -> Detector:
-    """Load `settings.detector`: a local `.pt`/`.yaml` path, or a model name ultralytics can fetch."""
+class PooledDetector:
+    """Detectors run as one: each looks for the classes it knows, and their boxes are pooled."""
+
+    def __init__(self, detectors: Sequence[Detector]):
+        self.detectors = tuple(detectors)
+        pooled = dict.fromkeys(name for d in self.detectors for name in d.names.values())
+        self.names: dict[int, str] = dict(enumerate(pooled))
+
+    def detect(self, images: Sequence[Image.Image], *, conf: float,
+               classes: Collection[str] | None) -> list[Detections]:
+        """As `Detector.detect`, the boxes of every detector together, best first."""
+        found = [Detections.empty() for _ in images]
+        for detector in self.detectors:
+            found = [a + b for a, b in zip(found, detector.detect(images, conf=conf, classes=classes))]
+        return [d[np.argsort(-d.scores, kind="stable")] for d in found]
+
+
+def load_detector(settings: Settings) -> Detector | PooledDetector:
+    """Load `settings.detector`: a local `.pt`/`.yaml` path, or a model name ultralytics can fetch;
+    pooled with `settings.catalog_detector` when there is one."""
+    detector = _load(settings.detector, settings)
+    if not settings.catalog_detector:
+        return detector
+    return PooledDetector([detector, _load(settings.catalog_detector, settings, trained_size=True)])
+
+
+def _load(weights: str, settings: Settings, trained_size: bool = False) -> Detector:
+    """One YOLO model; with `trained_size`, run at the input size it was trained at."""
     quiet_ultralytics()
     from ultralytics import YOLO
 
-    weights = settings.detector
     looks_local = Path(weights).suffix in (".pt", ".yaml", ".yml") and ("/" in weights or Path(weights).exists())
     if looks_local and not Path(weights).exists():
         raise DetectorError(f"No detector weights at {weights}.")
@@ -72,10 +101,34 @@ def load_detector(settings: Settings) -> Detector:
         model = YOLO(weights)
     except Exception as exc:  # ultralytics raises many types for bad or unreachable weights
         raise DetectorError(f"Could not load the detector {weights!r}: {exc}") from exc
-    detector = Detector(model, settings)
+    trained = (getattr(model, "ckpt", None) or {}).get("train_args", {}).get("imgsz") if trained_size else None
+    detector = Detector(model, settings, imgsz=trained if isinstance(trained, int) else None)
     # The first predict sets up ultralytics' predictor, which resets torch's thread count: do it
     # now, then set the threads back. A 4:3 photo, as most are, so that the first search runs on
     # shapes the model has seen.
     detector.detect([Image.new("RGB", (1024, 768))], conf=settings.conf, classes=None)
     set_threads(settings.threads)
     return detector
+
+
+def train_detector(data: str | Path, base: str | Path, out: str | Path, *, epochs: int, imgsz: int,
+                   device: str | None = None, batch: int = 16, threads: int = 0) -> Path:
+    """Fine-tune the YOLO weights `base` on the ultralytics dataset `data` (a data.yaml); the best
+    weights are copied to `out` (a .pt path), which is returned."""
+    quiet_ultralytics()
+    from ultralytics import YOLO
+
+    out = Path(out)
+    if not Path(base).exists():
+        raise DetectorError(f"No detector weights at {base} to start from.")
+    model = YOLO(str(base))
+    set_threads(threads)
+    run = out.parent / f"{out.stem}-run"
+    # plots off: they fetch a font from the network; val on: best.pt is chosen on the held scenes.
+    model.train(data=str(data), epochs=epochs, imgsz=imgsz, batch=batch, device=pick_device(device), workers=2,
+                plots=False, amp=False, project=str(run.parent), name=run.name, exist_ok=True, seed=0, verbose=False)
+    best = run / "weights" / "best.pt"
+    if not best.exists():
+        raise DetectorError(f"Training wrote no weights into {run}.")
+    out.write_bytes(best.read_bytes())
+    return out

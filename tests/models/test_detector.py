@@ -68,3 +68,37 @@ def test_loading_leaves_torch_on_the_threads_of_the_settings(tiny_yolo_path):
         assert torch.get_num_threads() == 3
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def tiny_rug_yolo_path(tmp_path_factory):
+    """A random YOLO11n of two catalog kinds, "lamp" and "rug", whose head sees a rug everywhere."""
+    from ultralytics import YOLO
+    from ultralytics.nn.tasks import DetectionModel
+
+    torch.manual_seed(1)
+    path = tmp_path_factory.mktemp("models") / "tiny-rug-yolo.pt"
+    model = YOLO("yolo11n.yaml")
+    model.model = DetectionModel("yolo11n.yaml", nc=2, verbose=False)
+    model.model.names = {0: "lamp", 1: "rug"}
+    for branch in model.model.model[-1].cv3:
+        torch.nn.init.constant_(branch[-1].bias, -10.0)
+        branch[-1].bias.data[1] = 2.0
+    model.save(str(path))
+    return path
+
+
+def test_a_catalog_detector_is_pooled_with_the_detector(tiny_yolo_path, tiny_rug_yolo_path):
+    pooled = load_detector(Settings(detector=str(tiny_yolo_path), catalog_detector=str(tiny_rug_yolo_path),
+                                    max_objects=5, device="cpu"))
+    assert {"chair", "couch", "lamp", "rug"} <= set(pooled.names.values())
+    [found] = pooled.detect([PHOTO], conf=0.5, classes=["chair", "rug"])
+    assert found.labels.count("chair") == 5 and found.labels.count("rug") == 5  # each detector's own limit
+    assert found.scores.tolist() == sorted(found.scores.tolist(), reverse=True)
+    [rugs] = pooled.detect([PHOTO], conf=0.5, classes=["rug", "bed"])
+    assert set(rugs.labels) == {"rug"} and len(rugs) == 5
+
+
+def test_missing_catalog_detector_weights_are_a_clear_error(tiny_yolo_path, tmp_path):
+    with pytest.raises(DetectorError, match="No detector weights"):
+        load_detector(Settings(detector=str(tiny_yolo_path), catalog_detector=str(tmp_path / "none.pt"), device="cpu"))

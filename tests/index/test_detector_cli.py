@@ -1,0 +1,32 @@
+"""python -m index detector: synthetic scenes of the catalog's own kinds, then a fine-tune of a tiny YOLO on them."""
+
+import pytest
+
+from core.settings import Settings
+from index.__main__ import main
+from models.detector import load_detector
+from support import colour_catalog
+
+
+@pytest.mark.slow  # a real (one-epoch, tiny) ultralytics training run
+def test_a_detector_of_the_catalogs_own_kinds_is_trained_and_served_beside_the_detector(tiny_yolo_path, tmp_path,
+                                                                                         capsys):
+    catalog = colour_catalog(tmp_path / "shop", [("C1", "Chair", (255, 0, 0)), ("R1", "Rug", (0, 0, 255)),
+                                                 ("R2", "Rugs", (0, 0, 200)), ("L1", "Floor lamp", (250, 250, 0))])
+    out = tmp_path / "detectors" / "shop.pt"
+    assert main(["detector", "--source", str(catalog), "--base", str(tiny_yolo_path), "--out", str(out),
+                 "--min-photos", "2", "--scenes", "8", "--epochs", "1", "--imgsz", "64", "--device", "cpu"]) == 0
+    # Rugs have two photos, lamps one: only rugs are learnt; chairs are the detector's own class.
+    assert "of 1 kinds (rug)" in capsys.readouterr().out and out.exists()
+    assert (tmp_path / "detectors" / "shop-scenes" / "data.yaml").exists()
+    pooled = load_detector(Settings(detector=str(tiny_yolo_path), catalog_detector=str(out), device="cpu"))
+    trained = pooled.detectors[1]
+    assert trained.names == {0: "rug"} and trained.imgsz == 64  # run at the size it was trained at
+    assert pooled.detectors[0].imgsz == Settings().imgsz
+
+
+def test_a_catalog_of_detector_classes_only_has_nothing_to_learn(tiny_yolo_path, tmp_path, capsys):
+    catalog = colour_catalog(tmp_path / "shop", [("C1", "Chair", (255, 0, 0)), ("S1", "Sofa", (0, 0, 255))])
+    assert main(["detector", "--source", str(catalog), "--base", str(tiny_yolo_path),
+                 "--out", str(tmp_path / "d.pt")]) == 2
+    assert "nothing to learn" in capsys.readouterr().err and not (tmp_path / "d.pt").exists()
