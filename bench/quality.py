@@ -58,8 +58,8 @@ def searched_kinds(engine: Engine) -> dict[str, set[str]] | None:
     if not engine.kinds:
         return None
     kinds: dict[str, set[str]] = {p.id: set() for p in engine.index.products}
-    for kind, rows in engine.kinds.rows.items():
-        for row in rows:
+    for kind in engine.labels:
+        for row in engine.kinds.rows_of(kind):
             kinds[engine.index.products[row].id].add(kind)
     return kinds
 

@@ -78,11 +78,9 @@ class Engine:
             kinds = ProductKinds.of_products(index.products, load_kind_rules(settings.kind_rules))
         self.kinds = kinds if kinds else None  # a catalog without any known kind searches everything
         self.labels = self._labels()
-        # Each product of the catalog's own kinds (no detector class) -> its kind, when the engine looks for them.
+        # The products of the catalog's own kinds (no detector class), when the engine looks for them in regions.
         wanted = detector is not None and self.kinds and self.kinds.others and settings.other_kinds
-        self._other_kind_of_row = {int(row): noun for noun, rows in self.kinds.others.items()
-                                   for row in rows} if wanted else {}
-        self._other_rows = np.fromiter(self._other_kind_of_row, np.int64) if wanted else None
+        self._other_rows = np.fromiter(self.kinds.other_of_row, np.int64) if wanted else None
         self.background = index.manifest.background or WHITE
         self._popularity = _percentiles([p.popularity for p in index.products]) if settings.popularity_weight else None
 
@@ -91,7 +89,8 @@ class Engine:
         if self.detector is None:
             return ()
         names = tuple(self.detector.names.values())
-        wanted = self.kinds.classes if self.kinds else self.settings.class_list
+        # The catalog's own kinds too: a detector trained on the catalog (`python -m index detector`) knows them.
+        wanted = self.kinds.classes + tuple(self.kinds.others) if self.kinds else self.settings.class_list
         if wanted is None:
             return names
         if not set(wanted) & set(names):
@@ -209,7 +208,7 @@ class Engine:
         detected = len(objects)
         if self._other_rows is not None:
             objects += self._other_kinds(vectors, np.concatenate([clip_boxes(detections.boxes, *image.size), regions]),
-                                         near, conf, top_k, refine)
+                                         near, conf, top_k, refine, found={o.label for o in objects})
         if detected <= self.settings.whole_photo_upto:  # 0 <= upto: always when nothing was found
             [matches] = self._rank(region_vectors[:1], top_k, None, refine)
             whole = ObjectResult(WHOLE_PHOTO, (0, 0, image.width, image.height), None, matches)
@@ -255,7 +254,7 @@ class Engine:
             return []
         depth = max(top_k, GROUP_DEPTH)  # grouping compares the top GROUP_DEPTH whatever top_k is
         if self.kinds:
-            ranked = [self._rank(vectors[i:i + 1], depth, self.kinds.rows[label], refine)[0]
+            ranked = [self._rank(vectors[i:i + 1], depth, self.kinds.rows_of(label), refine)[0]
                       for i, label in enumerate(detections.labels)]
         else:
             ranked = self._rank(vectors, depth, None, refine)
@@ -273,17 +272,18 @@ class Engine:
         return objects
 
     def _other_kinds(self, vectors: np.ndarray, boxes: np.ndarray, near: list[list[Match]], conf: float,
-                     top_k: int, refine: _Refinement) -> list[ObjectResult]:
+                     top_k: int, refine: _Refinement, found: set[str]) -> list[ObjectResult]:
         """Objects of the catalog's kinds that no detector class covers, seen in any of the crops.
 
         Every crop (the detections' and the photo's regions) is compared with those products; the
         kinds are taken in the order of their best single match, one object each, the crop of that
-        match as its box, while the catalog's agreement on that crop reaches `conf`.
+        match as its box, while the catalog's agreement on that crop reaches `conf`. Kinds already
+        `found` (by a detector that knows the catalog's kinds) are not looked for again.
         """
-        pairs = [(m.score, q, self._other_kind_of_row[m.product.row])
+        pairs = [(m.score, q, self.kinds.other_of_row[m.product.row])
                  for q, found in enumerate(self.index.search(vectors, OTHER_DEPTH, rows=self._other_rows))
                  for m in found]
-        objects, seen = [], set()
+        objects, seen = [], set(found)
         for _, q, noun in sorted(pairs, key=lambda p: -p[0]):
             if len(objects) == self.settings.other_kinds:
                 break
@@ -342,12 +342,10 @@ class Engine:
         """The catalog's agreement that each crop shows its kind: `settings.catalog_weight` times
         (11 - r) / 10, where r is the rank (1 to 10) of the first product of that kind among the
         crop's 10 nearest in the whole catalog (`near`); 0 when none of them is of it."""
-        ranks = [next((r for r, m in enumerate(found) if self._is_of(m.product.row, kind)), AGREEMENT_NEIGHBOURS)
+        is_of = self.kinds.is_of
+        ranks = [next((r for r, m in enumerate(found) if is_of(m.product.row, kind)), AGREEMENT_NEIGHBOURS)
                  for kind, found in zip(kinds, near)]  # from 0; AGREEMENT_NEIGHBOURS for none
         return self.settings.catalog_weight * (AGREEMENT_NEIGHBOURS - np.asarray(ranks, np.float64)) / AGREEMENT_NEIGHBOURS
-
-    def _is_of(self, row: int, kind: str) -> bool:
-        return kind in self.kinds.of_row[row] or self._other_kind_of_row.get(row) == kind
 
     def _crops(self, image: Image.Image, boxes: np.ndarray, padding: float | None = None) -> list[Image.Image]:
         cut = letterbox if self.settings.crop_style == "catalog" else crop

@@ -127,6 +127,7 @@ class ProductKinds:
                 others.setdefault(noun, []).append(row)
         self.rows = {kind: np.array(sorted(r + unknown), dtype=np.int64) for kind, r in rows.items()}
         self.others = {noun: np.array(r, dtype=np.int64) for noun, r in sorted(others.items())}
+        self.other_of_row = {int(row): noun for noun, r in self.others.items() for row in r}
 
     @classmethod
     def of_products(cls, products: Sequence[Product], rules: KindRules) -> "ProductKinds":
@@ -137,8 +138,16 @@ class ProductKinds:
         """The detector classes this catalog has products of."""
         return tuple(sorted(self.rows))
 
+    def rows_of(self, kind: str) -> np.ndarray:
+        """The rows of the products of `kind`, a detector class or one of the catalog's own kinds."""
+        return self.rows[kind] if kind in self.rows else self.others[kind]
+
+    def is_of(self, row: int, kind: str) -> bool:
+        return kind in self.of_row[row] or self.other_of_row.get(row) == kind
+
     def __contains__(self, kind: str) -> bool:
-        return kind in self.rows
+        """Whether `kind` is a detector class or one of the catalog's own kinds."""
+        return kind in self.rows or kind in self.others
 
     def __len__(self) -> int:
         return len(self.rows)

@@ -169,6 +169,19 @@ def test_kinds_the_detector_cannot_see_are_found_in_the_photos_regions(index):
     assert [o.label for o in off.search(LAMP_ROOM).objects] == ["chair"]  # without kinds, nothing to look for
 
 
+def test_a_detector_that_knows_the_catalogs_kinds_finds_them_as_objects(index):
+    # A catalog detector (python -m index detector) names its classes by the catalog's own kinds.
+    detector = FakeDetector(LAMP_ROOM, [(RED_BOX, "chair", 0.9, None), ((138, 38, 162, 62), "lamp", 0.6, None)])
+    detector.names = {**FakeDetector.names, 5: "lamp", 6: "shelf"}
+    engine = Engine(detector, FakeEncoder(VECTORS), index, Settings(other_kinds=1, whole_photo_upto=0))
+    assert "lamp" in engine.labels and "shelf" not in engine.labels  # the shop sells no shelf
+    chair, lamp, rug = engine.search(LAMP_ROOM, top_k=3).objects
+    assert (lamp.label, lamp.box, lamp.score) == ("lamp", (138, 38, 162, 62), 0.8)  # the catalog agrees: 0.8
+    assert _ids(lamp) == ["L1"]  # searched among lamps only, though the red chairs are near
+    # The regions look for the kinds not found yet: the rug, not the lamp again.
+    assert rug.label == "rug" and detector.calls[0]["classes"] == engine.labels
+
+
 CHAIR, COUCH = (RED_BOX, "chair", 0.9, None), (BLUE_BOX, "couch", 0.8, None)
 
 

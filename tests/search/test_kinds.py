@@ -57,6 +57,8 @@ def test_each_kind_has_its_products_rows():
     kinds = ProductKinds.of_products([Product(row=i, id=f"P{i}", category=c) for i, c in
                                       enumerate(["Table lamp", "Chair", "Sofa", "Armchair", "Sofa-bed"])], RULES)
     assert kinds.classes == ("bed", "chair", "couch") and "chair" in kinds and "tv" not in kinds and len(kinds) == 3
+    assert "lamp" in kinds and kinds.rows_of("lamp").tolist() == [0] and kinds.rows_of("couch").tolist() == [2, 4]
+    assert kinds.is_of(0, "lamp") and kinds.is_of(4, "bed") and not kinds.is_of(0, "chair")
     assert {k: r.tolist() for k, r in kinds.rows.items()} == {"chair": [1, 3], "couch": [2, 4], "bed": [4]}
     assert kinds.of_row[0] == frozenset() and kinds.of_row[4] == {"couch", "bed"}
 
