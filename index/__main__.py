@@ -134,7 +134,8 @@ def _detector(args) -> int:
         photos = _readable((items[row].image, kind) for row, kind in sorted(kind_of_row.items()))
         data = write_dataset(photos, names, out.parent / f"{out.stem}-scenes", train=args.scenes,
                              val=max(20, args.scenes // 12))
-        weights = train_detector(data, args.base, out, epochs=args.epochs, imgsz=args.imgsz,
+        samples = [load_image(p) for p in sorted((data.parent / "images" / "train").glob("*.jpg"))[:64]]
+        weights = train_detector(data, args.base, out, samples=samples, epochs=args.epochs, imgsz=args.imgsz,
                                  device=settings.device, threads=settings.threads)
     except (LookalikeError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

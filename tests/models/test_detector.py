@@ -1,13 +1,15 @@
 """The detector wrapper over a real (tiny) YOLO: typed Detections out, the settings applied, clear errors."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
 from core.settings import Settings
 from core.types import Detections
-from models.detector import DetectorError, load_detector
+from models.detector import DetectorError, load_detector, match_batch_norms
 
 PHOTO = Image.effect_noise((96, 96), 80).convert("RGB")
 
@@ -102,3 +104,23 @@ def test_a_catalog_detector_is_pooled_with_the_detector(tiny_yolo_path, tiny_rug
 def test_missing_catalog_detector_weights_are_a_clear_error(tiny_yolo_path, tmp_path):
     with pytest.raises(DetectorError, match="No detector weights"):
         load_detector(Settings(detector=str(tiny_yolo_path), catalog_detector=str(tmp_path / "none.pt"), device="cpu"))
+
+
+def test_batch_norms_matched_to_samples_keep_what_the_network_computes(tiny_yolo_path):
+    from ultralytics import YOLO
+
+    network = YOLO(str(tiny_yolo_path)).model.float().eval()
+    stem = network.model[0]  # a convolution and its batch norm
+    # As in weights rebuilt from a fused export: identity statistics, the shift folded into the bias.
+    stem.bn.running_mean.zero_(), stem.bn.running_var.fill_(1.0), stem.bn.bias.data.fill_(0.3)
+    samples = [PHOTO, ImageOps.mirror(PHOTO), Image.effect_noise((96, 96), 30).convert("RGB")]
+    batch = torch.from_numpy(np.stack([np.asarray(s.resize((64, 64)), np.float32) / 255 for s in samples]))
+    batch = batch.permute(0, 3, 1, 2)
+    with torch.no_grad():
+        before, stem_before = network(batch)[0], stem(batch)
+        unmatched = copy.deepcopy(stem).train()  # (a training pass moves the stored statistics too)
+        assert not torch.allclose(unmatched(batch), stem_before, atol=1e-2)  # training would change the network
+        match_batch_norms(network, samples, 64)
+        assert torch.allclose(network(batch)[0], before, rtol=1e-3, atol=1e-3)  # the same network
+        stem.train()
+        assert torch.allclose(stem(batch), stem_before, rtol=1e-3, atol=1e-2)  # and so it starts training
