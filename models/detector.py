@@ -64,7 +64,8 @@ class Detector:
 
 
 class PooledDetector:
-    """Detectors run as one: each looks for the classes it knows, and their boxes are pooled."""
+    """Detectors run as one: each looks for the classes it knows, and their boxes are pooled. A class
+    several know is left to the last: the catalog's detector, trained for it."""
 
     def __init__(self, detectors: Sequence[Detector]):
         self.detectors = tuple(detectors)
@@ -75,8 +76,10 @@ class PooledDetector:
                classes: Collection[str] | None) -> list[Detections]:
         """As `Detector.detect`, the boxes of every detector together, best first."""
         found = [Detections.empty() for _ in images]
-        for detector in self.detectors:
-            found = [a + b for a, b in zip(found, detector.detect(images, conf=conf, classes=classes))]
+        for i, detector in enumerate(self.detectors):
+            later = {name for d in self.detectors[i + 1:] for name in d.names.values()}
+            asked = set(detector.names.values()) - later if classes is None else set(classes) - later
+            found = [a + b for a, b in zip(found, detector.detect(images, conf=conf, classes=asked))]
         return [d[np.argsort(-d.scores, kind="stable")] for d in found]
 
 

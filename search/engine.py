@@ -89,8 +89,10 @@ class Engine:
         if self.detector is None:
             return ()
         names = tuple(self.detector.names.values())
-        # The catalog's own kinds too: a detector trained on the catalog (`python -m index detector`) knows them.
-        wanted = self.kinds.classes + tuple(self.kinds.others) if self.kinds else self.settings.class_list
+        # The catalog's own kinds too, where a detector trained on them runs (`python -m index detector`).
+        # Not else: the kind rules choose which of a general detector's classes a shop's products are.
+        others = tuple(self.kinds.others) if self.kinds and self.settings.catalog_detector else ()
+        wanted = self.kinds.classes + others if self.kinds else self.settings.class_list
         if wanted is None:
             return names
         if not set(wanted) & set(names):

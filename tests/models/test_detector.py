@@ -72,22 +72,26 @@ def test_loading_leaves_torch_on_the_threads_of_the_settings(tiny_yolo_path):
         torch.set_num_threads(before)
 
 
-@pytest.fixture(scope="module")
-def tiny_rug_yolo_path(tmp_path_factory):
-    """A random YOLO11n of two catalog kinds, "lamp" and "rug", whose head sees a rug everywhere."""
+def save_tiny_kinds_yolo(path, names: dict[int, str], sees: int):
+    """A random YOLO11n of the classes `names` whose head sees class `sees` everywhere."""
     from ultralytics import YOLO
     from ultralytics.nn.tasks import DetectionModel
 
     torch.manual_seed(1)
-    path = tmp_path_factory.mktemp("models") / "tiny-rug-yolo.pt"
     model = YOLO("yolo11n.yaml")
-    model.model = DetectionModel("yolo11n.yaml", nc=2, verbose=False)
-    model.model.names = {0: "lamp", 1: "rug"}
+    model.model = DetectionModel("yolo11n.yaml", nc=len(names), verbose=False)
+    model.model.names = names
     for branch in model.model.model[-1].cv3:
         torch.nn.init.constant_(branch[-1].bias, -10.0)
-        branch[-1].bias.data[1] = 2.0
+        branch[-1].bias.data[sees] = 2.0
     model.save(str(path))
     return path
+
+
+@pytest.fixture(scope="module")
+def tiny_rug_yolo_path(tmp_path_factory):
+    """A catalog detector of two catalog kinds, "lamp" and "rug", that sees a rug everywhere."""
+    return save_tiny_kinds_yolo(tmp_path_factory.mktemp("models") / "tiny-rug-yolo.pt", {0: "lamp", 1: "rug"}, 1)
 
 
 def test_a_catalog_detector_is_pooled_with_the_detector(tiny_yolo_path, tiny_rug_yolo_path):
@@ -99,6 +103,15 @@ def test_a_catalog_detector_is_pooled_with_the_detector(tiny_yolo_path, tiny_rug
     assert found.scores.tolist() == sorted(found.scores.tolist(), reverse=True)
     [rugs] = pooled.detect([PHOTO], conf=0.5, classes=["rug", "bed"])
     assert set(rugs.labels) == {"rug"} and len(rugs) == 5
+
+
+def test_a_class_both_detectors_know_is_left_to_the_catalogs(tiny_yolo_path, tmp_path):
+    # The catalog's detector knows chairs too but sees only rugs: the general detector's chairs are not asked for.
+    catalog = save_tiny_kinds_yolo(tmp_path / "chair-rug.pt", {0: "chair", 1: "rug"}, 1)
+    pooled = load_detector(Settings(detector=str(tiny_yolo_path), catalog_detector=str(catalog), max_objects=5,
+                                    device="cpu"))
+    assert pooled.detect([PHOTO], conf=0.5, classes=["chair"])[0].labels == ()
+    assert set(pooled.detect([PHOTO], conf=0.5, classes=None)[0].labels) == {"rug"}
 
 
 def test_missing_catalog_detector_weights_are_a_clear_error(tiny_yolo_path, tmp_path):

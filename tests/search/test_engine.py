@@ -173,8 +173,12 @@ def test_a_detector_that_knows_the_catalogs_kinds_finds_them_as_objects(index):
     # A catalog detector (python -m index detector) names its classes by the catalog's own kinds.
     detector = FakeDetector(LAMP_ROOM, [(RED_BOX, "chair", 0.9, None), ((138, 38, 162, 62), "lamp", 0.6, None)])
     detector.names = {**FakeDetector.names, 5: "lamp", 6: "shelf"}
-    engine = Engine(detector, FakeEncoder(VECTORS), index, Settings(other_kinds=1, whole_photo_upto=0))
+    settings = Settings(other_kinds=1, whole_photo_upto=0, catalog_detector="catalog-kinds.pt")
+    engine = Engine(detector, FakeEncoder(VECTORS), index, settings)
     assert "lamp" in engine.labels and "shelf" not in engine.labels  # the shop sells no shelf
+    # Without a catalog detector a general detector's class is used only when the kind rules name it.
+    general = Engine(detector, FakeEncoder(VECTORS), index, Settings(other_kinds=1, whole_photo_upto=0))
+    assert "lamp" not in general.labels
     chair, lamp, rug = engine.search(LAMP_ROOM, top_k=3).objects
     assert (lamp.label, lamp.box, lamp.score) == ("lamp", (138, 38, 162, 62), 0.8)  # the catalog agrees: 0.8
     assert _ids(lamp) == ["L1"]  # searched among lamps only, though the red chairs are near
