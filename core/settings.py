@@ -91,8 +91,8 @@ class Settings:
     low_conf: float = 0.05  # with kinds, detections from here up are scored with the catalog's agreement
     group_objects: bool = True  # look-alike detections of one kind are one object with one product list
     detect_mirrored: bool = True  # also detect on the mirrored photo (twice the detection time)
-    # With kinds: how many of the catalog's own kinds that no detector class covers (bookcases,
-    # wardrobes, rugs...) to look for in each photo, each as one more object. 0: none.
+    # With kinds: how many objects of the catalog's own kinds that no detector class covers (bookcases,
+    # wardrobes, rugs...) each photo gets: found by the catalog detector first, then in the photo's regions. 0: none.
     other_kinds: int = 1
     # The whole photo is one more object when at most this many objects were found (0: only when
     # none was): a close-up of one product is then never worse than no detector.

@@ -207,10 +207,15 @@ class Engine:
         box_near = near[: len(detections)] if near is not None else None
         objects = self._match(detections, box_vectors, box_near, conf, top_k, image.size, refine) \
             if len(detections) else []
+        room = self.settings.other_kinds
+        if self.kinds:  # at most `other_kinds` objects of the catalog's own kinds (a catalog detector's), best first
+            own = [o.label not in self.kinds.rows for o in objects]
+            objects = [o for o, mine, n in zip(objects, own, np.cumsum(own)) if not mine or n <= room]
+            room -= min(sum(own), room)
         detected = len(objects)
-        if self._other_rows is not None:
+        if self._other_rows is not None and room:
             objects += self._other_kinds(vectors, np.concatenate([clip_boxes(detections.boxes, *image.size), regions]),
-                                         near, conf, top_k, refine, found={o.label for o in objects})
+                                         near, conf, top_k, refine, room, found={o.label for o in objects})
         if detected <= self.settings.whole_photo_upto:  # 0 <= upto: always when nothing was found
             [matches] = self._rank(region_vectors[:1], top_k, None, refine)
             whole = ObjectResult(WHOLE_PHOTO, (0, 0, image.width, image.height), None, matches)
@@ -274,20 +279,20 @@ class Engine:
         return objects
 
     def _other_kinds(self, vectors: np.ndarray, boxes: np.ndarray, near: list[list[Match]], conf: float,
-                     top_k: int, refine: _Refinement, found: set[str]) -> list[ObjectResult]:
+                     top_k: int, refine: _Refinement, room: int, found: set[str]) -> list[ObjectResult]:
         """Objects of the catalog's kinds that no detector class covers, seen in any of the crops.
 
         Every crop (the detections' and the photo's regions) is compared with those products; the
         kinds are taken in the order of their best single match, one object each, the crop of that
-        match as its box, while the catalog's agreement on that crop reaches `conf`. Kinds already
-        `found` (by a detector that knows the catalog's kinds) are not looked for again.
+        match as its box, while the catalog's agreement on that crop reaches `conf`; at most `room`
+        of them. Kinds already `found` (by a detector that knows the catalog's kinds) are not looked for again.
         """
         pairs = [(m.score, q, self.kinds.other_of_row[m.product.row])
                  for q, found in enumerate(self.index.search(vectors, OTHER_DEPTH, rows=self._other_rows))
                  for m in found]
         objects, seen = [], set(found)
         for _, q, noun in sorted(pairs, key=lambda p: -p[0]):
-            if len(objects) == self.settings.other_kinds:
+            if len(objects) == room:
                 break
             if noun in seen:
                 continue

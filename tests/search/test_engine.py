@@ -2,6 +2,7 @@
 encoder that returns given vectors (tests/support.py); and the served pipeline through tiny real models."""
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -173,7 +174,7 @@ def test_a_detector_that_knows_the_catalogs_kinds_finds_them_as_objects(index):
     # A catalog detector (python -m index detector) names its classes by the catalog's own kinds.
     detector = FakeDetector(LAMP_ROOM, [(RED_BOX, "chair", 0.9, None), ((138, 38, 162, 62), "lamp", 0.6, None)])
     detector.names = {**FakeDetector.names, 5: "lamp", 6: "shelf"}
-    settings = Settings(other_kinds=1, whole_photo_upto=0, catalog_detector="catalog-kinds.pt")
+    settings = Settings(other_kinds=2, whole_photo_upto=0, catalog_detector="catalog-kinds.pt")
     engine = Engine(detector, FakeEncoder(VECTORS), index, settings)
     assert "lamp" in engine.labels and "shelf" not in engine.labels  # the shop sells no shelf
     # Without a catalog detector a general detector's class is used only when the kind rules name it.
@@ -184,6 +185,11 @@ def test_a_detector_that_knows_the_catalogs_kinds_finds_them_as_objects(index):
     assert _ids(lamp) == ["L1"]  # searched among lamps only, though the red chairs are near
     # The regions look for the kinds not found yet: the rug, not the lamp again.
     assert rug.label == "rug" and detector.calls[0]["classes"] == engine.labels
+    # other_kinds counts the catalog's kinds however found: with room for one, the detected lamp fills it.
+    one = Engine(detector, FakeEncoder(VECTORS), index, replace(settings, other_kinds=1))
+    assert [o.label for o in one.search(LAMP_ROOM).objects] == ["chair", "lamp"]
+    none = Engine(detector, FakeEncoder(VECTORS), index, replace(settings, other_kinds=0))
+    assert [o.label for o in none.search(LAMP_ROOM).objects] == ["chair"]
 
 
 CHAIR, COUCH = (RED_BOX, "chair", 0.9, None), (BLUE_BOX, "couch", 0.8, None)
