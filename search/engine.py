@@ -239,7 +239,12 @@ class Engine:
             if s.detect_mirrored:
                 mirrored = seen[len(images) + i]
                 found += Detections(mirror_boxes(mirrored.boxes, image.width), mirrored.scores, mirrored.labels)
-                found = found[nms(found.boxes, found.scores, found.labels, s.iou)[: s.max_objects]]
+                kept = nms(found.boxes, found.scores, found.labels, s.iou)
+                # The limit holds for the detector's classes and the catalog's own kinds apart, so that
+                # a catalog detector's many unsure boxes do not push out the detector's.
+                own = np.array([self.kinds is not None and found.labels[j] not in self.kinds.rows for j in kept], bool)
+                rank = np.where(own, np.cumsum(own), np.cumsum(~own))  # each box's place among its own side
+                found = found[np.asarray(kept, np.int64)[rank <= s.max_objects]]
             # The batch was detected down to its lowest floor: each photo keeps what its own allows.
             found = found[found.scores >= floor]
             if self.kinds:

@@ -192,6 +192,15 @@ def test_a_detector_that_knows_the_catalogs_kinds_finds_them_as_objects(index):
     assert [o.label for o in none.search(LAMP_ROOM).objects] == ["chair"]
 
 
+def test_the_catalog_detectors_boxes_do_not_push_out_the_detectors(index):
+    # One box per pass: the surer lamp would take the only place from the chair if both counted together.
+    detector = FakeDetector(LAMP_ROOM, [(RED_BOX, "chair", 0.6, None), ((138, 38, 162, 62), "lamp", 0.9, None)])
+    detector.names = {**FakeDetector.names, 5: "lamp"}
+    settings = Settings(other_kinds=1, whole_photo_upto=0, catalog_detector="catalog-kinds.pt", max_objects=1)
+    found = Engine(detector, FakeEncoder(VECTORS), index, settings).search(LAMP_ROOM).objects
+    assert sorted(o.label for o in found) == ["chair", "lamp"]
+
+
 CHAIR, COUCH = (RED_BOX, "chair", 0.9, None), (BLUE_BOX, "couch", 0.8, None)
 
 
