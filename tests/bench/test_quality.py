@@ -120,7 +120,7 @@ def test_each_object_is_matched_among_products_of_its_kind(interior_subset, subs
     assert {o.label for o in result.objects} <= {WHOLE_PHOTO, *engine.kinds.classes, *engine.kinds.others}
     for obj in result.objects:
         assert len(obj.products) > 0
-        if obj.label in engine.kinds:  # a detected object: products of its detector class
+        if obj.label in engine.kinds.rows:  # a detected object: products of its detector class
             assert all(obj.label in engine.kinds.of_row[m.product.row] for m in obj.products), obj.label
         elif obj.label != WHOLE_PHOTO:  # one of the catalog's own kinds: products of that kind only
             assert {m.product.row for m in obj.products} <= set(engine.kinds.others[obj.label].tolist())

@@ -71,7 +71,7 @@ def test_a_real_scene_through_the_served_engine(engine):
             assert obj.score is None
             continue
         assert engine.settings.conf <= obj.score < 1
-        if obj.label in engine.kinds:  # detected: products of its own kind
+        if obj.label in engine.kinds.rows:  # detected: products of its own kind
             assert all(obj.label in engine.kinds.of_row[m.product.row] for m in obj.products)
         else:  # one of the catalog's own kinds, which no detector class covers
             assert {m.product.row for m in obj.products} <= set(engine.kinds.others[obj.label].tolist())
