@@ -95,15 +95,7 @@ def load_detector(settings: Settings) -> Detector | PooledDetector:
 def _load(weights: str, settings: Settings, trained_size: bool = False) -> Detector:
     """One YOLO model; with `trained_size`, run at the input size it was trained at."""
     quiet_ultralytics()
-    from ultralytics import YOLO
-
-    looks_local = Path(weights).suffix in (".pt", ".yaml", ".yml") and ("/" in weights or Path(weights).exists())
-    if looks_local and not Path(weights).exists():
-        raise DetectorError(f"No detector weights at {weights}.")
-    try:
-        model = YOLO(weights)
-    except Exception as exc:  # ultralytics raises many types for bad or unreachable weights
-        raise DetectorError(f"Could not load the detector {weights!r}: {exc}") from exc
+    model = _yolo(weights)
     trained = (getattr(model, "ckpt", None) or {}).get("train_args", {}).get("imgsz") if trained_size else None
     detector = Detector(model, settings, imgsz=trained if isinstance(trained, int) else None)
     # The first predict sets up ultralytics' predictor, which resets torch's thread count: do it
@@ -114,18 +106,27 @@ def _load(weights: str, settings: Settings, trained_size: bool = False) -> Detec
     return detector
 
 
+def _yolo(weights: str):
+    """A YOLO from a local `.pt`/`.yaml` path, or a model name ultralytics can fetch."""
+    from ultralytics import YOLO
+
+    looks_local = Path(weights).suffix in (".pt", ".yaml", ".yml") and ("/" in weights or Path(weights).exists())
+    if looks_local and not Path(weights).exists():
+        raise DetectorError(f"No detector weights at {weights}.")
+    try:
+        return YOLO(weights)
+    except Exception as exc:  # ultralytics raises many types for bad or unreachable weights
+        raise DetectorError(f"Could not load the detector {weights!r}: {exc}") from exc
+
+
 def train_detector(data: str | Path, base: str | Path, out: str | Path, *, samples: Sequence[Image.Image],
                    epochs: int, imgsz: int, device: str | None = None, batch: int = 16, threads: int = 0) -> Path:
     """Fine-tune the YOLO weights `base` on the ultralytics dataset `data` (a data.yaml); the best
     weights are copied to `out` (a .pt path), which is returned. `samples`: some of its training
     images, that the batch norms are first matched to (`match_batch_norms`)."""
     quiet_ultralytics()
-    from ultralytics import YOLO
-
     out = Path(out)
-    if not Path(base).exists():
-        raise DetectorError(f"No detector weights at {base} to start from.")
-    model = YOLO(str(base))
+    model = _yolo(str(base))
     set_threads(threads)
     match_batch_norms(model.model, samples, imgsz)
     run = out.parent / f"{out.stem}-run"

@@ -30,3 +30,10 @@ def test_a_catalog_of_detector_classes_only_has_nothing_to_learn(tiny_yolo_path,
     assert main(["detector", "--source", str(catalog), "--base", str(tiny_yolo_path),
                  "--out", str(tmp_path / "d.pt")]) == 2
     assert "nothing to learn" in capsys.readouterr().err and not (tmp_path / "d.pt").exists()
+
+
+def test_missing_base_weights_are_a_clear_error(tmp_path, capsys):
+    catalog = colour_catalog(tmp_path / "shop", [("R1", "Rug", (0, 0, 255)), ("R2", "Rug", (0, 0, 200))])
+    assert main(["detector", "--source", str(catalog), "--base", str(tmp_path / "none.pt"), "--min-photos", "1",
+                 "--scenes", "2", "--out", str(tmp_path / "d.pt")]) == 2
+    assert "No detector weights at" in capsys.readouterr().err and not (tmp_path / "d.pt").exists()
