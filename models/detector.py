@@ -71,14 +71,16 @@ class PooledDetector:
         self.detectors = tuple(detectors)
         pooled = dict.fromkeys(name for d in self.detectors for name in d.names.values())
         self.names: dict[int, str] = dict(enumerate(pooled))
+        # The classes each detector is asked for: its own, less those a later one knows.
+        self._owned = [set(d.names.values()) - {n for later in self.detectors[i + 1:] for n in later.names.values()}
+                       for i, d in enumerate(self.detectors)]
 
     def detect(self, images: Sequence[Image.Image], *, conf: float,
                classes: Collection[str] | None) -> list[Detections]:
         """As `Detector.detect`, the boxes of every detector together, best first."""
         found = [Detections.empty() for _ in images]
-        for i, detector in enumerate(self.detectors):
-            later = {name for d in self.detectors[i + 1:] for name in d.names.values()}
-            asked = set(detector.names.values()) - later if classes is None else set(classes) - later
+        for detector, owned in zip(self.detectors, self._owned):
+            asked = owned if classes is None else owned & set(classes)
             found = [a + b for a, b in zip(found, detector.detect(images, conf=conf, classes=asked))]
         return [d[np.argsort(-d.scores, kind="stable")] for d in found]
 
