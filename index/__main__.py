@@ -12,7 +12,7 @@ from pathlib import Path
 from core.errors import LookalikeError
 from core.images import ImageError, load_image
 from core.settings import DEFAULT_CATALOG, DEFAULT_ENCODER, Settings, cache_root
-from models.detector import train_detector
+from models.detector import load_yolo, train_detector
 from models.encoder import load_encoder
 from models.runtime import set_threads
 from search.kinds import ProductKinds, load_kind_rules
@@ -130,12 +130,13 @@ def _detector(args) -> int:
             raise LookalikeError(f"No kind of the catalog outside the detector's classes has {args.min_photos} "
                                  f"photos or more: there is nothing to learn.")
         kind_of_row = {int(row): i for i, noun in enumerate(names) for row in kinds.others[noun]}
+        base = load_yolo(args.base)  # before the scenes: bad weights are told at once
         out = Path(args.out or cache_root() / "detectors" / f"{catalog.source.title.replace('/', '--')}.pt")
         photos = _readable((items[row].image, kind) for row, kind in sorted(kind_of_row.items()))
         data = write_dataset(photos, names, out.parent / f"{out.stem}-scenes", train=args.scenes,
                              val=max(20, args.scenes // 12))
         samples = [load_image(p) for p in sorted((data.parent / "images" / "train").glob("*.jpg"))[:64]]
-        weights = train_detector(data, args.base, out, samples=samples, epochs=args.epochs, imgsz=args.imgsz,
+        weights = train_detector(data, base, out, samples=samples, epochs=args.epochs, imgsz=args.imgsz,
                                  device=settings.device, threads=settings.threads)
     except (LookalikeError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

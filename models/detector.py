@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Collection, Sequence
+from typing import TYPE_CHECKING, Callable, Collection, Sequence
 
 import numpy as np
 from PIL import Image
@@ -15,21 +15,63 @@ from core.types import Detections
 
 from .runtime import pick_device, quiet_ultralytics, set_threads
 
+if TYPE_CHECKING:
+    import torch
+
 
 class DetectorError(LookalikeError):
     """The detector could not be loaded."""
 
 
+# Class names -> their text embeddings, (1, len(names), D) as YOLOE's `get_text_pe` returns them.
+TextEmbedder = Callable[[list[str]], "torch.Tensor"]
+
+
 class Detector:
     """A YOLO model run at `imgsz` (default: the settings' input size), the settings' NMS IoU and box
-    limit. One predict at a time."""
+    limit. One predict at a time.
 
-    def __init__(self, model, settings: Settings, imgsz: int | None = None):
+    An open-vocabulary model (YOLOE with text prompts) has no classes of its own worth asking for:
+    `learn_kinds` makes the catalog's kinds its classes, embedded by `embed_text` (default: YOLOE's own
+    text model, which ultralytics fetches from the Hub the first time).
+    """
+
+    def __init__(self, model, settings: Settings, imgsz: int | None = None, embed_text: TextEmbedder | None = None):
         self.model, self.settings = model, settings
         self.imgsz = imgsz or settings.imgsz
-        self.names: dict[int, str] = dict(model.names)  # class id -> class name
-        self._ids = {name: i for i, name in self.names.items()}
+        self._embed_text = embed_text
         self._lock = threading.Lock()
+        self._name(model.names)
+
+    def _name(self, names) -> None:
+        self.names: dict[int, str] = dict(names) if isinstance(names, dict) else dict(enumerate(names))
+        self._ids = {name: i for i, name in self.names.items()}
+
+    @property
+    def open_vocabulary(self) -> bool:
+        """Whether its classes are set by words: a YOLOE with text prompts (not a prompt-free one, whose
+        vocabulary is fused into it, nor a YOLO-World, whose text model ultralytics installs from GitHub)."""
+        from ultralytics.nn.tasks import YOLOEModel
+
+        network = getattr(self.model, "model", None)
+        return isinstance(network, YOLOEModel) and not hasattr(network.model[-1], "lrpc")
+
+    def learn_kinds(self, kinds: Sequence[str]) -> None:
+        """Make `kinds` (the catalog's words for what it sells) the classes of an open-vocabulary
+        detector; a detector of fixed classes keeps its own."""
+        if not self.open_vocabulary or not kinds or list(self.names.values()) == list(kinds):
+            return
+        words = list(kinds)
+        try:
+            embeddings = self._embed_text(words) if self._embed_text else self.model.get_text_pe(words)
+        except Exception as exc:  # the text model is fetched from the Hub: offline, ultralytics raises many types
+            raise DetectorError(f"Could not embed the catalog's kinds for the open-vocabulary detector "
+                                f"{self.settings.detector!r} (its text model comes from the Hub the first "
+                                f"time): {exc}") from exc
+        with self._lock:
+            self.model.set_classes(words, embeddings)
+            self._name(self.model.names)
+            _warm_up(self)
 
     def detect(self, images: Sequence[Image.Image], *, conf: float,
                classes: Collection[str] | None) -> list[Detections]:
@@ -69,11 +111,25 @@ class PooledDetector:
 
     def __init__(self, detectors: Sequence[Detector]):
         self.detectors = tuple(detectors)
+        self._pool()
+
+    def _pool(self) -> None:
         pooled = dict.fromkeys(name for d in self.detectors for name in d.names.values())
         self.names: dict[int, str] = dict(enumerate(pooled))
         # The classes each detector is asked for: its own, less those a later one knows.
         self._owned = [set(d.names.values()) - {n for later in self.detectors[i + 1:] for n in later.names.values()}
                        for i, d in enumerate(self.detectors)]
+
+    @property
+    def open_vocabulary(self) -> bool:
+        return any(d.open_vocabulary for d in self.detectors)
+
+    def learn_kinds(self, kinds: Sequence[str]) -> None:
+        """An open-vocabulary detector among them learns the kinds no detector of fixed classes knows."""
+        fixed = {n for d in self.detectors if not d.open_vocabulary for n in d.names.values()}
+        for detector in self.detectors:
+            detector.learn_kinds([k for k in kinds if k not in fixed])
+        self._pool()
 
     def detect(self, images: Sequence[Image.Image], *, conf: float,
                classes: Collection[str] | None) -> list[Detections]:
@@ -85,33 +141,41 @@ class PooledDetector:
         return [d[np.argsort(-d.scores, kind="stable")] for d in found]
 
 
-def load_detector(settings: Settings) -> Detector | PooledDetector:
+def load_detector(settings: Settings, embed_text: TextEmbedder | None = None) -> Detector | PooledDetector:
     """Load `settings.detector`: a local `.pt`/`.yaml` path, or a model name ultralytics can fetch;
-    pooled with `settings.catalog_detector` when there is one."""
-    detector = _load(settings.detector, settings)
+    pooled with `settings.catalog_detector` when there is one. `embed_text`: the text model an
+    open-vocabulary detector names its classes with (default: its own)."""
+    detector = _load(settings.detector, settings, embed_text=embed_text)
     if not settings.catalog_detector:
         return detector
-    return PooledDetector([detector, _load(settings.catalog_detector, settings, trained_size=True)])
+    return PooledDetector([detector, _load(settings.catalog_detector, settings, trained_size=True,
+                                           embed_text=embed_text)])
 
 
-def _load(weights: str, settings: Settings, trained_size: bool = False) -> Detector:
+def _load(weights: str, settings: Settings, trained_size: bool = False,
+          embed_text: TextEmbedder | None = None) -> Detector:
     """One YOLO model; with `trained_size`, run at the input size it was trained at."""
-    quiet_ultralytics()
-    model = _yolo(weights)
+    model = load_yolo(weights)
     trained = (getattr(model, "ckpt", None) or {}).get("train_args", {}).get("imgsz") if trained_size else None
-    detector = Detector(model, settings, imgsz=trained if isinstance(trained, int) else None)
-    # The first predict sets up ultralytics' predictor, which resets torch's thread count: do it
-    # now, then set the threads back. A 4:3 photo, as most are, so that the first search runs on
-    # shapes the model has seen.
-    detector.detect([Image.new("RGB", (1024, 768))], conf=settings.conf, classes=None)
-    set_threads(settings.threads)
+    detector = Detector(model, settings, imgsz=trained if isinstance(trained, int) else None, embed_text=embed_text)
+    _warm_up(detector)
     return detector
 
 
-def _yolo(weights: str):
+def _warm_up(detector: Detector) -> None:
+    """The first predict sets up ultralytics' predictor, which resets torch's thread count: do it
+    now, then set the threads back. A 4:3 photo, as most are, so that the first search runs on
+    shapes the model has seen."""
+    detector.model.predict([Image.new("RGB", (1024, 768))], conf=detector.settings.conf, imgsz=detector.imgsz,
+                           device=detector.settings.device, verbose=False)
+    set_threads(detector.settings.threads)
+
+
+def load_yolo(weights: str):
     """A YOLO from a local `.pt`/`.yaml` path, or a model name ultralytics can fetch."""
     from ultralytics import YOLO
 
+    quiet_ultralytics()
     looks_local = Path(weights).suffix in (".pt", ".yaml", ".yml") and ("/" in weights or Path(weights).exists())
     if looks_local and not Path(weights).exists():
         raise DetectorError(f"No detector weights at {weights}.")
@@ -121,14 +185,12 @@ def _yolo(weights: str):
         raise DetectorError(f"Could not load the detector {weights!r}: {exc}") from exc
 
 
-def train_detector(data: str | Path, base: str | Path, out: str | Path, *, samples: Sequence[Image.Image],
+def train_detector(data: str | Path, model, out: str | Path, *, samples: Sequence[Image.Image],
                    epochs: int, imgsz: int, device: str | None = None, batch: int = 16, threads: int = 0) -> Path:
-    """Fine-tune the YOLO weights `base` on the ultralytics dataset `data` (a data.yaml); the best
-    weights are copied to `out` (a .pt path), which is returned. `samples`: some of its training
+    """Fine-tune the YOLO `model` (`load_yolo`) on the ultralytics dataset `data` (a data.yaml); the
+    best weights are copied to `out` (a .pt path), which is returned. `samples`: some of its training
     images, that the batch norms are first matched to (`match_batch_norms`)."""
-    quiet_ultralytics()
     out = Path(out)
-    model = _yolo(str(base))
     set_threads(threads)
     match_batch_norms(model.model, samples, imgsz)
     run = out.parent / f"{out.stem}-run"

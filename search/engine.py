@@ -77,6 +77,8 @@ class Engine:
         if settings.kinds == "category":
             kinds = ProductKinds.of_products(index.products, load_kind_rules(settings.kind_rules))
         self.kinds = kinds if kinds else None  # a catalog without any known kind searches everything
+        if self.kinds and detector is not None:  # an open-vocabulary detector's classes are the catalog's kinds
+            detector.learn_kinds(self.kinds.classes + tuple(self.kinds.others))
         self.labels = self._labels()
         # The products of the catalog's own kinds (no detector class), when the engine looks for them in regions.
         wanted = detector is not None and self.kinds and self.kinds.others and settings.other_kinds
@@ -89,9 +91,11 @@ class Engine:
         if self.detector is None:
             return ()
         names = tuple(self.detector.names.values())
-        # The catalog's own kinds too, where a detector trained on them runs (`python -m index detector`).
-        # Not else: the kind rules choose which of a general detector's classes a shop's products are.
-        others = tuple(self.kinds.others) if self.kinds and self.settings.catalog_detector else ()
+        # The catalog's own kinds too, where a detector trained on them (`python -m index detector`) or
+        # told them (open vocabulary) runs. Not else: the kind rules choose which of a general
+        # detector's classes a shop's products are.
+        told = self.settings.catalog_detector or self.detector.open_vocabulary
+        others = tuple(self.kinds.others) if self.kinds and told else ()
         wanted = self.kinds.classes + others if self.kinds else self.settings.class_list
         if wanted is None:
             return names

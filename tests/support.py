@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import socket
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -102,6 +103,28 @@ def colour_catalog(folder: Path, products: Sequence[tuple[str, str, tuple[int, i
     return write_csv(folder / "catalog.csv", rows)
 
 
+def embed_words(words: list[str]):
+    """Stands in for YOLOE's text model (MobileCLIP, fetched from the Hub): each word a fixed random direction."""
+    import torch
+
+    return torch.stack([torch.randn(512, generator=torch.Generator().manual_seed(zlib.crc32(w.encode())))
+                        for w in words])[None]
+
+
+def open_vocabulary_yolo(settings, embed_text=embed_words):
+    """`load_detector(settings)` where the detector (or the catalog detector, pooled) is a random YOLOE-11n
+    built from its YAML (`yoloe-11n.yaml`), whose head scores every class high everywhere: it always detects."""
+    import torch
+
+    from models.detector import load_detector
+
+    detector = load_detector(settings, embed_text=embed_text)
+    heads = detector.detectors[-1] if hasattr(detector, "detectors") else detector
+    for contrast in heads.model.model.model[-1].cv4:
+        torch.nn.init.constant_(contrast.bias, 10.0)
+    return detector
+
+
 class FakeEncoder:
     """Embeds each image as the vector given for the colour of its centre pixel.
 
@@ -138,6 +161,10 @@ class FakeDetector:
     """
 
     names = {0: "bed", 1: "chair", 2: "couch", 3: "dining table", 4: "person"}
+    open_vocabulary = False  # its classes are fixed, so the catalog's kinds teach it nothing
+
+    def learn_kinds(self, kinds: Sequence[str]) -> None:
+        pass
 
     def __init__(self, photo: Image.Image, objects: Sequence[tuple[Sequence[float], str, float, float | None]]):
         self.photo = photo.tobytes()

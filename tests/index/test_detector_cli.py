@@ -37,3 +37,4 @@ def test_missing_base_weights_are_a_clear_error(tmp_path, capsys):
     assert main(["detector", "--source", str(catalog), "--base", str(tmp_path / "none.pt"), "--min-photos", "1",
                  "--scenes", "2", "--out", str(tmp_path / "d.pt")]) == 2
     assert "No detector weights at" in capsys.readouterr().err and not (tmp_path / "d.pt").exists()
+    assert not (tmp_path / "d-scenes").exists()  # told before any scene is made

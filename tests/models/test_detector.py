@@ -10,6 +10,7 @@ from PIL import Image, ImageOps
 from core.settings import Settings
 from core.types import Detections
 from models.detector import DetectorError, load_detector, match_batch_norms
+from support import embed_words, open_vocabulary_yolo
 
 PHOTO = Image.effect_noise((96, 96), 80).convert("RGB")
 
@@ -137,3 +138,46 @@ def test_batch_norms_matched_to_samples_keep_what_the_network_computes(tiny_yolo
         assert torch.allclose(network(batch)[0], before, rtol=1e-3, atol=1e-3)  # the same network
         stem.train()
         assert torch.allclose(stem(batch), stem_before, rtol=1e-3, atol=1e-2)  # and so it starts training
+
+
+def test_an_open_vocabulary_detector_takes_the_catalogs_kinds_as_its_classes():
+    asked = []
+    detector = open_vocabulary_yolo(Settings(detector="yoloe-11n.yaml", max_objects=5, device="cpu"),
+                                    embed_text=lambda words: asked.append(words) or embed_words(words))
+    assert detector.open_vocabulary
+    detector.learn_kinds(["chair", "bookcase", "rug"])
+    assert asked == [["chair", "bookcase", "rug"]] and detector.names == {0: "chair", 1: "bookcase", 2: "rug"}
+    [found] = detector.detect([PHOTO], conf=0.5, classes=None)
+    assert len(found) == 5 and set(found.labels) <= {"chair", "bookcase", "rug"}
+    seen = found.labels[0]  # the kind whose random embedding the random head favours
+    [only] = detector.detect([PHOTO], conf=0.5, classes=[seen])
+    assert len(only) == 5 and set(only.labels) == {seen}
+    detector.learn_kinds(["chair", "bookcase", "rug"])  # the same kinds again: nothing to embed
+    assert len(asked) == 1
+
+
+def test_a_detector_of_fixed_classes_keeps_its_own(detector):
+    names = dict(detector.names)
+    assert not detector.open_vocabulary
+    detector.learn_kinds(["bookcase", "rug"])
+    assert detector.names == names
+
+
+def test_pooled_an_open_vocabulary_detector_learns_the_kinds_the_other_does_not_know(tiny_yolo_path):
+    pooled = open_vocabulary_yolo(Settings(detector=str(tiny_yolo_path), catalog_detector="yoloe-11n.yaml",
+                                           max_objects=5, device="cpu"))
+    pooled.learn_kinds(["chair", "couch", "bookcase", "rug"])
+    assert pooled.detectors[1].names == {0: "bookcase", 1: "rug"}  # chairs and sofas are COCO's
+    assert {"chair", "couch", "bookcase", "rug"} <= set(pooled.names.values())
+    [found] = pooled.detect([PHOTO], conf=0.5, classes=None)
+    assert found.labels.count("chair") == 5 and len(found) == 10  # each detector's own limit
+    assert {label for label in found.labels if label != "chair"} <= {"bookcase", "rug"}
+
+
+def test_kinds_that_cannot_be_embedded_are_a_clear_error():
+    def offline(words):
+        raise ConnectionError("no route to the Hub")
+
+    detector = load_detector(Settings(detector="yoloe-11n.yaml", device="cpu"), embed_text=offline)
+    with pytest.raises(DetectorError, match="open-vocabulary detector 'yoloe-11n.yaml'.*no route to the Hub"):
+        detector.learn_kinds(["rug"])

@@ -14,7 +14,7 @@ from index.catalog import open_catalog
 from index.store import CatalogIndex
 from search.engine import Engine
 from search.query import Query
-from support import GREY, FakeDetector, FakeEncoder, colour_catalog, paint, same_result
+from support import GREY, FakeDetector, FakeEncoder, colour_catalog, open_vocabulary_yolo, paint, same_result
 
 RED, DARK_RED, BLUE, NAVY, YELLOW = (255, 0, 0), (200, 0, 0), (0, 0, 255), (0, 0, 150), (255, 255, 0)
 CRIMSON, MAROON, PURPLE = (220, 0, 0), (180, 0, 0), (128, 0, 128)
@@ -199,6 +199,19 @@ def test_the_catalog_detectors_boxes_do_not_push_out_the_detectors(index):
     settings = Settings(other_kinds=1, whole_photo_upto=0, catalog_detector="catalog-kinds.pt", max_objects=1)
     found = Engine(detector, FakeEncoder(VECTORS), index, settings).search(LAMP_ROOM).objects
     assert sorted(o.label for o in found) == ["chair", "lamp"]
+
+
+def test_an_open_vocabulary_detector_looks_for_every_kind_the_catalog_sells(index):
+    settings = Settings(detector="yoloe-11n.yaml", other_kinds=2, whole_photo_upto=0, device="cpu")
+    detector = open_vocabulary_yolo(settings)
+    engine = Engine(detector, FakeEncoder(VECTORS), index, settings)
+    kinds = ("chair", "couch", "dining table", "lamp", "rug")  # the detector classes its rules name, then its own
+    assert engine.labels == kinds and tuple(detector.names.values()) == kinds
+    objects = engine.search(ROOM, top_k=3).objects
+    assert objects and sum(o.label in ("lamp", "rug") for o in objects) <= 2  # other_kinds
+    first = {"chair": "C", "couch": "S", "dining table": "T", "lamp": "L", "rug": "R"}
+    for obj in objects:  # each searched among the products of its kind
+        assert obj.label in kinds and {m.product.id[0] for m in obj.products} == {first[obj.label]}
 
 
 CHAIR, COUCH = (RED_BOX, "chair", 0.9, None), (BLUE_BOX, "couch", 0.8, None)
