@@ -65,9 +65,8 @@ class Detector:
         try:
             embeddings = self._embed_text(words) if self._embed_text else self.model.get_text_pe(words)
         except Exception as exc:  # the text model is fetched from the Hub: offline, ultralytics raises many types
-            raise DetectorError(f"Could not embed the catalog's kinds for the open-vocabulary detector "
-                                f"{self.settings.detector!r} (its text model comes from the Hub the first "
-                                f"time): {exc}") from exc
+            raise DetectorError(f"Could not embed the catalog's kinds for the open-vocabulary detector (its "
+                                f"text model comes from the Hub the first time): {exc}") from exc
         with self._lock:
             self.model.set_classes(words, embeddings)
             self._name(self.model.names)

@@ -179,5 +179,5 @@ def test_kinds_that_cannot_be_embedded_are_a_clear_error():
         raise ConnectionError("no route to the Hub")
 
     detector = load_detector(Settings(detector="yoloe-11n.yaml", device="cpu"), embed_text=offline)
-    with pytest.raises(DetectorError, match="open-vocabulary detector 'yoloe-11n.yaml'.*no route to the Hub"):
+    with pytest.raises(DetectorError, match="open-vocabulary detector .*no route to the Hub"):
         detector.learn_kinds(["rug"])
