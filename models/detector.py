@@ -43,8 +43,8 @@ class Detector:
         self._lock = threading.Lock()
         self._name(model.names)
 
-    def _name(self, names) -> None:
-        self.names: dict[int, str] = dict(names) if isinstance(names, dict) else dict(enumerate(names))
+    def _name(self, names: dict[int, str]) -> None:
+        self.names = dict(names)  # class id -> class name
         self._ids = {name: i for i, name in self.names.items()}
 
     @property
@@ -70,7 +70,7 @@ class Detector:
         with self._lock:
             self.model.set_classes(words, embeddings)
             self._name(self.model.names)
-            _warm_up(self)
+        _warm_up(self)  # set_classes dropped the predictor
 
     def detect(self, images: Sequence[Image.Image], *, conf: float,
                classes: Collection[str] | None) -> list[Detections]:
@@ -165,8 +165,7 @@ def _warm_up(detector: Detector) -> None:
     """The first predict sets up ultralytics' predictor, which resets torch's thread count: do it
     now, then set the threads back. A 4:3 photo, as most are, so that the first search runs on
     shapes the model has seen."""
-    detector.model.predict([Image.new("RGB", (1024, 768))], conf=detector.settings.conf, imgsz=detector.imgsz,
-                           device=detector.settings.device, verbose=False)
+    detector.detect([Image.new("RGB", (1024, 768))], conf=detector.settings.conf, classes=None)
     set_threads(detector.settings.threads)
 
 
