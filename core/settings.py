@@ -53,7 +53,7 @@ def cache_root(env=os.environ) -> Path:
 @dataclass(frozen=True)
 class Settings:
     detector: str = "yolo11n.pt"  # YOLO weights: a local .pt or a name ultralytics fetches
-    # YOLO weights that know the catalog's own kinds (`python -m index detector`), run beside the
+    # YOLO weights that know the catalog's own kinds (`python -m train detector`), run beside the
     # detector at the size they were trained at; "": none.
     catalog_detector: str = ""
     encoder: str | None = None  # None: the encoder the index was built with; DEFAULT_ENCODER for a new one

@@ -91,7 +91,7 @@ class Engine:
         if self.detector is None:
             return ()
         names = tuple(self.detector.names.values())
-        # The catalog's own kinds too, where a detector trained on them (`python -m index detector`) or
+        # The catalog's own kinds too, where a detector trained on them (`python -m train detector`) or
         # told them (open vocabulary) runs. Not else: the kind rules choose which of a general
         # detector's classes a shop's products are.
         told = self.settings.catalog_detector or self.detector.open_vocabulary

@@ -171,7 +171,7 @@ def test_kinds_the_detector_cannot_see_are_found_in_the_photos_regions(index):
 
 
 def test_a_detector_that_knows_the_catalogs_kinds_finds_them_as_objects(index):
-    # A catalog detector (python -m index detector) names its classes by the catalog's own kinds.
+    # A catalog detector (python -m train detector) names its classes by the catalog's own kinds.
     detector = FakeDetector(LAMP_ROOM, [(RED_BOX, "chair", 0.9, None), ((138, 38, 162, 62), "lamp", 0.6, None)])
     detector.names = {**FakeDetector.names, 5: "lamp", 6: "shelf"}
     settings = Settings(other_kinds=2, whole_photo_upto=0, catalog_detector="catalog-kinds.pt")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from index.synthetic import Cutout, compose, cut_out, write_dataset
+from train.synthetic import Cutout, compose, cut_out, write_dataset
 
 COLOURS = {0: (255, 0, 0), 1: (0, 255, 0), 2: (0, 0, 255)}
 

@@ -1,9 +1,9 @@
-"""python -m index detector: synthetic scenes of the catalog's own kinds, then a fine-tune of a tiny YOLO on them."""
+"""python -m train detector: synthetic scenes of the catalog's own kinds, then a fine-tune of a tiny YOLO on them."""
 
 import pytest
 
 from core.settings import Settings
-from index.__main__ import main
+from train.__main__ import main
 from models.detector import load_detector
 from support import colour_catalog
 

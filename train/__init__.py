@@ -1,0 +1,1 @@
+"""Training on the catalog: synthetic scenes, detector fine-tuning."""

@@ -1,0 +1,83 @@
+"""python -m train detector --source SRC --base WEIGHTS [--out FILE.pt] ...: teach a detector the catalog's own kinds."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from core.errors import LookalikeError
+from core.images import ImageError, load_image
+from core.settings import Settings, cache_root
+from index.catalog import ColumnMap, Reading, open_catalog
+from models.detector import load_yolo
+from search.kinds import ProductKinds, load_kind_rules
+
+from .detector import train_detector
+from .synthetic import write_dataset
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m train", description="Teach Lookalike's models a catalog.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    detector = commands.add_parser("detector", help="train a detector of the catalog's own kinds on synthetic "
+                                                   "scenes cut and pasted from its photos")
+    detector.add_argument("--source", help="the catalog, as for build (default: $LOOKALIKE_CATALOG)")
+    detector.add_argument("--base", required=True, help="YOLO weights (.pt) to fine-tune from")
+    detector.add_argument("--out", help="weights file to write (default: <user cache>/lookalike/detectors/"
+                                        "<catalog>.pt); its scenes go beside it")
+    detector.add_argument("--category-column", help="catalog column holding the product category")
+    detector.add_argument("--kind-rules", help="JSON kind rules (default: $LOOKALIKE_KIND_RULES or the built-in ones)")
+    detector.add_argument("--min-photos", type=int, default=8, help="a kind is learnt when it has this many photos")
+    detector.add_argument("--scenes", type=int, default=2400, help="synthetic training scenes")
+    detector.add_argument("--epochs", type=int, default=10)
+    detector.add_argument("--imgsz", type=int, default=320, help="training input size")
+    detector.add_argument("--device", help="cpu or cuda (default: cuda when present)")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    return _detector(args)
+
+
+def _detector(args) -> int:
+    """Scenes of the kinds the catalog sells and no detector class covers (`ProductKinds.others`),
+    then a fine-tune of `--base` on them. Weights derived from a licensed catalog stay in the cache."""
+    try:
+        settings = Settings.from_env(catalog=args.source, kind_rules=args.kind_rules, device=args.device)
+        catalog = open_catalog(settings.catalog, ColumnMap(category=args.category_column),
+                               Reading.from_settings(settings))
+        items = list(catalog)
+        kinds = ProductKinds([item.category for item in items], load_kind_rules(settings.kind_rules))
+        names = sorted(noun for noun, rows in kinds.others.items() if len(rows) >= args.min_photos)
+        if not names:
+            raise LookalikeError(f"No kind of the catalog outside the detector's classes has {args.min_photos} "
+                                 f"photos or more: there is nothing to learn.")
+        kind_of_row = {int(row): i for i, noun in enumerate(names) for row in kinds.others[noun]}
+        base = load_yolo(args.base)  # before the scenes: bad weights are told at once
+        out = Path(args.out or cache_root() / "detectors" / f"{catalog.source.title.replace('/', '--')}.pt")
+        photos = _readable((items[row].image, kind) for row, kind in sorted(kind_of_row.items()))
+        data = write_dataset(photos, names, out.parent / f"{out.stem}-scenes", train=args.scenes,
+                             val=max(20, args.scenes // 12))
+        samples = [load_image(p) for p in sorted((data.parent / "images" / "train").glob("*.jpg"))[:64]]
+        weights = train_detector(data, base, out, samples=samples, epochs=args.epochs, imgsz=args.imgsz,
+                                 device=settings.device, threads=settings.threads)
+    except (LookalikeError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Trained a detector of {len(names)} kinds ({', '.join(names)}) into {weights}. Use it with "
+          f"LOOKALIKE_CATALOG_DETECTOR={weights}")
+    return 0
+
+
+def _readable(photos):
+    """(image, kind) pairs decoded; an unreadable photo is left out, as an index build does."""
+    for image, kind in photos:
+        try:
+            yield load_image(image), kind
+        except ImageError:
+            continue
+
+
+if __name__ == "__main__":
+    sys.exit(main())
