@@ -158,10 +158,10 @@ def build_demo(engine: Engine) -> gr.Blocks:
                                  image_mode=None, height=360)
                 words_box = gr.Textbox(label="Add words (optional)", max_length=MAX_WORDS, elem_id="words",
                                        placeholder="e.g. “in green”, “velvet, under 300”")
-                with gr.Accordion("Filters", open=False, visible=bool(index.categories or index.has_prices)):
-                    category = gr.Dropdown(index.categories, value=[], multiselect=True, label="Category",
-                                           visible=bool(index.categories), elem_id="category")
-                    with gr.Row(visible=index.has_prices):
+                with gr.Accordion("Filters", open=False, visible=bool(index.table.categories or index.table.has_prices)):
+                    category = gr.Dropdown(index.table.categories, value=[], multiselect=True, label="Category",
+                                           visible=bool(index.table.categories), elem_id="category")
+                    with gr.Row(visible=index.table.has_prices):
                         min_price = gr.Number(None, label=f"Lowest price{f' ({currency})' if currency else ''}",
                                               minimum=0, elem_id="min-price")
                         max_price = gr.Number(None, label=f"Highest price{f' ({currency})' if currency else ''}",
@@ -249,7 +249,7 @@ def _thumbnail_folders(index) -> list[str]:
     """Where the catalog thumbnails are, for Gradio's allowed paths: what the page shows, nothing else
     (besides the example photos). Gradio checks where a link leads, and a Hub index's files are links
     into the Hub cache's blobs/ folder, which holds that index repository's files alone."""
-    folders = [str(Path(index.path) / "images")]
+    folders = [str(index.thumbnails)]
     first = next((p.image for p in index.products if p.image), None)
     if first and Path(first).resolve().parent != Path(first).parent:
         folders.append(str(Path(first).resolve().parent))
@@ -362,10 +362,10 @@ def _check_filters(index, category, min_price, max_price) -> Filters:
         raise gr.Error(f"category must be a category name or a list of them; got {_shown(category)}.",
                        print_exception=False)
     categories = tuple(c for c in categories if c)
-    unknown = sorted(set(categories) - set(index.categories))
+    unknown = sorted(set(categories) - set(index.table.categories))
     if unknown:
-        raise gr.Error(f"The catalog has no category {unknown[0]!r}; it has {len(index.categories)} categories, "
-                       f"e.g. {', '.join(index.categories[:5])}.", print_exception=False)
+        raise gr.Error(f"The catalog has no category {unknown[0]!r}; it has {len(index.table.categories)} categories, "
+                       f"e.g. {', '.join(index.table.categories[:5])}.", print_exception=False)
     for name, value in (("min_price", min_price), ("max_price", max_price)):
         if value is not None and not (_is_number(value) and value >= 0):
             raise gr.Error(f"{name} must be a number of at least 0, or empty; got {_shown(value)}.",

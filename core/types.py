@@ -36,6 +36,31 @@ class Filters:
         return bool(self.categories) or self.min_price is not None or self.max_price is not None
 
 
+@dataclass(frozen=True, eq=False)
+class Where:
+    """Which catalog rows a vector search may return: all of what is given holds; the defaults keep every row.
+
+    Declarative, so that each vector backend translates it into its own filter (a FAISS id selector,
+    a database's payload filter) rather than being handed a list of rows.
+    """
+
+    kinds: tuple[str, ...] = ()  # products of any of these kinds (index.kinds): detector classes or the catalog's own
+    categories: tuple[str, ...] = ()  # the catalog's own category values
+    min_price: float | None = None  # a product without a price is out of every price range
+    max_price: float | None = None
+    rows: np.ndarray | None = None  # int64 rows, where a search is narrowed to given products (those words name)
+
+    @classmethod
+    def of(cls, filters: Filters, **narrower) -> "Where":
+        """The rows a shopper's `filters` keep, narrowed further by `narrower` (kinds, rows)."""
+        return cls(categories=filters.categories, min_price=filters.min_price, max_price=filters.max_price,
+                   **narrower)
+
+    def __bool__(self) -> bool:
+        return bool(self.kinds or self.categories) or self.min_price is not None or self.max_price is not None \
+            or self.rows is not None
+
+
 @dataclass(frozen=True)
 class EncoderInfo:
     """What identifies an encoder's embedding space; an index records it to refuse another encoder."""

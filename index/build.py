@@ -17,9 +17,13 @@ from core.images import ImageError, load_image
 from core.settings import Settings
 from core.types import Product
 
+from .calibration import calibrate
 from .catalog import Catalog
-from .manifest import Manifest, package_versions
-from .store import IndexWriter
+from .kinds import KindRules, ProductKinds, load_kind_rules
+from .manifest import Manifest, VectorSpec, package_versions
+from .products import write_table
+from .store import VersionWriter
+from .vectors import VectorBackend, new_backend
 
 log = logging.getLogger(__name__)
 THUMBNAIL_SIZE = 384  # the longest side of the product images the app shows
@@ -44,44 +48,62 @@ class BuildReport:
 
 
 def build_index(catalog: Catalog, encoder, out_dir: str | Path, batch_size: int = Settings.batch_size,
-                progress: bool = True) -> BuildReport:
-    """Embed `catalog` with `encoder` into a new version of `out_dir`; raises `BuildError` if nothing was readable."""
+                progress: bool = True, rules: KindRules | None = None) -> BuildReport:
+    """Embed `catalog` with `encoder` into a new version of `out_dir`, each product's kind worked out
+    by `rules` (default: the built-in ones); raises `BuildError` if nothing was readable."""
     start = time.perf_counter()
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    skipped: list[tuple[str, str]] = []
-    borders: list[np.ndarray] = []
-    with IndexWriter(out_dir, encoder.dim) as writer:
-        items = iter(catalog)
-        bar = tqdm(total=len(catalog), desc="Indexing catalog", unit="product", disable=not progress)
-        while batch := list(islice(items, batch_size)):
-            products, images = [], []
-            for item in batch:
-                try:
-                    images.append(load_image(item.image))
-                except ImageError as exc:
-                    skipped.append((item.id, str(exc)))
-                    continue
-                borders.append(_border_colour(images[-1]))
-                products.append(Product(row=item.row, id=item.id, name=item.name, category=item.category,
-                                        price=item.price, link=item.link, popularity=item.popularity,
-                                        attributes=item.attributes))
-            if images:
-                writer.add(encoder.embed_images(images), products, (_thumbnail(im) for im in images))
-            bar.update(batch[-1].row + 1 - bar.n)  # rows of the catalog, whatever their photos
-        bar.close()
-        if not writer.products:
+    rules = rules or load_kind_rules(None)
+    with VersionWriter(out_dir) as version:
+        vectors = new_backend(VectorSpec(), encoder.dim)
+        products, skipped, borders = _embed(catalog, encoder, vectors, version.folder, batch_size, progress)
+        if not products:
             raise BuildError(f"None of the {len(catalog)} catalog images could be read "
                              f"(first error: {skipped[0][1] if skipped else 'none'}); no index was written.")
-        path = writer.commit(Manifest(
+        write_table(version.folder, products, ProductKinds.of_categories([p.category for p in products], rules))
+        spec = VectorSpec(vectors.kind, vectors.commit(version.folder))
+        path = version.commit(Manifest(
             encoder=encoder.describe(), probe=tuple(round(float(x), 6) for x in encoder.probe()),
             source=catalog.source, columns=catalog.columns, currency=catalog.currency, created=created,
-            text_columns=catalog.text_columns,
-            versions=package_versions(), skipped=len(skipped),
+            text_columns=catalog.text_columns, versions=package_versions(), skipped=len(skipped),
+            products=len(products), calibration=calibrate(vectors, [p.id for p in products]),
+            vectors=spec, kind_rules=rules.sha256,
             # Query crops are padded with this, so that they look like the catalog's photos.
             background=tuple(int(round(v)) for v in np.median(borders, axis=0))))
     for product_id, reason in skipped:
         log.warning("skipped %s: %s", product_id, reason)
-    return BuildReport(path, len(writer.products), skipped, time.perf_counter() - start)
+    return BuildReport(path, len(products), skipped, time.perf_counter() - start)
+
+
+def _embed(catalog: Catalog, encoder, vectors: VectorBackend, folder: Path, batch_size: int, progress: bool):
+    """Every readable catalog image embedded into `vectors` and its thumbnail saved into `folder`/images,
+    in batches: the products by row, the (product id, reason) of each unreadable image, the photos' borders."""
+    products: list[Product] = []
+    skipped: list[tuple[str, str]] = []
+    borders: list[np.ndarray] = []
+    (folder / "images").mkdir()
+    items = iter(catalog)
+    bar = tqdm(total=len(catalog), desc="Indexing catalog", unit="product", disable=not progress)
+    while batch := list(islice(items, batch_size)):
+        kept, images = [], []
+        for item in batch:
+            try:
+                images.append(load_image(item.image))
+            except ImageError as exc:
+                skipped.append((item.id, str(exc)))
+                continue
+            borders.append(_border_colour(images[-1]))
+            kept.append(Product(row=len(products) + len(kept), id=item.id, name=item.name, category=item.category,
+                                price=item.price, link=item.link, image=f"images/{len(products) + len(kept)}.jpg",
+                                popularity=item.popularity, attributes=item.attributes))
+        if images:
+            vectors.add(encoder.embed_images(images), np.array([p.row for p in kept], np.int64))
+            for product, image in zip(kept, images):
+                _thumbnail(image).save(folder / product.image, quality=90)
+            products += kept
+        bar.update(batch[-1].row + 1 - bar.n)  # rows of the catalog, whatever their photos
+    bar.close()
+    return products, skipped, borders
 
 
 def _border_colour(image) -> np.ndarray:

@@ -9,9 +9,12 @@ a product is to an unrelated one (the median over random pairs), and to its near
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:  # the manifest, which vectors imports, imports this module
+    from .vectors import VectorBackend
 
 SAMPLE = 1000  # products the anchors are measured on; enough for a median to within ~0.01
 NEIGHBOURS = 16  # looked through for the nearest product other than the product itself (its other photos)
@@ -27,14 +30,14 @@ class Calibration:
         return float(np.clip((score - self.unrelated) / max(self.near - self.unrelated, 1e-6), 0.0, 1.0))
 
 
-def calibrate(vectors, product_ids: Sequence[str], seed: int = 0) -> Calibration | None:
-    """The anchors of `vectors` (a FAISS index whose ids are rows of `product_ids`); None for fewer than 2 products."""
+def calibrate(vectors: VectorBackend, product_ids: Sequence[str], seed: int = 0) -> Calibration | None:
+    """The anchors of `vectors` (by row, of the products `product_ids`); None for fewer than 2 products."""
     if len(set(product_ids)) < 2:
         return None
     rng = np.random.default_rng(seed)
     rows = rng.choice(len(product_ids), size=min(SAMPLE, len(product_ids)), replace=False)
-    sample = np.stack([vectors.reconstruct(int(row)) for row in rows])
-    scores, ids = vectors.search(sample, min(NEIGHBOURS, vectors.ntotal))
+    sample = vectors.sample(rows)
+    scores, ids = vectors.search(sample, min(NEIGHBOURS, len(vectors)))
     nearest = [next((s for s, i in zip(row_scores, row_ids) if i >= 0 and product_ids[i] != product_ids[row]), None)
                for row, row_scores, row_ids in zip(rows, scores, ids)]
     nearest = [s for s in nearest if s is not None]

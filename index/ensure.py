@@ -16,7 +16,10 @@ from .build import build_index
 from .catalog import ColumnMap, Reading, open_catalog
 from .errors import CatalogIndexError, IndexMismatchError
 from .hub import download, hub_index
-from .store import CatalogIndex, read_live_manifest
+from .catalog_index import CatalogIndex
+from .kinds import load_kind_rules
+from .manifest import Manifest
+from .store import read_live_manifest
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +46,17 @@ def ensure_index(settings: Settings, *, build: bool = False, progress: bool = Tr
         encoder = encoder or load_encoder(settings.encoder or DEFAULT_ENCODER, device=settings.device)
         log.info("Embedding %d catalog images of %s with %s (done once; later starts reuse the index).",
                  len(catalog), settings.catalog, encoder.name)
-        report = build_index(catalog, encoder, directory, batch_size=settings.batch_size, progress=progress)
+        report = build_index(catalog, encoder, directory, batch_size=settings.batch_size, progress=progress,
+                             rules=load_kind_rules(settings.kind_rules))
         log.info("%s", report.summary())
     if encoder is None:
         name = settings.encoder or read_live_manifest(directory).encoder.name
         encoder = load_encoder(name, device=settings.device)
-    return CatalogIndex.load(directory, encoder), encoder
+    index = CatalogIndex.load(directory, encoder)
+    if _other_rules(settings, index.manifest):
+        raise IndexMismatchError(f"The index at {directory} was built with other kind rules than "
+                                 f"{settings.kind_rules}; rebuild it with them (python -m index build).")
+    return index, encoder
 
 
 def _reason_to_build(settings: Settings, directory: Path) -> tuple[str | None, Encoder | None]:
@@ -63,6 +71,8 @@ def _reason_to_build(settings: Settings, directory: Path) -> tuple[str | None, E
         return f"it was built from {manifest.source.describe()}, not {settings.catalog}", None
     if settings.encoder and _normalise(settings.encoder) != _normalise(built_with):
         return f"it was built with the encoder {built_with}, not {settings.encoder}", None
+    if _other_rules(settings, manifest):
+        return f"its products' kinds were worked out by other rules than {settings.kind_rules}", None
     encoder = load_encoder(settings.encoder or built_with, device=settings.device)
     try:
         manifest.check_encoder(encoder, directory)
@@ -71,6 +81,11 @@ def _reason_to_build(settings: Settings, directory: Path) -> tuple[str | None, E
     log.info("Serving the index in %s (%s, encoder %s, %s products).",
              directory, manifest.source.describe(), built_with, manifest.products)
     return None, encoder
+
+
+def _other_rules(settings: Settings, manifest: Manifest) -> bool:
+    """Whether the settings name kind rules other than those the index was built with (none named: any)."""
+    return bool(settings.kind_rules) and load_kind_rules(settings.kind_rules).sha256 != manifest.kind_rules
 
 
 def _normalise(name: str) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 from .errors import IndexNotFoundError
 from .manifest import Manifest
 from .store import live_version, read_live_manifest
+from .vectors import backend_files, describe
 
 SCHEME = "hf://datasets/"
 REPO = re.compile(r"[\w.-]+/[\w.-]+")
@@ -121,9 +122,10 @@ and the encoder against the probe embedding stored there, so a damaged or mismat
 
 ## Contents
 
-`CURRENT` names the live version `v-*/`: `vectors.faiss` (exact inner product over L2-normalised
-vectors), `products.jsonl` (one product per row: id, name, category, price, link, text attributes),
-`images/<row>.jpg` (thumbnails) and `manifest.json`. Nothing is pickled.
+`CURRENT` names the live version `v-*/`: {", ".join(f"`{name}`" for name in backend_files(manifest.vectors))}
+({describe(manifest.vectors)}), `products.jsonl` (one product per row: id, name, category, price,
+link, text attributes), `kinds.json` (each product's kind), `images/<row>.jpg` (thumbnails) and
+`manifest.json`. Nothing is pickled.
 
 ## How it was built
 

@@ -18,11 +18,19 @@ from .catalog import CatalogSource
 from .errors import IndexCorruptError, IndexMismatchError
 
 # 2: checksums of every file, and of the manifest in CURRENT; 3: the similarity scale (calibration),
-# products' text columns and popularity
-FORMAT_VERSION = 3
+# products' text columns and popularity; 4: products' kinds (kinds.json) and the vector backend
+FORMAT_VERSION = 4
 # Cosine between the stored probe embedding and the encoder's own: equal weights and
 # preprocessing give ~1.0 (CPU vs GPU float noise stays far above this).
 PROBE_MIN_COSINE = 0.99
+
+
+@dataclass(frozen=True)
+class VectorSpec:
+    """Which vector backend (`index.vectors`) holds an index's vectors, and with what parameters."""
+
+    backend: str = "faiss-flat-ip"
+    params: dict[str, str | int | float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,8 @@ class Manifest:
     background: tuple[int, int, int] | None = None  # the catalog photos' median border colour
     text_columns: tuple[str, ...] = ()  # the other catalog columns kept as products' attributes, for text search
     calibration: Calibration | None = None  # the index's own similarity scale; None below 2 products
+    vectors: VectorSpec = field(default_factory=VectorSpec)
+    kind_rules: str = ""  # the SHA-256 of the kind rules the products' kinds were worked out with (KindRules.sha256)
     # Every other file of the version (path relative to it) -> its SHA-256, written at build time.
     checksums: dict[str, str] = field(default_factory=dict)
     format: int = FORMAT_VERSION

@@ -11,9 +11,9 @@ from PIL import Image, ImageOps
 
 from core.images import ImageInput, load_image
 from core.settings import Settings, SettingsError
-from core.types import SELECTION, WHOLE_PHOTO, Detections, Filters, Match, ObjectResult, SearchResult, TextResult
+from core.types import SELECTION, WHOLE_PHOTO, Detections, Filters, Match, ObjectResult, SearchResult, TextResult, Where
 from index.ensure import ensure_index
-from index.store import CatalogIndex
+from index.catalog_index import CatalogIndex
 from index.text import TOKEN
 from models.detector import Detector, load_detector
 from models.encoder import Encoder
@@ -23,7 +23,6 @@ from .boxes import clip_boxes, crop, letterbox, mirror_boxes, nms, pad_boxes, ph
 from .fusion import fuse_rankings
 from .grouping import DEPTH as GROUP_DEPTH
 from .grouping import fuse_best, group_lookalikes
-from .kinds import ProductKinds, load_kind_rules
 from .query import Query, QueryError, check_box, check_filters, split_price
 
 WHITE = (255, 255, 255)
@@ -75,7 +74,7 @@ class Engine:
         self.detector, self.encoder, self.index, self.settings = detector, encoder, index, settings
         kinds = None
         if settings.kinds == "category":
-            kinds = ProductKinds.of_products(index.products, load_kind_rules(settings.kind_rules))
+            kinds = index.table.kinds
         self.kinds = kinds if kinds else None  # a catalog without any known kind searches everything
         if self.kinds and detector is not None:  # an open-vocabulary detector's classes are the catalog's kinds
             detector.learn_kinds(self.kinds.classes + tuple(self.kinds.others))
@@ -158,10 +157,10 @@ class Engine:
         t0 = time.perf_counter()
         k = self.settings.top_k if top_k is None else top_k
         words, filters = split_price(words, check_filters(filters))
-        rows = self.index.rows_where(filters)
+        rows = self.index.table.rows_where(Where.of(filters))
         if not TOKEN.search(words):
             raise QueryError("Type some words to search for, e.g. \"oak bookcase\".")
-        named, relevance = self.index.text.search(words)
+        named, relevance = self.index.table.text.search(words)
         if rows is not None:
             keep = np.isin(named, rows)
             named, relevance = named[keep], relevance[keep]
@@ -169,7 +168,7 @@ class Engine:
                                    TEXT_DEPTH)]
         matched_by = ["keywords"] if rankings[0] else []
         if self.encoder.reads_text:
-            [by_photo] = self.index.search(self.encoder.embed_texts([words]), TEXT_DEPTH, rows=rows)
+            [by_photo] = self.index.search(self.encoder.embed_texts([words]), TEXT_DEPTH, where=_rows(rows))
             rankings.append(by_photo)
             matched_by.append("photos")
         products = fuse_rankings([r for r in rankings if r], k)
@@ -193,12 +192,12 @@ class Engine:
         vectors = dict(zip(texts, self.encoder.embed_texts(texts))) if texts and self.encoder.reads_text else {}
         refinements = []
         for words, filters in parsed:
-            named, relevance = self.index.text.search(words) if words else (np.zeros(0, np.int64), None)
+            named, relevance = self.index.table.text.search(words) if words else (np.zeros(0, np.int64), None)
             dense = None
             if named.size:
                 dense = np.zeros(len(self.index), np.float64)
                 dense[named] = relevance
-            refinements.append(_Refinement(filters, self.index.rows_where(filters), vectors.get(words), dense,
+            refinements.append(_Refinement(filters, self.index.table.rows_where(Where.of(filters)), vectors.get(words), dense,
                                            named if named.size else None))
         return refinements
 
@@ -297,7 +296,7 @@ class Engine:
         of them. Kinds already `found` (by a detector that knows the catalog's kinds) are not looked for again.
         """
         pairs = [(m.score, q, self.kinds.other_of_row[m.product.row])
-                 for q, found in enumerate(self.index.search(vectors, OTHER_DEPTH, rows=self._other_rows))
+                 for q, found in enumerate(self.index.search(vectors, OTHER_DEPTH, where=_rows(self._other_rows)))
                  for m in found]
         objects, seen = [], set(found)
         for _, q, noun in sorted(pairs, key=lambda p: -p[0]):
@@ -326,12 +325,12 @@ class Engine:
             vectors = vectors + refine.text_vector
             vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
         if not refine.reranks and self._popularity is None:
-            return self.index.search(vectors, k, rows=rows)
+            return self.index.search(vectors, k, where=_rows(rows))
         depth = max(k, RERANK_DEPTH)
-        ranked = self.index.search(vectors, depth, rows=rows)
+        ranked = self.index.search(vectors, depth, where=_rows(rows))
         if refine.named is not None:  # the products the words name, however far down the photo puts them
             named = refine.named if rows is None else np.intersect1d(refine.named, rows)
-            ranked = [found + more for found, more in zip(ranked, self.index.search(vectors, depth, rows=named))]
+            ranked = [found + more for found, more in zip(ranked, self.index.search(vectors, depth, where=_rows(named)))]
         key = self._order_key(refine)
         return [self._distinct(sorted(found, key=key, reverse=True), k) for found in ranked]
 
@@ -389,3 +388,7 @@ def load_engine(settings: Settings, *, build_index: bool = False, progress: bool
     set_threads(settings.threads)
     index, encoder = ensure_index(settings, build=build_index, progress=progress)
     return Engine(load_detector(settings), encoder, index, settings)
+
+
+def _rows(rows):
+    return None if rows is None else Where(rows=rows)

@@ -12,7 +12,7 @@ from core.images import ImageError, load_image
 from core.settings import Settings, cache_root
 from index.catalog import ColumnMap, Reading, open_catalog
 from models.detector import load_yolo
-from search.kinds import ProductKinds, load_kind_rules
+from index.kinds import ProductKinds, load_kind_rules
 
 from .detector import train_detector
 from .synthetic import write_dataset
@@ -48,7 +48,7 @@ def _detector(args) -> int:
         catalog = open_catalog(settings.catalog, ColumnMap(category=args.category_column),
                                Reading.from_settings(settings))
         items = list(catalog)
-        kinds = ProductKinds([item.category for item in items], load_kind_rules(settings.kind_rules))
+        kinds = ProductKinds.of_categories([item.category for item in items], load_kind_rules(settings.kind_rules))
         names = sorted(noun for noun, rows in kinds.others.items() if len(rows) >= args.min_photos)
         if not names:
             raise LookalikeError(f"No kind of the catalog outside the detector's classes has {args.min_photos} "

@@ -9,7 +9,8 @@ from PIL import Image
 from index.build import BuildError, build_index
 from index.catalog import open_catalog
 from index.errors import IndexNotFoundError
-from index.store import CatalogIndex, live_version
+from index.catalog_index import CatalogIndex
+from index.store import live_version
 
 
 def _build(source, encoder, out, **kw):

@@ -1,10 +1,10 @@
 """An index's own similarity scale: anchors measured from the catalog, closeness read from them."""
 
-import faiss
 import numpy as np
 import pytest
 
 from index.calibration import Calibration, calibrate
+from index.vectors import FaissFlatIP
 
 
 @pytest.mark.parametrize("score, closeness", [(0.1, 0.0), (0.3, 0.0), (0.55, 0.5), (0.8, 1.0), (0.95, 1.0)])
@@ -18,8 +18,8 @@ def test_anchors_come_from_the_catalog_and_leave_a_products_own_photos_out():
     # 50 products of two photos each: each photo's twin is its nearest, a neighbour it must not count.
     vectors = np.concatenate([pairs, pairs + 0.01 * rng.normal(size=pairs.shape).astype(np.float32)])
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    index = faiss.IndexIDMap2(faiss.IndexFlatIP(32))
-    index.add_with_ids(vectors, np.arange(100, dtype=np.int64))
+    index = FaissFlatIP.new(32)
+    index.add(vectors, np.arange(100, dtype=np.int64))
     ids = [f"P{i % 50}" for i in range(100)]
     calibration = calibrate(index, ids)
     assert abs(calibration.unrelated) < 0.1  # random directions

@@ -13,7 +13,7 @@ from PIL import Image
 from core.settings import ABO_HOME_TYPES, DEFAULT_CATALOG, Settings, SettingsError
 from index.build import build_index
 from index.catalog import CatalogError, ColumnMap, Reading, open_catalog
-from index.store import CatalogIndex
+from index.catalog_index import CatalogIndex
 
 # (item_id, item_name_en, brand_en, product_type, color_en)
 ROWS = [
@@ -66,7 +66,7 @@ def test_the_index_of_the_default_catalog_records_its_credit_and_searches_its_wo
     assert index.manifest.source.credit == Settings().catalog_credit
     assert [p.id for p in index.products if p.link == f"https://www.amazon.com/dp/{p.id}"] == [r[0] for r in ROWS
                                                                                              if r[3] in ABO_HOME_TYPES]
-    rows, _ = index.text.search("walnut", 5)
+    rows, _ = index.table.text.search("walnut", 5)
     assert len(rows) == 1 and index.products[rows[0]].name == "Stone & Beam Dining Chair, Walnut"
 
 

@@ -17,7 +17,8 @@ from index.catalog import open_catalog
 from index.ensure import ensure_index
 from index.errors import IndexCorruptError, IndexNotFoundError
 from index.hub import HubIndex, hub_index, stage
-from index.store import CatalogIndex, live_version
+from index.catalog_index import CatalogIndex
+from index.store import live_version
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 

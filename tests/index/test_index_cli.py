@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from index.__main__ import main
-from index.store import CatalogIndex, live_version
+from index.catalog_index import CatalogIndex
+from index.store import live_version
 from support import ROOT
 
 

@@ -1,4 +1,4 @@
-"""The index on disk: search (restricted to rows or not), the encoder check, versions, damaged files."""
+"""The index on disk: search (narrowed or not), the encoder check, versions, damaged files."""
 
 import os
 from pathlib import Path
@@ -6,11 +6,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.types import Match
+from core.types import Match, Where
 from index.build import build_index
 from index.catalog import open_catalog
 from index.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
-from index.store import CatalogIndex, live_version, read_live_manifest
+from index.catalog_index import CatalogIndex
+from index.store import live_version, read_live_manifest
 from support import FakeEncoder, colour_catalog
 
 COLOURS = {(255, 0, 0): [1, 0, 0], (200, 0, 50): [0.9, 0.1, 0], (150, 0, 100): [0.8, 0.2, 0], (0, 0, 255): [0, 1, 0],
@@ -41,9 +42,9 @@ def test_search_returns_matches_best_first(index_dir):
 def test_search_among_rows_returns_only_those_rows(index_dir):
     index = CatalogIndex.load(index_dir)
     query = np.array([[1, 0, 0], [0, 1, 0]], np.float32)
-    found = index.search(query, k=3, rows=np.array([1, 3]))
+    found = index.search(query, k=3, where=Where(rows=np.array([1, 3])))
     assert [[m.product.id for m in f] for f in found] == [["P1", "P3"], ["P3", "P1"]]
-    assert index.search(query, k=3, rows=np.array([], dtype=np.int64)) == [[], []]
+    assert index.search(query, k=3, where=Where(rows=np.array([], dtype=np.int64))) == [[], []]
 
 
 def test_queries_of_the_wrong_size_are_refused(index_dir):
@@ -87,7 +88,7 @@ DAMAGES = {
     "rotten second half": _rot,
     "one byte flipped": _flip,
 }
-FILES = ("CURRENT", "manifest.json", "vectors.faiss", "products.jsonl", "images/0.jpg")
+FILES = ("CURRENT", "manifest.json", "vectors.faiss", "products.jsonl", "kinds.json", "images/0.jpg")
 
 
 @pytest.mark.parametrize("damage", DAMAGES)

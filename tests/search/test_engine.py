@@ -11,7 +11,7 @@ from core.settings import Settings, SettingsError
 from core.types import WHOLE_PHOTO
 from index.build import build_index
 from index.catalog import open_catalog
-from index.store import CatalogIndex
+from index.catalog_index import CatalogIndex
 from search.engine import Engine
 from search.query import Query
 from support import GREY, FakeDetector, FakeEncoder, colour_catalog, open_vocabulary_yolo, paint, same_result

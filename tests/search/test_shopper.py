@@ -7,7 +7,7 @@ from core.settings import Settings
 from core.types import SELECTION, Filters
 from index.build import build_index
 from index.catalog import open_catalog
-from index.store import CatalogIndex
+from index.catalog_index import CatalogIndex
 from search.engine import Engine
 from search.query import QueryError
 from support import GREY, FakeDetector, FakeEncoder, paint, write_csv

@@ -1,11 +1,10 @@
-"""Product kinds from catalog category text, and search restricted to one kind."""
+"""Product kinds from catalog category text, stored with the index."""
 
 import json
 
 import pytest
 
-from core.types import Product
-from search.kinds import KindRules, KindRulesError, ProductKinds, category_noun, load_kind_rules
+from index.kinds import KindRules, KindRulesError, ProductKinds, category_noun, load_kind_rules
 
 RULES = load_kind_rules(None)
 
@@ -54,8 +53,7 @@ def test_bad_rules_are_refused(tmp_path, text):
 
 
 def test_each_kind_has_its_products_rows():
-    kinds = ProductKinds.of_products([Product(row=i, id=f"P{i}", category=c) for i, c in
-                                      enumerate(["Table lamp", "Chair", "Sofa", "Armchair", "Sofa-bed"])], RULES)
+    kinds = ProductKinds.of_categories(["Table lamp", "Chair", "Sofa", "Armchair", "Sofa-bed"], RULES)
     assert kinds.classes == ("bed", "chair", "couch") and "chair" in kinds and "tv" not in kinds and len(kinds) == 3
     assert "lamp" in kinds and kinds.rows_of("lamp").tolist() == [0] and kinds.rows_of("couch").tolist() == [2, 4]
     assert kinds.is_of(0, "lamp") and kinds.is_of(4, "bed") and not kinds.is_of(0, "chair")
@@ -65,13 +63,13 @@ def test_each_kind_has_its_products_rows():
 
 def test_products_without_a_category_take_part_in_every_kind():
     # P3 has no category: it may be a chair or a sofa. P0, a lamp, is neither.
-    kinds = ProductKinds(["Table lamp", "Chair", "Sofa", ""], RULES)
+    kinds = ProductKinds.of_categories(["Table lamp", "Chair", "Sofa", ""], RULES)
     assert kinds.rows["chair"].tolist() == [1, 3] and kinds.rows["couch"].tolist() == [2, 3]
     assert kinds.of_row[3] == frozenset()  # it vouches for no kind when unsure detections are checked
 
 
 def test_a_catalog_without_categories_has_no_kinds():
-    kinds = ProductKinds([None, "", "Lamp"], RULES)
+    kinds = ProductKinds.of_categories([None, "", "Lamp"], RULES)
     assert not kinds and kinds.classes == ()
 
 
@@ -101,6 +99,20 @@ def test_category_noun_names_what_a_product_is(category, noun):
 
 
 def test_products_no_detector_class_covers_are_of_the_catalogs_own_kinds():
-    kinds = ProductKinds(["Table lamp", "Chair", "Bookcase", "Pendant lamp", "", "Bookcases"], RULES)
+    kinds = ProductKinds.of_categories(["Table lamp", "Chair", "Bookcase", "Pendant lamp", "", "Bookcases"], RULES)
     assert {k: r.tolist() for k, r in kinds.others.items()} == {"bookcase": [2, 5], "lamp": [0, 3]}
     assert kinds.rows["chair"].tolist() == [1, 4]  # the product without a category is in no other kind
+
+
+def test_kinds_read_back_as_they_were_written():
+    kinds = ProductKinds.of_categories(["Table lamp", "Chair", "", "Sofa-bed", "Bookcases", None], RULES)
+    again = ProductKinds.from_json(kinds.to_json())
+    assert again.of_row == kinds.of_row and again.other_of_row == kinds.other_of_row
+    assert {k: r.tolist() for k, r in again.rows.items()} == {k: r.tolist() for k, r in kinds.rows.items()}
+    assert again.words == kinds.words == ("bed", "chair", "couch", "bookcase", "lamp")
+
+
+def test_rules_are_identified_by_what_they_match():
+    same = KindRules.from_mapping({"couch": ["Sofas", "couch"]})
+    assert same.sha256 == KindRules.from_mapping({"couch": ["couch", "sofa"]}).sha256
+    assert same.sha256 != KindRules.from_mapping({"couch": ["couch"]}).sha256 != RULES.sha256

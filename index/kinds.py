@@ -4,11 +4,13 @@ A detected chair should be matched against the shop's chairs, not its rugs: the 
 each object among the products of its kind. The kind comes from the category column a catalog
 already has ("Three-seat sofa", "Coffee table", "chairs"), through rules that map phrases to
 detector class names. The rules match the head of the category phrase, the part that names the
-thing: "Coffee table" is a table, but "Table lamp" is a lamp and "Chair pad" a pad.
+thing: "Coffee table" is a table, but "Table lamp" is a lamp and "Chair pad" a pad. A product's
+kind is a fact of the catalog: worked out when the index is built and stored with it (`kinds.json`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -18,7 +20,6 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from core.errors import LookalikeError
-from core.types import Product
 
 # COCO class -> English phrases that name it at the end of a product category. Shops selling
 # other things, or writing in another language, pass their own rules (`load_kind_rules`).
@@ -63,6 +64,12 @@ class KindRules:
     @classmethod
     def from_mapping(cls, rules: Mapping[str, Iterable[str]]) -> "KindRules":
         return cls({kind: tuple(_words(p) for p in phrases) for kind, phrases in rules.items()})
+
+    @property
+    def sha256(self) -> str:
+        """What identifies these rules: an index records it, so that other rules mean another index."""
+        canonical = {kind: sorted(" ".join(p) for p in phrases) for kind, phrases in self.phrases.items()}
+        return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
 
     def kinds_of(self, category: str | None) -> frozenset[str]:
         """The detector classes a product of this `category` is (usually one, none when unknown)."""
@@ -113,30 +120,50 @@ class ProductKinds:
     search, so a half-filled category column hides nothing.
     """
 
-    def __init__(self, categories: Sequence[str | None], rules: KindRules):
-        """`categories`: each product's category text, by row."""
-        self.of_row = [rules.kinds_of(c) for c in categories]
-        unknown = [row for row, c in enumerate(categories) if not (c and c.strip())]
+    def __init__(self, of_row: Sequence[frozenset[str]], own_of_row: Sequence[str], uncategorised: Sequence[int]):
+        """By row: each product's detector classes, its own kind ("" for none), and the rows without a category."""
+        self.of_row = [frozenset(kinds) for kinds in of_row]
+        self.uncategorised = sorted(int(row) for row in uncategorised)
         rows: dict[str, list[int]] = {}
         others: dict[str, list[int]] = {}
-        for row, (kinds, category) in enumerate(zip(self.of_row, categories)):
+        for row, (kinds, noun) in enumerate(zip(self.of_row, own_of_row)):
             for kind in kinds:
                 rows.setdefault(kind, []).append(row)
-            noun = "" if kinds else category_noun(category)
             if noun:
                 others.setdefault(noun, []).append(row)
-        self.rows = {kind: np.array(sorted(r + unknown), dtype=np.int64) for kind, r in rows.items()}
+        self.rows = {kind: np.array(sorted(r + self.uncategorised), dtype=np.int64) for kind, r in rows.items()}
         self.others = {noun: np.array(r, dtype=np.int64) for noun, r in sorted(others.items())}
         self.other_of_row = {int(row): noun for noun, r in self.others.items() for row in r}
 
     @classmethod
-    def of_products(cls, products: Sequence[Product], rules: KindRules) -> "ProductKinds":
-        return cls([p.category for p in products], rules)
+    def of_categories(cls, categories: Sequence[str | None], rules: KindRules) -> "ProductKinds":
+        """The kinds of products of these `categories` (by row) under `rules`."""
+        of_row = [rules.kinds_of(c) for c in categories]
+        own = ["" if kinds else category_noun(c) for kinds, c in zip(of_row, categories)]
+        return cls(of_row, own, [row for row, c in enumerate(categories) if not (c and c.strip())])
+
+    def to_json(self) -> str:
+        return json.dumps({"classes": [sorted(kinds) for kinds in self.of_row],
+                           "own": [self.other_of_row.get(row, "") for row in range(len(self.of_row))],
+                           "uncategorised": self.uncategorised}, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ProductKinds":
+        """What `to_json` wrote; ValueError, KeyError or TypeError when it is not that."""
+        data = json.loads(text)
+        if len(data["classes"]) != len(data["own"]):
+            raise ValueError("the classes and own kinds of the rows differ in number")
+        return cls(data["classes"], data["own"], data["uncategorised"])
 
     @property
     def classes(self) -> tuple[str, ...]:
         """The detector classes this catalog has products of."""
         return tuple(sorted(self.rows))
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        """Every kind the catalog sells, as an open-vocabulary detector is told them: the classes, then its own."""
+        return self.classes + tuple(self.others)
 
     def rows_of(self, kind: str) -> np.ndarray:
         """The rows of the products of `kind`, a detector class or one of the catalog's own kinds."""

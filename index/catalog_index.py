@@ -1,0 +1,87 @@
+"""A loaded catalog index: its product table, its vector backend, its manifest, and the search over them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from core.types import Match, Product, Where
+
+from .errors import IndexCorruptError, IndexMismatchError
+from .manifest import Manifest
+from .products import FILES as TABLE_FILES
+from .products import ProductTable
+from .store import open_version
+from .vectors import VectorBackend, backend_files, load_backend
+
+
+class CatalogIndex:
+    """One row per catalog photo, several rows for a product with several photos."""
+
+    def __init__(self, table: ProductTable, vectors: VectorBackend, manifest: Manifest, path: Path):
+        self.table, self.vectors, self.manifest, self.path = table, vectors, manifest, path
+
+    @property
+    def products(self) -> list[Product]:
+        return self.table.products
+
+    @property
+    def thumbnails(self) -> Path:
+        """The folder of the products' thumbnails, the only files of the index a page may show."""
+        return self.path / "images"
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    @property
+    def dim(self) -> int:
+        return self.vectors.dim
+
+    def search(self, queries: np.ndarray, k: int, where: Where | None = None) -> list[list[Match]]:
+        """Top-`k` products for each row of `queries` (N, D), best first, among the rows `where` keeps;
+        each product once, at its best photo's similarity."""
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        if queries.ndim != 2 or queries.shape[1] != self.dim:
+            raise IndexMismatchError(f"Queries of shape {queries.shape} do not fit an index of dimension {self.dim}.")
+        available = self.table.count(where)
+        if not available:
+            return [[] for _ in queries]
+        per_product = self.table.photos_per_product
+        depth = k if per_product == 1 else int(k * per_product * 2)
+        while True:  # deeper until every query has k distinct products, or every photo was looked at
+            scores, rows = self.vectors.search(queries, min(depth, available), where)
+            found = [self._distinct(row_scores, row_ids, k) for row_scores, row_ids in zip(scores, rows)]
+            if depth >= available or all(len(matches) == k for matches in found):
+                return found
+            depth *= 4
+
+    def _distinct(self, scores: np.ndarray, rows: np.ndarray, k: int) -> list[Match]:
+        products, matches, seen = self.table.products, [], set()
+        for s, i in zip(scores, rows):
+            if i < 0 or products[i].id in seen:
+                continue
+            seen.add(products[i].id)
+            matches.append(Match(products[i], float(s)))
+            if len(matches) == k:
+                break
+        return matches
+
+    def check_encoder(self, encoder) -> None:
+        """Refuse an encoder other than the one the index was built with."""
+        self.manifest.check_encoder(encoder, self.path)
+
+    @classmethod
+    def load(cls, directory: str | Path, encoder=None) -> "CatalogIndex":
+        """The live version of the index in `directory`, every file checked; refused (CatalogIndexError)
+        when damaged, or built with another encoder than `encoder` where one is given."""
+        version, manifest = open_version(directory, lambda manifest: (*TABLE_FILES, *backend_files(manifest.vectors)))
+        table = ProductTable.load(version)
+        vectors = load_backend(manifest.vectors, version, table.rows_where)
+        if not (len(table) == len(vectors) == manifest.products):
+            raise IndexCorruptError(f"{version} is inconsistent: {len(table)} products, {len(vectors)} "
+                                    f"vectors, manifest says {manifest.products}. Rebuild the index.")
+        index = cls(table, vectors, manifest, version)
+        if encoder is not None:
+            index.check_encoder(encoder)
+        return index

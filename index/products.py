@@ -1,0 +1,104 @@
+"""An index's product table: one product per row (per catalog photo), with what narrows them.
+
+Stored in a version as `products.jsonl` (JSON lines, no pickle) and `kinds.json` (`index.kinds`).
+The table answers which rows a `core.types.Where` keeps, for the vector backend, and holds the
+catalog's categories, prices and words (`index.text`) for the filters and text search.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from core.types import Product, Where
+
+from .errors import IndexCorruptError
+from .kinds import ProductKinds
+from .text import TextIndex
+
+FILES = ("products.jsonl", "kinds.json")
+MASKS_KEPT = 32  # the category and price filters last asked for, kept as row masks
+
+
+class ProductTable:
+    def __init__(self, products: Sequence[Product], kinds: ProductKinds):
+        self.products, self.kinds = list(products), kinds
+        self.text = TextIndex(self.products)
+        self.categories = sorted({p.category for p in self.products if p.category})
+        self._category = np.array([p.category or "" for p in self.products], dtype=object)
+        self._price = np.array([p.price if isinstance(p.price, (int, float)) else np.nan for p in self.products],
+                               dtype=np.float64)
+        self.has_prices = bool(np.isfinite(self._price).any())
+        self.photos_per_product = len(self.products) / max(len({p.id for p in self.products}), 1)
+        self._masks: dict[tuple, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.products)
+
+    def rows_where(self, where: Where | None) -> np.ndarray | None:
+        """The rows `where` keeps (int64, ascending); None when it keeps every row."""
+        if not where:
+            return None
+        rows = None
+        if where.kinds:
+            found = [self.kinds.rows_of(kind) for kind in where.kinds]
+            rows = found[0] if len(found) == 1 else np.unique(np.concatenate(found))
+        if where.categories or where.min_price is not None or where.max_price is not None:
+            keep = self._mask(where.categories, where.min_price, where.max_price)
+            rows = np.flatnonzero(keep) if rows is None else rows[keep[rows]]
+        if where.rows is not None:
+            rows = np.unique(where.rows) if rows is None else np.intersect1d(rows, where.rows)
+        return rows.astype(np.int64, copy=False)
+
+    def count(self, where: Where | None) -> int:
+        """How many rows `where` keeps."""
+        rows = self.rows_where(where)
+        return len(self) if rows is None else len(rows)
+
+    def _mask(self, categories: tuple[str, ...], low: float | None, high: float | None) -> np.ndarray:
+        key = (categories, low, high)
+        if key not in self._masks:
+            keep = np.ones(len(self), dtype=bool)
+            if categories:
+                keep &= np.isin(self._category, list(categories))
+            if low is not None:
+                keep &= self._price >= low  # a product without a price is out of every price range
+            if high is not None:
+                keep &= self._price <= high
+            if len(self._masks) >= MASKS_KEPT:
+                self._masks.clear()
+            self._masks[key] = keep
+        return self._masks[key]
+
+    @classmethod
+    def load(cls, folder: Path) -> "ProductTable":
+        """The table of the version `folder`; thumbnails as absolute paths. IndexCorruptError when it cannot be read."""
+        try:
+            with (folder / FILES[0]).open(encoding="utf-8") as f:
+                products = [_absolute_image(Product(**json.loads(line)), folder) for line in f]
+        except (OSError, ValueError, TypeError) as exc:
+            raise IndexCorruptError(f"The product list of {folder} cannot be read; rebuild the index. ({exc})") from exc
+        try:
+            kinds = ProductKinds.from_json((folder / FILES[1]).read_text(encoding="utf-8"))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise IndexCorruptError(f"The product kinds of {folder} cannot be read; rebuild the index. ({exc})") from exc
+        if len(kinds.of_row) != len(products):
+            raise IndexCorruptError(f"{folder} is inconsistent: {len(products)} products, kinds of "
+                                    f"{len(kinds.of_row)}. Rebuild the index.")
+        return cls(products, kinds)
+
+
+def write_table(folder: Path, products: Sequence[Product], kinds: ProductKinds) -> None:
+    """A table's files, into an index version being written."""
+    with (folder / FILES[0]).open("w", encoding="utf-8") as f:
+        for product in products:
+            f.write(json.dumps(asdict(product), ensure_ascii=False) + "\n")
+    (folder / FILES[1]).write_text(kinds.to_json(), encoding="utf-8")
+
+
+def _absolute_image(product: Product, version: Path) -> Product:
+    return replace(product, image=str(version / product.image)) if product.image else product

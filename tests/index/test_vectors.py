@@ -1,0 +1,101 @@
+"""The contract every vector backend (index.vectors.BACKENDS) keeps: the nearest rows by inner product,
+best first, only among the rows a Where keeps and k of them whenever k are kept, the same after a
+commit and a load, and its stored vectors back for calibration."""
+
+import numpy as np
+import pytest
+
+from core.types import Product, Where
+from index.kinds import ProductKinds, load_kind_rules
+from index.manifest import VectorSpec
+from index.products import ProductTable
+from index.vectors import BACKENDS, load_backend, new_backend
+
+DIM, ROWS = 16, 300
+CATEGORIES = ("Chair", "Sofa", "Rug", "Table lamp", "")  # two detector classes, two of the shop's own kinds, none
+
+
+@pytest.fixture(scope="module")
+def table() -> ProductTable:
+    products = [Product(row=i, id=f"P{i // 2}", category=CATEGORIES[i % 5] or None,
+                        price=float(i % 7) * 10 if i % 3 else None) for i in range(ROWS)]
+    return ProductTable(products, ProductKinds.of_categories([p.category for p in products], load_kind_rules(None)))
+
+
+@pytest.fixture(scope="module")
+def vectors() -> np.ndarray:
+    found = np.random.default_rng(0).normal(size=(ROWS, DIM)).astype(np.float32)
+    return found / np.linalg.norm(found, axis=1, keepdims=True)
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def backend(request, table, vectors, tmp_path):
+    """A backend of each kind holding `vectors`, added in two batches, committed and loaded back."""
+    built = new_backend(VectorSpec(request.param), DIM)
+    built.add(vectors[:100], np.arange(100))
+    built.add(vectors[100:], np.arange(100, ROWS))
+    params = built.commit(tmp_path)
+    assert set(built.files) == {p.name for p in tmp_path.iterdir()}
+    return load_backend(VectorSpec(request.param, params), tmp_path, table.rows_where)
+
+
+QUERIES = np.random.default_rng(1).normal(size=(5, DIM)).astype(np.float32)
+
+
+def test_the_nearest_rows_by_inner_product_best_first(backend, vectors):
+    assert backend.dim == DIM and len(backend) == ROWS
+    scores, rows = backend.search(QUERIES, 10)
+    assert scores.shape == rows.shape == (5, 10)
+    exact = QUERIES @ vectors.T
+    for q in range(len(QUERIES)):
+        assert np.all(np.diff(scores[q]) <= 1e-6)  # best first
+        assert np.allclose(scores[q], exact[q, rows[q]], atol=1e-5)  # the similarity of the row returned
+        recall = len(set(rows[q]) & set(np.argsort(-exact[q])[:10])) / 10
+        assert recall >= 0.95
+
+
+WHERES = {
+    "a detector class": Where(kinds=("chair",)),  # with the products of no category, which may be chairs
+    "the shop's own kinds": Where(kinds=("rug", "lamp")),
+    "categories": Where(categories=("Sofa", "Rug")),
+    "a price range": Where(min_price=20, max_price=40),
+    "a class within a price range": Where(kinds=("couch",), max_price=30),
+    "given rows": Where(rows=np.array([7, 3, 250, 3])),
+    "a class among given rows": Where(kinds=("chair",), rows=np.arange(0, ROWS, 2)),
+    "nothing": Where(kinds=("chair",), categories=("Rug",)),
+}
+
+
+@pytest.mark.parametrize("name", WHERES)
+def test_only_the_rows_a_where_keeps_and_k_of_them_when_k_are_kept(backend, table, name):
+    where = WHERES[name]
+    kept = table.rows_where(where)
+    _, rows = backend.search(QUERIES, 10, where)
+    for found in rows:
+        returned = found[found >= 0]
+        assert set(returned) <= set(kept.tolist())
+        assert len(returned) == min(10, len(kept))
+        assert len(set(returned)) == len(returned)
+
+
+def test_fewer_rows_than_asked_are_padded(backend):
+    scores, rows = backend.search(QUERIES[:1], 8, Where(rows=np.array([5, 9])))
+    assert sorted(rows[0][:2]) == [5, 9] and rows[0][2:].tolist() == [-1] * 6
+
+
+def test_the_stored_vectors_come_back_for_calibration(backend, vectors):
+    rows = np.array([0, 150, 299])
+    assert np.allclose(backend.sample(rows), vectors[rows], atol=1e-3)
+
+
+def test_the_table_translates_each_part_of_a_where(table):
+    kinds = table.kinds
+    assert table.rows_where(Where()) is None and table.count(Where()) == ROWS
+    uncategorised = set(range(4, ROWS, 5))
+    assert set(table.rows_where(Where(kinds=("chair",))).tolist()) == set(range(0, ROWS, 5)) | uncategorised
+    assert set(table.rows_where(Where(kinds=("rug", "lamp"))).tolist()) == set(range(2, ROWS, 5)) | set(range(3, ROWS, 5))
+    assert kinds.others.keys() == {"rug", "lamp"}
+    priced = table.rows_where(Where(min_price=20, max_price=40))
+    assert all(table.products[r].price is not None and 20 <= table.products[r].price <= 40 for r in priced)
+    assert table.rows_where(Where(rows=np.array([9, 3, 3]))).tolist() == [3, 9]
+    assert table.count(Where(kinds=("chair",), categories=("Rug",))) == 0
