@@ -8,11 +8,11 @@ photo) and `/search_text` (words), also served as MCP tools.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import re
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
@@ -23,11 +23,11 @@ from starlette.routing import Route
 
 from core.errors import LookalikeError
 from core.images import ImageError, load_image
-from core.settings import Settings
-from core.types import SELECTION, WHOLE_PHOTO, Filters, Product
+from core.settings import MAX_TOP_K, Settings
+from core.types import SELECTION, WHOLE_PHOTO, Product
 from search.batching import SearchBatcher
 from search.engine import Engine, load_engine
-from search.query import QueryError
+from search.query import MAX_WORDS, QueryError, check_conf, check_top_k, check_words, read_box, read_filters
 
 log = logging.getLogger("lookalike.app")
 
@@ -38,8 +38,6 @@ MAX_BATCH = 8  # searches in the engine at once, run as one batch (search.batchi
 # Searches waiting beyond this are refused ("Queue is full"): under load this machine serves visitors'
 # own room photos at ~0.5/s (bench.load), so the last of 32 waiting is answered within about a minute.
 QUEUE_SIZE = 32
-MAX_TOP_K = 30
-MAX_WORDS = 200  # characters: a shopper's refinement, not a document
 DISPLAY_SIDE = 800  # the annotated photo is sent at most this size: the page shows it 420 px high; its
 # boxes cost a PNG each at this size (Gradio), 180 ms of CPU per search for 7 boxes at 800 px, 335 at 1280
 WHOLE_PHOTO_LABEL = "Whole photo"
@@ -54,16 +52,50 @@ CSS = """
 """
 
 
+@dataclass
+class Page:
+    """The page's components, as `_layout` places them and `_wire` connects them."""
+
+    photo: gr.Image
+    words: gr.Textbox
+    filters: list  # category, lowest and highest price: the endpoints' last three parameters
+    top_k: gr.Slider
+    conf: gr.Slider
+    find: gr.Button
+    picker: gr.Image
+    box: gr.Textbox
+    find_region: gr.Button
+    text_query: gr.Textbox
+    find_words: gr.Button
+    examples: gr.Examples | None
+    annotated: gr.AnnotatedImage
+    status: gr.Markdown
+    timings: gr.Markdown
+    tabs: gr.Tabs
+    tab_items: list
+    galleries: list
+    details: list
+    result_json: gr.JSON
+    corner: gr.State  # the region picker's first corner, until the second click
+
+
 def build_demo(engine: Engine) -> gr.Blocks:
     """The page and its public endpoints, `/search` and `/search_text`, over a loaded `engine`; the
     controls start at the engine's settings."""
+    search, search_text = _endpoints(engine)
+    # No usage reports leave the machine (gradio's analytics and version check).
+    with gr.Blocks(title="Lookalike: find the products in a photo", delete_cache=(3600, 3600),
+                   analytics_enabled=False) as demo:
+        page = _layout(engine)
+        _wire(page, engine, search, search_text)
+    return demo
+
+
+def _endpoints(engine: Engine):
+    """The two public endpoints over `engine`; their names, parameters and docstrings are the API and
+    the MCP tools' descriptions."""
     top_k, conf = engine.settings.top_k, engine.settings.conf
-    slots = engine.settings.max_objects if engine.detector else 1
-    # Fixed at build time (an update would reach API clients as a raw dict): one colour per rank.
-    colors = {_box_label(i, name): PALETTE[i % len(PALETTE)] for i in range(slots) for name in engine.labels}
-    colors[WHOLE_PHOTO_LABEL] = colors[SELECTION_LABEL] = PALETTE[0]
     index = engine.index
-    currency = index.manifest.currency
     batcher = SearchBatcher(engine, MAX_BATCH)
 
     def search(image, top_k: int = top_k, conf: float = conf, box=None, words: str | None = None, category=None,
@@ -90,9 +122,9 @@ def build_demo(engine: Engine) -> gr.Blocks:
             id, name, category, price, link, image, score; plus timings in ms); the stage timings as text.
         """
         path = _photo_path(image)
-        k, threshold = _check_controls(top_k, conf)
-        region, words, filters = _check_box(box), _check_words(words), _check_filters(index, category, min_price,
-                                                                                      max_price)
+        k, threshold = _checked(check_top_k, top_k), _checked(check_conf, conf)
+        region, words = _checked(read_box, box), _checked(check_words, words)
+        filters = _checked(read_filters, category, min_price, max_price, index.table.categories)
         try:
             photo = load_image(path, engine.settings.max_pixels)  # decoded once: searched, then shown boxed
             result = batcher.search(photo, top_k=k, conf=threshold, box=region, words=words, filters=filters)
@@ -116,10 +148,11 @@ def build_demo(engine: Engine) -> gr.Blocks:
             A sentence on what was found; the result as JSON (the words searched, the filters, and
             products with id, name, category, price, link, image, score).
         """
-        k, _ = _check_controls(top_k, conf)
-        filters = _check_filters(index, category, min_price, max_price)
+        k = _checked(check_top_k, top_k)
+        filters = _checked(read_filters, category, min_price, max_price, index.table.categories)
+        words = _checked(check_words, words)
         try:
-            result = engine.search_text(_check_words(words), k, filters)
+            result = engine.search_text(words, k, filters)
         except QueryError as exc:
             raise gr.Error(str(exc), title="These words can't be searched", print_exception=False) from exc
         data = result.to_dict()
@@ -129,6 +162,123 @@ def build_demo(engine: Engine) -> gr.Blocks:
                   f"**No product of the catalog matches “{_md(result.words)}”.** Try other words, or a photo.")
         return status, data
 
+    return search, search_text
+
+
+def _checked(check, *values):
+    """`check(*values)` (search.query), its QueryError shown to the visitor as it is."""
+    try:
+        return check(*values)
+    except QueryError as exc:
+        raise gr.Error(str(exc), print_exception=False) from exc
+
+
+def _layout(engine: Engine) -> Page:
+    """The page's components, placed: the photo and its controls on the left, what was found on the
+    right, a tab of products per object below."""
+    index, currency = engine.index, engine.index.manifest.currency
+    priced = f" ({currency})" if currency else ""
+    gr.Markdown(f"# Lookalike\n{_headline(index)}", elem_id="headline")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2):
+            photo = gr.Image(label="Your photo", sources=["upload", "webcam", "clipboard"], type="filepath",
+                             image_mode=None, height=360)
+            words = gr.Textbox(label="Add words (optional)", max_length=MAX_WORDS, elem_id="words",
+                               placeholder="e.g. “in green”, “velvet, under 300”")
+            with gr.Accordion("Filters", open=False, visible=bool(index.table.categories or index.table.has_prices)):
+                category = gr.Dropdown(index.table.categories, value=[], multiselect=True, label="Category",
+                                       visible=bool(index.table.categories), elem_id="category")
+                with gr.Row(visible=index.table.has_prices):
+                    min_price = gr.Number(None, label=f"Lowest price{priced}", minimum=0, elem_id="min-price")
+                    max_price = gr.Number(None, label=f"Highest price{priced}", minimum=0, elem_id="max-price")
+            top_k = gr.Slider(1, MAX_TOP_K, value=engine.settings.top_k, step=1, label="Results per object")
+            conf = gr.Slider(0.05, 0.95, value=engine.settings.conf, step=0.05, label="Confidence",
+                             info="The score an object needs to be shown. Lower finds more "
+                                  "objects; higher keeps only clear ones.")
+            find = gr.Button("Find similar products", variant="primary")
+            with gr.Accordion("Search a region you choose", open=False, elem_id="region"):
+                picker = gr.Image(label="Click two corners of the region (or click an object found)",
+                                  type="filepath", interactive=False, height=300, elem_id="picker")
+                box = gr.Textbox(label="Region: x1, y1, x2, y2 in pixels of the photo", elem_id="box")
+                find_region = gr.Button("Search this region")
+            with gr.Row():
+                text_query = gr.Textbox(label="Or search by words", placeholder="e.g. “oak bookcase”",
+                                        max_length=MAX_WORDS, scale=3, elem_id="text-query")
+                find_words = gr.Button("Search words", scale=1)
+            photos = _example_photos()
+            examples = gr.Examples(photos, inputs=[photo], label="Or try one of these", elem_id="examples",
+                                   api_visibility="private") if photos else None
+        with gr.Column(scale=3):
+            annotated = gr.AnnotatedImage(label="Objects found (click one to see its matches)", height=420,
+                                          color_map=_colours(engine))
+            status = gr.Markdown(elem_id="status")
+            timings = gr.Markdown(elem_classes="timings")
+    with gr.Tabs() as tabs:
+        tab_items, galleries, details = [], [], []
+        for i in range(_slots(engine)):
+            with gr.Tab(f"Object {i + 1}", id=i, visible=False) as tab:
+                details.append(gr.Markdown(elem_classes="product-detail"))
+                galleries.append(gr.Gallery(show_label=False, columns=5, height="auto", object_fit="contain",
+                                            allow_preview=True, buttons=["download", "fullscreen"],
+                                            elem_classes="products"))
+            tab_items.append(tab)
+    with gr.Accordion("Result as JSON (what the API returns)", open=False):
+        result_json = gr.JSON(show_label=False)
+    return Page(photo, words, [category, min_price, max_price], top_k, conf, find, picker, box, find_region,
+                text_query, find_words, examples, annotated, status, timings, tabs, tab_items, galleries, details,
+                result_json, gr.State())
+
+
+def _wire(page: Page, engine: Engine, search, search_text) -> None:
+    """What each control does: the searches (the public endpoints among them), then the page's own events."""
+    inputs = [page.photo, page.top_k, page.conf, page.box, page.words, *page.filters]
+    outputs = [page.annotated, page.status, page.result_json, page.timings]
+    products = dict(fn=_show_products(engine, len(page.tab_items)), inputs=page.result_json,
+                    outputs=[page.tabs, *page.tab_items, *page.galleries, *page.details], api_visibility="private")
+    searches = dict(concurrency_id="engine", concurrency_limit=MAX_BATCH, preprocess=False)
+    # The photo's own searches leave the region out; "Search this region" sends it.
+    whole = [page.photo, page.top_k, page.conf, gr.State(None), page.words, *page.filters]
+    # The public endpoint, defined first so that it is named "search". Up to MAX_BATCH searches are
+    # in the engine at once, so that those arriving together are batched.
+    page.find_region.click(search, inputs, outputs, api_name="search", **searches
+                           ).success(**products, concurrency_limit=None)
+    gr.on([page.find.click, page.photo.upload, page.words.submit], search, whole, outputs, api_visibility="private",
+          **searches).success(**products, concurrency_limit=None)
+    gr.on([page.find_words.click, page.text_query.submit], search_text, [page.text_query, page.top_k, *page.filters],
+          [page.status, page.result_json], api_name="search_text", preprocess=False
+          ).success(**products, concurrency_limit=None)
+    if page.examples:
+        page.examples.load_input_event.success(search, whole, outputs, api_visibility="private", **searches
+                                               ).success(**products, concurrency_limit=None)
+    page.photo.change(lambda image: (_picker(image, None) if image else None, None, ""), page.photo,
+                      [page.picker, page.corner, page.box], api_visibility="private", queue=False)
+    page.photo.clear(lambda: (None, "", None, ""), None, outputs, api_visibility="private", queue=False
+                     ).then(**products)
+    page.picker.select(_show_region, [page.photo, page.corner], [page.picker, page.corner, page.box],
+                       api_visibility="private", queue=False)
+    page.annotated.select(_choose_object, [page.result_json, page.photo], [page.tabs, page.box, page.picker],
+                          api_visibility="private", queue=False)
+    currency = engine.index.manifest.currency
+    for slot, gallery in enumerate(page.galleries):
+        gallery.select(_detail_for(slot, engine.index.products, currency), page.result_json, page.details[slot],
+                       api_visibility="private", queue=False)
+
+
+def _slots(engine: Engine) -> int:
+    """How many objects a result can show, each in its tab."""
+    return engine.detector.max_objects if engine.detector else 1
+
+
+def _colours(engine: Engine) -> dict[str, str]:
+    """Each box label's colour, one per rank; fixed at build time (an update would reach API clients as a raw dict)."""
+    colours = {_box_label(i, name): PALETTE[i % len(PALETTE)] for i in range(_slots(engine)) for name in engine.labels}
+    colours[WHOLE_PHOTO_LABEL] = colours[SELECTION_LABEL] = PALETTE[0]
+    return colours
+
+
+def _show_products(engine: Engine, slots: int):
+    index, currency = engine.index, engine.index.manifest.currency
+
     def show_products(data: dict | None):
         shelves = _shelves(data, index.products)
         tabs = [gr.Tab(visible=i < len(shelves), label=shelves[i][0] if i < len(shelves) else "")
@@ -137,103 +287,18 @@ def build_demo(engine: Engine) -> gr.Blocks:
                      if i < len(shelves) else None for i in range(slots)]
         details = [_shelf_detail(shelves[i], currency) if i < len(shelves) else "" for i in range(slots)]
         return [gr.Tabs(selected=0), *tabs, *galleries, *details]
+    return show_products
 
-    def show_region(image, start, evt: gr.SelectData):
-        """A click on the region picker: the first sets a corner, the second the opposite one."""
-        if not isinstance(image, str) or not image:
-            return None, start, gr.skip()
-        x, y = evt.index
-        if start is None:
-            return _picker(image, None, (x, y)), (x, y), gr.skip()
-        box = _scaled_box(image, (*start, x, y))
-        return _picker(image, box), None, ", ".join(str(v) for v in box)
 
-    # No usage reports leave the machine (gradio's analytics and version check).
-    with gr.Blocks(title="Lookalike: find the products in a photo", delete_cache=(3600, 3600),
-                   analytics_enabled=False) as demo:
-        gr.Markdown(f"# Lookalike\n{_headline(index)}", elem_id="headline")
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=2):
-                photo = gr.Image(label="Your photo", sources=["upload", "webcam", "clipboard"], type="filepath",
-                                 image_mode=None, height=360)
-                words_box = gr.Textbox(label="Add words (optional)", max_length=MAX_WORDS, elem_id="words",
-                                       placeholder="e.g. “in green”, “velvet, under 300”")
-                with gr.Accordion("Filters", open=False, visible=bool(index.table.categories or index.table.has_prices)):
-                    category = gr.Dropdown(index.table.categories, value=[], multiselect=True, label="Category",
-                                           visible=bool(index.table.categories), elem_id="category")
-                    with gr.Row(visible=index.table.has_prices):
-                        min_price = gr.Number(None, label=f"Lowest price{f' ({currency})' if currency else ''}",
-                                              minimum=0, elem_id="min-price")
-                        max_price = gr.Number(None, label=f"Highest price{f' ({currency})' if currency else ''}",
-                                              minimum=0, elem_id="max-price")
-                top_k_slider = gr.Slider(1, MAX_TOP_K, value=top_k, step=1, label="Results per object")
-                conf_slider = gr.Slider(0.05, 0.95, value=conf, step=0.05, label="Confidence",
-                                        info="The score an object needs to be shown. Lower finds more "
-                                             "objects; higher keeps only clear ones.")
-                find = gr.Button("Find similar products", variant="primary")
-                with gr.Accordion("Search a region you choose", open=False, elem_id="region"):
-                    picker = gr.Image(label="Click two corners of the region (or click an object found)",
-                                      type="filepath", interactive=False, height=300, elem_id="picker")
-                    box = gr.Textbox(label="Region: x1, y1, x2, y2 in pixels of the photo", elem_id="box")
-                    find_region = gr.Button("Search this region")
-                with gr.Row():
-                    text_query = gr.Textbox(label="Or search by words", placeholder="e.g. “oak bookcase”",
-                                            max_length=MAX_WORDS, scale=3, elem_id="text-query")
-                    find_words = gr.Button("Search words", scale=1)
-                photos = _example_photos()
-                examples = gr.Examples(photos, inputs=[photo], label="Or try one of these", elem_id="examples",
-                                       api_visibility="private") if photos else None
-            with gr.Column(scale=3):
-                annotated = gr.AnnotatedImage(label="Objects found (click one to see its matches)", height=420,
-                                              color_map=colors)
-                status = gr.Markdown(elem_id="status")
-                timings = gr.Markdown(elem_classes="timings")
-        with gr.Tabs() as tabs:
-            tab_items, galleries, details = [], [], []
-            for i in range(slots):
-                with gr.Tab(f"Object {i + 1}", id=i, visible=False) as tab:
-                    details.append(gr.Markdown(elem_classes="product-detail"))
-                    galleries.append(gr.Gallery(show_label=False, columns=5, height="auto", object_fit="contain",
-                                                allow_preview=True, buttons=["download", "fullscreen"],
-                                                elem_classes="products"))
-                tab_items.append(tab)
-        with gr.Accordion("Result as JSON (what the API returns)", open=False):
-            result_json = gr.JSON(show_label=False)
-        corner = gr.State()  # the region picker's first corner, until the second click
-
-        filters = [category, min_price, max_price]
-        inputs = [photo, top_k_slider, conf_slider, box, words_box, *filters]
-        outputs = [annotated, status, result_json, timings]
-        product_outputs = [tabs, *tab_items, *galleries, *details]
-        searches = dict(concurrency_id="engine", concurrency_limit=MAX_BATCH, preprocess=False)
-        # The photo's own searches leave the region out; "Search this region" sends it.
-        whole = [photo, top_k_slider, conf_slider, gr.State(None), words_box, *filters]
-        # The public endpoint, defined first so that it is named "search". Up to MAX_BATCH searches are
-        # in the engine at once, so that those arriving together are batched.
-        find_region.click(search, inputs, outputs, api_name="search", **searches
-                          ).success(show_products, result_json, product_outputs, api_visibility="private",
-                                    concurrency_limit=None)
-        gr.on([find.click, photo.upload, words_box.submit], search, whole, outputs, api_visibility="private",
-              **searches).success(show_products, result_json, product_outputs, api_visibility="private",
-                                  concurrency_limit=None)
-        gr.on([find_words.click, text_query.submit], search_text, [text_query, top_k_slider, *filters],
-              [status, result_json], api_name="search_text", preprocess=False
-              ).success(show_products, result_json, product_outputs, api_visibility="private", concurrency_limit=None)
-        if examples:
-            examples.load_input_event.success(search, whole, outputs, api_visibility="private", **searches
-                                              ).success(show_products, result_json, product_outputs,
-                                                        api_visibility="private", concurrency_limit=None)
-        photo.change(lambda image: (_picker(image, None) if image else None, None, ""), photo, [picker, corner, box],
-                     api_visibility="private", queue=False)
-        photo.clear(lambda: (None, "", None, ""), None, outputs, api_visibility="private", queue=False
-                    ).then(show_products, result_json, product_outputs, api_visibility="private")
-        picker.select(show_region, [photo, corner], [picker, corner, box], api_visibility="private", queue=False)
-        annotated.select(_choose_object, [result_json, photo], [tabs, box, picker], api_visibility="private",
-                         queue=False)
-        for slot, gallery_slot in enumerate(galleries):
-            gallery_slot.select(_detail_for(slot, index.products, currency), result_json, details[slot],
-                                api_visibility="private", queue=False)
-    return demo
+def _show_region(image, start, evt: gr.SelectData):
+    """A click on the region picker: the first sets a corner, the second the opposite one."""
+    if not isinstance(image, str) or not image:
+        return None, start, gr.skip()
+    x, y = evt.index
+    if start is None:
+        return _picker(image, None, (x, y)), (x, y), gr.skip()
+    box = _scaled_box(image, (*start, x, y))
+    return _picker(image, box), None, ", ".join(str(v) for v in box)
 
 
 def launch(demo: gr.Blocks, engine: Engine, **options):
@@ -311,71 +376,6 @@ def _photo_path(image) -> str:
     if not path:
         raise gr.Error("The photo did not arrive; please upload it again.", print_exception=False)
     return path
-
-
-def _check_controls(top_k, conf) -> tuple[int, float]:
-    """The controls as the engine takes them: a value of the wrong kind or out of range is refused, never rounded."""
-    if not (_is_number(top_k) and float(top_k).is_integer() and 1 <= top_k <= MAX_TOP_K):
-        raise gr.Error(f"top_k must be a whole number from 1 to {MAX_TOP_K}; got {_shown(top_k)}.",
-                       print_exception=False)
-    if not (_is_number(conf) and 0 < conf <= 1):
-        raise gr.Error(f"conf must be a number above 0 and at most 1; got {_shown(conf)}.", print_exception=False)
-    return int(top_k), float(conf)
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _shown(value) -> str:
-    # Numbers are quoted as sent; anything else only by its type, so a message never echoes a payload.
-    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else f"a {type(value).__name__}"
-
-
-def _check_words(words) -> str:
-    if words is None:
-        return ""
-    if not isinstance(words, str):
-        raise gr.Error(f"words must be text; got {_shown(words)}.", print_exception=False)
-    if len(words) > MAX_WORDS:
-        raise gr.Error(f"words must be at most {MAX_WORDS} characters; got {len(words)}.", print_exception=False)
-    return words
-
-
-def _check_box(box) -> tuple[float, float, float, float] | None:
-    """The region asked for: None for none (None, "" or []), else four numbers as sent (the engine
-    checks them against the photo)."""
-    if box is None or box == "" or box == []:
-        return None
-    if isinstance(box, str):
-        numbers = re.findall(r"-?\d+(?:\.\d+)?", box)
-        box = [float(n) for n in numbers] if len(numbers) == 4 and not re.search(r"[^\d\s,.\-\[\]()]", box) else None
-    if not (isinstance(box, (list, tuple)) and len(box) == 4 and all(_is_number(v) for v in box)):
-        raise gr.Error("box must be four numbers [x1, y1, x2, y2] in pixels of the photo, or empty.",
-                       print_exception=False)
-    return tuple(float(v) for v in box)
-
-
-def _check_filters(index, category, min_price, max_price) -> Filters:
-    categories = [category] if isinstance(category, str) else category or []
-    if not (isinstance(categories, (list, tuple)) and all(isinstance(c, str) for c in categories)):
-        raise gr.Error(f"category must be a category name or a list of them; got {_shown(category)}.",
-                       print_exception=False)
-    categories = tuple(c for c in categories if c)
-    unknown = sorted(set(categories) - set(index.table.categories))
-    if unknown:
-        raise gr.Error(f"The catalog has no category {unknown[0]!r}; it has {len(index.table.categories)} categories, "
-                       f"e.g. {', '.join(index.table.categories[:5])}.", print_exception=False)
-    for name, value in (("min_price", min_price), ("max_price", max_price)):
-        if value is not None and not (_is_number(value) and value >= 0):
-            raise gr.Error(f"{name} must be a number of at least 0, or empty; got {_shown(value)}.",
-                           print_exception=False)
-    # The page's empty number fields send 0: no price is a bound of 0.
-    min_price, max_price = (None if value == 0 else value for value in (min_price, max_price))
-    if min_price is not None and max_price is not None and min_price > max_price:
-        raise gr.Error(f"min_price ({min_price:g}) is above max_price ({max_price:g}).", print_exception=False)
-    return Filters(categories, None if min_price is None else float(min_price),
-                   None if max_price is None else float(max_price))
 
 
 def _annotated(photo, result):

@@ -15,7 +15,7 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
@@ -23,21 +23,23 @@ from tqdm.auto import tqdm
 
 from core.errors import LookalikeError
 from core.settings import DEFAULT_ENCODER, Settings, parse_setting
+from index.ensure import ensure_index
 from index.manifest import package_versions
+from models.detector import load_detector
+from models.runtime import set_threads
 from search.engine import Engine, load_engine
 
 from .index_cache import cache_dir
+from .naive import MAX_OBJECTS as NAIVE_MAX_OBJECTS
+from .naive import NaiveSearch
 from .report import KS, ColumnScores, format_table
 from .scenes import HALVES, BenchmarkError, Scene, read_product_classes, read_scenes
 
 DEFAULT_COLUMNS = ("product_ids", "furniture_product_ids", "coco_detectable_product_ids")
-# The pipeline before this benchmark existed: every COCO class at the usual threshold, the raw
-# box, one product list per box, exact search over the whole catalog.
-NAIVE = {"kinds": "off", "crop_style": "box", "crop_padding": 0.0, "group_objects": False,
-         "detect_mirrored": False, "conf": 0.25, "classes": "all", "max_objects": 300, "whole_photo_upto": 0}
 
 
-def evaluate(engine: Engine, baseline: Engine, scenes: Sequence[Scene], columns: Sequence[str],
+def evaluate(engine: Engine | NaiveSearch, baseline: Engine | NaiveSearch, scenes: Sequence[Scene],
+             columns: Sequence[str],
              classes: dict[str, str] | None, progress: bool = True) -> dict[str, ColumnScores]:
     """Search every scene with `engine` and `baseline`, scoring each ground-truth column."""
     scores = {c: ColumnScores() for c in columns}
@@ -53,7 +55,7 @@ def evaluate(engine: Engine, baseline: Engine, scenes: Sequence[Scene], columns:
     return scores
 
 
-def searched_kinds(engine: Engine) -> dict[str, set[str]] | None:
+def searched_kinds(engine: Engine | NaiveSearch) -> dict[str, set[str]] | None:
     """Product id -> the kinds whose objects search it; None when every object searches the whole catalog."""
     if not engine.kinds:
         return None
@@ -76,6 +78,20 @@ def parse_overrides(pairs: Sequence[str]) -> dict:
     return out
 
 
+def _engines(settings: Settings, progress: bool) -> tuple[Engine, Engine]:
+    """The pipeline `settings` describe, and the same without a detector (the whole photo as the query)."""
+    engine = load_engine(settings, build_index=True, progress=progress)
+    return engine, Engine(None, engine.encoder, engine.index, settings.search)
+
+
+def _naive(settings: Settings, progress: bool) -> tuple[NaiveSearch, NaiveSearch]:
+    """The naive pipeline over the index and models `settings` name, and the same without a detector."""
+    set_threads(settings.models.threads)
+    index, encoder = ensure_index(settings.catalog, settings.models, build=True, progress=progress)
+    detector = load_detector(replace(settings.models, max_objects=NAIVE_MAX_OBJECTS))
+    return NaiveSearch(detector, encoder, index), NaiveSearch(None, encoder, index)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.quality", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
@@ -93,8 +109,8 @@ def main(argv: list[str] | None = None) -> int:
                                         "(default: a cache keyed by catalog and encoder)")
     parser.add_argument("--class-column", default="coco_class", help="catalog column giving each product's "
                         "detector class, for scoring only (default: %(default)s)")
-    parser.add_argument("--naive", action="store_true", help="measure the naive pipeline: " +
-                        ", ".join(f"{k}={v}" for k, v in NAIVE.items()))
+    parser.add_argument("--naive", action="store_true", help="measure the naive pipeline (bench.naive): every "
+                        "class at 0.25, the raw box, one product list per box over the whole catalog")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="override an engine setting (README: settings), e.g. --set low_conf=0.25; repeatable")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when present)")
@@ -106,14 +122,12 @@ def main(argv: list[str] | None = None) -> int:
         scenes = read_scenes(args.scenes, columns, args.limit, args.half)
         classes = read_product_classes(args.catalog, args.class_column)
         # The benchmark ignores LOOKALIKE_* variables: its settings are the defaults plus these flags.
-        overrides = {**(NAIVE if args.naive else {}), **parse_overrides(args.set)}
         given = {"detector": args.detector, "encoder": args.encoder, "device": args.device, "catalog": args.catalog,
                  "index_dir": args.index or str(cache_dir(args.catalog, args.encoder or DEFAULT_ENCODER))}
-        settings = Settings(**{k: v for k, v in {**given, **overrides}.items() if v is not None})
+        settings = Settings.of(**{k: v for k, v in {**given, **parse_overrides(args.set)}.items() if v is not None})
         start = time.perf_counter()
-        engine = load_engine(settings, build_index=True, progress=not args.no_progress)
+        engine, baseline = (_naive if args.naive else _engines)(settings, progress=not args.no_progress)
         load_seconds = time.perf_counter() - start
-        baseline = Engine(None, engine.encoder, engine.index, settings)
         start = time.perf_counter()
         scores = evaluate(engine, baseline, scenes, columns, classes, progress=not args.no_progress)
         seconds = time.perf_counter() - start
@@ -127,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         "settings": {"catalog": str(Path(args.catalog).resolve()), "scenes": str(Path(args.scenes).resolve()),
                      "columns": columns, "limit": args.limit, "half": args.half, "naive": args.naive, "ks": list(KS),
                      "class_column": args.class_column if classes is not None else None,
-                     "index": str(engine.index.path), "engine": asdict(settings),
+                     "index": str(engine.index.path), "engine": settings.flat(),
                      "kinds": list(engine.kinds.classes) if engine.kinds else None,
                      "versions": package_versions()},
         "timing": {"load_or_build_s": round(load_seconds, 1), "scenes_s": round(seconds, 1),

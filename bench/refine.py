@@ -21,7 +21,7 @@ import sys
 import time
 import zlib
 from collections import defaultdict
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from statistics import mean
 from typing import Callable, Iterable, Sequence
@@ -195,13 +195,14 @@ def read_photos(catalog: str | Path, columns: dict[str, str | None]) -> dict[str
 
 def load(settings: Settings, progress: bool) -> Engine:
     """The engine without a detector (the whole photo is the query) over the index `settings` name, built if need be."""
-    set_threads(settings.threads)
-    index, encoder = ensure_index(settings, build=True, progress=progress)
-    if index.manifest.text_columns != settings.text_column_list:  # ensure_index does not rebuild for them
-        raise BenchmarkError(f"The index in {settings.index_dir} reads the text columns "
-                             f"{list(index.manifest.text_columns)}, not {list(settings.text_column_list or ())}; "
+    set_threads(settings.models.threads)
+    index, encoder = ensure_index(settings.catalog, settings.models, build=True, progress=progress)
+    wanted = settings.catalog.text_column_list
+    if index.manifest.text_columns != wanted:  # ensure_index does not rebuild for them
+        raise BenchmarkError(f"The index in {settings.catalog.index_dir} reads the text columns "
+                             f"{list(index.manifest.text_columns)}, not {list(wanted or ())}; "
                              "remove it or give another --index.")
-    return Engine(None, encoder, index, settings)
+    return Engine(None, encoder, index, settings.search)
 
 
 def format_table(results: dict, default: float) -> str:
@@ -249,11 +250,11 @@ def main(argv: list[str] | None = None) -> int:
         text = overrides.get("text_columns", TEXT_COLUMNS)
         given = {"encoder": args.encoder, "device": args.device, "catalog": args.catalog, "text_columns": TEXT_COLUMNS,
                  "index_dir": args.index or str(cache_dir(args.catalog, f"{encoder}+text={text}"))}
-        settings = Settings(**{k: v for k, v in {**given, **overrides}.items() if v is not None})
+        settings = Settings.of(**{k: v for k, v in {**given, **overrides}.items() if v is not None})
         base = load(settings, progress=not args.no_progress)
         photos = read_photos(args.catalog, base.index.manifest.columns)
-        engines = {w: Engine(None, base.encoder, base.index, replace(settings, words_weight=w))
-                   for w in sorted({*args.weights, settings.words_weight})}  # the index and models, shared
+        engines = {w: Engine(None, base.encoder, base.index, replace(settings.search, words_weight=w))
+                   for w in sorted({*args.weights, settings.search.words_weight})}  # the index and models, shared
         products = base.index.products
         first = distinct(products)[0]  # warm-up: first-call allocations and lazy imports, not timed
         base.search(photos[first.id], words=args.phrase.format("white"))
@@ -275,12 +276,12 @@ def main(argv: list[str] | None = None) -> int:
         "results": results,
         "settings": {"catalog": str(Path(args.catalog).resolve()), "half": args.half, "limit": args.limit,
                      "phrase": args.phrase, "weights": [float(w) for w in engines], "ks": list(KS),
-                     "default_weight": settings.words_weight, "index": str(base.index.path),
+                     "default_weight": settings.search.words_weight, "index": str(base.index.path),
                      "columns": base.index.manifest.columns, "text_columns": list(base.index.manifest.text_columns),
-                     "engine": asdict(settings), "versions": package_versions()},
+                     "engine": settings.flat(), "versions": package_versions()},
         "timing": {**clock.summary(), "device": base.encoder.device},
     }
-    print(format_table(results, settings.words_weight))
+    print(format_table(results, settings.search.words_weight))
     print("Mean ms per query: " + ", ".join(f"{k} {v}" for k, v in report["timing"].items()))
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

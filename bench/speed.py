@@ -37,8 +37,8 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         # The default pipeline, loaded as the app loads it; LOOKALIKE_* variables are not read.
-        settings = Settings(detector=args.detector, encoder=args.encoder, catalog=args.catalog, index_dir=tmp)
-        set_threads(settings.threads)
+        settings = Settings.of(detector=args.detector, encoder=args.encoder, catalog=args.catalog, index_dir=tmp)
+        set_threads(settings.models.threads)
         report = build_index(open_catalog(args.catalog), load_encoder(args.encoder), tmp)  # the build is timed
         engine = load_engine(settings)
         engine.search(args.photo)  # warm-up: first-call allocations and lazy imports

@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import LookalikeError
-from .settings import Settings
+from .settings import SearchSettings
 
 ImageInput = Union[str, Path, bytes, bytearray, Image.Image, np.ndarray]
 
@@ -24,7 +24,7 @@ class ImageError(LookalikeError):
     """The input is not an image we can search with (missing, not an image, corrupt, empty, too large)."""
 
 
-def load_image(source: ImageInput, max_pixels: int = Settings.max_pixels) -> Image.Image:
+def load_image(source: ImageInput, max_pixels: int = SearchSettings.max_pixels) -> Image.Image:
     """Decode `source` into an upright 8-bit RGB image, or raise `ImageError`."""
     if isinstance(source, np.ndarray):
         image = _from_array(source)

@@ -1,14 +1,16 @@
 """Every setting and its default, in one place: defaults < LOOKALIKE_* variables < flags.
 
 The app, the CLIs, the benchmarks and the tests all build the pipeline from a `Settings`, so what
-a test exercises is what the app serves. Values are checked when a `Settings` is made, and a bad
-one is refused with a message that names the setting.
+a test exercises is what the app serves. Settings are grouped by what reads them (the catalog's,
+the models', the search's), and each loader is given its group; each setting also has one flat name,
+that of its LOOKALIKE_<NAME> variable. Values are checked when a group is made, and a bad one is
+refused with a message that names the setting.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from .errors import LookalikeError
@@ -37,8 +39,7 @@ HOME_CLASSES = (
     "bench", "chair", "couch", "potted plant", "bed", "dining table", "toilet", "tv", "microwave",
     "oven", "sink", "refrigerator", "clock", "vase",
 )
-KINDS = ("category", "off")
-CROP_STYLES = ("catalog", "box")  # catalog: square on the catalog's background; box: the padded box as is
+MAX_TOP_K = 30  # products per object a search may ask for: what a page can show
 
 
 class SettingsError(LookalikeError):
@@ -51,13 +52,10 @@ def cache_root(env=os.environ) -> Path:
 
 
 @dataclass(frozen=True)
-class Settings:
-    detector: str = "yolo11n.pt"  # YOLO weights: a local .pt or a name ultralytics fetches
-    # YOLO weights that know the catalog's own kinds (`python -m train detector`), run beside the
-    # detector at the size they were trained at; "": none.
-    catalog_detector: str = ""
-    encoder: str | None = None  # None: the encoder the index was built with; DEFAULT_ENCODER for a new one
-    catalog: str = DEFAULT_CATALOG
+class CatalogSettings:
+    """What is indexed and how the catalog is read: `index/` reads these."""
+
+    source: str = field(default=DEFAULT_CATALOG, metadata={"name": "catalog"})  # Hub id, folder or manifest file
     catalog_config: str = ""  # a Hub dataset's configuration (subset); "": its default
     # Rows kept: "column=value,value" (e.g. product_type=SOFA,CHAIR); "": every row.
     catalog_keep: str = ""
@@ -66,83 +64,26 @@ class Settings:
     link_template: str = ""
     catalog_credit: str = ""  # the catalog's attribution and license (Markdown), shown on the page
     index_dir: str = ""  # "": <user cache>/lookalike/index
-    top_k: int = 10
-    conf: float = 0.25
-    iou: float = 0.5
-    imgsz: int = 640  # the detector's input size: larger finds smaller objects, slower
-    max_objects: int = 30  # per detection pass; low-confidence candidates need room (README: Quality)
-    classes: str = ",".join(HOME_CLASSES)  # comma-separated detector class names, or "all"
-    crop_padding: float = 0.05
-    device: str | None = None  # None: cuda when present, else cpu
-    max_pixels: int = 40_000_000  # well above any phone photo, far below what exhausts memory decoded
-    threads: int = 0  # torch and faiss threads; 0: every core
     batch_size: int = 32  # catalog images embedded at once when building an index
     # Comma-separated catalog columns whose words text search reads besides the name and category;
     # "": every column that holds words (not numbers, paths or links).
     text_columns: str = ""
-    # Retrieval quality (README: Quality); each measured on the ikea-interior benchmark.
-    kinds: str = "category"  # "category": search each object among the catalog's products of its kind; "off"
-    kind_rules: str = ""  # JSON file {"detector class": ["category phrase", ...]}; "": the built-in rules
-    crop_style: str = "catalog"
-    # With kinds, an object's score is the stronger of the detector's confidence and the catalog's
-    # agreement: this weight times (11 - r) / 10, r the rank of the first product of its kind among
-    # the crop's 10 nearest catalog products. Below 1, so that conf=1 lets nothing pass.
-    catalog_weight: float = 0.8
-    low_conf: float = 0.05  # with kinds, detections from here up are scored with the catalog's agreement
-    group_objects: bool = True  # look-alike detections of one kind are one object with one product list
-    detect_mirrored: bool = True  # also detect on the mirrored photo (twice the detection time)
-    # With kinds: how many objects of the catalog's own kinds that no detector class covers (bookcases,
-    # wardrobes, rugs...) each photo gets: found by the catalog detector first, then in the photo's regions. 0: none.
-    other_kinds: int = 1
-    # The whole photo is one more object when at most this many objects were found (0: only when
-    # none was): a close-up of one product is then never worse than no detector.
-    whole_photo_upto: int = 4
-    # Shopper search (README: Search by words).
-    # Words refining a photo search lift each product by this weight times its keyword relevance (BM25,
-    # 1 for the best match in the catalog), on top of its similarity; chosen on bench.refine's tune half.
-    words_weight: float = 0.4
-    # A best match at least this close (0 to 1, on the index's own scale: index.calibration) is a close match.
-    close_level: float = 0.5
-    # Near-ties re-ranked by the catalog's rating or popularity column, when it has one: this weight
-    # times the product's popularity percentile is added to its similarity. 0: off.
-    popularity_weight: float = 0.0
+    # JSON file {"detector class": ["category phrase", ...]} that gives each product its kind when the
+    # index is built; "": the built-in rules (index.kinds).
+    kind_rules: str = ""
 
     def __post_init__(self):
-        for f in fields(self):
-            value = getattr(self, f.name)
-            kind = _kind(f)
-            if value is None and f.default is None:
-                continue
-            if kind is float and isinstance(value, int) and not isinstance(value, bool):
-                object.__setattr__(self, f.name, float(value))
-            elif not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-                raise SettingsError(f"{_name(f.name)} must be a {kind.__name__}, got {value!r}.")
-        if self.catalog == DEFAULT_CATALOG:
+        _check(self)
+        if self.source == DEFAULT_CATALOG:
             for name, value in DEFAULT_CATALOG_READING.items():
                 if not getattr(self, name):
                     object.__setattr__(self, name, value)
         if not self.index_dir:
             object.__setattr__(self, "index_dir", str(cache_root() / "index"))
-        for name, low, high in _RANGES:
-            value = getattr(self, name)
-            if not (low <= value <= high):
-                raise SettingsError(f"{_name(name)} must be between {low} and {high}, got {value!r}.")
-        for name, choices in (("kinds", KINDS), ("crop_style", CROP_STYLES)):
-            if getattr(self, name) not in choices:
-                raise SettingsError(f"{_name(name)} must be one of {', '.join(choices)}, got {getattr(self, name)!r}.")
         self.keep_rows  # refuses a malformed value now, not at the next build
         if self.link_template and not self.link_template.startswith(("https://", "http://")):
             raise SettingsError(f"{_name('link_template')} must start with https:// or http://, "
                                 f"got {self.link_template!r}.")
-        if self.class_list == ():
-            raise SettingsError(f"{_name('classes')} names no class; give class names or 'all'.")
-
-    @property
-    def class_list(self) -> tuple[str, ...] | None:
-        """The detector classes to keep; None for all of them."""
-        return None if self.classes.strip().lower() == "all" else tuple(
-            c.strip() for c in self.classes.split(",") if c.strip()
-        )
 
     @property
     def keep_rows(self) -> tuple[str, tuple[str, ...]] | None:
@@ -161,33 +102,154 @@ class Settings:
         names = tuple(c.strip() for c in self.text_columns.split(",") if c.strip())
         return names or None
 
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """Which models run, where and how: the loaders in `models/` (and the index's, for its encoder) read these."""
+
+    detector: str = "yolo11n.pt"  # YOLO weights: a local .pt or a name ultralytics fetches
+    # YOLO weights that know the catalog's own kinds (`python -m train detector`), run beside the
+    # detector at the size they were trained at; "": none.
+    catalog_detector: str = ""
+    encoder: str | None = None  # None: the encoder the index was built with; DEFAULT_ENCODER for a new one
+    device: str | None = None  # None: cuda when present, else cpu
+    threads: int = 0  # torch and faiss threads; 0: every core
+    imgsz: int = 640  # the detector's input size: larger finds smaller objects, slower
+    iou: float = 0.5  # the detector's NMS IoU
+    max_objects: int = 30  # boxes per detection pass; low-confidence candidates need room (README: Quality)
+
+    def __post_init__(self):
+        _check(self)
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """How a photo is searched, and each request's defaults: the engine (`search/`) reads these."""
+
+    top_k: int = 10
+    conf: float = 0.25
+    max_pixels: int = 40_000_000  # well above any phone photo, far below what exhausts memory decoded
+    # Comma-separated detector class names kept when the catalog gives no product kinds, or "all".
+    classes: str = ",".join(HOME_CLASSES)
+    crop_padding: float = 0.05
+    # Retrieval quality (README: Quality); each measured on the ikea-interior benchmark.
+    # With kinds, an object's score is the stronger of the detector's confidence and the catalog's
+    # agreement: this weight times (11 - r) / 10, r the rank of the first product of its kind among
+    # the crop's 10 nearest catalog products. Below 1, so that conf=1 lets nothing pass.
+    catalog_weight: float = 0.8
+    low_conf: float = 0.05  # with kinds, detections from here up are scored with the catalog's agreement
+    # Also detect on the mirrored photo: finds more, for twice the detection time (a speed choice).
+    detect_mirrored: bool = True
+    # With kinds: how many objects of the catalog's own kinds that no detector class covers (bookcases,
+    # wardrobes, rugs...) each photo gets: found by the catalog detector first, then in the photo's regions. 0: none.
+    other_kinds: int = 1
+    # The whole photo is one more object when at most this many objects were found (0: only when
+    # none was): a close-up of one product is then never worse than no detector.
+    whole_photo_upto: int = 4
+    # Shopper search (README: Search by words).
+    # Words refining a photo search lift each product by this weight times its keyword relevance (BM25,
+    # 1 for the best match in the catalog), on top of its similarity; chosen on bench.refine's tune half.
+    words_weight: float = 0.4
+    # A best match at least this close (0 to 1, on the index's own scale: index.calibration) is a close match.
+    close_level: float = 0.5
+    # Near-ties re-ranked by the catalog's rating or popularity column, when it has one: this weight
+    # times the product's popularity percentile is added to its similarity. 0: off.
+    popularity_weight: float = 0.0
+
+    def __post_init__(self):
+        _check(self)
+        if self.class_list == ():
+            raise SettingsError(f"{_name('classes')} names no class; give class names or 'all'.")
+
+    @property
+    def class_list(self) -> tuple[str, ...] | None:
+        """The detector classes to keep; None for all of them."""
+        return None if self.classes.strip().lower() == "all" else tuple(
+            c.strip() for c in self.classes.split(",") if c.strip()
+        )
+
+
+GROUPS = {"catalog": CatalogSettings, "models": ModelSettings, "search": SearchSettings}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting, grouped by what reads it; each has one flat name (its LOOKALIKE_<NAME> variable)."""
+
+    catalog: CatalogSettings = field(default_factory=CatalogSettings)
+    models: ModelSettings = field(default_factory=ModelSettings)
+    search: SearchSettings = field(default_factory=SearchSettings)
+
+    @classmethod
+    def of(cls, **values) -> "Settings":
+        """Settings from flat names (`Settings.of(top_k=5, detector="yolo11n.pt")`), the rest at their defaults."""
+        grouped: dict[str, dict] = {group: {} for group in GROUPS}
+        for name, value in values.items():
+            group, attribute = _place(name)
+            grouped[group][attribute] = value
+        return cls(**{group: GROUPS[group](**given) for group, given in grouped.items()})
+
+    def flat(self) -> dict[str, object]:
+        """Every setting by its flat name, e.g. for a benchmark's report."""
+        return {_flat_name(f): getattr(getattr(self, group), f.name)
+                for group, kind in GROUPS.items() for f in fields(kind)}
+
     @classmethod
     def from_env(cls, env=os.environ, **overrides) -> "Settings":
         """Defaults < LOOKALIKE_<NAME> environment variables < `overrides` that are not None."""
         values = {}
-        for f in fields(cls):
-            raw = env.get(_variable(f.name))
+        for name in NAMES:
+            raw = env.get(_variable(name))
             if raw not in (None, ""):
-                values[f.name] = parse_setting(f.name, raw)
+                values[name] = parse_setting(name, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+        return cls.of(**values)
 
 
 # (setting, lowest, highest): checked when a Settings is made.
 _RANGES = (
-    ("top_k", 1, 1000), ("conf", 0.0, 1.0), ("iou", 0.0, 1.0), ("imgsz", 32, 4096), ("max_objects", 1, 1000),
+    ("top_k", 1, MAX_TOP_K), ("conf", 0.0, 1.0), ("iou", 0.0, 1.0), ("imgsz", 32, 4096), ("max_objects", 1, 1000),
     ("crop_padding", 0.0, 1.0), ("max_pixels", 1, 10**9), ("threads", 0, 1024), ("batch_size", 1, 4096),
     ("catalog_weight", 0.0, 0.99), ("low_conf", 0.0, 1.0), ("other_kinds", 0, 100), ("whole_photo_upto", 0, 1000),
     ("words_weight", 0.0, 10.0), ("close_level", 0.0, 1.0), ("popularity_weight", 0.0, 1.0),
 )
 
 
+def _flat_name(f) -> str:
+    return f.metadata.get("name", f.name)
+
+
+# Flat name -> (group, attribute), for every setting.
+PLACES = {_flat_name(f): (group, f.name) for group, kind in GROUPS.items() for f in fields(kind)}
+NAMES = tuple(PLACES)
+
+
+def _place(name: str) -> tuple[str, str]:
+    if name not in PLACES:
+        raise SettingsError(f"There is no setting {name!r}; the settings are {', '.join(NAMES)}.")
+    return PLACES[name]
+
+
+def _check(group) -> None:
+    """Refuse a value of the wrong type or out of range, naming the setting; ints become floats where floats are due."""
+    for f in fields(group):
+        name, value, kind = _flat_name(f), getattr(group, f.name), _kind(f)
+        if value is None and f.default is None:
+            continue
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            object.__setattr__(group, f.name, float(value))
+        elif not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise SettingsError(f"{_name(name)} must be a {kind.__name__}, got {value!r}.")
+    for name, low, high in _RANGES:
+        group_name, attribute = PLACES[name]
+        if isinstance(group, GROUPS[group_name]) and not (low <= getattr(group, attribute) <= high):
+            raise SettingsError(f"{_name(name)} must be between {low} and {high}, got {getattr(group, attribute)!r}.")
+
+
 def parse_setting(name: str, raw: str):
     """The value of setting `name` written as text (as in LOOKALIKE_<NAME>), of the setting's type."""
-    by_name = {f.name: f for f in fields(Settings)}
-    if name not in by_name:
-        raise SettingsError(f"There is no setting {name!r}; the settings are {', '.join(by_name)}.")
-    kind = _kind(by_name[name])
+    group, attribute = _place(name)
+    kind = _kind(next(f for f in fields(GROUPS[group]) if f.name == attribute))
     text = raw.strip()
     if kind is bool:  # bool("false") is True
         if text.lower() in ("1", "true", "yes", "on"):

@@ -16,6 +16,7 @@ from . import hub
 from .build import build_index
 from .catalog import ColumnMap, Reading, open_catalog
 from .errors import IndexNotFoundError
+from .kinds import load_kind_rules
 from .store import read_live_manifest
 
 FIELDS = ("image", "id", "name", "category", "price", "link", "popularity")
@@ -62,14 +63,16 @@ def main(argv: list[str] | None = None) -> int:
                                      device=args.device, batch_size=args.batch_size, text_columns=args.text_columns,
                                      catalog_config=args.config, catalog_keep=args.keep,
                                      link_template=args.link_template, catalog_credit=args.credit)
-        columns = ColumnMap(**{c: getattr(args, f"{c}_column") for c in FIELDS}, text=settings.text_column_list)
-        if hub.hub_index(settings.index_dir):
-            raise IndexNotFoundError(f"An index is built into a folder, not {settings.index_dir}; build it, then "
+        wanted, models = settings.catalog, settings.models
+        columns = ColumnMap(**{c: getattr(args, f"{c}_column") for c in FIELDS}, text=wanted.text_column_list)
+        if hub.hub_index(wanted.index_dir):
+            raise IndexNotFoundError(f"An index is built into a folder, not {wanted.index_dir}; build it, then "
                                      f"`python -m index push --repo OWNER/NAME --index DIR`.")
-        catalog = open_catalog(settings.catalog, columns, Reading.from_settings(settings, args.split, args.revision))
-        encoder = load_encoder(settings.encoder or DEFAULT_ENCODER, device=settings.device)
-        set_threads(settings.threads)
-        report = build_index(catalog, encoder, settings.index_dir, batch_size=settings.batch_size)
+        catalog = open_catalog(wanted.source, columns, Reading.from_settings(wanted, args.split, args.revision))
+        encoder = load_encoder(models.encoder or DEFAULT_ENCODER, device=models.device)
+        set_threads(models.threads)
+        report = build_index(catalog, encoder, wanted.index_dir, batch_size=wanted.batch_size,
+                             rules=load_kind_rules(wanted.kind_rules))
     except LookalikeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -79,14 +82,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def _push(args) -> int:
     try:
-        settings = Settings.from_env(index_dir=args.index)
-        manifest = read_live_manifest(settings.index_dir)
+        directory = Settings.from_env(index_dir=args.index).catalog.index_dir
+        manifest = read_live_manifest(directory)
         license = args.license or ("cc-by-4.0" if manifest.source.id == DEFAULT_CATALOG else "other")
         if args.stage:
-            print(f"Staged the index for {args.repo} in {hub.stage(settings.index_dir, args.stage, license)}; "
+            print(f"Staged the index for {args.repo} in {hub.stage(directory, args.stage, license)}; "
                   f"nothing was uploaded.")
             return 0
-        commit = hub.push(settings.index_dir, args.repo, license, private=args.private)
+        commit = hub.push(directory, args.repo, license, private=args.private)
     except (LookalikeError, OSError) as exc:  # OSError: the Hub's HTTP errors, and a stage folder in the way
         print(f"error: {exc}", file=sys.stderr)
         return 2

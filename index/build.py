@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 
 from core.errors import LookalikeError
 from core.images import ImageError, load_image
-from core.settings import Settings
+from core.settings import CatalogSettings
 from core.types import Product
 
 from .calibration import calibrate
@@ -47,7 +47,7 @@ class BuildReport:
         return text + "."
 
 
-def build_index(catalog: Catalog, encoder, out_dir: str | Path, batch_size: int = Settings.batch_size,
+def build_index(catalog: Catalog, encoder, out_dir: str | Path, batch_size: int = CatalogSettings.batch_size,
                 progress: bool = True, rules: KindRules | None = None) -> BuildReport:
     """Embed `catalog` with `encoder` into a new version of `out_dir`, each product's kind worked out
     by `rules` (default: the built-in ones); raises `BuildError` if nothing was readable."""

@@ -90,6 +90,7 @@ class Reading:
 
     @classmethod
     def from_settings(cls, settings, split: str = "train", revision: str | None = None) -> "Reading":
+        """How `settings` (core.settings.CatalogSettings) say the catalog is read."""
         return cls(split, revision, settings.catalog_config or None, settings.keep_rows,
                    settings.link_template or None, settings.catalog_credit or None)
 

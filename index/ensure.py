@@ -9,14 +9,14 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from core.settings import DEFAULT_CATALOG, DEFAULT_ENCODER, Settings
+from core.settings import DEFAULT_CATALOG, DEFAULT_ENCODER, CatalogSettings, ModelSettings
 from models.encoder import Encoder, load_encoder
 
 from .build import build_index
 from .catalog import ColumnMap, Reading, open_catalog
+from .catalog_index import CatalogIndex
 from .errors import CatalogIndexError, IndexMismatchError
 from .hub import download, hub_index
-from .catalog_index import CatalogIndex
 from .kinds import load_kind_rules
 from .manifest import Manifest
 from .store import read_live_manifest
@@ -24,11 +24,13 @@ from .store import read_live_manifest
 log = logging.getLogger(__name__)
 
 
-def ensure_index(settings: Settings, *, build: bool = False, progress: bool = True) -> tuple[CatalogIndex, Encoder]:
-    """The index in `settings.index_dir` and the encoder to query it with.
+def ensure_index(settings: CatalogSettings, models: ModelSettings, *, build: bool = False,
+                 progress: bool = True) -> tuple[CatalogIndex, Encoder]:
+    """The index in `settings.index_dir` and the encoder to query it with (`models.encoder`, by default
+    the one it was built with).
 
     With `build`, an index is built there first when there is none, when it is unreadable, or when
-    the settings name another catalog or encoder than it was built with, or the encoder's weights
+    the settings name another catalog, encoder or kind rules than it was built with, or the encoder's weights
     changed. An index built from another catalog is kept while the catalog setting is left at its
     default, so that a prebuilt index can be served by pointing LOOKALIKE_INDEX_DIR at it alone.
     Without `build`, those cases are errors. An index on the Hub (`hf://datasets/OWNER/NAME@REVISION`)
@@ -38,20 +40,20 @@ def ensure_index(settings: Settings, *, build: bool = False, progress: bool = Tr
     directory = download(hub) if hub else Path(settings.index_dir)
     if hub:
         log.info("Serving the index %s (%s).", hub, directory)
-    reason, encoder = _reason_to_build(settings, directory) if build and not hub else (None, None)
+    reason, encoder = _reason_to_build(settings, models, directory) if build and not hub else (None, None)
     if reason:
         log.info("Building the index in %s: %s.", directory, reason)
-        catalog = open_catalog(settings.catalog, ColumnMap(text=settings.text_column_list),
+        catalog = open_catalog(settings.source, ColumnMap(text=settings.text_column_list),
                                Reading.from_settings(settings))
-        encoder = encoder or load_encoder(settings.encoder or DEFAULT_ENCODER, device=settings.device)
+        encoder = encoder or load_encoder(models.encoder or DEFAULT_ENCODER, device=models.device)
         log.info("Embedding %d catalog images of %s with %s (done once; later starts reuse the index).",
-                 len(catalog), settings.catalog, encoder.name)
+                 len(catalog), settings.source, encoder.name)
         report = build_index(catalog, encoder, directory, batch_size=settings.batch_size, progress=progress,
                              rules=load_kind_rules(settings.kind_rules))
         log.info("%s", report.summary())
     if encoder is None:
-        name = settings.encoder or read_live_manifest(directory).encoder.name
-        encoder = load_encoder(name, device=settings.device)
+        name = models.encoder or read_live_manifest(directory).encoder.name
+        encoder = load_encoder(name, device=models.device)
     index = CatalogIndex.load(directory, encoder)
     if _other_rules(settings, index.manifest):
         raise IndexMismatchError(f"The index at {directory} was built with other kind rules than "
@@ -59,7 +61,8 @@ def ensure_index(settings: Settings, *, build: bool = False, progress: bool = Tr
     return index, encoder
 
 
-def _reason_to_build(settings: Settings, directory: Path) -> tuple[str | None, Encoder | None]:
+def _reason_to_build(settings: CatalogSettings, models: ModelSettings,
+                     directory: Path) -> tuple[str | None, Encoder | None]:
     """Why the index must be built, if it must; and the encoder, where one was loaded to tell."""
     try:
         manifest = read_live_manifest(directory)
@@ -67,13 +70,13 @@ def _reason_to_build(settings: Settings, directory: Path) -> tuple[str | None, E
         missing = not (directory / "CURRENT").exists()
         return ("there is no usable index yet" if missing else f"the index is unreadable ({exc})"), None
     built_with = manifest.encoder.name
-    if settings.catalog != DEFAULT_CATALOG and not manifest.source.is_named_by(settings.catalog):
-        return f"it was built from {manifest.source.describe()}, not {settings.catalog}", None
-    if settings.encoder and _normalise(settings.encoder) != _normalise(built_with):
-        return f"it was built with the encoder {built_with}, not {settings.encoder}", None
+    if settings.source != DEFAULT_CATALOG and not manifest.source.is_named_by(settings.source):
+        return f"it was built from {manifest.source.describe()}, not {settings.source}", None
+    if models.encoder and _normalise(models.encoder) != _normalise(built_with):
+        return f"it was built with the encoder {built_with}, not {models.encoder}", None
     if _other_rules(settings, manifest):
         return f"its products' kinds were worked out by other rules than {settings.kind_rules}", None
-    encoder = load_encoder(settings.encoder or built_with, device=settings.device)
+    encoder = load_encoder(models.encoder or built_with, device=models.device)
     try:
         manifest.check_encoder(encoder, directory)
     except IndexMismatchError:
@@ -83,7 +86,7 @@ def _reason_to_build(settings: Settings, directory: Path) -> tuple[str | None, E
     return None, encoder
 
 
-def _other_rules(settings: Settings, manifest: Manifest) -> bool:
+def _other_rules(settings: CatalogSettings, manifest: Manifest) -> bool:
     """Whether the settings name kind rules other than those the index was built with (none named: any)."""
     return bool(settings.kind_rules) and load_kind_rules(settings.kind_rules).sha256 != manifest.kind_rules
 

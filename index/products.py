@@ -85,7 +85,8 @@ class ProductTable:
         try:
             kinds = ProductKinds.from_json((folder / FILES[1]).read_text(encoding="utf-8"))
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise IndexCorruptError(f"The product kinds of {folder} cannot be read; rebuild the index. ({exc})") from exc
+            raise IndexCorruptError(f"The product kinds of {folder} cannot be read; rebuild the index. "
+                                    f"({exc})") from exc
         if len(kinds.of_row) != len(products):
             raise IndexCorruptError(f"{folder} is inconsistent: {len(products)} products, kinds of "
                                     f"{len(kinds.of_row)}. Rebuild the index.")

@@ -4,42 +4,38 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Collection, Sequence
+from typing import Collection, Sequence
 
 import numpy as np
 from PIL import Image
 
 from core.errors import LookalikeError
-from core.settings import Settings
+from core.settings import ModelSettings
 from core.types import Detections
 
 from .runtime import quiet_ultralytics, set_threads
-
-if TYPE_CHECKING:
-    import torch
 
 
 class DetectorError(LookalikeError):
     """The detector could not be loaded."""
 
 
-# Class names -> their text embeddings, (1, len(names), D) as YOLOE's `get_text_pe` returns them.
-TextEmbedder = Callable[[list[str]], "torch.Tensor"]
+WARM_UP_CONF = 0.25  # any threshold: the warm-up's boxes are thrown away
 
 
 class Detector:
-    """A YOLO model run at `imgsz` (default: the settings' input size), the settings' NMS IoU and box
-    limit. One predict at a time.
+    """A YOLO model run at `imgsz` (default: the settings' input size), with the settings' NMS IoU and
+    box limit (`iou`, `max_objects`). One predict at a time. A `core.protocols.ObjectDetector`.
 
     An open-vocabulary model (YOLOE with text prompts) has no classes of its own worth asking for:
-    `learn_kinds` makes the catalog's kinds its classes, embedded by `embed_text` (default: YOLOE's own
-    text model, which ultralytics fetches from the Hub the first time).
+    `learn_kinds` makes the catalog's kinds its classes, embedded by YOLOE's own text model (which
+    ultralytics fetches from the Hub the first time).
     """
 
-    def __init__(self, model, settings: Settings, imgsz: int | None = None, embed_text: TextEmbedder | None = None):
+    def __init__(self, model, settings: ModelSettings, imgsz: int | None = None):
         self.model, self.settings = model, settings
         self.imgsz = imgsz or settings.imgsz
-        self._embed_text = embed_text
+        self.iou, self.max_objects = settings.iou, settings.max_objects
         self._lock = threading.Lock()
         self._name(model.names)
 
@@ -56,6 +52,11 @@ class Detector:
         network = getattr(self.model, "model", None)
         return isinstance(network, YOLOEModel) and not hasattr(network.model[-1], "lrpc")
 
+    @property
+    def knows_catalog_kinds(self) -> bool:
+        """Whether its classes are the catalog's own words: an open vocabulary, told them."""
+        return self.open_vocabulary
+
     def learn_kinds(self, kinds: Sequence[str]) -> None:
         """Make `kinds` (the catalog's words for what it sells) the classes of an open-vocabulary
         detector; a detector of fixed classes keeps its own."""
@@ -63,7 +64,7 @@ class Detector:
             return
         words = list(kinds)
         try:
-            embeddings = self._embed_text(words) if self._embed_text else self.model.get_text_pe(words)
+            embeddings = self.model.get_text_pe(words)
         except Exception as exc:  # the text model is fetched from the Hub: offline, ultralytics raises many types
             raise DetectorError(f"Could not embed the catalog's kinds for the open-vocabulary detector (its "
                                 f"text model comes from the Hub the first time): {exc}") from exc
@@ -108,8 +109,11 @@ class PooledDetector:
     """Detectors run as one: each looks for the classes it knows, and their boxes are pooled. A class
     several know is left to the last: the catalog's detector, trained for it."""
 
+    knows_catalog_kinds = True  # the catalog's detector, beside a general one, knows the catalog's own kinds
+
     def __init__(self, detectors: Sequence[Detector]):
         self.detectors = tuple(detectors)
+        self.iou, self.max_objects = detectors[0].iou, detectors[0].max_objects
         self._pool()
 
     def _pool(self) -> None:
@@ -140,23 +144,22 @@ class PooledDetector:
         return [d[np.argsort(-d.scores, kind="stable")] for d in found]
 
 
-def load_detector(settings: Settings, embed_text: TextEmbedder | None = None) -> Detector | PooledDetector:
+def load_detector(settings: ModelSettings, kinds: Sequence[str] = ()) -> Detector | PooledDetector:
     """Load `settings.detector`: a local `.pt`/`.yaml` path, or a model name ultralytics can fetch;
-    pooled with `settings.catalog_detector` when there is one. `embed_text`: the text model an
-    open-vocabulary detector names its classes with (default: its own)."""
-    detector = _load(settings.detector, settings, embed_text=embed_text)
-    if not settings.catalog_detector:
-        return detector
-    return PooledDetector([detector, _load(settings.catalog_detector, settings, trained_size=True,
-                                           embed_text=embed_text)])
+    pooled with `settings.catalog_detector` when there is one. An open-vocabulary detector is told
+    `kinds`, the catalog's words for what it sells (`index.kinds.ProductKinds.words`)."""
+    detector = _load(settings.detector, settings)
+    if settings.catalog_detector:
+        detector = PooledDetector([detector, _load(settings.catalog_detector, settings, trained_size=True)])
+    detector.learn_kinds(kinds)
+    return detector
 
 
-def _load(weights: str, settings: Settings, trained_size: bool = False,
-          embed_text: TextEmbedder | None = None) -> Detector:
+def _load(weights: str, settings: ModelSettings, trained_size: bool = False) -> Detector:
     """One YOLO model; with `trained_size`, run at the input size it was trained at."""
     model = load_yolo(weights)
     trained = (getattr(model, "ckpt", None) or {}).get("train_args", {}).get("imgsz") if trained_size else None
-    detector = Detector(model, settings, imgsz=trained if isinstance(trained, int) else None, embed_text=embed_text)
+    detector = Detector(model, settings, imgsz=trained if isinstance(trained, int) else None)
     _warm_up(detector)
     return detector
 
@@ -165,7 +168,7 @@ def _warm_up(detector: Detector) -> None:
     """The first predict sets up ultralytics' predictor, which resets torch's thread count: do it
     now, then set the threads back. A 4:3 photo, as most are, so that the first search runs on
     shapes the model has seen."""
-    detector.detect([Image.new("RGB", (1024, 768))], conf=detector.settings.conf, classes=None)
+    detector.detect([Image.new("RGB", (1024, 768))], conf=WARM_UP_CONF, classes=None)
     set_threads(detector.settings.threads)
 
 

@@ -19,8 +19,34 @@ from core.types import EncoderInfo
 
 from .runtime import pick_device
 
-# Their pooler is a tanh classification head, poor for retrieval: use the CLS token instead.
-CLS_TOKEN_MODELS = {"vit", "deit", "beit", "data2vec-vision", "vit_msn", "vit_mae"}
+# How an image-only model's embedding is read from its output, by `model_type`: the CLS token where
+# the pooler is a tanh classification head, poor for retrieval; DINOv2's pooler, its normalised CLS
+# token. Other models: their pooler where they have one (a conv net's global pooling), else the mean
+# of their tokens. CLIP-family models (with `get_image_features`) use their projection.
+POOLING_OF_TYPE = {"vit": "cls", "deit": "cls", "beit": "cls", "data2vec-vision": "cls", "vit_msn": "cls",
+                   "vit_mae": "cls", "dinov2": "pooler"}
+
+
+def _mean(output) -> torch.Tensor:
+    """Mean over tokens (B, T, C) or over the spatial grid of a conv net (B, C, H, W)."""
+    hidden = output.last_hidden_state
+    return hidden.mean(dim=1) if hidden.ndim == 3 else hidden.mean(dim=(2, 3))
+
+
+# Pooling -> the image embedding, from the model and its pixel values.
+POOLINGS = {
+    "image_features": lambda model, pixels: model.get_image_features(pixel_values=pixels).pooler_output,
+    "cls": lambda model, pixels: model(pixel_values=pixels).last_hidden_state[:, 0],
+    "pooler": lambda model, pixels: model(pixel_values=pixels).pooler_output.flatten(1),
+    "mean": lambda model, pixels: _mean(model(pixel_values=pixels)),
+}
+
+
+def pooling_of(model) -> str:
+    """How `model`'s image embedding is read (a key of POOLINGS)."""
+    if hasattr(model, "get_image_features"):
+        return "image_features"
+    return POOLING_OF_TYPE.get(model.config.model_type) or ("pooler" if _has_pooler(model) else "mean")
 
 
 class EncoderError(LookalikeError):
@@ -29,6 +55,8 @@ class EncoderError(LookalikeError):
 
 @dataclass
 class Encoder:
+    """A `transformers` vision model as a `core.protocols.ImageEncoder`."""
+
     name: str
     model: torch.nn.Module
     processor: object  # the image processor saved with the model
@@ -40,22 +68,14 @@ class Encoder:
     def model_type(self) -> str:
         return self.model.config.model_type
 
-    @property
-    def is_clip(self) -> bool:
-        return hasattr(self.model, "get_image_features")
-
-    @property
+    @cached_property
     def pooling(self) -> str:
-        if self.is_clip:
-            return "image_features"
-        if self.model_type in CLS_TOKEN_MODELS:
-            return "cls"
-        return "pooler" if self.model_type == "dinov2" or _has_pooler(self.model) else "mean"
+        return pooling_of(self.model)
 
     @property
     def reads_text(self) -> bool:
         """Whether words can be embedded into the space of the images (a CLIP-family model with its tokenizer)."""
-        return self.is_clip and self.tokenizer is not None
+        return self.pooling == "image_features" and self.tokenizer is not None
 
     @torch.inference_mode()
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
@@ -79,20 +99,8 @@ class Encoder:
             raise EncoderError("embed_images needs at least one image.")
         pixels = self.processor(images=list(images), return_tensors="pt")["pixel_values"].to(self.device)
         with self._lock:
-            if self.is_clip:
-                features = self.model.get_image_features(pixel_values=pixels).pooler_output
-            else:
-                features = self._pool(self.model(pixel_values=pixels))
+            features = POOLINGS[self.pooling](self.model, pixels)
         return _normalise(features)
-
-    def _pool(self, output) -> torch.Tensor:
-        hidden = output.last_hidden_state
-        if self.pooling == "cls":
-            return hidden[:, 0]
-        if self.pooling == "pooler":
-            return output.pooler_output.flatten(1)
-        # Mean over tokens (B, T, C) or over the spatial grid of a conv net (B, C, H, W).
-        return hidden.mean(dim=1) if hidden.ndim == 3 else hidden.mean(dim=(2, 3))
 
     def describe(self) -> EncoderInfo:
         """What an index records so that it can later refuse a different encoder."""

@@ -1,13 +1,20 @@
-"""What a shopper asks besides the photo: a region of it, words, filters; checked and read here."""
+"""What a shopper asks besides the photo: how many products, how sure, a region of it, words, filters.
+
+Each request parameter is checked here once, for the app, its MCP tools, the CLI and the engine alike;
+a value of the wrong kind or out of range is refused with a QueryError that says what it must be,
+never rounded or clamped.
+"""
 
 from __future__ import annotations
 
 import math
 import re
 from dataclasses import dataclass, field, replace
+from typing import Sequence
 
 from core.errors import LookalikeError
 from core.images import ImageInput
+from core.settings import MAX_TOP_K
 from core.types import Filters
 
 # A price phrase among the words: "under 300", "below $50", "over 1,000". It is a filter, not words to match.
@@ -15,6 +22,7 @@ PRICE_PHRASE = re.compile(r"\b(under|below|less than|cheaper than|up to|at most|
                           r"\s*[$€£¥]?\s*(\d[\d,]*(?:\.\d+)?)", re.IGNORECASE)
 AT_MOST = ("under", "below", "less than", "cheaper than", "up to", "at most")
 MIN_BOX_SIDE = 4  # pixels: a smaller region holds nothing an encoder can see
+MAX_WORDS = 200  # characters: a shopper's refinement, not a document
 
 
 class QueryError(LookalikeError, ValueError):
@@ -66,3 +74,66 @@ def check_box(box, size: tuple[int, int]) -> tuple[int, int, int, int]:
         raise QueryError(f"box {list(box)} leaves no region of the {width}x{height} photo of at least "
                          f"{MIN_BOX_SIDE}x{MIN_BOX_SIDE} pixels; give [x1, y1, x2, y2] with x1 < x2 and y1 < y2.")
     return x1, y1, x2, y2
+
+
+def check_top_k(top_k) -> int:
+    if not (_is_number(top_k) and float(top_k).is_integer() and 1 <= top_k <= MAX_TOP_K):
+        raise QueryError(f"top_k must be a whole number from 1 to {MAX_TOP_K}; got {_shown(top_k)}.")
+    return int(top_k)
+
+
+def check_conf(conf) -> float:
+    if not (_is_number(conf) and 0 < conf <= 1):
+        raise QueryError(f"conf must be a number above 0 and at most 1; got {_shown(conf)}.")
+    return float(conf)
+
+
+def check_words(words) -> str:
+    if words is None:
+        return ""
+    if not isinstance(words, str):
+        raise QueryError(f"words must be text; got {_shown(words)}.")
+    if len(words) > MAX_WORDS:
+        raise QueryError(f"words must be at most {MAX_WORDS} characters; got {len(words)}.")
+    return words
+
+
+def read_box(box) -> tuple[float, float, float, float] | None:
+    """The region asked for: None for none (None, "" or []), else four numbers as sent, from a list or
+    the text "x1, y1, x2, y2" (`check_box` then checks them against the photo)."""
+    if box is None or box == "" or box == []:
+        return None
+    if isinstance(box, str):
+        numbers = re.findall(r"-?\d+(?:\.\d+)?", box)
+        box = [float(n) for n in numbers] if len(numbers) == 4 and not re.search(r"[^\d\s,.\-\[\]()]", box) else None
+    if not (isinstance(box, (list, tuple)) and len(box) == 4 and all(_is_number(v) for v in box)):
+        raise QueryError("box must be four numbers [x1, y1, x2, y2] in pixels of the photo, or empty.")
+    return tuple(float(v) for v in box)
+
+
+def read_filters(category, min_price, max_price, categories: Sequence[str]) -> Filters:
+    """The filters as a page or an API client sends them: a category (or a list of them) of the catalog's
+    `categories`, and prices where empty or 0 means no bound."""
+    chosen = [category] if isinstance(category, str) else category or []
+    if not (isinstance(chosen, (list, tuple)) and all(isinstance(c, str) for c in chosen)):
+        raise QueryError(f"category must be a category name or a list of them; got {_shown(category)}.")
+    chosen = tuple(c for c in chosen if c)
+    unknown = sorted(set(chosen) - set(categories))
+    if unknown:
+        raise QueryError(f"The catalog has no category {unknown[0]!r}; it has {len(categories)} categories, "
+                         f"e.g. {', '.join(categories[:5])}.")
+    for name, value in (("min_price", min_price), ("max_price", max_price)):
+        if value is not None and not (_is_number(value) and value >= 0):
+            raise QueryError(f"{name} must be a number of at least 0, or empty; got {_shown(value)}.")
+    # The page's empty number fields send 0: no price is a bound of 0.
+    low, high = (None if value in (None, 0) else float(value) for value in (min_price, max_price))
+    return check_filters(Filters(chosen, low, high))
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _shown(value) -> str:
+    # Numbers are quoted as sent; anything else only by its type, so a message never echoes a payload.
+    return str(value) if _is_number(value) or isinstance(value, float) else f"a {type(value).__name__}"

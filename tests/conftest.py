@@ -14,7 +14,7 @@ os.environ.setdefault("YOLO_CONFIG_DIR", tempfile.mkdtemp(prefix="yolo-config-")
 import pytest  # noqa: E402
 
 from support import (HK, MOBILENET, SHARED_MISSING, SHARED_REASON, YOLO_WEIGHTS, colour_catalog,  # noqa: E402
-                     save_tiny_clip, save_tiny_vit, served, write_csv)
+                     embed_words, save_tiny_clip, save_tiny_vit, served, write_csv)
 
 
 @pytest.fixture(scope="session")
@@ -62,9 +62,21 @@ def tiny_shop_engine(tmp_path_factory, tiny_clip_path, tiny_yolo_path):
     folder = tmp_path_factory.mktemp("tiny-shop")
     catalog = colour_catalog(folder, [("P0", "Chair", (255, 0, 0)), ("P1", "Sofa", (0, 0, 255)),
                                       ("P2", "Rug", (255, 255, 0))])
-    settings = Settings(detector=str(tiny_yolo_path), encoder=str(tiny_clip_path), catalog=str(catalog),
+    settings = Settings.of(detector=str(tiny_yolo_path), encoder=str(tiny_clip_path), catalog=str(catalog),
                         index_dir=str(folder / "idx"), device="cpu", top_k=2)
     return load_engine(settings, build_index=True, progress=False)
+
+
+@pytest.fixture
+def yoloe_text(monkeypatch):
+    """YOLOE's text model (MobileCLIP, which ultralytics fetches from the Hub) stood in for by
+    `support.embed_words`; the lists of words it was asked to embed."""
+    from ultralytics.nn.tasks import YOLOEModel
+
+    asked = []
+    monkeypatch.setattr(YOLOEModel, "get_text_pe",
+                        lambda self, words, *args, **kwargs: asked.append(list(words)) or embed_words(list(words)))
+    return asked
 
 
 @pytest.fixture(scope="session")
@@ -107,7 +119,7 @@ def hk_settings(tmp_path_factory):
             taken[row["category"]] = taken.get(row["category"], 0) + 1
             subset.append({**row, "image_path": str(HK / row["image_path"])})
     out = tmp_path_factory.mktemp("hk-catalog")
-    return Settings(detector=str(YOLO_WEIGHTS), encoder=str(MOBILENET), device="cpu",
+    return Settings.of(detector=str(YOLO_WEIGHTS), encoder=str(MOBILENET), device="cpu",
                     catalog=str(write_csv(out / "products.csv", subset)), index_dir=str(out / "index"))
 
 

@@ -69,6 +69,13 @@ def save_tiny_vit(out: Path) -> Path:
     return out
 
 
+def ensure(settings, **options):
+    """`index.ensure.ensure_index` as `load_engine` calls it, from a whole `Settings`."""
+    from index.ensure import ensure_index
+
+    return ensure_index(settings.catalog, settings.models, **options)
+
+
 def write_csv(path: Path, rows: Sequence[dict]) -> Path:
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
@@ -111,14 +118,15 @@ def embed_words(words: list[str]):
                         for w in words])[None]
 
 
-def open_vocabulary_yolo(settings, embed_text=embed_words):
-    """`load_detector(settings)` where the detector (or the catalog detector, pooled) is a random YOLOE-11n
-    built from its YAML (`yoloe-11n.yaml`), whose head scores every class high everywhere: it always detects."""
+def open_vocabulary_yolo(settings):
+    """`load_detector(settings)` (ModelSettings) where the detector (or the catalog detector, pooled) is a
+    random YOLOE-11n built from its YAML (`yoloe-11n.yaml`), whose head scores every class high
+    everywhere: it always detects. Telling it kinds needs the `yoloe_text` fixture."""
     import torch
 
     from models.detector import load_detector
 
-    detector = load_detector(settings, embed_text=embed_text)
+    detector = load_detector(settings)
     heads = detector.detectors[-1] if hasattr(detector, "detectors") else detector
     for contrast in heads.model.model.model[-1].cv4:
         torch.nn.init.constant_(contrast.bias, 10.0)
@@ -146,6 +154,9 @@ class FakeEncoder:
         self.embedded += images
         return np.stack([self.vectors[image.getpixel((image.width // 2, image.height // 2))] for image in images])
 
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        raise NotImplementedError("an image-only encoder embeds no words")
+
     def probe(self) -> np.ndarray:
         return np.eye(self.dim, dtype=np.float32)[0]
 
@@ -161,12 +172,12 @@ class FakeDetector:
     """
 
     names = {0: "bed", 1: "chair", 2: "couch", 3: "dining table", 4: "person"}
-    open_vocabulary = False  # its classes are fixed, so the catalog's kinds teach it nothing
+    knows_catalog_kinds = False  # a general detector: the kind rules say which of its classes the shop sells
+    iou = 0.5
 
-    def learn_kinds(self, kinds: Sequence[str]) -> None:
-        pass
-
-    def __init__(self, photo: Image.Image, objects: Sequence[tuple[Sequence[float], str, float, float | None]]):
+    def __init__(self, photo: Image.Image, objects: Sequence[tuple[Sequence[float], str, float, float | None]],
+                 max_objects: int = 30):
+        self.max_objects = max_objects
         self.photo = photo.tobytes()
         self.mirrored = ImageOps.mirror(photo).tobytes()
         boxes = np.array([o[0] for o in objects], dtype=np.float64).reshape(-1, 4)

@@ -1,4 +1,4 @@
-"""python -m train detector --source SRC --base WEIGHTS [--out FILE.pt] ...: teach a detector the catalog's own kinds."""
+"""python -m train detector --source SRC --base WEIGHTS [--out FILE.pt] ...: a detector of the catalog's own kinds."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from core.errors import LookalikeError
 from core.images import ImageError, load_image
 from core.settings import Settings, cache_root
 from index.catalog import ColumnMap, Reading, open_catalog
-from models.detector import load_yolo
 from index.kinds import ProductKinds, load_kind_rules
+from models.detector import load_yolo
 
 from .detector import train_detector
 from .synthetic import write_dataset
@@ -45,10 +45,11 @@ def _detector(args) -> int:
     then a fine-tune of `--base` on them. Weights derived from a licensed catalog stay in the cache."""
     try:
         settings = Settings.from_env(catalog=args.source, kind_rules=args.kind_rules, device=args.device)
-        catalog = open_catalog(settings.catalog, ColumnMap(category=args.category_column),
-                               Reading.from_settings(settings))
+        catalog = open_catalog(settings.catalog.source, ColumnMap(category=args.category_column),
+                               Reading.from_settings(settings.catalog))
         items = list(catalog)
-        kinds = ProductKinds.of_categories([item.category for item in items], load_kind_rules(settings.kind_rules))
+        rules = load_kind_rules(settings.catalog.kind_rules)
+        kinds = ProductKinds.of_categories([item.category for item in items], rules)
         names = sorted(noun for noun, rows in kinds.others.items() if len(rows) >= args.min_photos)
         if not names:
             raise LookalikeError(f"No kind of the catalog outside the detector's classes has {args.min_photos} "
@@ -61,7 +62,7 @@ def _detector(args) -> int:
                              val=max(20, args.scenes // 12))
         samples = [load_image(p) for p in sorted((data.parent / "images" / "train").glob("*.jpg"))[:64]]
         weights = train_detector(data, base, out, samples=samples, epochs=args.epochs, imgsz=args.imgsz,
-                                 device=settings.device, threads=settings.threads)
+                                 device=settings.models.device, threads=settings.models.threads)
     except (LookalikeError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

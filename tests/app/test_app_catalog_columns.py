@@ -27,7 +27,7 @@ def shop(tmp_path_factory):
                 "price_hkd": r["price_hkd"], "rating": str(1 + (7 * i) % 5), "image_path": str(HK / r["image_path"])}
                for i, r in enumerate(picked)]
     folder = tmp_path_factory.mktemp("two-photo-shop")
-    settings = Settings(detector=str(YOLO_WEIGHTS), encoder=str(MOBILENET), device="cpu",
+    settings = Settings.of(detector=str(YOLO_WEIGHTS), encoder=str(MOBILENET), device="cpu",
                         catalog=str(write_csv(folder / "products.csv", catalog)), index_dir=str(folder / "index"),
                         popularity_weight=POPULARITY_WEIGHT)
     with served(load_engine(settings, build_index=True, progress=False)) as url:

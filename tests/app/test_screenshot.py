@@ -32,7 +32,7 @@ def render_shop(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("shop") / "cc0-renders"
     out.mkdir()
-    detector = load_detector(Settings(detector=str(YOLO_WEIGHTS), device="cpu"))
+    detector = load_detector(Settings.of(detector=str(YOLO_WEIGHTS), device="cpu").models)
     rows = []
     for photo_path in sorted(EXAMPLES.glob("*.jpg")):
         photo = Image.open(photo_path).convert("RGB")
@@ -45,7 +45,7 @@ def render_shop(tmp_path_factory):
                 rows.append({"product_id": path.stem, "image": path.name, "category": CATEGORY[label],
                              "name": f"{label.title()} from the {photo_path.stem.replace('-', ' ')}{style}",
                              "price_usd": str(120 + 35 * len(rows)), "url": f"https://example.com/{path.stem}"})
-    settings = Settings(detector=str(YOLO_WEIGHTS), encoder=str(MOBILENET), device="cpu",
+    settings = Settings.of(detector=str(YOLO_WEIGHTS), encoder=str(MOBILENET), device="cpu",
                         catalog=str(write_csv(out / "products.csv", rows)), index_dir=str(out / "index"),
                         catalog_credit=CREDIT)
     with served(load_engine(settings, build_index=True, progress=False)) as url:

@@ -14,9 +14,9 @@ from support import INTERIOR, MOBILENET, REAL_PHOTOS, SHARED_MISSING, SHARED_REA
 
 
 def test_overrides_parse_like_environment_variables():
-    assert parse_overrides(["low_conf=0.1", "group-objects=false", "kinds=off", "max_objects=5"]) == {
-        "low_conf": 0.1, "group_objects": False, "kinds": "off", "max_objects": 5}
-    for bad in (["nonsense=1"], ["low_conf"], ["group_objects=maybe"]):
+    assert parse_overrides(["low_conf=0.1", "detect-mirrored=false", "kind_rules=r.json", "max_objects=5"]) == {
+        "low_conf": 0.1, "detect_mirrored": False, "kind_rules": "r.json", "max_objects": 5}
+    for bad in (["nonsense=1"], ["low_conf"], ["detect_mirrored=maybe"], ["kinds=off"]):
         with pytest.raises(LookalikeError):
             parse_overrides(bad)
 
@@ -94,8 +94,8 @@ def test_default_pipeline_keeps_its_quality_floor(subset_runs):
     assert scores["recall@20"] + sum(scores["misses@20"].values()) == pytest.approx(1)
     assert naive["misses@20"]["other_kind"] == 0  # the naive pipeline searches the whole catalog
     assert set(report["results"]) == {"product_ids", "furniture_product_ids", "coco_detectable_product_ids"}
-    assert report["settings"]["engine"]["kinds"] == "category" and report["settings"]["kinds"]
-    assert subset_runs["naive"]["settings"]["engine"]["kinds"] == "off"
+    assert report["settings"]["kinds"] and not report["settings"]["naive"]
+    assert subset_runs["naive"]["settings"]["naive"] and subset_runs["naive"]["settings"]["kinds"] is None
 
 
 @pytest.mark.slow
@@ -112,7 +112,7 @@ def test_each_object_is_matched_among_products_of_its_kind(interior_subset, subs
     from search.engine import load_engine
 
     products, scenes, _, out = interior_subset
-    engine = load_engine(Settings(detector=str(YOLO_WEIGHTS), encoder=str(MOBILENET), device="cpu",
+    engine = load_engine(Settings.of(detector=str(YOLO_WEIGHTS), encoder=str(MOBILENET), device="cpu",
                                   catalog=str(products), index_dir=str(out / "index")))  # the run's index
     scene = read_scenes(scenes, ["coco_detectable_product_ids"], limit=1)[0]
     result = engine.search(scene.image, top_k=20)

@@ -1,11 +1,11 @@
-"""Settings: one place for every default, read from the environment and flags, checked when made."""
+"""Settings: one place for every default, grouped by what reads them, read from the environment and
+flags, checked when made."""
 
 import re
-from dataclasses import fields
 
 import pytest
 
-from core.settings import HOME_CLASSES, Settings, SettingsError, cache_root, parse_setting
+from core.settings import HOME_CLASSES, NAMES, SearchSettings, Settings, SettingsError, cache_root, parse_setting
 from support import ROOT
 
 
@@ -13,24 +13,34 @@ def test_precedence_is_defaults_then_environment_then_flags():
     env = {"LOOKALIKE_TOP_K": "7", "LOOKALIKE_CONF": "0.4", "LOOKALIKE_INDEX_DIR": "/srv/idx",
            "LOOKALIKE_DETECTOR": "/w/yolo.pt"}
     settings = Settings.from_env(env, conf=0.1, detector=None)
-    assert (settings.top_k, settings.conf, settings.index_dir, settings.detector) == (7, 0.1, "/srv/idx", "/w/yolo.pt")
-    assert Settings.from_env({}) == Settings()
+    assert (settings.search.top_k, settings.search.conf, settings.catalog.index_dir, settings.models.detector) == (
+        7, 0.1, "/srv/idx", "/w/yolo.pt")
+    assert Settings.from_env({}) == Settings.of() == Settings()
 
 
 def test_the_index_lives_in_the_user_cache_by_default(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    assert Settings().index_dir == str(tmp_path / "lookalike" / "index")
+    assert Settings.of().catalog.index_dir == str(tmp_path / "lookalike" / "index")
     assert cache_root({}).parts[-2:] == (".cache", "lookalike")
 
 
 def test_class_list():
-    assert Settings(classes="all").class_list is None
-    assert Settings(classes="chair, bed").class_list == ("chair", "bed")
-    assert Settings().class_list == HOME_CLASSES
+    assert SearchSettings(classes="all").class_list is None
+    assert SearchSettings(classes="chair, bed").class_list == ("chair", "bed")
+    assert SearchSettings().class_list == HOME_CLASSES
+
+
+def test_each_setting_is_in_the_group_that_reads_it_under_one_flat_name():
+    settings = Settings.of(catalog="/shop.csv", detector="/w/yolo.pt", top_k=3)
+    assert (settings.catalog.source, settings.models.detector, settings.search.top_k) == ("/shop.csv", "/w/yolo.pt", 3)
+    flat = settings.flat()
+    assert set(flat) == set(NAMES) and (flat["catalog"], flat["top_k"], flat["threads"]) == ("/shop.csv", 3, 0)
+    with pytest.raises(SettingsError, match="There is no setting 'kinds'"):  # the ablations left the product
+        Settings.of(kinds="off")
 
 
 @pytest.mark.parametrize("env, value", [
-    ({"LOOKALIKE_GROUP_OBJECTS": "false"}, ("group_objects", False)),
+    ({"LOOKALIKE_DETECT_MIRRORED": "false"}, ("detect_mirrored", False)),
     ({"LOOKALIKE_DETECT_MIRRORED": "Yes"}, ("detect_mirrored", True)),
     ({"LOOKALIKE_DETECT_MIRRORED": "0"}, ("detect_mirrored", False)),
     ({"LOOKALIKE_THREADS": "3"}, ("threads", 3)),
@@ -39,17 +49,17 @@ def test_class_list():
 ])
 def test_environment_values_are_read_as_the_settings_type(env, value):
     name, expected = value
-    got = getattr(Settings.from_env(env), name)
+    got = Settings.from_env(env).flat()[name]
     assert got == expected and type(got) is type(expected)
 
 
 @pytest.mark.parametrize("values, message", [
     ({"LOOKALIKE_TOP_K": "many"}, "LOOKALIKE_TOP_K='many' is not a valid int"),
-    ({"LOOKALIKE_GROUP_OBJECTS": "maybe"}, "LOOKALIKE_GROUP_OBJECTS='maybe' is not a valid bool"),
+    ({"LOOKALIKE_DETECT_MIRRORED": "maybe"}, "LOOKALIKE_DETECT_MIRRORED='maybe' is not a valid bool"),
     ({"LOOKALIKE_CONF": "1.5"}, r"conf \(LOOKALIKE_CONF\) must be between 0.0 and 1.0"),
     ({"LOOKALIKE_TOP_K": "0"}, r"top_k \(LOOKALIKE_TOP_K\) must be between 1"),
-    ({"LOOKALIKE_KINDS": "maybe"}, r"kinds \(LOOKALIKE_KINDS\) must be one of category, off"),
-    ({"LOOKALIKE_CROP_STYLE": "round"}, r"crop_style \(LOOKALIKE_CROP_STYLE\) must be one of catalog, box"),
+    ({"LOOKALIKE_TOP_K": "31"}, r"top_k \(LOOKALIKE_TOP_K\) must be between 1 and 30"),  # what a search may ask
+    ({"LOOKALIKE_BATCH_SIZE": "0"}, r"batch_size \(LOOKALIKE_BATCH_SIZE\) must be between 1"),
     ({"LOOKALIKE_CLASSES": " , "}, r"classes \(LOOKALIKE_CLASSES\) names no class"),
     ({"LOOKALIKE_THREADS": "-1"}, r"threads \(LOOKALIKE_THREADS\) must be between 0"),
 ])
@@ -60,10 +70,13 @@ def test_bad_values_are_refused_naming_the_setting(values, message):
 
 def test_values_given_in_code_are_checked_too():
     with pytest.raises(SettingsError, match="top_k .* must be a int"):
-        Settings(top_k="5")
+        Settings.of(top_k="5")
     with pytest.raises(SettingsError, match="iou"):
-        Settings(iou=2.0)
-    assert Settings(conf=1).conf == 1.0 and isinstance(Settings(conf=1).conf, float)
+        Settings.of(iou=2.0)
+    with pytest.raises(SettingsError, match=r"The setting catalog \(LOOKALIKE_CATALOG\) must be a str"):
+        Settings.of(catalog=3)
+    conf = Settings.of(conf=1).search.conf
+    assert conf == 1.0 and isinstance(conf, float)
 
 
 def test_parse_setting_knows_every_setting():
@@ -77,4 +90,4 @@ def test_readme_settings_table_lists_exactly_the_settings():
     section = readme.split("<!-- section: cli -->")[1].split("<!-- /section: cli -->")[0]
     rows = [line for line in section.splitlines() if line.startswith("| `LOOKALIKE_")]
     documented = {name for row in rows for name in re.findall(r"`LOOKALIKE_([A-Z_]+)`", row.split("|")[1])}
-    assert documented == {f.name.upper() for f in fields(Settings)}
+    assert documented == {name.upper() for name in NAMES}

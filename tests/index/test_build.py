@@ -8,8 +8,8 @@ from PIL import Image
 
 from index.build import BuildError, build_index
 from index.catalog import open_catalog
-from index.errors import IndexNotFoundError
 from index.catalog_index import CatalogIndex
+from index.errors import IndexNotFoundError
 from index.store import live_version
 
 

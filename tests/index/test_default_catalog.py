@@ -44,8 +44,8 @@ def abo_folder(tmp_path):
 
 
 def test_the_default_catalog_is_read_as_furniture_with_names_types_links_and_credit(abo_folder):
-    settings = Settings()
-    assert settings.catalog == DEFAULT_CATALOG and settings.keep_rows == ("product_type", ABO_HOME_TYPES)
+    settings = Settings.of().catalog
+    assert settings.source == DEFAULT_CATALOG and settings.keep_rows == ("product_type", ABO_HOME_TYPES)
     catalog = open_catalog(abo_folder, ColumnMap(), Reading.from_settings(settings))
 
     items = list(catalog)
@@ -60,10 +60,10 @@ def test_the_default_catalog_is_read_as_furniture_with_names_types_links_and_cre
 
 
 def test_the_index_of_the_default_catalog_records_its_credit_and_searches_its_words(abo_folder, tmp_path, tiny_clip):
-    catalog = open_catalog(abo_folder, ColumnMap(), Reading.from_settings(Settings()))
+    catalog = open_catalog(abo_folder, ColumnMap(), Reading.from_settings(Settings.of().catalog))
     build_index(catalog, tiny_clip, tmp_path / "index", progress=False)
     index = CatalogIndex.load(tmp_path / "index", tiny_clip)
-    assert index.manifest.source.credit == Settings().catalog_credit
+    assert index.manifest.source.credit == Settings.of().catalog.catalog_credit
     assert [p.id for p in index.products if p.link == f"https://www.amazon.com/dp/{p.id}"] == [r[0] for r in ROWS
                                                                                              if r[3] in ABO_HOME_TYPES]
     rows, _ = index.table.text.search("walnut", 5)
@@ -84,7 +84,7 @@ def test_raw_abo_listings_take_the_english_value_of_each_field(tmp_path):
 
 
 def test_another_catalog_is_read_as_it_is():
-    settings = Settings(catalog="/data/my-shop")
+    settings = Settings.of(catalog="/data/my-shop").catalog
     assert (settings.keep_rows, settings.link_template, settings.catalog_credit) == (None, "", "")
 
 
@@ -105,4 +105,4 @@ def test_a_reading_the_catalog_cannot_follow_is_refused(abo_folder, reading, mes
 ])
 def test_settings_a_catalog_cannot_be_read_with_are_refused(overrides, message):
     with pytest.raises(SettingsError, match=message):
-        Settings(catalog="/data/my-shop", **overrides)
+        Settings.of(catalog="/data/my-shop", **overrides)

@@ -3,9 +3,9 @@
 import pytest
 
 from core.settings import Settings
-from index.ensure import ensure_index
 from index.errors import IndexMismatchError, IndexNotFoundError
 from index.store import live_version
+from support import ensure
 
 
 def _settings(**values):
@@ -14,14 +14,14 @@ def _settings(**values):
 
 def test_first_start_builds_the_index_and_later_starts_reuse_it(tmp_path, color_catalog, tiny_clip_path):
     settings = _settings(catalog=str(color_catalog), encoder=str(tiny_clip_path), index_dir=str(tmp_path / "idx"))
-    index, encoder = ensure_index(settings, build=True, progress=False)
+    index, encoder = ensure(settings, build=True, progress=False)
     built = live_version(tmp_path / "idx")
     assert len(index) == 6 and encoder.name == str(tiny_clip_path) and index.path == built
 
-    again, _ = ensure_index(settings, build=True, progress=False)
+    again, _ = ensure(settings, build=True, progress=False)
     assert again.path == built
     # The folder holding the manifest names the same catalog; without an encoder setting, the index's own.
-    third, loaded = ensure_index(_settings(catalog=str(color_catalog.parent), index_dir=str(tmp_path / "idx")),
+    third, loaded = ensure(_settings(catalog=str(color_catalog.parent), index_dir=str(tmp_path / "idx")),
                                  build=True)
     assert third.path == built and loaded.name == str(tiny_clip_path)
 
@@ -29,21 +29,21 @@ def test_first_start_builds_the_index_and_later_starts_reuse_it(tmp_path, color_
 def test_an_index_is_rebuilt_for_another_catalog_or_encoder_but_kept_for_the_default(
         tmp_path, color_catalog, tiny_clip_path, tiny_vit_path):
     directory = tmp_path / "idx"
-    ensure_index(_settings(catalog=str(color_catalog), encoder=str(tiny_clip_path), index_dir=str(directory)),
+    ensure(_settings(catalog=str(color_catalog), encoder=str(tiny_clip_path), index_dir=str(directory)),
                  build=True, progress=False)
     first = live_version(directory)
 
-    ensure_index(_settings(index_dir=str(directory)), build=True)  # default catalog: a prebuilt index is served
+    ensure(_settings(index_dir=str(directory)), build=True)  # default catalog: a prebuilt index is served
     assert live_version(directory) == first
 
-    index, encoder = ensure_index(_settings(catalog=str(color_catalog), encoder=str(tiny_vit_path),
+    index, encoder = ensure(_settings(catalog=str(color_catalog), encoder=str(tiny_vit_path),
                                             index_dir=str(directory)), build=True, progress=False)
     second = live_version(directory)
     assert second != first and index.dim == encoder.dim == 24
 
     other = tmp_path / "other.csv"
     other.write_text(color_catalog.read_text().replace("img/", str(color_catalog.parent / "img") + "/"))
-    ensure_index(_settings(catalog=str(other), encoder=str(tiny_vit_path), index_dir=str(directory)),
+    ensure(_settings(catalog=str(other), encoder=str(tiny_vit_path), index_dir=str(directory)),
                  build=True, progress=False)
     assert live_version(directory) != second
 
@@ -51,22 +51,22 @@ def test_an_index_is_rebuilt_for_another_catalog_or_encoder_but_kept_for_the_def
 def test_an_encoder_with_other_weights_rebuilds_when_building_is_allowed(tmp_path, color_catalog):
     import torch
 
-    from support import save_tiny_clip
+    from support import save_tiny_clip, ensure
 
     torch.manual_seed(0)
     model = save_tiny_clip(tmp_path / "tiny-clip")
     settings = _settings(catalog=str(color_catalog), encoder=str(model), index_dir=str(tmp_path / "idx"))
-    ensure_index(settings, build=True, progress=False)
+    ensure(settings, build=True, progress=False)
     first = live_version(tmp_path / "idx")
     torch.manual_seed(1)
     save_tiny_clip(model)  # same name, other weights: a model updated in place
     with pytest.raises(IndexMismatchError):
-        ensure_index(settings)
-    index, _ = ensure_index(settings, build=True, progress=False)
+        ensure(settings)
+    index, _ = ensure(settings, build=True, progress=False)
     assert index.path != first
 
 
 def test_without_building_a_missing_index_is_an_error(tmp_path, color_catalog):
     with pytest.raises(IndexNotFoundError, match="No index at"):
-        ensure_index(_settings(catalog=str(color_catalog), index_dir=str(tmp_path / "none")))
+        ensure(_settings(catalog=str(color_catalog), index_dir=str(tmp_path / "none")))
     assert not (tmp_path / "none").exists()

@@ -10,14 +10,14 @@ import shutil
 from pathlib import Path
 
 import pytest
+from support import ensure
 
 from core.settings import Settings
 from index.build import build_index
 from index.catalog import open_catalog
-from index.ensure import ensure_index
+from index.catalog_index import CatalogIndex
 from index.errors import IndexCorruptError, IndexNotFoundError
 from index.hub import HubIndex, hub_index, stage
-from index.catalog_index import CatalogIndex
 from index.store import live_version
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -83,7 +83,7 @@ def test_the_staged_folder_is_the_live_version_and_a_card_and_loads_as_an_index(
 
 def test_an_index_is_served_from_the_hub_cache_at_its_pinned_revision(hub_cache, tiny_clip_path):
     for location in (f"hf://datasets/owner/shop-index@{COMMIT}", "hf://datasets/owner/shop-index"):
-        index, encoder = ensure_index(Settings(index_dir=location, device="cpu"), build=True)
+        index, encoder = ensure(Settings.of(index_dir=location, device="cpu"), build=True)
         assert index.path.parent == hub_cache and len(index) == 6
         assert encoder.name == str(tiny_clip_path)  # the index's own encoder
 
@@ -93,7 +93,7 @@ def test_the_page_may_show_a_hub_index_thumbnails_and_nothing_else_of_the_cache(
 
     import app
 
-    index, _ = ensure_index(Settings(index_dir=f"hf://datasets/owner/shop-index@{COMMIT}", device="cpu"))
+    index, _ = ensure(Settings.of(index_dir=f"hf://datasets/owner/shop-index@{COMMIT}", device="cpu"))
     served = app._thumbnail_folders(index)
     assert all(is_allowed_file(Path(p.image), [], served, [])[0] for p in index.products)
     assert not is_allowed_file(tmp_path / "catalog.csv", [], served, [])[0]
@@ -102,14 +102,14 @@ def test_the_page_may_show_a_hub_index_thumbnails_and_nothing_else_of_the_cache(
 def test_a_revision_that_is_not_there_is_refused_offline_with_what_to_do(hub_cache):
     other = "f" * 40
     with pytest.raises(IndexNotFoundError, match=f"not in the local Hub cache at revision {other}"):
-        ensure_index(Settings(index_dir=f"hf://datasets/owner/shop-index@{other}"), build=True)
+        ensure(Settings.of(index_dir=f"hf://datasets/owner/shop-index@{other}"), build=True)
 
 
 def test_a_damaged_snapshot_is_refused_not_served_or_rebuilt(hub_cache):
     products = next(hub_cache.glob("v-*")) / "products.jsonl"
     products.write_text(products.read_text().replace("Red", "Rex"))
     with pytest.raises(IndexCorruptError, match="products.jsonl is damaged"):
-        ensure_index(Settings(index_dir=f"hf://datasets/owner/shop-index@{COMMIT}"), build=True)
+        ensure(Settings.of(index_dir=f"hf://datasets/owner/shop-index@{COMMIT}"), build=True)
 
 
 def test_push_stages_without_uploading_and_build_refuses_a_hub_location(built, tmp_path, capsys):

@@ -5,14 +5,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import FakeEncoder, colour_catalog
 
 from core.types import Match, Where
 from index.build import build_index
 from index.catalog import open_catalog
-from index.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from index.catalog_index import CatalogIndex
+from index.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from index.store import live_version, read_live_manifest
-from support import FakeEncoder, colour_catalog
 
 COLOURS = {(255, 0, 0): [1, 0, 0], (200, 0, 50): [0.9, 0.1, 0], (150, 0, 100): [0.8, 0.2, 0], (0, 0, 255): [0, 1, 0],
            (255, 255, 255): [0, 0, 1]}

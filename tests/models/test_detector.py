@@ -9,14 +9,14 @@ from PIL import Image
 from core.settings import Settings
 from core.types import Detections
 from models.detector import DetectorError, load_detector
-from support import embed_words, open_vocabulary_yolo
+from support import open_vocabulary_yolo
 
 PHOTO = Image.effect_noise((96, 96), 80).convert("RGB")
 
 
 @pytest.fixture(scope="module")
 def detector(tiny_yolo_path):
-    return load_detector(Settings(detector=str(tiny_yolo_path), max_objects=5, device="cpu"))
+    return load_detector(Settings.of(detector=str(tiny_yolo_path), max_objects=5, device="cpu").models)
 
 
 def test_detections_are_the_asked_classes_best_first_within_the_photo(detector):
@@ -40,7 +40,7 @@ def test_all_classes_when_none_are_named(detector):
 
 
 def test_a_batch_gives_each_photo_what_it_gets_alone(tiny_yolo_path):
-    detector = load_detector(Settings(detector=str(tiny_yolo_path), max_objects=50, device="cpu"))
+    detector = load_detector(Settings.of(detector=str(tiny_yolo_path), max_objects=50, device="cpu").models)
     photos = [PHOTO, Image.effect_noise((64, 128), 60).convert("RGB"), PHOTO.rotate(90), PHOTO.resize((160, 96))]
     together = detector.detect(photos, conf=0.3, classes=None)
     for photo, found in zip(photos, together):
@@ -52,21 +52,21 @@ def test_a_batch_gives_each_photo_what_it_gets_alone(tiny_yolo_path):
 
 def test_missing_weights_are_a_clear_error(tmp_path):
     with pytest.raises(DetectorError, match="No detector weights"):
-        load_detector(Settings(detector=str(tmp_path / "nope.pt")))
+        load_detector(Settings.of(detector=str(tmp_path / "nope.pt")).models)
 
 
 def test_corrupt_weights_are_a_clear_error(tmp_path):
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(DetectorError, match="Could not load the detector"):
-        load_detector(Settings(detector=str(bad)))
+        load_detector(Settings.of(detector=str(bad)).models)
 
 
 def test_loading_leaves_torch_on_the_threads_of_the_settings(tiny_yolo_path):
     # ultralytics' first predict resets torch to cpu_count - 1 threads; the encoder shares them.
     before = torch.get_num_threads()
     try:
-        load_detector(Settings(detector=str(tiny_yolo_path), threads=3, device="cpu"))
+        load_detector(Settings.of(detector=str(tiny_yolo_path), threads=3, device="cpu").models)
         assert torch.get_num_threads() == 3
     finally:
         torch.set_num_threads(before)
@@ -95,8 +95,8 @@ def tiny_rug_yolo_path(tmp_path_factory):
 
 
 def test_a_catalog_detector_is_pooled_with_the_detector(tiny_yolo_path, tiny_rug_yolo_path):
-    pooled = load_detector(Settings(detector=str(tiny_yolo_path), catalog_detector=str(tiny_rug_yolo_path),
-                                    max_objects=5, device="cpu"))
+    pooled = load_detector(Settings.of(detector=str(tiny_yolo_path), catalog_detector=str(tiny_rug_yolo_path),
+                                    max_objects=5, device="cpu").models)
     assert {"chair", "couch", "lamp", "rug"} <= set(pooled.names.values())
     [found] = pooled.detect([PHOTO], conf=0.5, classes=["chair", "rug"])
     assert found.labels.count("chair") == 5 and found.labels.count("rug") == 5  # each detector's own limit
@@ -108,22 +108,22 @@ def test_a_catalog_detector_is_pooled_with_the_detector(tiny_yolo_path, tiny_rug
 def test_a_class_both_detectors_know_is_left_to_the_catalogs(tiny_yolo_path, tmp_path):
     # The catalog's detector knows chairs too but sees only rugs: the general detector's chairs are not asked for.
     catalog = save_tiny_kinds_yolo(tmp_path / "chair-rug.pt", {0: "chair", 1: "rug"}, 1)
-    pooled = load_detector(Settings(detector=str(tiny_yolo_path), catalog_detector=str(catalog), max_objects=5,
-                                    device="cpu"))
+    pooled = load_detector(Settings.of(detector=str(tiny_yolo_path), catalog_detector=str(catalog), max_objects=5,
+                                    device="cpu").models)
     assert pooled.detect([PHOTO], conf=0.5, classes=["chair"])[0].labels == ()
     assert set(pooled.detect([PHOTO], conf=0.5, classes=None)[0].labels) == {"rug"}
 
 
 def test_missing_catalog_detector_weights_are_a_clear_error(tiny_yolo_path, tmp_path):
     with pytest.raises(DetectorError, match="No detector weights"):
-        load_detector(Settings(detector=str(tiny_yolo_path), catalog_detector=str(tmp_path / "none.pt"), device="cpu"))
+        load_detector(Settings.of(detector=str(tiny_yolo_path), catalog_detector=str(tmp_path / "none.pt"),
+                                  device="cpu").models)
 
 
-def test_an_open_vocabulary_detector_takes_the_catalogs_kinds_as_its_classes():
-    asked = []
-    detector = open_vocabulary_yolo(Settings(detector="yoloe-11n.yaml", max_objects=5, device="cpu"),
-                                    embed_text=lambda words: asked.append(words) or embed_words(words))
-    assert detector.open_vocabulary
+def test_an_open_vocabulary_detector_takes_the_catalogs_kinds_as_its_classes(yoloe_text):
+    asked = yoloe_text
+    detector = open_vocabulary_yolo(Settings.of(detector="yoloe-11n.yaml", max_objects=5, device="cpu").models)
+    assert detector.open_vocabulary and detector.knows_catalog_kinds
     detector.learn_kinds(["chair", "bookcase", "rug"])
     assert asked == [["chair", "bookcase", "rug"]] and detector.names == {0: "chair", 1: "bookcase", 2: "rug"}
     [found] = detector.detect([PHOTO], conf=0.5, classes=None)
@@ -137,15 +137,16 @@ def test_an_open_vocabulary_detector_takes_the_catalogs_kinds_as_its_classes():
 
 def test_a_detector_of_fixed_classes_keeps_its_own(detector):
     names = dict(detector.names)
-    assert not detector.open_vocabulary
+    assert not detector.open_vocabulary and not detector.knows_catalog_kinds
     detector.learn_kinds(["bookcase", "rug"])
     assert detector.names == names
 
 
-def test_pooled_an_open_vocabulary_detector_learns_the_kinds_the_other_does_not_know(tiny_yolo_path):
-    pooled = open_vocabulary_yolo(Settings(detector=str(tiny_yolo_path), catalog_detector="yoloe-11n.yaml",
-                                           max_objects=5, device="cpu"))
+def test_pooled_an_open_vocabulary_detector_learns_the_kinds_the_other_does_not_know(tiny_yolo_path, yoloe_text):
+    pooled = open_vocabulary_yolo(Settings.of(detector=str(tiny_yolo_path), catalog_detector="yoloe-11n.yaml",
+                                              max_objects=5, device="cpu").models)
     pooled.learn_kinds(["chair", "couch", "bookcase", "rug"])
+    assert yoloe_text == [["bookcase", "rug"]]
     assert pooled.detectors[1].names == {0: "bookcase", 1: "rug"}  # chairs and sofas are COCO's
     assert {"chair", "couch", "bookcase", "rug"} <= set(pooled.names.values())
     [found] = pooled.detect([PHOTO], conf=0.5, classes=None)
@@ -153,10 +154,17 @@ def test_pooled_an_open_vocabulary_detector_learns_the_kinds_the_other_does_not_
     assert {label for label in found.labels if label != "chair"} <= {"bookcase", "rug"}
 
 
-def test_kinds_that_cannot_be_embedded_are_a_clear_error():
-    def offline(words):
+def test_the_loader_tells_an_open_vocabulary_detector_the_kinds(yoloe_text):
+    detector = load_detector(Settings.of(detector="yoloe-11n.yaml", device="cpu").models, kinds=("chair", "rug"))
+    assert yoloe_text == [["chair", "rug"]] and detector.names == {0: "chair", 1: "rug"}
+
+
+def test_kinds_that_cannot_be_embedded_are_a_clear_error(monkeypatch):
+    from ultralytics.nn.tasks import YOLOEModel
+
+    def offline(self, words, *args, **kwargs):
         raise ConnectionError("no route to the Hub")
 
-    detector = load_detector(Settings(detector="yoloe-11n.yaml", device="cpu"), embed_text=offline)
+    monkeypatch.setattr(YOLOEModel, "get_text_pe", offline)
     with pytest.raises(DetectorError, match="open-vocabulary detector .*no route to the Hub"):
-        detector.learn_kinds(["rug"])
+        load_detector(Settings.of(detector="yoloe-11n.yaml", device="cpu").models, kinds=("rug",))

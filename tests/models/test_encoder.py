@@ -67,4 +67,4 @@ def test_an_image_only_model_refuses_words(tiny_vit, tiny_clip_path, tmp_path):
     for name in ("vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json"):
         (bare / name).unlink(missing_ok=True)
     encoder = load_encoder(str(bare), device="cpu")
-    assert encoder.is_clip and not encoder.reads_text
+    assert encoder.pooling == "image_features" and not encoder.reads_text

@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from core.settings import Settings, SettingsError
+from core.settings import SearchSettings, Settings, SettingsError
 from core.types import WHOLE_PHOTO
 from index.build import build_index
 from index.catalog import open_catalog
@@ -38,15 +38,24 @@ def index(tmp_path_factory):
     return CatalogIndex.load(folder / "idx")
 
 
-def _engine(index, objects, photo, **settings):
+@pytest.fixture(scope="module")
+def plain_index(tmp_path_factory):
+    """The same shop without categories: no product has a kind, so every object searches the whole catalog."""
+    folder = tmp_path_factory.mktemp("plain-shop")
+    catalog = colour_catalog(folder, [(product_id, "", colour) for product_id, _, colour in PRODUCTS])
+    build_index(open_catalog(catalog), FakeEncoder(VECTORS), folder / "idx", progress=False)
+    return CatalogIndex.load(folder / "idx")
+
+
+def _engine(index, objects, photo, max_objects=30, **settings):
     """An engine over `index` whose detector finds `objects` (box, label, score, mirrored score) in `photo`.
 
     Each step is tested on its own: the catalog's other kinds and the whole photo as one more object
     are off unless a test turns them on.
     """
     settings = {"other_kinds": 0, "whole_photo_upto": 0, **settings}
-    detector = FakeDetector(photo, objects)
-    return Engine(detector, FakeEncoder(VECTORS), index, Settings(**settings)), detector
+    detector = FakeDetector(photo, objects, max_objects)
+    return Engine(detector, FakeEncoder(VECTORS), index, SearchSettings(**settings)), detector
 
 
 def _ids(obj):
@@ -68,8 +77,9 @@ def test_each_object_is_searched_among_the_products_of_its_kind(index):
     assert set(result.timings_ms) == {"detect", "embed", "search"}
 
 
-def test_without_kinds_the_whole_catalog_is_searched(index):
-    engine, _ = _engine(index, [(RED_BOX, "chair", 0.9, None)], ROOM, kinds="off")
+def test_without_kinds_the_whole_catalog_is_searched(plain_index):
+    engine, _ = _engine(plain_index, [(RED_BOX, "chair", 0.9, None)], ROOM)
+    assert engine.kinds is None
     [chair] = engine.search(ROOM, top_k=3).objects
     assert _ids(chair) == ["C1", "L1", "C3"]
 
@@ -133,7 +143,7 @@ def test_the_mirrored_photo_finds_what_the_first_look_missed(index):
 
 def test_an_object_seen_in_both_looks_is_one_object(index):
     engine, _ = _engine(index, [(RED_BOX, "chair", 0.9, 0.7), (BLUE_BOX, "couch", 0.5, None)], ROOM,
-                        group_objects=False, catalog_weight=0.0)
+                        catalog_weight=0.0)
     assert [(o.label, o.score) for o in engine.search(ROOM).objects] == [("chair", 0.9), ("couch", 0.5)]
 
 
@@ -145,16 +155,13 @@ def test_lookalike_boxes_are_one_object_with_the_best_of_their_matches(index):
     assert (chair.box, chair.score) == ((150, 10, 190, 60), 0.9)  # the best member's
     assert {(m.product.id, round(m.score, 3)) for m in chair.products} == {("C1", 1.0), ("C2", 1.0)}
 
-    apart, _ = _engine(index, objects, photo, detect_mirrored=False, group_objects=False, catalog_weight=0.0)
-    assert [o.score for o in apart.search(photo, top_k=2).objects] == [0.9, 0.7]
-
 
 # A room with a red chair the detector sees, and a yellow lamp it has no class for in the right
 # half: the only one of the photo's regions whose centre is the lamp's.
 LAMP_ROOM = paint(SIZE, [(RED_BOX, RED), ((140, 40, 160, 60), YELLOW)])
 
 
-def test_kinds_the_detector_cannot_see_are_found_in_the_photos_regions(index):
+def test_kinds_the_detector_cannot_see_are_found_in_the_photos_regions(index, plain_index):
     engine, _ = _engine(index, [(RED_BOX, "chair", 0.9, None)], LAMP_ROOM, other_kinds=1)
     assert engine.kinds.others.keys() == {"lamp", "rug"}
     chair, lamp = engine.search(LAMP_ROOM, top_k=3).objects
@@ -166,20 +173,21 @@ def test_kinds_the_detector_cannot_see_are_found_in_the_photos_regions(index):
     # The next kind is the one with the next best match anywhere: the rug, for the grey wall.
     two, _ = _engine(index, [(RED_BOX, "chair", 0.9, None)], LAMP_ROOM, other_kinds=2)
     assert [o.label for o in two.search(LAMP_ROOM).objects] == ["chair", "lamp", "rug"]
-    off, _ = _engine(index, [(RED_BOX, "chair", 0.9, None)], LAMP_ROOM, other_kinds=2, kinds="off")
+    off, _ = _engine(plain_index, [(RED_BOX, "chair", 0.9, None)], LAMP_ROOM, other_kinds=2)
     assert [o.label for o in off.search(LAMP_ROOM).objects] == ["chair"]  # without kinds, nothing to look for
 
 
 def test_a_detector_that_knows_the_catalogs_kinds_finds_them_as_objects(index):
-    # A catalog detector (python -m train detector) names its classes by the catalog's own kinds.
     detector = FakeDetector(LAMP_ROOM, [(RED_BOX, "chair", 0.9, None), ((138, 38, 162, 62), "lamp", 0.6, None)])
     detector.names = {**FakeDetector.names, 5: "lamp", 6: "shelf"}
-    settings = Settings(other_kinds=2, whole_photo_upto=0, catalog_detector="catalog-kinds.pt")
+    # A general detector's class is used only when the kind rules name it.
+    general = Engine(detector, FakeEncoder(VECTORS), index, SearchSettings(other_kinds=1, whole_photo_upto=0))
+    assert "lamp" not in general.labels
+    # A catalog detector (python -m train detector) names its classes by the catalog's own kinds.
+    detector.knows_catalog_kinds = True
+    settings = SearchSettings(other_kinds=2, whole_photo_upto=0)
     engine = Engine(detector, FakeEncoder(VECTORS), index, settings)
     assert "lamp" in engine.labels and "shelf" not in engine.labels  # the shop sells no shelf
-    # Without a catalog detector a general detector's class is used only when the kind rules name it.
-    general = Engine(detector, FakeEncoder(VECTORS), index, Settings(other_kinds=1, whole_photo_upto=0))
-    assert "lamp" not in general.labels
     chair, lamp, rug = engine.search(LAMP_ROOM, top_k=3).objects
     assert (lamp.label, lamp.box, lamp.score) == ("lamp", (138, 38, 162, 62), 0.8)  # the catalog agrees: 0.8
     assert _ids(lamp) == ["L1"]  # searched among lamps only, though the red chairs are near
@@ -194,17 +202,19 @@ def test_a_detector_that_knows_the_catalogs_kinds_finds_them_as_objects(index):
 
 def test_the_catalog_detectors_boxes_do_not_push_out_the_detectors(index):
     # One box per pass: the surer lamp would take the only place from the chair if both counted together.
-    detector = FakeDetector(LAMP_ROOM, [(RED_BOX, "chair", 0.6, None), ((138, 38, 162, 62), "lamp", 0.9, None)])
-    detector.names = {**FakeDetector.names, 5: "lamp"}
-    settings = Settings(other_kinds=1, whole_photo_upto=0, catalog_detector="catalog-kinds.pt", max_objects=1)
+    detector = FakeDetector(LAMP_ROOM, [(RED_BOX, "chair", 0.6, None), ((138, 38, 162, 62), "lamp", 0.9, None)],
+                            max_objects=1)
+    detector.names, detector.knows_catalog_kinds = {**FakeDetector.names, 5: "lamp"}, True
+    settings = SearchSettings(other_kinds=1, whole_photo_upto=0)
     found = Engine(detector, FakeEncoder(VECTORS), index, settings).search(LAMP_ROOM).objects
     assert sorted(o.label for o in found) == ["chair", "lamp"]
 
 
-def test_an_open_vocabulary_detector_looks_for_every_kind_the_catalog_sells(index):
-    settings = Settings(detector="yoloe-11n.yaml", other_kinds=2, whole_photo_upto=0, device="cpu")
-    detector = open_vocabulary_yolo(settings)
-    engine = Engine(detector, FakeEncoder(VECTORS), index, settings)
+def test_an_open_vocabulary_detector_looks_for_every_kind_the_catalog_sells(index, yoloe_text):
+    settings = Settings.of(detector="yoloe-11n.yaml", other_kinds=2, whole_photo_upto=0, device="cpu")
+    detector = open_vocabulary_yolo(settings.models)
+    detector.learn_kinds(index.table.kinds.words)  # as load_engine tells it
+    engine = Engine(detector, FakeEncoder(VECTORS), index, settings.search)
     kinds = ("chair", "couch", "dining table", "lamp", "rug")  # the detector classes its rules name, then its own
     assert engine.labels == kinds and tuple(detector.names.values()) == kinds
     objects = engine.search(ROOM, top_k=3).objects
@@ -233,18 +243,18 @@ def test_the_whole_photo_is_one_more_object_when_few_were_found(index, objects, 
         assert _ids(whole) == ["S1", "S2"]  # the photo's centre is the sofa
 
 
-def test_the_detector_looks_only_for_the_classes_the_catalog_sells(index):
+def test_the_detector_looks_only_for_the_classes_the_catalog_sells(index, plain_index):
     engine, detector = _engine(index, [(RED_BOX, "chair", 0.9, None), (BLUE_BOX, "person", 0.95, None)], ROOM)
     assert engine.labels == ("chair", "couch", "dining table")  # the shop's kinds (it sells no bed)
     assert [o.label for o in engine.search(ROOM).objects] == ["chair"]
     assert detector.calls[0] == {"conf": 0.05, "classes": engine.labels, "images": 2}  # low_conf: the catalog may vouch
 
-    plain, detector = _engine(index, [(RED_BOX, "chair", 0.9, None)], ROOM, kinds="off", classes="chair,tv")
+    plain, detector = _engine(plain_index, [(RED_BOX, "chair", 0.9, None)], ROOM, classes="chair,tv")
     assert plain.labels == ("chair",)
     plain.search(ROOM, conf=0.4)
     assert detector.calls[0] == {"conf": 0.4, "classes": ("chair",), "images": 2}
     with pytest.raises(SettingsError, match="None of the classes"):
-        _engine(index, [], ROOM, kinds="off", classes="spaceship")
+        _engine(plain_index, [], ROOM, classes="spaceship")
 
 
 @pytest.mark.parametrize("settings, conf, whole", [
@@ -252,24 +262,22 @@ def test_the_detector_looks_only_for_the_classes_the_catalog_sells(index):
     ({"conf": 0.5}, 0.3, False),  # a threshold asked for wins
     ({"conf": 0.3}, None, False),
 ])
-def test_top_k_and_conf_default_to_the_settings(index, settings, conf, whole):
-    engine, _ = _engine(index, [(BLUE_BOX, "couch", 0.4, None)], ROOM, kinds="off", top_k=3, **settings)
+def test_top_k_and_conf_default_to_the_settings(plain_index, settings, conf, whole):
+    engine, _ = _engine(plain_index, [(BLUE_BOX, "couch", 0.4, None)], ROOM, top_k=3, **settings)
     result = engine.search(ROOM, conf=conf)
     assert result.whole_image is whole and len(result.objects[0].products) == 3
 
 
-@pytest.mark.parametrize("style, size", [("catalog", (60, 60)), ("box", (20, 60))])
-def test_crops_are_squares_on_the_catalogs_background_or_the_box_itself(index, style, size):
+def test_crops_are_squares_on_the_catalogs_background(index):
     tall = (90, 20, 110, 80)  # 20 x 60
     photo = paint(SIZE, [(tall, RED)])
-    engine, _ = _engine(index, [(tall, "chair", 0.9, None)], photo, crop_style=style, crop_padding=0.0,
-                        detect_mirrored=False)
+    engine, _ = _engine(index, [(tall, "chair", 0.9, None)], photo, crop_padding=0.0, detect_mirrored=False)
     engine.search(photo)
     crop, whole = engine.encoder.embedded  # the whole photo is always embedded: it may be needed
-    assert whole.size == ((200, 200) if style == "catalog" else SIZE)
-    assert crop.size == size and crop.getpixel((size[0] // 2, 30)) == RED
-    if style == "catalog":  # the catalog photos' own background (white), not the room's grey
-        assert index.manifest.background == (255, 255, 255) and crop.getpixel((2, 30)) == (255, 255, 255)
+    assert whole.size == (200, 200)
+    assert crop.size == (60, 60) and crop.getpixel((30, 30)) == RED
+    # The catalog photos' own background (white), not the room's grey.
+    assert index.manifest.background == (255, 255, 255) and crop.getpixel((2, 30)) == (255, 255, 255)
 
 
 # The served pipeline, loaded from settings as the app loads it, with tiny real models.
@@ -324,4 +332,4 @@ def test_a_bad_photo_is_refused_before_the_models_run(served):
     with pytest.raises(ImageError, match="not an image"):
         engine.search(b"not an image")
     with pytest.raises(ImageError, match="limit is"):
-        Engine(None, engine.encoder, engine.index, Settings(max_pixels=100)).search(np.zeros((20, 20, 3), np.uint8))
+        Engine(None, engine.encoder, engine.index, SearchSettings(max_pixels=100)).search(np.zeros((20, 20, 3), np.uint8))

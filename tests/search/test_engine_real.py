@@ -24,7 +24,7 @@ def engine(tmp_path_factory):
     """The served pipeline over the whole ikea-interior catalog (indexed once, about 100 s)."""
     from search.engine import load_engine
 
-    settings = Settings(detector=str(YOLO_WEIGHTS), encoder=str(MOBILENET), device="cpu",
+    settings = Settings.of(detector=str(YOLO_WEIGHTS), encoder=str(MOBILENET), device="cpu",
                         catalog=str(INTERIOR / "products.csv"), index_dir=str(tmp_path_factory.mktemp("interior")))
     return load_engine(settings, build_index=True, progress=False)
 

@@ -39,7 +39,8 @@ def test_prints_the_result_as_json(index_dir, color_catalog, tiny_yolo_path, cap
 @pytest.mark.parametrize("args, message", [
     (["/no/photo.jpg", "--index", "{idx}"], "No image file"),
     (["{photo}", "--index", "{tmp}/empty"], "No index at"),
-    (["{photo}", "--index", "{idx}", "--top-k", "0"], "top_k (LOOKALIKE_TOP_K) must be between 1"),
+    (["{photo}", "--index", "{idx}", "--top-k", "0"], "top_k must be a whole number from 1 to 30; got 0"),
+    (["{photo}", "--index", "{idx}", "--conf", "0"], "conf must be a number above 0 and at most 1; got 0.0"),
     (["{photo}", "--index", "{idx}", "--detector", "{tmp}/none.pt"], "No detector weights"),
     (["{photo}", "--index", "{idx}", "--encoder", "{tmp}/none"], "Could not load the encoder"),
 ])

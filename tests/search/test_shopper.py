@@ -3,7 +3,7 @@ product, popularity and "no close match", over a small shop with names, colours,
 
 import pytest
 
-from core.settings import Settings
+from core.settings import SearchSettings
 from core.types import SELECTION, Filters
 from index.build import build_index
 from index.catalog import open_catalog
@@ -40,7 +40,7 @@ def index(tmp_path_factory):
 
 
 def _engine(index, detector=None, **settings):
-    return Engine(detector, FakeEncoder(VECTORS), index, Settings(**{"whole_photo_upto": 0, **settings}))
+    return Engine(detector, FakeEncoder(VECTORS), index, SearchSettings(**{"whole_photo_upto": 0, **settings}))
 
 
 def _ids(products):

@@ -19,10 +19,10 @@ def test_a_detector_of_the_catalogs_own_kinds_is_trained_and_served_beside_the_d
     # Rugs have two photos, lamps one: only rugs are learnt; chairs are the detector's own class.
     assert "of 1 kinds (rug)" in capsys.readouterr().out and out.exists()
     assert (tmp_path / "detectors" / "shop-scenes" / "data.yaml").exists()
-    pooled = load_detector(Settings(detector=str(tiny_yolo_path), catalog_detector=str(out), device="cpu"))
+    pooled = load_detector(Settings.of(detector=str(tiny_yolo_path), catalog_detector=str(out), device="cpu").models)
     trained = pooled.detectors[1]
     assert trained.names == {0: "rug"} and trained.imgsz == 64  # run at the size it was trained at
-    assert pooled.detectors[0].imgsz == Settings().imgsz
+    assert pooled.detectors[0].imgsz == Settings.of().models.imgsz
 
 
 def test_a_catalog_of_detector_classes_only_has_nothing_to_learn(tiny_yolo_path, tmp_path, capsys):

@@ -1,0 +1,66 @@
+"""What a search carries from stage to stage (search.engine): one record per photo, one per crop of it,
+and the request's own context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from core.types import Detections, Filters, Match, ObjectResult, Where
+
+
+@dataclass(frozen=True, eq=False)
+class Request:
+    """What one search asks, read once: its defaults resolved, its words and filters parsed."""
+
+    top_k: int
+    conf: float
+    filters: Filters
+    text_vector: np.ndarray | None = None  # (D,) the words by the encoder's text tower, where it has one
+    relevance: np.ndarray | None = None  # (rows,) each product's keyword relevance to the words, where they match any
+    named: np.ndarray | None = None  # the rows the words match
+
+    @property
+    def reranks(self) -> bool:
+        return self.relevance is not None
+
+    def where(self, kinds: tuple[str, ...] = ()) -> Where:
+        """The products a list of `kinds` may hold under the filters: a category filter replaces the kind."""
+        return Where.of(self.filters, kinds=() if self.filters.categories else kinds)
+
+
+@dataclass(eq=False)
+class Crop:
+    """A part of the photo that is embedded: one of the detector's boxes, or a region of the photo."""
+
+    box: np.ndarray  # float64 (4,) pixel xyxy within the photo: the box of an object found in it
+    image: Image.Image  # what the encoder sees: the box, padded, on a square of the catalog's background
+    label: str | None = None  # the detector's class; None for a region
+    score: float | None = None  # the detector's confidence; None for a region
+    vector: np.ndarray | None = None  # (D,) its embedding
+    near: list[Match] | None = None  # its nearest products in the whole catalog (with kinds)
+
+
+@dataclass(eq=False)
+class Photo:
+    """One photo's way through the pipeline: each stage reads what the earlier ones filled in."""
+
+    image: Image.Image
+    request: Request
+    selection: tuple[int, int, int, int] | None = None  # the region the user chose: searched alone, no detector
+    detections: Detections = field(default_factory=Detections.empty)
+    found: list[Crop] = field(default_factory=list)  # the detections' crops, best first
+    # The whole photo first, then its halves and centre; or the user's selection alone.
+    regions: list[Crop] = field(default_factory=list)
+    objects: list[ObjectResult] = field(default_factory=list)
+
+    @property
+    def crops(self) -> list[Crop]:
+        return self.found + self.regions
+
+
+def vectors_of(crops: list[Crop]) -> np.ndarray:
+    """The crops' embeddings, (N, D)."""
+    return np.stack([crop.vector for crop in crops])
