@@ -143,7 +143,7 @@ class Engine:
         ranking (BM25 over its text columns) and, with a CLIP-family encoder, its text tower's ranking
         of the product photos, fused by rank."""
         t0 = time.perf_counter()
-        k = self.settings.top_k if top_k is None else check_top_k(top_k)
+        k = self._top_k(top_k)
         words, filters = split_price(check_words(words), check_filters(filters))
         where = Where.of(filters)
         if not TOKEN.search(words):
@@ -164,6 +164,10 @@ class Engine:
         return TextResult(words, filters, products, tuple(matched_by),
                           {"search": round((time.perf_counter() - t0) * 1000, 1)})
 
+    def _top_k(self, asked: int | None) -> int:
+        """How many products a request gets: what it asked, checked, or the settings'."""
+        return self.settings.top_k if asked is None else check_top_k(asked)
+
     # The stages.
 
     def _read(self, queries: Sequence[Query]) -> list[Photo]:
@@ -179,9 +183,9 @@ class Engine:
             if named.size:
                 dense = np.zeros(len(self.index), np.float64)
                 dense[named] = relevance
-            request = Request(self.settings.top_k if query.top_k is None else check_top_k(query.top_k),
-                              self.settings.conf if query.conf is None else check_conf(query.conf),
-                              filters, vectors.get(words), dense, named if named.size else None)
+            conf = self.settings.conf if query.conf is None else check_conf(query.conf)
+            request = Request(self._top_k(query.top_k), conf, filters, vectors.get(words), dense,
+                              named if named.size else None)
             photos.append(Photo(image, request, None if query.box is None else check_box(query.box, image.size)))
         return photos
 
@@ -344,7 +348,8 @@ class Engine:
         is_of = self.kinds.is_of
         ranks = [next((r for r, m in enumerate(found) if is_of(m.product.row, kind)), AGREEMENT_NEIGHBOURS)
                  for kind, found in zip(kinds, near)]  # from 0; AGREEMENT_NEIGHBOURS for none
-        return self.settings.catalog_weight * (AGREEMENT_NEIGHBOURS - np.asarray(ranks, np.float64)) / AGREEMENT_NEIGHBOURS
+        weight = self.settings.catalog_weight
+        return weight * (AGREEMENT_NEIGHBOURS - np.asarray(ranks, np.float64)) / AGREEMENT_NEIGHBOURS
 
 
 def _pixels(box: np.ndarray) -> tuple[int, int, int, int]:
