@@ -117,27 +117,6 @@ class Engine:
         return [SearchResult(p.objects, all(o.label == WHOLE_PHOTO for o in p.objects), p.image.size, dict(timings))
                 for p in photos]
 
-    def _objects(self, photo: Photo) -> list[ObjectResult]:
-        """A photo's objects, from its embedded crops: a selection searched alone, or the detections that
-        pass, at most `other_kinds` of the catalog's own kinds, and the whole photo when few were found."""
-        request = photo.request
-        if photo.selection is not None:
-            [products] = self._rank(vectors_of(photo.regions), request.top_k, (), request)
-            return [ObjectResult(SELECTION, photo.selection, None, products)]
-        if self.kinds:  # each crop's nearest products in the whole catalog, which the catalog's agreement is read from
-            for crop, near in zip(photo.crops, self.index.search(vectors_of(photo.crops), AGREEMENT_NEIGHBOURS)):
-                crop.near = near
-        objects, room = self._own_kinds_limited(self._detected(photo))
-        found = len(objects)
-        if self._own_kinds is not None and room:
-            objects += self._other_kinds(photo, room, {o.label for o in objects})
-        if found <= self.settings.whole_photo_upto:  # 0 <= upto: always when nothing was found
-            [matches] = self._rank(vectors_of(photo.regions[:1]), request.top_k, (), request)
-            whole = ObjectResult(WHOLE_PHOTO, (0, 0, photo.image.width, photo.image.height), None, matches)
-            # One object found or none: the photo is most likely of one product, so the whole photo leads.
-            objects.insert(0 if found <= 1 else len(objects), whole)
-        return objects
-
     def search_text(self, words: str, top_k: int | None = None, filters: Filters = Filters()) -> TextResult:
         """The catalog's products for `words` ("oak bookcase", "velvet armchair under 300"): its keyword
         ranking (BM25 over its text columns) and, with a CLIP-family encoder, its text tower's ranking
@@ -168,7 +147,7 @@ class Engine:
         """How many products a request gets: what it asked, checked, or the settings'."""
         return self.settings.top_k if asked is None else check_top_k(asked)
 
-    # The stages.
+    # The stages, in the order search_many runs them.
 
     def _read(self, queries: Sequence[Query]) -> list[Photo]:
         """Each query's photo decoded and what it asks read once; the text tower embeds all their words at once."""
@@ -244,6 +223,27 @@ class Engine:
         crops = [crop for photo in photos for crop in photo.crops]
         for crop, vector in zip(crops, self.encoder.embed_images([crop.image for crop in crops])):
             crop.vector = vector
+
+    def _objects(self, photo: Photo) -> list[ObjectResult]:
+        """A photo's objects, from its embedded crops: a selection searched alone, or the detections that
+        pass, at most `other_kinds` of the catalog's own kinds, and the whole photo when few were found."""
+        request = photo.request
+        if photo.selection is not None:
+            [products] = self._rank(vectors_of(photo.regions), request.top_k, (), request)
+            return [ObjectResult(SELECTION, photo.selection, None, products)]
+        if self.kinds:  # each crop's nearest products in the whole catalog, which the catalog's agreement is read from
+            for crop, near in zip(photo.crops, self.index.search(vectors_of(photo.crops), AGREEMENT_NEIGHBOURS)):
+                crop.near = near
+        objects, room = self._own_kinds_limited(self._detected(photo))
+        found = len(objects)
+        if self._own_kinds is not None and room:
+            objects += self._other_kinds(photo, room, {o.label for o in objects})
+        if found <= self.settings.whole_photo_upto:  # 0 <= upto: always when nothing was found
+            [matches] = self._rank(vectors_of(photo.regions[:1]), request.top_k, (), request)
+            whole = ObjectResult(WHOLE_PHOTO, (0, 0, photo.image.width, photo.image.height), None, matches)
+            # One object found or none: the photo is most likely of one product, so the whole photo leads.
+            objects.insert(0 if found <= 1 else len(objects), whole)
+        return objects
 
     def _detected(self, photo: Photo) -> list[ObjectResult]:
         """The detections whose score passes `conf`, best first, each with its products; look-alikes of a
