@@ -1,12 +1,15 @@
-"""Thread counts come from the settings; 0 means every core."""
+"""Thread counts come from the settings; 0 means every core; torch and faiss share one OpenMP runtime."""
 
 import os
+import subprocess
+import sys
 
 import faiss
 import pytest
 import torch
 
 from models.runtime import pick_device, set_threads
+from support import ROOT
 
 
 @pytest.fixture
@@ -25,3 +28,11 @@ def test_set_threads_sets_torch_and_faiss(restore_threads, count, expected):
 def test_pick_device():
     assert pick_device("cpu") == "cpu"
     assert pick_device(None) == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@pytest.mark.slow  # a fresh interpreter
+def test_torch_is_loaded_before_faiss_so_that_faiss_runs_on_its_openmp_runtime():
+    # faiss first, each library runs its own OpenMP threads, which contend (index.vectors).
+    check = "import sys, search.engine; m = list(sys.modules); print(m.index('torch') < m.index('faiss'))"
+    out = subprocess.run([sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "True"
