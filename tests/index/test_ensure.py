@@ -22,7 +22,7 @@ def test_first_start_builds_the_index_and_later_starts_reuse_it(tmp_path, color_
     assert again.path == built
     # The folder holding the manifest names the same catalog; without an encoder setting, the index's own.
     third, loaded = ensure(_settings(catalog=str(color_catalog.parent), index_dir=str(tmp_path / "idx")),
-                                 build=True)
+                           build=True)
     assert third.path == built and loaded.name == str(tiny_clip_path)
 
 
@@ -30,7 +30,7 @@ def test_an_index_is_rebuilt_for_another_catalog_or_encoder_but_kept_for_the_def
         tmp_path, color_catalog, tiny_clip_path, tiny_vit_path):
     directory = tmp_path / "idx"
     ensure(_settings(catalog=str(color_catalog), encoder=str(tiny_clip_path), index_dir=str(directory)),
-                 build=True, progress=False)
+           build=True, progress=False)
     first = live_version(directory)
 
     ensure(_settings(index_dir=str(directory)), build=True)  # default catalog: a prebuilt index is served
@@ -44,14 +44,14 @@ def test_an_index_is_rebuilt_for_another_catalog_or_encoder_but_kept_for_the_def
     other = tmp_path / "other.csv"
     other.write_text(color_catalog.read_text().replace("img/", str(color_catalog.parent / "img") + "/"))
     ensure(_settings(catalog=str(other), encoder=str(tiny_vit_path), index_dir=str(directory)),
-                 build=True, progress=False)
+           build=True, progress=False)
     assert live_version(directory) != second
 
 
 def test_an_encoder_with_other_weights_rebuilds_when_building_is_allowed(tmp_path, color_catalog):
     import torch
 
-    from support import save_tiny_clip, ensure
+    from support import save_tiny_clip
 
     torch.manual_seed(0)
     model = save_tiny_clip(tmp_path / "tiny-clip")
@@ -70,3 +70,20 @@ def test_without_building_a_missing_index_is_an_error(tmp_path, color_catalog):
     with pytest.raises(IndexNotFoundError, match="No index at"):
         ensure(_settings(catalog=str(color_catalog), index_dir=str(tmp_path / "none")))
     assert not (tmp_path / "none").exists()
+
+
+def test_other_kind_rules_rebuild_the_index_when_building_is_allowed(tmp_path, color_catalog, tiny_clip_path):
+    import json
+
+    place = {"catalog": str(color_catalog), "encoder": str(tiny_clip_path), "index_dir": str(tmp_path / "idx")}
+    index, _ = ensure(_settings(**place), build=True, progress=False)
+    assert index.table.kinds.classes == ("chair",)  # the shop's category is "chair"
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps({"couch": ["chair"]}))  # a shop whose "chairs" are sofas
+    settings = _settings(kind_rules=str(rules), **place)
+    with pytest.raises(IndexMismatchError, match="other kind rules"):
+        ensure(settings)
+    rebuilt, _ = ensure(settings, build=True, progress=False)
+    assert rebuilt.path != index.path and rebuilt.table.kinds.classes == ("couch",)
+    assert ensure(settings, build=True, progress=False)[0].path == rebuilt.path  # the same rules: kept
+    assert ensure(_settings(**place))[0].path == rebuilt.path  # no rules named: the index's own are served
