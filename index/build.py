@@ -93,9 +93,10 @@ def _embed(catalog: Catalog, encoder, vectors: VectorBackend, folder: Path, batc
                 skipped.append((item.id, str(exc)))
                 continue
             borders.append(_border_colour(images[-1]))
-            kept.append(Product(row=len(products) + len(kept), id=item.id, name=item.name, category=item.category,
-                                price=item.price, link=item.link, image=f"images/{len(products) + len(kept)}.jpg",
-                                popularity=item.popularity, attributes=item.attributes))
+            row = len(products) + len(kept)
+            kept.append(Product(row=row, id=item.id, name=item.name, category=item.category, price=item.price,
+                                link=item.link, image=f"images/{row}.jpg", popularity=item.popularity,
+                                attributes=item.attributes))
         if images:
             vectors.add(encoder.embed_images(images), np.array([p.row for p in kept], np.int64))
             for product, image in zip(kept, images):

@@ -35,6 +35,7 @@ class ProductTable:
         self.has_prices = bool(np.isfinite(self._price).any())
         self.photos_per_product = len(self.products) / max(len({p.id for p in self.products}), 1)
         self._masks: dict[tuple, np.ndarray] = {}
+        self._last: tuple[Where, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.products)
@@ -43,6 +44,15 @@ class ProductTable:
         """The rows `where` keeps (int64, ascending); None when it keeps every row."""
         if not where:
             return None
+        # A search asks twice of one Where (how many rows, then which): the last answer is kept, by identity.
+        last = self._last
+        if last is not None and last[0] is where:
+            return last[1]
+        rows = self._rows_where(where)
+        self._last = (where, rows)
+        return rows
+
+    def _rows_where(self, where: Where) -> np.ndarray:
         rows = None
         if where.kinds:
             found = [self.kinds.rows_of(kind) for kind in where.kinds]

@@ -136,4 +136,6 @@ def _is_number(value) -> bool:
 
 def _shown(value) -> str:
     # Numbers are quoted as sent; anything else only by its type, so a message never echoes a payload.
-    return str(value) if _is_number(value) or isinstance(value, float) else f"a {type(value).__name__}"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return f"a {type(value).__name__}"
