@@ -191,8 +191,7 @@ class Settings:
 
     def flat(self) -> dict[str, object]:
         """Every setting by its flat name, e.g. for a benchmark's report."""
-        return {_flat_name(f): getattr(getattr(self, group), f.name)
-                for group, kind in GROUPS.items() for f in fields(kind)}
+        return {name: getattr(getattr(self, group), attribute) for name, (group, attribute) in PLACES.items()}
 
     @classmethod
     def from_env(cls, env=os.environ, **overrides) -> "Settings":
