@@ -9,6 +9,7 @@ refused with a message that names the setting.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -18,17 +19,34 @@ from .errors import LookalikeError
 DEFAULT_ENCODER = "openai/clip-vit-base-patch32"
 # Amazon Berkeley Objects (CC BY 4.0), furniture and home goods: see README (The default catalog).
 DEFAULT_CATALOG = "huggingface/amazon-berkeley-objects"
-# ABO's product types that are furniture and home goods. Not checked against the mirror's data here
-# (no Hub access): a build logs how many rows they kept and refuses a catalog left empty.
+# ABO's product types that are furniture and home goods (README: The default catalog, for how they
+# were chosen); `python -m index inspect` counts the listings each keeps.
 ABO_HOME_TYPES = (
-    "CHAIR", "SOFA", "TABLE", "DESK", "BED", "OTTOMAN", "BENCH", "STOOL_SEATING", "CABINET", "DRESSER", "SHELF",
-    "FURNITURE", "HOME_FURNITURE_AND_DECOR", "LAMP", "LIGHT_FIXTURE", "RUG", "MIRROR", "PILLOW", "BLANKET", "VASE",
-    "PLANTER", "CLOCK", "WALL_ART", "CURTAIN", "BASKET",
+    "BASKET", "BED", "BED_FRAME", "BENCH", "BLANKET", "BOOKCASE", "CABINET", "CHAIR", "CLOCK", "CURTAIN", "DESK",
+    "DRESSER", "FURNITURE", "HEADBOARD", "HOME_BED_AND_BATH", "HOME_FURNITURE_AND_DECOR", "HOME_MIRROR", "LAMP",
+    "LIGHT_FIXTURE", "MATTRESS", "MIRROR", "OTTOMAN", "PILLOW", "PLANTER", "RUG", "SHELF", "SOFA", "STOOL_SEATING",
+    "TABLE", "VASE", "WALL_ART",
 )
+# The Amazon store of each marketplace (ABO's `country`): a listing links to its own store's page;
+# one of a marketplace not named here gets no link rather than a guessed one.
+ABO_STORES = {
+    "US": "www.amazon.com", "GB": "www.amazon.co.uk", "CA": "www.amazon.ca", "AU": "www.amazon.com.au",
+    "IN": "www.amazon.in", "SG": "www.amazon.sg", "AE": "www.amazon.ae", "SA": "www.amazon.sa",
+    "DE": "www.amazon.de", "FR": "www.amazon.fr", "IT": "www.amazon.it", "ES": "www.amazon.es",
+    "NL": "www.amazon.nl", "SE": "www.amazon.se", "PL": "www.amazon.pl", "TR": "www.amazon.com.tr",
+    "MX": "www.amazon.com.mx", "BR": "www.amazon.com.br", "JP": "www.amazon.co.jp", "CN": "www.amazon.cn",
+}
+ABO_ENGLISH = ("US", "GB", "CA", "AU", "IN", "SG")  # marketplaces whose listings are written in English
 # How the default catalog is read, for each of these settings left empty.
 DEFAULT_CATALOG_READING = {
+    "catalog_config": "listings",
+    "catalog_images": "images_small:main_image_id=image_id",
     "catalog_keep": "product_type=" + ",".join(ABO_HOME_TYPES),
-    "link_template": "https://www.amazon.com/dp/{item_id}",
+    "catalog_prefer": "country=" + ",".join(ABO_ENGLISH),
+    # On a free CPU Space (2 vCPUs) CLIP B/32 indexes about 10 images/s: 2,000 is about 3-4 minutes.
+    "catalog_limit": 2000,
+    "text_columns": "brand_en,color_en",
+    "link_template": json.dumps({"country": {c: f"https://{store}/dp/{{item_id}}" for c, store in ABO_STORES.items()}}),
     "catalog_credit": "[Amazon Berkeley Objects](https://amazon-berkeley-objects.s3.amazonaws.com/index.html) "
                       "© Amazon.com, [CC BY 4.0](https://creativecommons.org/licenses/by/4.0/); "
                       "furniture and home goods selected",
@@ -57,10 +75,17 @@ class CatalogSettings:
 
     source: str = field(default=DEFAULT_CATALOG, metadata={"name": "catalog"})  # Hub id, folder or manifest file
     catalog_config: str = ""  # a Hub dataset's configuration (subset); "": its default
+    # Images stored apart from the rows, by id: "CONFIG:column=column" (another configuration of the
+    # dataset, e.g. "images_small:main_image_id=image_id") or "OWNER/NAME:column=column"; "": in the rows.
+    catalog_images: str = ""
     # Rows kept: "column=value,value" (e.g. product_type=SOFA,CHAIR); "": every row.
     catalog_keep: str = ""
+    # Rows taken first where the cap chooses: "column=value,value"; "": none.
+    catalog_prefer: str = ""
+    catalog_limit: int = 0  # at most this many products, spread over the categories; 0: all
     # A product's link made from its columns where the catalog has no link column, e.g.
-    # "https://www.amazon.com/dp/{item_id}"; "": none.
+    # "https://www.amazon.com/dp/{item_id}", or one per value of a column as JSON:
+    # {"country": {"US": "https://www.amazon.com/dp/{item_id}", ...}}; "": none.
     link_template: str = ""
     catalog_credit: str = ""  # the catalog's attribution and license (Markdown), shown on the page
     index_dir: str = ""  # "": <user cache>/lookalike/index
@@ -80,21 +105,52 @@ class CatalogSettings:
                     object.__setattr__(self, name, value)
         if not self.index_dir:
             object.__setattr__(self, "index_dir", str(cache_root() / "index"))
-        self.keep_rows  # refuses a malformed value now, not at the next build
-        if self.link_template and not self.link_template.startswith(("https://", "http://")):
-            raise SettingsError(f"{_name('link_template')} must start with https:// or http://, "
-                                f"got {self.link_template!r}.")
+        # Malformed values are refused now, not at the next build.
+        self.keep_rows, self.preferred_rows, self.image_reference, self.link_templates
 
     @property
     def keep_rows(self) -> tuple[str, tuple[str, ...]] | None:
         """The catalog rows kept, as (column, values); None for every row."""
-        if not self.catalog_keep.strip():
+        return _column_values("catalog_keep", self.catalog_keep)
+
+    @property
+    def preferred_rows(self) -> tuple[str, tuple[str, ...]] | None:
+        """The catalog rows a cap takes first, as (column, values); None for none."""
+        return _column_values("catalog_prefer", self.catalog_prefer)
+
+    @property
+    def image_reference(self) -> tuple[str, str, str] | None:
+        """(configuration or dataset, the row's column, its column) of images stored by id; None: in the rows."""
+        if not self.catalog_images.strip():
             return None
-        column, _, values = self.catalog_keep.partition("=")
-        kept = tuple(v.strip() for v in values.split(",") if v.strip())
-        if not column.strip() or not kept:
-            raise SettingsError(f"{_name('catalog_keep')} must be 'column=value,value', got {self.catalog_keep!r}.")
-        return column.strip(), kept
+        where, _, join = self.catalog_images.rpartition(":")
+        left, _, right = join.partition("=")
+        if not (where.strip() and left.strip() and right.strip()):
+            raise SettingsError(f"{_name('catalog_images')} must be 'CONFIG:column=column' or "
+                                f"'OWNER/NAME:column=column', got {self.catalog_images!r}.")
+        return where.strip(), left.strip(), right.strip()
+
+    @property
+    def link_templates(self) -> tuple[str | None, dict[str, str]] | None:
+        """(None, {"": template}) for one link template, (column, {value: template}) for one per value; None: none."""
+        text = self.link_template.strip()
+        if not text:
+            return None
+        if text.startswith("{"):
+            try:
+                [(column, templates)] = json.loads(text).items()
+                assert isinstance(templates, dict) and all(isinstance(t, str) for t in templates.values())
+            except (ValueError, AssertionError) as exc:
+                raise SettingsError(f"{_name('link_template')} must be a link, or JSON "
+                                    f'{{"column": {{"value": "link", ...}}}}, got {text[:80]!r}.') from exc
+            found = (column, templates)
+        else:
+            found = (None, {"": text})
+        for template in found[1].values():
+            if not template.startswith(("https://", "http://")):
+                raise SettingsError(f"{_name('link_template')}: a link must start with https:// or http://, "
+                                    f"got {template!r}.")
+        return found
 
     @property
     def text_column_list(self) -> tuple[str, ...] | None:
@@ -209,6 +265,7 @@ class Settings:
 _RANGES = (
     ("top_k", 1, MAX_TOP_K), ("conf", 0.0, 1.0), ("iou", 0.0, 1.0), ("imgsz", 32, 4096), ("max_objects", 1, 1000),
     ("crop_padding", 0.0, 1.0), ("max_pixels", 1, 10**9), ("threads", 0, 1024), ("batch_size", 1, 4096),
+    ("catalog_limit", 0, 10**9),
     ("catalog_weight", 0.0, 0.99), ("low_conf", 0.0, 1.0), ("other_kinds", 0, 100), ("whole_photo_upto", 0, 1000),
     ("words_weight", 0.0, 10.0), ("close_level", 0.0, 1.0), ("popularity_weight", 0.0, 1.0),
 )
@@ -227,6 +284,17 @@ def _place(name: str) -> tuple[str, str]:
     if name not in PLACES:
         raise SettingsError(f"There is no setting {name!r}; the settings are {', '.join(NAMES)}.")
     return PLACES[name]
+
+
+def _column_values(name: str, text: str) -> tuple[str, tuple[str, ...]] | None:
+    """A "column=value,value" setting as (column, values); None when empty."""
+    if not text.strip():
+        return None
+    column, _, values = text.partition("=")
+    found = tuple(v.strip() for v in values.split(",") if v.strip())
+    if not column.strip() or not found:
+        raise SettingsError(f"{_name(name)} must be 'column=value,value', got {text!r}.")
+    return column.strip(), found
 
 
 def _check(group) -> None:

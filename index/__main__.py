@@ -1,4 +1,5 @@
 """python -m index build --source SRC --out DIR [--encoder E] ...
+python -m index inspect SRC ...  (build's catalog flags: how it would be read, embedding nothing)
 python -m index push --repo OWNER/NAME [--index DIR] ..."""
 
 from __future__ import annotations
@@ -16,36 +17,25 @@ from . import hub
 from .build import build_index
 from .catalog import ColumnMap, Reading, open_catalog
 from .errors import IndexNotFoundError
+from .inspect import inspect as inspect_catalog
 from .kinds import load_kind_rules
 from .store import read_live_manifest
 
-FIELDS = ("image", "id", "name", "category", "price", "link", "popularity")
+FIELDS = ("image", "id", "name", "category", "price", "link", "popularity", "more_images")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m index", description="Build a Lookalike catalog index.")
     commands = parser.add_subparsers(dest="command", required=True)
     build = commands.add_parser("build", help="embed a catalog into an index directory")
-    build.add_argument("--source", help="Hub dataset id, datasets folder, or CSV/JSONL manifest "
-                                        "(default: $LOOKALIKE_CATALOG)")
+    inspect = commands.add_parser("inspect", help="show how a catalog would be read, embedding nothing")
+    inspect.add_argument("source", nargs="?", help="as --source of build")
+    for command in (build, inspect):
+        _catalog_options(command)
     build.add_argument("--out", help="index directory (default: $LOOKALIKE_INDEX_DIR or the user cache)")
     build.add_argument("--encoder", help=f"model id or folder (default: $LOOKALIKE_ENCODER or {DEFAULT_ENCODER})")
-    build.add_argument("--split", default="train", help="dataset split (Hub and datasets folders)")
-    build.add_argument("--revision", help="dataset revision (Hub datasets)")
-    build.add_argument("--config", help="dataset configuration (Hub datasets; default: $LOOKALIKE_CATALOG_CONFIG)")
-    build.add_argument("--keep", help="only rows with one of these values: column=value,value "
-                                      "(default: $LOOKALIKE_CATALOG_KEEP)")
-    build.add_argument("--link-template", help="a link made from the columns where none holds one, e.g. "
-                                               "https://www.amazon.com/dp/{item_id} "
-                                               "(default: $LOOKALIKE_LINK_TEMPLATE)")
-    build.add_argument("--credit", help="the catalog's attribution and license, shown on the page "
-                                        "(default: $LOOKALIKE_CATALOG_CREDIT)")
     build.add_argument("--device", help="cpu or cuda (default: cuda when present)")
     build.add_argument("--batch-size", type=int, help="images embedded at once (default: $LOOKALIKE_BATCH_SIZE or 32)")
-    for column in FIELDS:
-        build.add_argument(f"--{column}-column", help=f"catalog column holding the product {column}")
-    build.add_argument("--text-columns", help="comma-separated columns text search reads besides name and category "
-                                              "(default: $LOOKALIKE_TEXT_COLUMNS, or every column holding words)")
     push = commands.add_parser("push", help="upload a built index to a Hugging Face Hub dataset repository")
     push.add_argument("--repo", required=True, help="OWNER/NAME of the dataset repository (made when missing)")
     push.add_argument("--index", help="index directory (default: $LOOKALIKE_INDEX_DIR or the user cache)")
@@ -59,16 +49,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "push":
         return _push(args)
     try:
-        settings = Settings.from_env(catalog=args.source, index_dir=args.out, encoder=args.encoder,
-                                     device=args.device, batch_size=args.batch_size, text_columns=args.text_columns,
-                                     catalog_config=args.config, catalog_keep=args.keep,
-                                     link_template=args.link_template, catalog_credit=args.credit)
+        if args.command == "inspect":
+            settings = _settings(args, source=args.source or args.source_flag)
+            columns, reading = _reading(args, settings.catalog)
+            print(inspect_catalog(settings.catalog.source, columns, reading))
+            return 0
+        settings = _settings(args, source=args.source_flag, index_dir=args.out, encoder=args.encoder,
+                             device=args.device, batch_size=args.batch_size)
         wanted, models = settings.catalog, settings.models
-        columns = ColumnMap(**{c: getattr(args, f"{c}_column") for c in FIELDS}, text=wanted.text_column_list)
         if hub.hub_index(wanted.index_dir):
             raise IndexNotFoundError(f"An index is built into a folder, not {wanted.index_dir}; build it, then "
                                      f"`python -m index push --repo OWNER/NAME --index DIR`.")
-        catalog = open_catalog(wanted.source, columns, Reading.from_settings(wanted, args.split, args.revision))
+        catalog = open_catalog(wanted.source, *_reading(args, wanted))
         encoder = load_encoder(models.encoder or DEFAULT_ENCODER, device=models.device)
         set_threads(models.threads)
         report = build_index(catalog, encoder, wanted.index_dir, batch_size=wanted.batch_size,
@@ -78,6 +70,46 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(report.summary())
     return 0
+
+
+def _catalog_options(command) -> None:
+    """The flags that say which catalog is read and how: `build` and `inspect` share them."""
+    command.add_argument("--source", dest="source_flag", help="Hub dataset id, datasets folder, or CSV/JSONL "
+                                                              "manifest or feed (default: $LOOKALIKE_CATALOG)")
+    command.add_argument("--split", default="train", help="dataset split (Hub and datasets folders)")
+    command.add_argument("--revision", help="dataset revision (Hub datasets)")
+    command.add_argument("--config", help="dataset configuration (Hub datasets; default: $LOOKALIKE_CATALOG_CONFIG)")
+    command.add_argument("--images", help="images stored apart, by id: CONFIG:column=column or "
+                                          "OWNER/NAME:column=column (default: $LOOKALIKE_CATALOG_IMAGES)")
+    command.add_argument("--keep", help="only rows with one of these values: column=value,value "
+                                        "(default: $LOOKALIKE_CATALOG_KEEP)")
+    command.add_argument("--prefer", help="rows the cap takes first: column=value,value "
+                                          "(default: $LOOKALIKE_CATALOG_PREFER)")
+    command.add_argument("--limit", type=int, help="at most N products, spread over the categories, the same "
+                                                   "on every run (default: $LOOKALIKE_CATALOG_LIMIT; 0: all)")
+    command.add_argument("--link-template", help="a link made from the columns where none holds one, e.g. "
+                                                 "https://www.amazon.com/dp/{item_id} "
+                                                 "(default: $LOOKALIKE_LINK_TEMPLATE)")
+    command.add_argument("--credit", help="the catalog's attribution and license, shown on the page "
+                                          "(default: $LOOKALIKE_CATALOG_CREDIT)")
+    for column in FIELDS:
+        command.add_argument(f"--{column.replace('_', '-')}-column", dest=f"{column}_column",
+                             help=f"catalog column holding the product's {column.replace('_', ' ')}")
+    command.add_argument("--text-columns", help="comma-separated columns text search reads besides name and "
+                                                "category (default: $LOOKALIKE_TEXT_COLUMNS, or every column "
+                                                "holding words)")
+
+
+def _settings(args, **given) -> Settings:
+    return Settings.from_env(catalog=given.pop("source"), text_columns=args.text_columns, catalog_config=args.config,
+                             catalog_keep=args.keep, catalog_prefer=args.prefer, catalog_limit=args.limit,
+                             catalog_images=args.images, link_template=args.link_template,
+                             catalog_credit=args.credit, **given)
+
+
+def _reading(args, wanted) -> tuple[ColumnMap, Reading]:
+    columns = ColumnMap(**{c: getattr(args, f"{c}_column") for c in FIELDS}, text=wanted.text_column_list)
+    return columns, Reading.from_settings(wanted, args.split, args.revision)
 
 
 def _push(args) -> int:

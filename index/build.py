@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import islice
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from core.errors import LookalikeError
-from core.images import ImageError, load_image
 from core.settings import CatalogSettings
 from core.types import Product
 
 from .calibration import calibrate
 from .catalog import Catalog
+from .image_reader import ImageReader
 from .kinds import KindRules, ProductKinds, load_kind_rules
 from .manifest import Manifest, VectorSpec, package_versions
 from .products import write_table
@@ -37,29 +41,40 @@ class BuildError(LookalikeError):
 class BuildReport:
     path: Path
     products: int
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (product id, reason)
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)  # (product id, reason, detail)
     seconds: float = 0.0
+
+    @property
+    def reasons(self) -> Counter:
+        """How many images were skipped for each reason ("HTTP 404", "timed out", "unreadable image", ...)."""
+        return Counter(reason for _, reason, _ in self.skipped)
 
     def summary(self) -> str:
         text = f"Indexed {self.products} products into {self.path} in {self.seconds:.1f} s"
         if self.skipped:
-            text += f"; skipped {len(self.skipped)} unreadable images (first: {self.skipped[0][0]}: {self.skipped[0][1]})"
+            counts = ", ".join(f"{n} {reason}" for reason, n in self.reasons.most_common())
+            first = self.skipped[0]
+            text += f"; skipped {len(self.skipped)} images ({counts}; first: {first[0]}: {first[2]})"
         return text + "."
 
 
 def build_index(catalog: Catalog, encoder, out_dir: str | Path, batch_size: int = CatalogSettings.batch_size,
-                progress: bool = True, rules: KindRules | None = None) -> BuildReport:
+                progress: bool = True, rules: KindRules | None = None, images: ImageReader | None = None,
+                on_progress: Callable[[int, int], None] | None = None) -> BuildReport:
     """Embed `catalog` with `encoder` into a new version of `out_dir`, each product's kind worked out
-    by `rules` (default: the built-in ones); raises `BuildError` if nothing was readable."""
+    by `rules` (default: the built-in ones), its images read by `images` (default: web links fetched
+    into the user cache); raises `BuildError` if nothing was readable. `progress`: a bar in the log;
+    `on_progress` is told (catalog rows done, rows in all) after each batch."""
     start = time.perf_counter()
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     rules = rules or load_kind_rules(None)
-    with VersionWriter(out_dir) as version:
+    with VersionWriter(out_dir) as version, nullcontext(images) if images else ImageReader() as reader:
         vectors = new_backend(VectorSpec(), encoder.dim)
-        products, skipped, borders = _embed(catalog, encoder, vectors, version.folder, batch_size, progress)
+        products, skipped, borders = _embed(catalog, encoder, vectors, version.folder, batch_size, progress, reader,
+                                            on_progress)
         if not products:
             raise BuildError(f"None of the {len(catalog)} catalog images could be read "
-                             f"(first error: {skipped[0][1] if skipped else 'none'}); no index was written.")
+                             f"(first error: {skipped[0][2] if skipped else 'none'}); no index was written.")
         write_table(version.folder, products, ProductKinds.of_categories([p.category for p in products], rules))
         spec = VectorSpec(vectors.kind, vectors.commit(version.folder))
         path = version.commit(Manifest(
@@ -70,39 +85,52 @@ def build_index(catalog: Catalog, encoder, out_dir: str | Path, batch_size: int 
             vectors=spec, kind_rules=rules.sha256,
             # Query crops are padded with this, so that they look like the catalog's photos.
             background=tuple(int(round(v)) for v in np.median(borders, axis=0))))
-    for product_id, reason in skipped:
-        log.warning("skipped %s: %s", product_id, reason)
+    for product_id, _, detail in skipped:
+        log.warning("skipped %s: %s", product_id, detail)
     return BuildReport(path, len(products), skipped, time.perf_counter() - start)
 
 
-def _embed(catalog: Catalog, encoder, vectors: VectorBackend, folder: Path, batch_size: int, progress: bool):
+def _embed(catalog: Catalog, encoder, vectors: VectorBackend, folder: Path, batch_size: int, progress: bool,
+           reader: ImageReader, on_progress):
     """Every readable catalog image embedded into `vectors` and its thumbnail saved into `folder`/images,
-    in batches: the products by row, the (product id, reason) of each unreadable image, the photos' borders."""
+    in batches, the next batch read (fetched, decoded) while this one is embedded: the products by row,
+    the (product id, reason, detail) of each unreadable image, the photos' borders."""
     products: list[Product] = []
-    skipped: list[tuple[str, str]] = []
+    skipped: list[tuple[str, str, str]] = []
     borders: list[np.ndarray] = []
     (folder / "images").mkdir()
     items = iter(catalog)
     bar = tqdm(total=len(catalog), desc="Indexing catalog", unit="product", disable=not progress)
-    while batch := list(islice(items, batch_size)):
-        kept, images = [], []
-        for item in batch:
-            try:
-                images.append(load_image(item.image))
-            except ImageError as exc:
-                skipped.append((item.id, str(exc)))
-                continue
-            borders.append(_border_colour(images[-1]))
-            row = len(products) + len(kept)
-            kept.append(Product(row=row, id=item.id, name=item.name, category=item.category, price=item.price,
-                                link=item.link, image=f"images/{row}.jpg", popularity=item.popularity,
-                                attributes=item.attributes))
-        if images:
-            vectors.add(encoder.embed_images(images), np.array([p.row for p in kept], np.int64))
-            for product, image in zip(kept, images):
-                _thumbnail(image).save(folder / product.image, quality=90)
-            products += kept
-        bar.update(batch[-1].row + 1 - bar.n)  # rows of the catalog, whatever their photos
+    if on_progress:
+        on_progress(0, len(catalog))
+    with ThreadPoolExecutor(1) as ahead:
+        def read_next():
+            batch = list(islice(items, batch_size))
+            return batch, reader.read([item.image for item in batch])
+
+        coming = ahead.submit(read_next)
+        while (read := coming.result())[0]:
+            coming = ahead.submit(read_next)
+            batch, decoded = read
+            kept, images = [], []
+            for item, image in zip(batch, decoded):
+                if isinstance(image, tuple):
+                    skipped.append((item.id, *image))
+                    continue
+                images.append(image)
+                borders.append(_border_colour(image))
+                row = len(products) + len(kept)
+                kept.append(Product(row=row, id=item.id, name=item.name, category=item.category, price=item.price,
+                                    link=item.link, image=f"images/{row}.jpg", popularity=item.popularity,
+                                    attributes=item.attributes))
+            if images:
+                vectors.add(encoder.embed_images(images), np.array([p.row for p in kept], np.int64))
+                for product, image in zip(kept, images):
+                    _thumbnail(image).save(folder / product.image, quality=90)
+                products += kept
+            bar.update(batch[-1].row + 1 - bar.n)  # rows of the catalog, whatever their photos
+            if on_progress:
+                on_progress(bar.n, len(catalog))
     bar.close()
     return products, skipped, borders
 

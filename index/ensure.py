@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 def ensure_index(settings: CatalogSettings, models: ModelSettings, *, build: bool = False,
-                 progress: bool = True) -> tuple[CatalogIndex, Encoder]:
+                 progress: bool = True, on_progress=None) -> tuple[CatalogIndex, Encoder]:
     """The index in `settings.index_dir` and the encoder to query it with (`models.encoder`, by default
     the one it was built with).
 
@@ -34,7 +34,8 @@ def ensure_index(settings: CatalogSettings, models: ModelSettings, *, build: boo
     changed. An index built from another catalog is kept while the catalog setting is left at its
     default, so that a prebuilt index can be served by pointing LOOKALIKE_INDEX_DIR at it alone.
     Without `build`, those cases are errors. An index on the Hub (`hf://datasets/OWNER/NAME@REVISION`)
-    is downloaded into the local Hub cache and served as it is, never rebuilt.
+    is downloaded into the local Hub cache and served as it is, never rebuilt. `progress` and
+    `on_progress` are a build's (`index.build.build_index`).
     """
     hub = hub_index(settings.index_dir)
     directory = download(hub) if hub else Path(settings.index_dir)
@@ -49,7 +50,7 @@ def ensure_index(settings: CatalogSettings, models: ModelSettings, *, build: boo
         log.info("Embedding %d catalog images of %s with %s (done once; later starts reuse the index).",
                  len(catalog), settings.source, encoder.name)
         report = build_index(catalog, encoder, directory, batch_size=settings.batch_size, progress=progress,
-                             rules=load_kind_rules(settings.kind_rules))
+                             rules=load_kind_rules(settings.kind_rules), on_progress=on_progress)
         log.info("%s", report.summary())
     if encoder is None:
         name = models.encoder or read_live_manifest(directory).encoder.name
@@ -61,21 +62,42 @@ def ensure_index(settings: CatalogSettings, models: ModelSettings, *, build: boo
     return index, encoder
 
 
-def _reason_to_build(settings: CatalogSettings, models: ModelSettings,
-                     directory: Path) -> tuple[str | None, Encoder | None]:
-    """Why the index must be built, if it must; and the encoder, where one was loaded to tell."""
+def must_build(settings: CatalogSettings, models: ModelSettings) -> str | None:
+    """Why the index must be built, when the settings alone tell (no index, or one of another catalog,
+    cap, encoder or kind rules); None otherwise, though other weights of its encoder may still call
+    for a build (`ensure_index` checks them)."""
+    if hub_index(settings.index_dir):
+        return None
+    return _settings_reason(settings, models, Path(settings.index_dir))
+
+
+def _settings_reason(settings: CatalogSettings, models: ModelSettings, directory: Path) -> str | None:
     try:
         manifest = read_live_manifest(directory)
     except CatalogIndexError as exc:
         missing = not (directory / "CURRENT").exists()
-        return ("there is no usable index yet" if missing else f"the index is unreadable ({exc})"), None
+        return "there is no usable index yet" if missing else f"the index is unreadable ({exc})"
     built_with = manifest.encoder.name
     if settings.source != DEFAULT_CATALOG and not manifest.source.is_named_by(settings.source):
-        return f"it was built from {manifest.source.describe()}, not {settings.source}", None
+        return f"it was built from {manifest.source.describe()}, not {settings.source}"
+    if manifest.source.is_named_by(settings.source) and (settings.catalog_limit or None) != manifest.source.limit:
+        return (f"it was built with a cap of {manifest.source.limit or 'no'} products, not "
+                f"{settings.catalog_limit or 'none'}")
     if models.encoder and _normalise(models.encoder) != _normalise(built_with):
-        return f"it was built with the encoder {built_with}, not {models.encoder}", None
+        return f"it was built with the encoder {built_with}, not {models.encoder}"
     if _other_rules(settings, manifest):
-        return f"its products' kinds were worked out by other rules than {settings.kind_rules}", None
+        return f"its products' kinds were worked out by other rules than {settings.kind_rules}"
+    return None
+
+
+def _reason_to_build(settings: CatalogSettings, models: ModelSettings,
+                     directory: Path) -> tuple[str | None, Encoder | None]:
+    """Why the index must be built, if it must; and the encoder, where one was loaded to tell."""
+    reason = _settings_reason(settings, models, directory)
+    if reason:
+        return reason, None
+    manifest = read_live_manifest(directory)
+    built_with = manifest.encoder.name
     encoder = load_encoder(models.encoder or built_with, device=models.device)
     try:
         manifest.check_encoder(encoder, directory)

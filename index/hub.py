@@ -150,5 +150,7 @@ def build_command(manifest: Manifest) -> str:
         parts.append(f"--split {source.split}")
     if source.kept:
         parts.append(f"--keep {source.kept}")
+    if source.limit:
+        parts.append(f"--limit {source.limit}")
     parts.append("--out ./index")
     return " ".join(parts)

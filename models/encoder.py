@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -152,3 +153,17 @@ def _probe_image() -> Image.Image:
     y, x = np.mgrid[0:64, 0:64]
     rgb = np.stack([x * 4, y * 4, (x + y) * 2], axis=-1).astype(np.uint8)
     return Image.fromarray(rgb, "RGB")
+
+
+def save_random_clip_b32(out: Path) -> Path:
+    """A randomly initialised CLIP with ViT-B/32's image tower (and a token-sized text tower), saved
+    with its image processor: the default encoder's cost, for timings, with no download."""
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
+
+    vision = dict(image_size=224, patch_size=32, hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
+                  num_attention_heads=12, projection_dim=512)
+    text = dict(vocab_size=64, hidden_size=64, intermediate_size=64, num_hidden_layers=1, num_attention_heads=1,
+                bos_token_id=1, eos_token_id=0, pad_token_id=0)
+    CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=512)).save_pretrained(out)
+    CLIPImageProcessor().save_pretrained(out)
+    return out

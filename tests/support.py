@@ -226,3 +226,87 @@ def same_result(a, b, tolerance: float = 1e-4) -> bool:
         (p.label, p.box, [m.product.id for m in p.products]) == (q.label, q.box, [m.product.id for m in q.products])
         and close(p.score, q.score) and all(close(m.score, n.score) for m, n in zip(p.products, q.products))
         for p, q in zip(a.objects, b.objects))
+
+
+# The default catalog's listings as the Hub's ABO mirror documents them (FIELD-NOTES: Amazon Berkeley
+# Objects): (item_id, item_name_en, brand_en, product_type, color_en, country, main_image_id).
+ABO_LISTINGS = [
+    ("B07B4FZ5QL", 'Rivet Revolve Modern Upholstered Sofa, 80"W, Grey', "Rivet", "SOFA", "Grey", "US", "81iZlv3bjpL"),
+    ("B075X4QMX3", "Stone & Beam Dining Chair, Walnut", "Stone & Beam", "CHAIR", "Walnut", "US", "71b9SFj9tqL"),
+    ("B07HSLQ8JZ", "Amazon Basics Phone Case", "AmazonBasics", "CELLULAR_PHONE_CASE", "Black", "US", "61Y3xF9DqzL"),
+    ("B07DBJ2BQS", "Ravenna Home Round Side Table", "Ravenna Home", "TABLE", "White", "GB", "51kBv2qKc8L"),
+    ("B0794YXHDB", "Amazon Essentials Men's Running Shoe", "Amazon Essentials", "SHOES", "Blue", "US", "71Qd4Z3XgrL"),
+    ("B07JGH9R8C", "Stone & Beam Ceramic Table Lamp", "Stone & Beam", "LAMP", "White", "US", "61eW2zFjvwL"),
+    ("B07NL0BANK", "Rivet bank, 3-zits, grijs", "Rivet", "SOFA", "Grijs", "NL", "71nLsofaaaL"),
+    ("B07MXSILLA", "Silla de comedor, nogal", "Movian", "CHAIR", "Nogal", "MX", "71mXchairrL"),
+    ("B07HOMEMIR", "Rivet Round Wall Mirror", "Rivet", "HOME_MIRROR", "Gold", "ZZ", "61mirrorabL"),
+    ("B07NOIMAGE", "Stone & Beam Armchair", "Stone & Beam", "CHAIR", "Blue", "US", "00missing0L"),
+]
+
+
+def abo_standin(folder: Path, images_per_group: int = 2) -> Path:
+    """A folder laid out as the Hub mirror of Amazon Berkeley Objects is documented: a `listings`
+    configuration (no image; parquet shards) and an `images_small` one (256 px images by `image_id`,
+    with `path`, `height`, `width`), named in the card's `configs`. Listing i's main image is painted
+    in colour `abo_colour(i)`; one listing's image is missing."""
+    import json
+
+    import datasets
+
+    (folder / "listings").mkdir(parents=True)
+    (folder / "images_small").mkdir()
+    (folder / "README.md").write_text(
+        "---\nlicense: cc-by-4.0\nconfigs:\n- config_name: listings\n  data_files:\n  - split: train\n"
+        "    path: listings/*.parquet\n- config_name: images_small\n  data_files:\n  - split: train\n"
+        "    path: images_small/*.parquet\n---\n# Amazon Berkeley Objects (stand-in)\n")
+    rows = [dict(zip(("item_id", "item_name_en", "brand_en", "product_type", "color_en", "country", "main_image_id"),
+                     listing), other_image_ids=[f"{listing[6][:-1]}X"], node_paths=[{"node_id": 1, "path": "/Home"}],
+                 raw_listing_json=json.dumps({"item_id": listing[0], "item_keywords": ["home"]}))
+            for listing in ABO_LISTINGS]
+    half = len(rows) // 2
+    for shard, part in enumerate((rows[:half], rows[half:])):
+        datasets.Dataset.from_list(part).to_parquet(folder / "listings" / f"listings-{shard:05d}-of-00002.parquet")
+    images = [{"image_id": listing[6], "path": f"{i:02x}/{i:08x}.jpg", "height": 256, "width": 256,
+               "image": {"bytes": _jpeg(abo_colour(i)), "path": None}}
+              for i, listing in enumerate(ABO_LISTINGS) if "missing" not in listing[6]]
+    features = datasets.Features({"image_id": datasets.Value("string"), "path": datasets.Value("string"),
+                                  "height": datasets.Value("int32"), "width": datasets.Value("int32"),
+                                  "image": datasets.Image()})
+    images.reverse()  # an image table is not in the listings' order
+    for shard, part in enumerate((images[:4], images[4:])):
+        datasets.Dataset.from_list(part, features=features).to_parquet(
+            folder / "images_small" / f"images_small-{shard:05d}-of-00002.parquet", batch_size=images_per_group)
+    return folder
+
+
+def abo_colour(i: int) -> tuple[int, int, int]:
+    return (25 * i, 200 - 15 * i, (70 * i) % 256)
+
+
+def _jpeg(colour) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), colour).save(buffer, "JPEG", quality=95)
+    return buffer.getvalue()
+
+
+@contextmanager
+def http_folder(folder: Path) -> Iterator[str]:
+    """`folder` served over HTTP on 127.0.0.1 for the duration: its base URL (no trailing slash)."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -68,8 +68,8 @@ def test_unreadable_images_are_skipped_and_counted(color_catalog, tiny_clip, tmp
     (color_catalog.parent / "img" / "black.png").unlink()
     report = _build(color_catalog, tiny_clip, tmp_path / "idx")
     assert report.products == 4
-    assert sorted(pid for pid, _ in report.skipped) == ["P1", "P4"]
-    assert "skipped 2" in report.summary()
+    assert sorted(pid for pid, _, _ in report.skipped) == ["P1", "P4"]
+    assert report.reasons == {"unreadable image": 2} and "skipped 2 images (2 unreadable image;" in report.summary()
     index = CatalogIndex.load(tmp_path / "idx")
     assert index.manifest.skipped == 2 and [p.id for p in index.products] == ["P0", "P2", "P3", "P5"]
     assert [p.row for p in index.products] == [0, 1, 2, 3]  # rows are the index's own, without gaps

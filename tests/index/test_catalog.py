@@ -13,7 +13,8 @@ def test_a_csv_with_guessed_columns(color_catalog):
     catalog = open_catalog(color_catalog)
     assert len(catalog) == 6 and catalog.currency == "USD"
     assert catalog.columns == {"image": "image", "id": "sku", "name": "title", "category": "category",
-                               "price": "price_usd", "link": "url", "popularity": None}
+                               "price": "price_usd", "link": "url", "popularity": None,
+                               "more_images": None}
     assert catalog.text_columns == ()  # every other column is the image's path
     first = next(iter(catalog))
     assert (first.row, first.id, first.name, first.category, first.price, first.link) == (

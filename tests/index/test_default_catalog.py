@@ -1,73 +1,117 @@
-"""The default catalog (Amazon Berkeley Objects on the Hub), read from a small local stand-in with its columns.
-
-Nothing is downloaded: the tests make a dataset with the Hub mirror's columns (and a raw ABO listings
-file, whose text fields are lists of {"language_tag", "value"}) and read it with the default catalog's
-settings: furniture kept, names, product types, links made from the item id, the credit recorded.
+"""The default catalog (Amazon Berkeley Objects on the Hub), read through its default reading from a
+local stand-in laid out as the Hub mirror is documented (tests.support.abo_standin): listings joined
+to the 256 px images by id, home product types kept, English marketplaces preferred under the cap,
+each listing linked to its own store. Nothing is downloaded.
 """
 
 import json
 
+import numpy as np
+import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from core.settings import ABO_HOME_TYPES, DEFAULT_CATALOG, Settings, SettingsError
+from core.settings import ABO_HOME_TYPES, DEFAULT_CATALOG, DEFAULT_CATALOG_READING, Settings, SettingsError
 from index.build import build_index
 from index.catalog import CatalogError, ColumnMap, Reading, open_catalog
 from index.catalog_index import CatalogIndex
-
-# (item_id, item_name_en, brand_en, product_type, color_en)
-ROWS = [
-    ("B07B4FZ5QL", "Rivet Revolve Modern Upholstered Sofa, 80\"W, Grey", "Rivet", "SOFA", "Grey"),
-    ("B075X4QMX3", "Stone & Beam Dining Chair, Walnut", "Stone & Beam", "CHAIR", "Walnut"),
-    ("B07HSLQ8JZ", "Amazon Basics Phone Case", "AmazonBasics", "CELLULAR_PHONE_CASE", "Black"),
-    ("B07DBJ2BQS", "Ravenna Home Round Side Table", "Ravenna Home", "TABLE", "White"),
-    ("B0794YXHDB", "Amazon Essentials Men's Running Shoe", "Amazon Essentials", "SHOES", "Blue"),
-    ("B07JGH9R8C", "Stone & Beam Ceramic Table Lamp", "Stone & Beam", "LAMP", "White"),
-]
+from index.tables import ParquetTable, dataset_files
+from support import ABO_LISTINGS, abo_colour, abo_standin
 
 
 @pytest.fixture
-def abo_folder(tmp_path):
-    """A `save_to_disk` folder with the columns of the Hub mirror's product table."""
-    import datasets
-
-    columns = list(zip(*ROWS))
-    features = datasets.Features({
-        "item_id": datasets.Value("string"), "item_name_en": datasets.Value("string"),
-        "brand_en": datasets.Value("string"), "product_type": datasets.Value("string"),
-        "color_en": datasets.Value("string"), "main_image_id": datasets.Value("string"), "image": datasets.Image()})
-    data = {"item_id": columns[0], "item_name_en": columns[1], "brand_en": columns[2], "product_type": columns[3],
-            "color_en": columns[4], "main_image_id": [f"{i:02d}abcdef" for i in range(len(ROWS))],
-            "image": [Image.new("RGB", (32, 32), (40 * i, 90, 200 - 30 * i)) for i in range(len(ROWS))]}
-    datasets.Dataset.from_dict(data, features=features).save_to_disk(tmp_path / "abo")
-    return tmp_path / "abo"
+def abo(tmp_path):
+    return abo_standin(tmp_path / "abo")
 
 
-def test_the_default_catalog_is_read_as_furniture_with_names_types_links_and_credit(abo_folder):
+def default_settings(limit: int | None = None, **overrides):
+    """The default catalog's settings (with another cap, or other values, where named)."""
+    given = {**DEFAULT_CATALOG_READING, **({"catalog_limit": limit} if limit is not None else {}), **overrides}
+    return Settings.of(catalog="/elsewhere", **given).catalog
+
+
+def default_reading(limit: int | None = None, **overrides) -> Reading:
+    return Reading.from_settings(default_settings(limit, **overrides))
+
+
+def open_default(folder, limit: int | None = None, **overrides):
+    """`folder` read as the default catalog is, by the settings' columns and reading (index.ensure's way)."""
+    settings = default_settings(limit, **overrides)
+    return open_catalog(folder, ColumnMap(text=settings.text_column_list), Reading.from_settings(settings))
+
+
+def test_the_default_settings_read_the_listings_joined_to_their_small_images():
     settings = Settings.of().catalog
-    assert settings.source == DEFAULT_CATALOG and settings.keep_rows == ("product_type", ABO_HOME_TYPES)
-    catalog = open_catalog(abo_folder, ColumnMap(), Reading.from_settings(settings))
+    assert settings.source == DEFAULT_CATALOG and settings.catalog_config == "listings"
+    assert settings.image_reference == ("images_small", "main_image_id", "image_id")
+    assert settings.keep_rows == ("product_type", ABO_HOME_TYPES)
+    assert settings.preferred_rows[0] == "country" and "US" in settings.preferred_rows[1]
+    assert settings.catalog_limit == 2000
+    assert Reading.from_settings(settings) == default_reading()
 
+
+def test_the_default_reading_keeps_home_goods_joins_images_and_links_each_store(abo):
+    catalog = open_default(abo, limit=0)
     items = list(catalog)
-    assert [i.category for i in items] == ["SOFA", "CHAIR", "TABLE", "LAMP"]  # phone cases and shoes left out
+    homes = [listing for listing in ABO_LISTINGS if listing[3] in ABO_HOME_TYPES and "missing" not in listing[6]]
+    assert [i.id for i in items] == [listing[0] for listing in homes]  # phone case, shoe and imageless chair out
+    assert catalog.columns["image"] == "main_image_id" and catalog.text_columns == ("brand_en", "color_en")
     sofa = items[0]
-    assert (sofa.id, sofa.name) == ("B07B4FZ5QL", 'Rivet Revolve Modern Upholstered Sofa, 80"W, Grey')
-    assert sofa.link == "https://www.amazon.com/dp/B07B4FZ5QL"
-    assert sofa.attributes == {"brand_en": "Rivet", "color_en": "Grey"}  # the image id holds no words
-    assert sofa.price is None  # ABO has no prices
-    assert catalog.source.kept.startswith("product_type=CHAIR,SOFA")
-    assert "CC BY 4.0" in catalog.source.credit and "Amazon.com" in catalog.source.credit
+    assert (sofa.name, sofa.category, sofa.attributes) == (
+        'Rivet Revolve Modern Upholstered Sofa, 80"W, Grey', "SOFA", {"brand_en": "Rivet", "color_en": "Grey"})
+    links = {i.id: i.link for i in items}
+    assert links["B07B4FZ5QL"] == "https://www.amazon.com/dp/B07B4FZ5QL"
+    assert links["B07DBJ2BQS"] == "https://www.amazon.co.uk/dp/B07DBJ2BQS"
+    assert links["B07NL0BANK"] == "https://www.amazon.nl/dp/B07NL0BANK"
+    assert links["B07HOMEMIR"] is None  # a marketplace no store is known for: no link rather than a wrong one
+    assert catalog.source.type == "disk" and catalog.source.config == "listings"
 
 
-def test_the_index_of_the_default_catalog_records_its_credit_and_searches_its_words(abo_folder, tmp_path, tiny_clip):
-    catalog = open_catalog(abo_folder, ColumnMap(), Reading.from_settings(Settings.of().catalog))
-    build_index(catalog, tiny_clip, tmp_path / "index", progress=False)
+def test_the_cap_prefers_english_marketplaces_and_spreads_over_types(abo):
+    items = list(open_default(abo, limit=4))
+    # One of each type (CHAIR, HOME_MIRROR, LAMP, SOFA) of the five, English stores first: the US chair
+    # and sofa, not the Mexican and Dutch ones; the same four on every run.
+    assert sorted(i.id for i in items) == ["B075X4QMX3", "B07B4FZ5QL", "B07HOMEMIR", "B07JGH9R8C"]
+    assert [i.id for i in open_default(abo, limit=4)] == [i.id for i in items]
+
+
+def test_the_default_catalog_builds_end_to_end_with_each_listing_its_own_image(abo, tiny_clip, tmp_path):
+    catalog = open_default(abo, limit=0)
+    report = build_index(catalog, tiny_clip, tmp_path / "index", progress=False)
     index = CatalogIndex.load(tmp_path / "index", tiny_clip)
-    assert index.manifest.source.credit == Settings.of().catalog.catalog_credit
-    assert [p.id for p in index.products if p.link == f"https://www.amazon.com/dp/{p.id}"] == [r[0] for r in ROWS
-                                                                                             if r[3] in ABO_HOME_TYPES]
+    assert report.products == len(index.products) == 7 and not report.skipped
+    assert index.manifest.source.credit == DEFAULT_CATALOG_READING["catalog_credit"]
+    row_of = {listing[0]: i for i, listing in enumerate(ABO_LISTINGS)}
+    for product in index.products:  # each thumbnail is the listing's own image, found by its id
+        painted = np.asarray(Image.open(product.image).convert("RGB"), np.float32).mean(axis=(0, 1))
+        assert np.abs(painted - abo_colour(row_of[product.id])).max() < 8, product.id
     rows, _ = index.table.text.search("walnut", 5)
-    assert len(rows) == 1 and index.products[rows[0]].name == "Stone & Beam Dining Chair, Walnut"
+    assert [index.products[r].name for r in rows] == ["Stone & Beam Dining Chair, Walnut"]
+
+
+def test_stored_images_are_read_from_the_row_groups_that_hold_them_alone(abo, monkeypatch):
+    files = dataset_files(str(abo), "images_small")
+    table = ParquetTable(files)
+    assert table.image_columns == ["image"] and pq.ParquetFile(files.files[0]).metadata.num_row_groups == 2
+    read = []
+    original = pq.ParquetFile.read_row_group
+    monkeypatch.setattr(pq.ParquetFile, "read_row_group",
+                        lambda self, i, *a, **k: read.append(i) or original(self, i, *a, **k))
+    [value] = table.values_at("image", [(1, 3)])  # the second file's second row group
+    assert read == [1] and Image.open(__import__("io").BytesIO(value["bytes"])).size == (64, 64)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"catalog_images": "images_tiny:main_image_id=image_id"}, "images_tiny"),
+    ({"catalog_images": "images_small:main_image_id=picture_id"}, "no column 'picture_id' to find images by"),
+    ({"catalog_images": "images_small:hero_image=image_id"}, "no column 'hero_image' naming its images"),
+    ({"catalog_keep": "product_type=SPACESHIP"}, "No row of the catalog has product_type in SPACESHIP"),
+    ({"catalog_prefer": "marketplace=US"}, "no column 'marketplace' to prefer rows by"),
+    ({"link_template": "https://shop.example/{sku}"}, "names 'sku', which is not a column"),
+])
+def test_a_reading_the_catalog_cannot_follow_is_refused(abo, overrides, message):
+    with pytest.raises(CatalogError, match=message):
+        list(open_default(abo, **overrides))
 
 
 def test_raw_abo_listings_take_the_english_value_of_each_field(tmp_path):
@@ -77,31 +121,27 @@ def test_raw_abo_listings_take_the_english_value_of_each_field(tmp_path):
                              {"language_tag": "en_US", "value": "Sofa, grey"}],
                "color": [{"language_tag": "de_DE", "value": "grau"}]}
     (tmp_path / "listings.jsonl").write_text(json.dumps(listing) + "\n")
-    [item] = open_catalog(tmp_path / "listings.jsonl", ColumnMap(), Reading(keep=("product_type", ("SOFA",)),
-                                                                            link_template="https://www.amazon.com/dp/{item_id}"))
+    reading = Reading(keep=("product_type", ("SOFA",)), links=(None, {"": "https://www.amazon.com/dp/{item_id}"}))
+    [item] = open_catalog(tmp_path / "listings.jsonl", ColumnMap(), reading)
     assert (item.name, item.category, item.attributes, item.link) == (
         "Sofa, grey", "SOFA", {"color": "grau"}, "https://www.amazon.com/dp/B01")  # no English colour: the first
 
 
 def test_another_catalog_is_read_as_it_is():
     settings = Settings.of(catalog="/data/my-shop").catalog
-    assert (settings.keep_rows, settings.link_template, settings.catalog_credit) == (None, "", "")
-
-
-@pytest.mark.parametrize("reading, message", [
-    (Reading(keep=("department", ("SOFA",))), "no column 'department' to keep rows by"),
-    (Reading(keep=("product_type", ("SPACESHIP",))), "No row of the catalog has product_type in SPACESHIP"),
-    (Reading(link_template="https://shop.example/{sku}"), "names 'sku', which is not a column"),
-])
-def test_a_reading_the_catalog_cannot_follow_is_refused(abo_folder, reading, message):
-    with pytest.raises(CatalogError, match=message):
-        open_catalog(abo_folder, ColumnMap(), reading)
+    assert (settings.keep_rows, settings.link_template, settings.catalog_credit, settings.catalog_limit,
+            settings.image_reference) == (None, "", "", 0, None)
 
 
 @pytest.mark.parametrize("overrides, message", [
     ({"catalog_keep": "product_type"}, "must be 'column=value,value'"),
     ({"catalog_keep": "=SOFA"}, "must be 'column=value,value'"),
+    ({"catalog_prefer": "country"}, "must be 'column=value,value'"),
+    ({"catalog_images": "images_small"}, "must be 'CONFIG:column=column'"),
     ({"link_template": "javascript:alert({item_id})"}, "must start with https://"),
+    ({"link_template": '{"country": {"US": "file:///etc/passwd"}}'}, "must start with https://"),
+    ({"link_template": '{"country": "US"}'}, "must be a link, or JSON"),
+    ({"catalog_limit": -1}, "between 0 and"),
 ])
 def test_settings_a_catalog_cannot_be_read_with_are_refused(overrides, message):
     with pytest.raises(SettingsError, match=message):

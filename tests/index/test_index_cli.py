@@ -85,3 +85,33 @@ def test_builds_killed_at_random_moments_leave_the_live_index_serving(color_cata
     build_index(open_catalog(big / "catalog.csv"), tiny_clip, out, progress=False)  # the next build succeeds
     assert len(CatalogIndex.load(out)) == 800
     assert not list(out.glob(".building-*")) and not list(out.glob(".CURRENT-*"))  # ...and it cleaned up
+
+
+def test_inspect_shows_how_the_default_catalog_would_be_read_and_embeds_nothing(tmp_path, capsys, monkeypatch):
+    from core.settings import DEFAULT_CATALOG_READING
+    from support import abo_standin
+
+    for name, value in DEFAULT_CATALOG_READING.items():  # the default catalog's reading, as the app's
+        monkeypatch.setenv(f"LOOKALIKE_{name.upper()}", str(value))
+    monkeypatch.setenv("LOOKALIKE_INDEX_DIR", str(tmp_path / "index"))
+    assert main(["inspect", str(abo_standin(tmp_path / "abo"))]) == 0
+    out = capsys.readouterr().out
+    for expected in ("Configurations: listings, images_small (reading listings", "raw_listing_json: string",
+                     "image       <- main_image_id: names each product's image by the image_id of images_small",
+                     "Kept 8 of 10 rows", "Found the images of 7 of 8 rows",
+                     "CELLULAR_PHONE_CASE                     1        0        0",
+                     "Types kept that no row has: BASKET", "7 products would be indexed",
+                     "link:  https://www.amazon.com/dp/B07B4FZ5QL", "Images: stored in"):
+        assert expected in out, expected
+    assert not (tmp_path / "index").exists()
+
+
+def test_inspect_shows_a_feed_and_where_its_images_come_from(tmp_path, capsys):
+    feed = tmp_path / "feed.csv"
+    feed.write_text("id,title,link,image_link,price,google_product_category\n"
+                    "S1,Velvet sofa,https://shop.example/s1,https://cdn.example/s1.jpg,499.00 USD,Furniture > Sofas\n")
+    assert main(["inspect", "--source", str(feed), "--limit", "5"]) == 0
+    out = capsys.readouterr().out
+    for expected in ("image       <- image_link", "category    <- google_product_category",
+                     "S1 · Velvet sofa · Furniture > Sofas · 499.0 USD", "Images: web links"):
+        assert expected in out, expected

@@ -1,0 +1,56 @@
+"""Time a capped index build, and what the default catalog's cap costs at that rate.
+
+    python -m bench.build --catalog ../shared/data/ikea-hk/products.csv --limit 300 --encoder clip-b32-random
+
+`--encoder clip-b32-random` is a randomly initialised CLIP of ViT-B/32's shape (the default encoder's
+cost, with no download): a build's time is the encoder's, whatever its weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from core.settings import DEFAULT_CATALOG_READING
+from index.build import build_index
+from index.catalog import ColumnMap, Reading, open_catalog
+from models.encoder import load_encoder, save_random_clip_b32
+from models.runtime import set_threads
+
+CLIP_B32 = "clip-b32-random"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.build", description=__doc__.splitlines()[0])
+    parser.add_argument("--catalog", required=True, help="catalog CSV/JSONL or dataset to index")
+    parser.add_argument("--limit", type=int, default=300, help="products taken (the cap)")
+    parser.add_argument("--encoder", required=True, help=f"model id or folder, or {CLIP_B32}")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--out", help="write the figures as JSON here")
+    args = parser.parse_args(argv)
+
+    set_threads(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        encoder_path = save_random_clip_b32(Path(tmp) / "clip") if args.encoder == CLIP_B32 else args.encoder
+        encoder = load_encoder(str(encoder_path))
+        catalog = open_catalog(args.catalog, ColumnMap(), Reading(limit=args.limit))
+        report = build_index(catalog, encoder, Path(tmp) / "index", batch_size=args.batch_size, progress=False)
+    rate = report.products / report.seconds
+    default_cap = DEFAULT_CATALOG_READING["catalog_limit"]
+    figures = {"encoder": args.encoder, "products": report.products, "seconds": round(report.seconds, 1),
+               "images_per_second": round(rate, 1), "default_cap": default_cap,
+               "default_cap_minutes": round(default_cap / rate / 60, 1),
+               "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads()}}
+    print(json.dumps(figures, indent=2))
+    if args.out:
+        Path(args.out).write_text(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

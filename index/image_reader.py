@@ -1,0 +1,61 @@
+"""A batch of catalog images, whatever holds them, decoded for the build.
+
+A catalog's image is a file, bytes, a decoded image, a `datasets` image value ({"bytes", "path"}),
+a web link (fetched: `index.fetch`) or an image stored in a dataset's parquet files (read by row
+group: `index.catalog_tables`). What cannot be read comes back as a short reason, to be counted.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from PIL import Image
+
+from core.images import ImageError, load_image
+from core.settings import cache_root
+
+from .catalog_tables import StoredImage
+from .fetch import FetchFailure, ImageFetcher, is_url
+
+UNREADABLE = "unreadable image"
+
+
+class ImageReader:
+    def __init__(self, fetcher: ImageFetcher | None = None):
+        self.fetcher = fetcher or ImageFetcher(cache_root() / "images")
+
+    def read(self, values: list) -> list[Image.Image | tuple[str, str]]:
+        """Each value decoded, or (reason, detail) where it cannot be: reason a short category
+        ("HTTP 404", "timed out", "unreadable image", ...), detail what a person fixes it by."""
+        raw = list(values)
+        links = [i for i, v in enumerate(raw) if is_url(v)]
+        for i, got in zip(links, self.fetcher.fetch([raw[i] for i in links])):
+            raw[i] = got
+        stored: dict[tuple, list[int]] = defaultdict(list)
+        for i, value in enumerate(raw):
+            if isinstance(value, StoredImage):
+                stored[(id(value.table), value.column)].append(i)
+        for rows in stored.values():
+            first = raw[rows[0]]
+            for i, got in zip(rows, first.table.values_at(first.column, [raw[i].at for i in rows])):
+                raw[i] = got
+        return [_decoded(value) for value in raw]
+
+    def __enter__(self) -> "ImageReader":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.fetcher.close()
+
+
+def _decoded(value) -> Image.Image | tuple[str, str]:
+    if isinstance(value, FetchFailure):
+        return value.reason, str(value)
+    if isinstance(value, dict):  # a datasets image value, undecoded
+        value = value.get("bytes") or value.get("path")
+        if value is None:
+            return UNREADABLE, "the image value holds neither bytes nor a path"
+    try:
+        return load_image(value)
+    except ImageError as exc:
+        return UNREADABLE, str(exc)
