@@ -1,8 +1,9 @@
 """Lookalike's web page and API: a Gradio UI over the engine's one search call.
 
-`python app.py` reads the LOOKALIKE_* settings (and Gradio's GRADIO_SERVER_NAME / GRADIO_SERVER_PORT),
-builds the catalog index on first start, and serves. The public API is two endpoints, `/search` (a
-photo) and `/search_text` (words), also served as MCP tools.
+`python app.py` reads the LOOKALIKE_* settings (and Gradio's GRADIO_SERVER_NAME / GRADIO_SERVER_PORT)
+and serves. On a first start, which must build the catalog's index, the page is served at once and
+says how far the build has come; searches open when it is done. The public API is two endpoints,
+`/search` (a photo) and `/search_text` (words), also served as MCP tools.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 import os
 import re
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +28,10 @@ from core.images import ImageError, load_image
 from core.settings import MAX_TOP_K, Settings
 from core.types import SELECTION, WHOLE_PHOTO, Product
 from search.batching import SearchBatcher
+from index.ensure import must_build
 from search.engine import Engine, load_engine
 from search.query import MAX_WORDS, QueryError, check_conf, check_top_k, check_words, read_box, read_filters
+from search.starting import StartingEngine
 
 log = logging.getLogger("lookalike.app")
 
@@ -40,6 +44,7 @@ MAX_BATCH = 8  # searches in the engine at once, run as one batch (search.batchi
 QUEUE_SIZE = 32
 DISPLAY_SIDE = 800  # the annotated photo is sent at most this size: the page shows it 420 px high; its
 # boxes cost a PNG each at this size (Gradio), 180 ms of CPU per search for 7 boxes at 800 px, 335 at 1280
+STARTING_TICK_S = 1.0  # how often a page served while the index is built asks how far it has come
 WHOLE_PHOTO_LABEL = "Whole photo"
 SELECTION_LABEL = "Your selection"
 PALETTE = ("#e4572e", "#2e86ab", "#f3a712", "#4c9f70", "#a23b72", "#3b1f2b", "#17bebb", "#8f2d56",
@@ -56,6 +61,11 @@ CSS = """
 class Page:
     """The page's components, as `_layout` places them and `_wire` connects them."""
 
+    headline: gr.Markdown
+    starting: gr.Markdown  # how far the start has come, until the engine is ready
+    ticks: gr.Timer  # asks for it while the engine starts
+    filter_box: gr.Accordion
+    price_row: gr.Row
     photo: gr.Image
     words: gr.Textbox
     filters: list  # category, lowest and highest price: the endpoints' last three parameters
@@ -79,24 +89,34 @@ class Page:
     corner: gr.State  # the region picker's first corner, until the second click
 
 
-def build_demo(engine: Engine) -> gr.Blocks:
-    """The page and its public endpoints, `/search` and `/search_text`, over a loaded `engine`; the
-    controls start at the engine's settings."""
-    search, search_text = _endpoints(engine)
+def build_demo(engine: Engine | StartingEngine) -> gr.Blocks:
+    """The page and its public endpoints, `/search` and `/search_text`, over a loaded `engine` or one
+    still starting (they answer that it is not ready until it is); the controls start at its settings."""
+    starting = engine if isinstance(engine, StartingEngine) else StartingEngine.of(engine)
+    search, search_text = _endpoints(starting)
     # No usage reports leave the machine (gradio's analytics and version check).
     with gr.Blocks(title="Lookalike: find the products in a photo", delete_cache=(3600, 3600),
                    analytics_enabled=False) as demo:
-        page = _layout(engine)
-        _wire(page, engine, search, search_text)
+        page = _layout(starting)
+        follow = _wire(page, starting, search, search_text)
+        if follow:
+            demo.load(**follow)
     return demo
 
 
-def _endpoints(engine: Engine):
-    """The two public endpoints over `engine`; their names, parameters and docstrings are the API and
+def _endpoints(starting: StartingEngine):
+    """The two public endpoints over the engine; their names, parameters and docstrings are the API and
     the MCP tools' descriptions."""
-    top_k, conf = engine.settings.top_k, engine.settings.conf
-    index = engine.index
-    batcher = SearchBatcher(engine, MAX_BATCH)
+    top_k, conf = starting.settings.search.top_k, starting.settings.search.conf
+    batchers: dict[int, SearchBatcher] = {}  # one for the engine, made when it is ready
+    made = threading.Lock()
+
+    def ready() -> tuple[Engine, SearchBatcher]:
+        engine = starting.engine
+        if engine is None:
+            raise gr.Error(_not_ready(starting), title="Not ready yet", print_exception=False)
+        with made:
+            return engine, batchers.setdefault(id(engine), SearchBatcher(engine, MAX_BATCH))
 
     def search(image, top_k: int = top_k, conf: float = conf, box=None, words: str | None = None, category=None,
                min_price: float | None = None, max_price: float | None = None):
@@ -121,10 +141,11 @@ def _endpoints(engine: Engine):
             as JSON (objects with label, box, score, closeness and close_match, and products with
             id, name, category, price, link, image, score; plus timings in ms); the stage timings as text.
         """
+        engine, batcher = ready()
         path = _photo_path(image)
         k, threshold = _checked(check_top_k, top_k), _checked(check_conf, conf)
         region, words = _checked(read_box, box), _checked(check_words, words)
-        filters = _checked(read_filters, category, min_price, max_price, index.table.categories)
+        filters = _checked(read_filters, category, min_price, max_price, engine.index.table.categories)
         try:
             photo = load_image(path, engine.settings.max_pixels)  # decoded once: searched, then shown boxed
             result = batcher.search(photo, top_k=k, conf=threshold, box=region, words=words, filters=filters)
@@ -148,8 +169,9 @@ def _endpoints(engine: Engine):
             A sentence on what was found; the result as JSON (the words searched, the filters, and
             products with id, name, category, price, link, image, score).
         """
+        engine, _ = ready()
         k = _checked(check_top_k, top_k)
-        filters = _checked(read_filters, category, min_price, max_price, index.table.categories)
+        filters = _checked(read_filters, category, min_price, max_price, engine.index.table.categories)
         words = _checked(check_words, words)
         try:
             result = engine.search_text(words, k, filters)
@@ -165,6 +187,15 @@ def _endpoints(engine: Engine):
     return search, search_text
 
 
+def _not_ready(starting: StartingEngine) -> str:
+    if starting.error:
+        return f"Search is unavailable: {starting.error}"
+    if starting.total:
+        return (f"Still indexing the catalog, {starting.share:.0%} done ({starting.done:,} of {starting.total:,} "
+                f"products). Search opens when it is done; try again in a minute.")
+    return "Still starting: reading the catalog and loading the models. Try again in a minute."
+
+
 def _checked(check, *values):
     """`check(*values)` (search.query), its QueryError shown to the visitor as it is."""
     try:
@@ -173,26 +204,30 @@ def _checked(check, *values):
         raise gr.Error(str(exc), print_exception=False) from exc
 
 
-def _layout(engine: Engine) -> Page:
+def _layout(starting: StartingEngine) -> Page:
     """The page's components, placed: the photo and its controls on the left, what was found on the
-    right, a tab of products per object below."""
-    index, currency = engine.index, engine.index.manifest.currency
-    priced = f" ({currency})" if currency else ""
-    gr.Markdown(f"# Lookalike\n{_headline(index)}", elem_id="headline")
+    right, a tab of products per object below. Until the engine is ready, what depends on its
+    catalog (headline, filters, box colours) waits for `_catalog_updates`."""
+    catalog = _CatalogView.of(starting.engine)
+    headline = gr.Markdown(f"# Lookalike\n{catalog.headline}", elem_id="headline")
+    status = gr.Markdown(starting.status, visible=starting.engine is None, elem_id="starting")
+    ticks = gr.Timer(STARTING_TICK_S, active=starting.engine is None and starting.error is None)
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
             photo = gr.Image(label="Your photo", sources=["upload", "webcam", "clipboard"], type="filepath",
                              image_mode=None, height=360)
             words = gr.Textbox(label="Add words (optional)", max_length=MAX_WORDS, elem_id="words",
                                placeholder="e.g. “in green”, “velvet, under 300”")
-            with gr.Accordion("Filters", open=False, visible=bool(index.table.categories or index.table.has_prices)):
-                category = gr.Dropdown(index.table.categories, value=[], multiselect=True, label="Category",
-                                       visible=bool(index.table.categories), elem_id="category")
-                with gr.Row(visible=index.table.has_prices):
-                    min_price = gr.Number(None, label=f"Lowest price{priced}", minimum=0, elem_id="min-price")
-                    max_price = gr.Number(None, label=f"Highest price{priced}", minimum=0, elem_id="max-price")
-            top_k = gr.Slider(1, MAX_TOP_K, value=engine.settings.top_k, step=1, label="Results per object")
-            conf = gr.Slider(0.05, 0.95, value=engine.settings.conf, step=0.05, label="Confidence",
+            with gr.Accordion("Filters", open=False, visible=catalog.filters) as filter_box:
+                category = gr.Dropdown(catalog.categories, value=[], multiselect=True, label="Category",
+                                       visible=bool(catalog.categories), elem_id="category")
+                with gr.Row(visible=catalog.prices) as price_row:
+                    min_price = gr.Number(None, label=f"Lowest price{catalog.priced}", minimum=0, elem_id="min-price")
+                    max_price = gr.Number(None, label=f"Highest price{catalog.priced}", minimum=0,
+                                          elem_id="max-price")
+            search_settings = starting.settings.search
+            top_k = gr.Slider(1, MAX_TOP_K, value=search_settings.top_k, step=1, label="Results per object")
+            conf = gr.Slider(0.05, 0.95, value=search_settings.conf, step=0.05, label="Confidence",
                              info="The score an object needs to be shown. Lower finds more "
                                   "objects; higher keeps only clear ones.")
             find = gr.Button("Find similar products", variant="primary")
@@ -210,12 +245,12 @@ def _layout(engine: Engine) -> Page:
                                    api_visibility="private") if photos else None
         with gr.Column(scale=3):
             annotated = gr.AnnotatedImage(label="Objects found (click one to see its matches)", height=420,
-                                          color_map=_colours(engine))
-            status = gr.Markdown(elem_id="status")
+                                          color_map=catalog.colours)
+            found = gr.Markdown(elem_id="status")
             timings = gr.Markdown(elem_classes="timings")
     with gr.Tabs() as tabs:
         tab_items, galleries, details = [], [], []
-        for i in range(_slots(engine)):
+        for i in range(_slots(starting)):
             with gr.Tab(f"Object {i + 1}", id=i, visible=False) as tab:
                 details.append(gr.Markdown(elem_classes="product-detail"))
                 galleries.append(gr.Gallery(show_label=False, columns=5, height="auto", object_fit="contain",
@@ -224,16 +259,17 @@ def _layout(engine: Engine) -> Page:
             tab_items.append(tab)
     with gr.Accordion("Result as JSON (what the API returns)", open=False):
         result_json = gr.JSON(show_label=False)
-    return Page(photo, words, [category, min_price, max_price], top_k, conf, find, picker, box, find_region,
-                text_query, find_words, examples, annotated, status, timings, tabs, tab_items, galleries, details,
-                result_json, gr.State())
+    return Page(headline, status, ticks, filter_box, price_row, photo, words, [category, min_price, max_price], top_k,
+                conf, find, picker, box, find_region, text_query, find_words, examples, annotated, found, timings, tabs,
+                tab_items, galleries, details, result_json, gr.State())
 
 
-def _wire(page: Page, engine: Engine, search, search_text) -> None:
-    """What each control does: the searches (the public endpoints among them), then the page's own events."""
+def _wire(page: Page, starting: StartingEngine, search, search_text) -> dict | None:
+    """What each control does: the searches (the public endpoints among them), then the page's own events;
+    while the engine starts, the event that brings the page up to date, for the page's load to run too."""
     inputs = [page.photo, page.top_k, page.conf, page.box, page.words, *page.filters]
     outputs = [page.annotated, page.status, page.result_json, page.timings]
-    products = dict(fn=_show_products(engine, len(page.tab_items)), inputs=page.result_json,
+    products = dict(fn=_show_products(starting, len(page.tab_items)), inputs=page.result_json,
                     outputs=[page.tabs, *page.tab_items, *page.galleries, *page.details], api_visibility="private")
     searches = dict(concurrency_id="engine", concurrency_limit=MAX_BATCH, preprocess=False)
     # The photo's own searches leave the region out; "Search this region" sends it.
@@ -258,28 +294,77 @@ def _wire(page: Page, engine: Engine, search, search_text) -> None:
                        api_visibility="private", queue=False)
     page.annotated.select(_choose_object, [page.result_json, page.photo], [page.tabs, page.box, page.picker],
                           api_visibility="private", queue=False)
-    currency = engine.index.manifest.currency
     for slot, gallery in enumerate(page.galleries):
-        gallery.select(_detail_for(slot, engine.index.products, currency), page.result_json, page.details[slot],
-                       api_visibility="private", queue=False)
+        gallery.select(_detail_for(slot, starting), page.result_json, page.details[slot], api_visibility="private",
+                       queue=False)
+    if starting.engine is None:  # what depends on the catalog follows the start, on every page shown meanwhile
+        follow = dict(fn=_catalog_updates(starting, len(page.tab_items)), inputs=None,
+                      outputs=[page.headline, page.starting, page.ticks, page.filter_box, page.filters[0],
+                               page.price_row, *page.filters[1:], page.annotated],
+                      api_visibility="private", queue=False)
+        page.ticks.tick(**follow)
+        return follow
+    return None
 
 
-def _slots(engine: Engine) -> int:
+@dataclass(frozen=True)
+class _CatalogView:
+    """What the page shows of its catalog: before the engine is ready, a placeholder."""
+
+    headline: str
+    categories: list[str]
+    prices: bool
+    priced: str  # " (HKD)" in the price fields' labels, where the catalog names its currency
+    colours: dict[str, str]
+
+    @property
+    def filters(self) -> bool:
+        return bool(self.categories) or self.prices
+
+    @classmethod
+    def of(cls, engine: Engine | None, slots: int = 0) -> "_CatalogView":
+        if engine is None:
+            return cls("Find each piece of furniture in your photo among a shop's products. Getting ready…", [],
+                       False, "", {})
+        currency, table = engine.index.manifest.currency, engine.index.table
+        return cls(_headline(engine.index), list(table.categories), table.has_prices,
+                   f" ({currency})" if currency else "", _colours(engine, slots or _engine_slots(engine)))
+
+
+def _catalog_updates(starting: StartingEngine, slots: int):
+    def updates():
+        catalog = _CatalogView.of(starting.engine, slots)
+        waiting = starting.engine is None and starting.error is None
+        return (f"# Lookalike\n{catalog.headline}", gr.Markdown(starting.status, visible=starting.engine is None),
+                gr.Timer(active=waiting), gr.Accordion(visible=catalog.filters),
+                gr.Dropdown(choices=catalog.categories, visible=bool(catalog.categories)),
+                gr.Row(visible=catalog.prices), gr.Number(label=f"Lowest price{catalog.priced}"),
+                gr.Number(label=f"Highest price{catalog.priced}"), gr.AnnotatedImage(color_map=catalog.colours))
+    return updates
+
+
+def _slots(starting: StartingEngine) -> int:
     """How many objects a result can show, each in its tab."""
+    return _engine_slots(starting.engine) if starting.engine else starting.settings.models.max_objects
+
+
+def _engine_slots(engine: Engine) -> int:
     return engine.detector.max_objects if engine.detector else 1
 
 
-def _colours(engine: Engine) -> dict[str, str]:
-    """Each box label's colour, one per rank; fixed at build time (an update would reach API clients as a raw dict)."""
-    colours = {_box_label(i, name): PALETTE[i % len(PALETTE)] for i in range(_slots(engine)) for name in engine.labels}
+def _colours(engine: Engine, slots: int) -> dict[str, str]:
+    """Each box label's colour, one per rank; set with the page, or when the engine is ready, never by a
+    search (an update would reach API clients as a raw dict)."""
+    colours = {_box_label(i, name): PALETTE[i % len(PALETTE)] for i in range(slots) for name in engine.labels}
     colours[WHOLE_PHOTO_LABEL] = colours[SELECTION_LABEL] = PALETTE[0]
     return colours
 
 
-def _show_products(engine: Engine, slots: int):
-    index, currency = engine.index, engine.index.manifest.currency
-
+def _show_products(starting: StartingEngine, slots: int):
     def show_products(data: dict | None):
+        if starting.engine is None:  # a photo cleared before the engine was ready
+            return [gr.Tabs(selected=0), *[gr.Tab(visible=False)] * slots, *[None] * slots, *[""] * slots]
+        index, currency = starting.engine.index, starting.engine.index.manifest.currency
         shelves = _shelves(data, index.products)
         tabs = [gr.Tab(visible=i < len(shelves), label=shelves[i][0] if i < len(shelves) else "")
                 for i in range(slots)]
@@ -301,13 +386,21 @@ def _show_region(image, start, evt: gr.SelectData):
     return _picker(image, box), None, ", ".join(str(v) for v in box)
 
 
-def launch(demo: gr.Blocks, engine: Engine, **options):
-    """Serve `demo` with the app's limits; `options` go to `Blocks.launch` (e.g. server_port)."""
-    served = [*_thumbnail_folders(engine.index), *(path for [path] in _example_photos())]
+def launch(demo: gr.Blocks, engine: Engine | StartingEngine, **options):
+    """Serve `demo` with the app's limits; `options` go to `Blocks.launch` (e.g. server_port; with an
+    engine still starting, `prevent_thread_lock=True`, so that its thumbnails can be served once it is ready)."""
+    starting = engine if isinstance(engine, StartingEngine) else StartingEngine.of(engine)
+    served = [*(path for [path] in _example_photos())]
+    if starting.engine:
+        served += _thumbnail_folders(starting.engine.index)
     demo.queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
     # The public endpoints are MCP tools too (at gradio_api/mcp/), described by their docstrings.
-    return demo.launch(max_file_size=MAX_UPLOAD, allowed_paths=served, css=CSS, theme=gr.themes.Soft(),
-                       app_kwargs={"routes": [_product_images(engine)]}, mcp_server=True, **options)
+    launched = demo.launch(max_file_size=MAX_UPLOAD, allowed_paths=served, css=CSS, theme=gr.themes.Soft(),
+                           app_kwargs={"routes": [_product_images(starting)]}, mcp_server=True, **options)
+    if not starting.engine:
+        starting.when_ready(lambda ready: setattr(demo, "allowed_paths",
+                                                  [*demo.allowed_paths, *_thumbnail_folders(ready.index)]))
+    return launched
 
 
 def _thumbnail_folders(index) -> list[str]:
@@ -321,13 +414,12 @@ def _thumbnail_folders(index) -> list[str]:
     return folders
 
 
-def _product_images(engine: Engine) -> Route:
+def _product_images(starting: StartingEngine) -> Route:
     """`products/<row>.jpg`: a product's thumbnail at a URL that says nothing of where it lies on disk
     and outlives index versions."""
-    products = engine.index.products
-
     def serve(request):
         row = request.path_params["row"]
+        products = starting.engine.index.products if starting.engine else []
         if row >= len(products) or not products[row].image:
             raise HTTPException(404)
         return FileResponse(products[row].image, media_type="image/jpeg")
@@ -342,20 +434,32 @@ def main() -> int:
     # with no backend named, finding the default one imports pyplot too (0.35 s): name it, import it now.
     os.environ.setdefault("MPLBACKEND", "agg")
     import matplotlib  # noqa: F401
-    began = time.perf_counter()
     try:
-        engine = load_engine(Settings.from_env(), build_index=True)
+        demo, _ = serve(Settings.from_env())
     except LookalikeError as exc:
         log.error("%s", exc)
         return 2
-    loaded = time.perf_counter()
-    demo = build_demo(engine)
-    built = time.perf_counter()
-    launch(demo, engine, prevent_thread_lock=True)
-    log.info("Serving after %.1f s: models and index %.1f s, page %.1f s, server %.1f s.", time.perf_counter() - began,
-             loaded - began, built - loaded, time.perf_counter() - built)
     demo.block_thread()
     return 0
+
+
+def serve(settings: Settings, **options) -> tuple[gr.Blocks, StartingEngine]:
+    """The app served (`options` go to `launch`), and its engine. An index that must be built is built
+    while the page is served, which says how far it has come; otherwise the engine is loaded first."""
+    began = time.perf_counter()
+    reason = must_build(settings.catalog, settings.models)
+    if reason:
+        log.info("Serving the page now and building the index meanwhile: %s.", reason)
+        starting = StartingEngine(settings).start()
+    else:
+        starting = StartingEngine(settings, load_engine(settings, build_index=True))
+    loaded = time.perf_counter()
+    demo = build_demo(starting)
+    built = time.perf_counter()
+    launch(demo, starting, prevent_thread_lock=True, **options)
+    log.info("Serving after %.1f s: models and index %.1f s, page %.1f s, server %.1f s.", time.perf_counter() - began,
+             loaded - began, built - loaded, time.perf_counter() - built)
+    return demo, starting
 
 
 def _headline(index) -> str:
@@ -472,12 +576,15 @@ def _detail(product: dict, rank: int, currency: str | None) -> str:
     return " · ".join(p for p in parts if p)
 
 
-def _detail_for(slot: int, products: list[Product], currency: str | None):
+def _detail_for(slot: int, starting: StartingEngine):
     def detail(data: dict | None, evt: gr.SelectData) -> str:
-        shelves = _shelves(data, products)
+        if starting.engine is None:
+            return ""
+        index = starting.engine.index
+        shelves = _shelves(data, index.products)
         if slot >= len(shelves) or evt.index >= len(shelves[slot][1]):
             return ""
-        return _detail(shelves[slot][1][evt.index], evt.index, currency)
+        return _detail(shelves[slot][1][evt.index], evt.index, index.manifest.currency)
     return detail
 
 

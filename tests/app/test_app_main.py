@@ -1,14 +1,26 @@
-"""`python app.py`: settings from the environment, and a clear exit when the catalog cannot be served."""
+"""`python app.py`: settings from the environment; a first start serves its page at once and builds the
+index meanwhile, the API saying how far it has come until it answers; a build that fails says why."""
+
+import functools
+import socket
+import threading
+import time
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from gradio_client import Client, handle_file
+from PIL import Image
+
+from core.settings import Settings
+from support import APP_PHOTO, needs_shared
+
+PRODUCTS = 6
 
 
-def test_main_reports_a_missing_catalog_and_exits(tmp_path, monkeypatch, caplog):
-    import app
-
-    monkeypatch.setenv("LOOKALIKE_CATALOG", str(tmp_path / "nowhere.csv"))
-    monkeypatch.setenv("LOOKALIKE_INDEX_DIR", str(tmp_path / "idx"))
-
-    assert app.main() == 2
-    assert "No catalog file" in caplog.text
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def test_main_reports_a_bad_setting_by_name(tmp_path, monkeypatch, caplog):
@@ -19,3 +31,92 @@ def test_main_reports_a_bad_setting_by_name(tmp_path, monkeypatch, caplog):
 
     assert app.main() == 2
     assert "top_k (LOOKALIKE_TOP_K) must be between 1" in caplog.text and not (tmp_path / "idx").exists()
+
+
+@pytest.fixture
+def gated_feed(tmp_path, monkeypatch):
+    """A product feed whose first two images are served at once and the rest only when the gate opens."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the fetched images' cache
+    folder = tmp_path / "site"
+    folder.mkdir()
+    for i in range(PRODUCTS):
+        Image.new("RGB", (40, 40), (40 * i, 100, 200 - 30 * i)).save(folder / f"{i}.jpg")
+    gate = threading.Event()
+
+    class Gated(SimpleHTTPRequestHandler):
+        def do_GET(self):
+            if self.path not in ("/0.jpg", "/1.jpg"):
+                gate.wait(60)
+            super().do_GET()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Gated, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    feed = tmp_path / "feed.csv"
+    feed.write_text("id,title,image_link,product_type\n" + "".join(
+        f"P{i},Product {i},{base}/{i}.jpg,{['Sofas', 'Chairs'][i % 2]}\n" for i in range(PRODUCTS)))
+    yield feed, gate
+    gate.set()
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_first_start_serves_the_page_at_once_and_searches_once_indexed(gated_feed, tiny_clip_path, tiny_yolo_path,
+                                                                          tmp_path):
+    import app
+
+    feed, gate = gated_feed
+    settings = Settings.of(catalog=str(feed), index_dir=str(tmp_path / "index"), encoder=str(tiny_clip_path),
+                           detector=str(tiny_yolo_path), batch_size=2)
+    demo, starting = app.serve(settings, server_name="127.0.0.1", server_port=free_port(), quiet=True)
+    try:
+        assert starting.engine is None  # served before the index exists
+        client = Client(demo.local_url, verbose=False)
+        deadline = time.monotonic() + 60
+        while starting.done < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with pytest.raises(Exception, match=r"Still indexing the catalog, 33% done \(2 of 6 products\)"):
+            client.predict(image=handle_file(str(feed.parent / "site" / "0.jpg")), api_name="/search")
+        with pytest.raises(Exception, match="Still indexing the catalog"):
+            client.predict(words="sofa", api_name="/search_text")
+        assert "Indexing the catalog: 2 of 6 products (33%)" in starting.status
+
+        gate.set()
+        assert starting.wait(120) is not None, starting.error
+        objects = client.predict(image=handle_file(str(feed.parent / "site" / "3.jpg")), api_name="/search")[2]
+        assert objects["objects"] and objects["objects"][0]["products"]
+        assert client.predict(words="product", api_name="/search_text")[1]["products"]
+    finally:
+        gate.set()
+        demo.close()
+
+
+def test_a_build_that_fails_says_why_on_the_page_and_in_the_api(tmp_path, tiny_clip_path, tiny_yolo_path):
+    import app
+
+    settings = Settings.of(catalog=str(tmp_path / "nowhere.csv"), index_dir=str(tmp_path / "index"),
+                           encoder=str(tiny_clip_path), detector=str(tiny_yolo_path))
+    demo, starting = app.serve(settings, server_name="127.0.0.1", server_port=free_port(), quiet=True)
+    try:
+        starting.wait(60)
+        assert starting.engine is None and "No catalog file" in starting.status
+        with pytest.raises(Exception, match="Search is unavailable: No catalog file"):
+            Client(demo.local_url, verbose=False).predict(words="sofa", api_name="/search_text")
+    finally:
+        demo.close()
+
+
+@needs_shared
+def test_an_index_already_built_is_loaded_before_the_page_is_served(hk_settings, hk_engine):
+    import app  # hk_engine: the index is built
+
+    demo, starting = app.serve(hk_settings, server_name="127.0.0.1", server_port=free_port(), quiet=True)
+    try:
+        assert starting.engine is not None and starting.status == ""
+        result = Client(demo.local_url, verbose=False).predict(image=handle_file(str(APP_PHOTO)), api_name="/search")
+        assert result[2]["objects"]
+    finally:
+        demo.close()
