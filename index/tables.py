@@ -18,7 +18,10 @@ from itertools import accumulate
 from core.errors import LookalikeError
 
 READERS = 8  # files read at once: the Hub's latency, not the bandwidth, bounds reading many small parts
-BLOCK = 1 << 20  # bytes fetched per read of a remote file: a column's part of a row group, not a whole shard
+# The least fetched per read of a remote file. Small, because reading one column of a shard reads its
+# part of each row group, scattered through the file: with 1 MB blocks the ids of a 60 MB image shard
+# of 100-row groups would cost most of the shard; a larger part (a row group's images) is read whole.
+BLOCK = 1 << 16
 
 
 class TableError(LookalikeError):
