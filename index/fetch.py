@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = "Lookalike catalog indexer"
 MAX_RETRY_AFTER_S = 30  # a server asking for a longer pause is not waited for that long
+DEADLINE_TIMEOUTS = 3  # a download's whole time, in timeouts
 
 
 def is_url(value: object) -> bool:
@@ -57,6 +58,9 @@ class ImageFetcher:
                  backoff: float = 0.5, max_bytes: int = 20 * 2**20, max_redirects: int = 5) -> None:
         self.cache_dir = cache_dir
         self.workers, self.retries, self.backoff, self.max_bytes = workers, retries, backoff, max_bytes
+        # httpx's timeout bounds each read; a server dripping a byte at a time would never meet it, so
+        # a whole download gets a few timeouts' worth, checked as its bytes arrive.
+        self.deadline = DEADLINE_TIMEOUTS * timeout
         self.stats: Counter[str] = Counter(fetched=0, cached=0, failed=0)  # per distinct URL asked for
         if cache_dir is not None:
             cache_dir.mkdir(parents=True, exist_ok=True)
@@ -113,6 +117,7 @@ class ImageFetcher:
 
     def _get(self, url: str) -> bytes:
         """One attempt at `url`'s image; raises _Failed."""
+        ends = time.monotonic() + self.deadline
         try:
             with self._client.stream("GET", url) as response:
                 status = response.status_code
@@ -126,6 +131,8 @@ class ImageFetcher:
                     body += chunk
                     if len(body) > self.max_bytes:
                         raise _Failed("too large")
+                    if time.monotonic() > ends:
+                        raise _Failed("timed out", retry=True)
         except httpx.TimeoutException as exc:
             raise _Failed("timed out", retry=True) from exc
         except httpx.TooManyRedirects as exc:

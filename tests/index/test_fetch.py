@@ -67,6 +67,14 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/slow.jpg":
             time.sleep(2)
             self.send(200, JPEG)
+        elif path == "/drip.jpg":  # each byte in time for the read timeout, the whole far too slow
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(JPEG)))
+            self.end_headers()
+            for byte in JPEG:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.1)
         elif path.startswith("/sleepy/"):
             time.sleep(0.2)
             self.send(200, JPEG)
@@ -146,6 +154,12 @@ def test_each_kind_of_response_gives_its_result(site, path, expected, requests):
     else:
         assert result == FetchFailure(site.url(path), expected)
     assert site.hits[path] == requests
+
+
+def test_a_server_dripping_its_bytes_times_out_as_a_whole(site):
+    start = time.monotonic()
+    result = fetch_one(site.url("/drip.jpg"), timeout=0.3, retries=0)
+    assert result == FetchFailure(site.url("/drip.jpg"), "timed out") and time.monotonic() - start < 3
 
 
 def test_a_server_too_slow_times_out_after_retrying(site):
