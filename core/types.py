@@ -156,6 +156,7 @@ class TextResult:
     products: list[Match]  # score: the fused rank score in (0, 1], 1 for first in every ranking
     matched_by: tuple[str, ...]  # the rankings fused: "keywords" (the catalog's text), "photos" (a text tower)
     timings_ms: dict[str, float] = field(default_factory=dict)
+    unknown_words: tuple[str, ...] = ()  # the words no product's text holds ("bookcase" where none is sold)
 
     def to_dict(self) -> dict:
         return {
@@ -163,5 +164,6 @@ class TextResult:
             "filters": asdict(self.filters),
             "products": [{**asdict(m.product), "score": m.score} for m in self.products],
             "matched_by": list(self.matched_by),
+            "unknown_words": list(self.unknown_words),
             "timings_ms": self.timings_ms,
         }

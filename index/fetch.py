@@ -62,8 +62,6 @@ class ImageFetcher:
         # a whole download gets a few timeouts' worth, checked as its bytes arrive.
         self.deadline = DEADLINE_TIMEOUTS * timeout
         self.stats: Counter[str] = Counter(fetched=0, cached=0, failed=0)  # per distinct URL asked for
-        if cache_dir is not None:
-            cache_dir.mkdir(parents=True, exist_ok=True)
         self._client = httpx.Client(
             follow_redirects=True, max_redirects=max_redirects, timeout=httpx.Timeout(timeout),
             headers={"User-Agent": USER_AGENT},
@@ -158,6 +156,7 @@ class ImageFetcher:
         if self.cache_dir is None:
             return
         # Written aside and renamed into place, so an interrupted write never leaves a half image to be read later.
+        self.cache_dir.mkdir(parents=True, exist_ok=True)  # made when first needed: a build of files makes none
         fd, tmp = tempfile.mkstemp(dir=self.cache_dir, prefix=".part-")
         try:
             with os.fdopen(fd, "wb") as file:

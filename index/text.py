@@ -34,17 +34,44 @@ class TextIndex:
         self._db.commit()
 
     def search(self, words: str, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """The rows whose text holds any of `words`, best first, and their relevance in (0, 1] (BM25 over
-        the best's); empty when no word is found. Products holding more of the words, and rarer ones, rank higher."""
-        tokens = TOKEN.findall(words.lower())
-        tokens = [t for t in tokens if t not in FILLER] or tokens  # words of filler alone are still searched
+        """The rows whose text holds any of `words`, best first, and their relevance in (0, 1]; empty
+        when no word is found.
+
+        Products holding more of the words rank first ("grey sofa": the grey sofas, then the rest);
+        among those holding as many, each word counts alike, as its BM25 over its best: a word half the
+        catalog holds ("sofa") counts as much as a rare one ("grey"), which plain BM25 would leave to
+        decide alone. Relevance is (words held - 1 + their mean) / words asked, over the best's: for one
+        word, its BM25 over the best's.
+        """
+        tokens = self._tokens(words)
         if not tokens:
             return np.zeros(0, np.int64), np.zeros(0, np.float64)
-        query = " OR ".join(f'"{token}"' for token in dict.fromkeys(tokens))  # quoted: words, never operators
-        sql = "SELECT rowid, -bm25(products) FROM products WHERE products MATCH ? ORDER BY bm25(products)"
-        with self._lock:
-            found = self._db.execute(sql + (f" LIMIT {int(limit)}" if limit else ""), (query,)).fetchall()
-        if not found:
+        held: dict[int, list[float]] = {}
+        for token, (rows, scores) in zip(tokens, self._each(tokens)):
+            for row, score in zip(rows, scores / max(scores[0], 1e-12) if len(scores) else scores):
+                held.setdefault(int(row), []).append(float(score))
+        if not held:
             return np.zeros(0, np.int64), np.zeros(0, np.float64)
-        rows, scores = np.array([r for r, _ in found], np.int64), np.array([s for _, s in found], np.float64)
-        return rows, scores / max(scores[0], 1e-12)
+        rows = np.fromiter(held, np.int64, len(held))
+        relevance = np.array([(len(s) - 1 + sum(s) / len(s)) / len(tokens) for s in held.values()], np.float64)
+        order = np.lexsort((rows, -relevance))[:limit]
+        return rows[order], relevance[order] / relevance[order[0]]
+
+    def unknown(self, words: str) -> list[str]:
+        """The words no product's text holds ("bookcase" in a catalog without one)."""
+        tokens = self._tokens(words)
+        return [t for t, (rows, _) in zip(tokens, self._each(tokens)) if not len(rows)]
+
+    def _tokens(self, words: str) -> list[str]:
+        tokens = TOKEN.findall(words.lower())
+        return list(dict.fromkeys([t for t in tokens if t not in FILLER] or tokens))  # filler alone is still searched
+
+    def _each(self, tokens: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Each token's rows, best first, and their BM25."""
+        sql = "SELECT rowid, -bm25(products) FROM products WHERE products MATCH ? ORDER BY bm25(products)"
+        found = []
+        with self._lock:
+            for token in tokens:
+                hits = self._db.execute(sql, (f'"{token}"',)).fetchall()  # quoted: a word, never an operator
+                found.append((np.array([r for r, _ in hits], np.int64), np.array([s for _, s in hits], np.float64)))
+        return found

@@ -9,7 +9,7 @@ from typing import Sequence
 import numpy as np
 from PIL import ImageOps
 
-from core.images import ImageInput, load_image
+from core.images import ImageInput, detail, load_image
 from core.protocols import ImageEncoder, ObjectDetector
 from core.settings import SearchSettings, Settings, SettingsError
 from core.types import SELECTION, WHOLE_PHOTO, Detections, Filters, Match, ObjectResult, SearchResult, TextResult, Where
@@ -36,6 +36,10 @@ OTHER_DEPTH = 20
 RERANK_DEPTH = 100
 # Text search fuses this many products of each ranking (keywords, and the text tower's where there is one).
 TEXT_DEPTH = 100
+# A region with less detail than this (core.images.detail) is blank: a plain colour, a smooth gradient,
+# a bare wall (2 at most, measured), never a region of the benchmarks' rooms (42 and up) or one of their
+# product photos (31 and up), nor a small lamp on a plain wall.
+BLANK_DETAIL = 8.0
 
 
 class Engine:
@@ -141,7 +145,8 @@ class Engine:
             matched_by.append("photos")
         products = fuse_rankings([r for r in rankings if r], k)
         return TextResult(words, filters, products, tuple(matched_by),
-                          {"search": round((time.perf_counter() - t0) * 1000, 1)})
+                          {"search": round((time.perf_counter() - t0) * 1000, 1)},
+                          tuple(self.index.table.text.unknown(words)))
 
     def _top_k(self, asked: int | None) -> int:
         """How many products a request gets: what it asked, checked, or the settings'."""
@@ -210,7 +215,8 @@ class Engine:
         photo.found = [Crop(box, image, label, float(score)) for box, image, label, score in zip(
             clip_boxes(found.boxes, width, height), self._crops(photo, found.boxes, self.settings.crop_padding),
             found.labels, found.scores)]
-        photo.regions = [Crop(box, image) for box, image in zip(regions, self._crops(photo, regions, 0.0))]
+        photo.regions = [Crop(box, image, blank=photo.selection is None and detail(photo.image.crop(_pixels(box)))
+                              < BLANK_DETAIL) for box, image in zip(regions, self._crops(photo, regions, 0.0))]
 
     def _crops(self, photo: Photo, boxes: np.ndarray, padding: float) -> list:
         """`boxes` padded and cut out of the photo, each centred on a square of the catalog photos'
@@ -240,7 +246,9 @@ class Engine:
             objects += self._other_kinds(photo, room, {o.label for o in objects})
         if found <= self.settings.whole_photo_upto:  # 0 <= upto: always when nothing was found
             [matches] = self._rank(vectors_of(photo.regions[:1]), request.top_k, (), request)
-            whole = ObjectResult(WHOLE_PHOTO, (0, 0, photo.image.width, photo.image.height), None, matches)
+            # A blank photo looks like many a plain product on white: its nearest are never a match.
+            judged = dict(closeness=0.0, close_match=False) if photo.regions[0].blank else {}
+            whole = ObjectResult(WHOLE_PHOTO, (0, 0, photo.image.width, photo.image.height), None, matches, **judged)
             # One object found or none: the photo is most likely of one product, so the whole photo leads.
             objects.insert(0 if found <= 1 else len(objects), whole)
         return objects
@@ -260,13 +268,18 @@ class Engine:
         if not crops:
             return []
         depth = max(request.top_k, GROUP_DEPTH)  # grouping compares the top GROUP_DEPTH whatever top_k is
-        if self.kinds:
-            ranked = [self._rank(vectors_of([crop]), depth, (crop.label,), request)[0] for crop in crops]
-        else:
-            ranked = self._rank(vectors_of(crops), depth, (), request)
+
+        def ranked_as(asked: Request) -> list[list[Match]]:
+            if self.kinds:
+                return [self._rank(vectors_of([crop]), depth, (crop.label,), asked)[0] for crop in crops]
+            return self._rank(vectors_of(crops), depth, (), asked)
+
+        ranked = ranked_as(request)
+        # Look-alikes are told by the photo alone: words and filters re-rank the products, not what is found.
+        alike = ranked_as(request.plain()) if request.refines else ranked
         return [ObjectResult(crops[members[0]].label, _pixels(crops[members[0]].box), float(scores[kept[members[0]]]),
                              fuse_best([ranked[i] for i in members], request.top_k, self._order_key(request)))
-                for members in group_lookalikes([crop.label for crop in crops], ranked)]
+                for members in group_lookalikes([crop.label for crop in crops], alike)]
 
     def _own_kinds_limited(self, objects: list[ObjectResult]) -> tuple[list[ObjectResult], int]:
         """`objects` with at most `other_kinds` of the catalog's own kinds (a catalog detector's), best
@@ -281,12 +294,14 @@ class Engine:
     def _other_kinds(self, photo: Photo, room: int, found: set[str]) -> list[ObjectResult]:
         """Objects of the catalog's kinds that no detector class covers, seen in any of the crops.
 
-        Every crop (the detections' and the photo's regions) is compared with those products; the
-        kinds are taken in the order of their best single match, one object each, the crop of that
+        Every crop (the detections' and the photo's regions, but blank ones) is compared with those
+        products; the kinds are taken in the order of their best single match, one object each, the crop of that
         match as its box, while the catalog's agreement on that crop reaches `conf`; at most `room`
         of them. Kinds already `found` (by a detector that knows the catalog's kinds) are not looked for again.
         """
-        crops, request = photo.crops, photo.request
+        crops, request = [crop for crop in photo.crops if not crop.blank], photo.request
+        if not crops:
+            return []
         vectors = vectors_of(crops)
         pairs = [(m.score, q, self.kinds.other_of_row[m.product.row])
                  for q, near in enumerate(self.index.search(vectors, OTHER_DEPTH, self._own_kinds)) for m in near]
@@ -305,7 +320,7 @@ class Engine:
 
     def _rank(self, vectors: np.ndarray, k: int, kinds: tuple[str, ...], request: Request) -> list[list[Match]]:
         """Each of `vectors`' top-`k` products among those of `kinds` (none: all), as the request's words
-        and filters have them: a category filter replaces the kind, a price range narrows it; words
+        and filters have them: filters narrow the products of each kind; words
         move the products they name up (`settings.words_weight`) and, with a text tower, join the
         query vector; popularity breaks near-ties (`settings.popularity_weight`)."""
         where = request.where(kinds)
@@ -336,7 +351,7 @@ class Engine:
     def _judged(self, obj: ObjectResult) -> ObjectResult:
         """`obj` with how close its best product is, on the index's calibrated scale."""
         calibration = self.index.manifest.calibration
-        if not obj.products or calibration is None:
+        if not obj.products or calibration is None or obj.close_match is not None:  # judged already
             return obj
         closeness = calibration.closeness(max(m.score for m in obj.products))
         return replace(obj, closeness=round(closeness, 3), close_match=closeness >= self.settings.close_level)

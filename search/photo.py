@@ -26,9 +26,18 @@ class Request:
     def reranks(self) -> bool:
         return self.relevance is not None
 
+    @property
+    def refines(self) -> bool:
+        """Whether words or filters change the product lists (never the objects found)."""
+        return bool(self.filters) or self.reranks or self.text_vector is not None
+
+    def plain(self) -> "Request":
+        """The request without its words and filters: what the objects found are judged by."""
+        return Request(self.top_k, self.conf, Filters())
+
     def where(self, kinds: tuple[str, ...] = ()) -> Where:
-        """The products a list of `kinds` may hold under the filters: a category filter replaces the kind."""
-        return Where.of(self.filters, kinds=() if self.filters.categories else kinds)
+        """The products a list of `kinds` may hold under the filters (a category filter narrows each kind's)."""
+        return Where.of(self.filters, kinds=kinds)
 
 
 @dataclass(eq=False)
@@ -41,6 +50,7 @@ class Crop:
     score: float | None = None  # the detector's confidence; None for a region
     vector: np.ndarray | None = None  # (D,) its embedding
     near: list[Match] | None = None  # its nearest products in the whole catalog (with kinds)
+    blank: bool = False  # a region with nothing to see in it (a plain colour, a bare wall): it shows no product
 
 
 @dataclass(eq=False)

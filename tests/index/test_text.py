@@ -1,5 +1,6 @@
 """Full-text search over the catalog's words (SQLite FTS5, BM25)."""
 
+import numpy as np
 import pytest
 
 from core.types import Product
@@ -38,3 +39,21 @@ def test_filler_words_of_a_phrase_match_nothing_alone():
     assert rows.tolist() == [1]  # "in" names no product; it would have brought the first
     rows, _ = TextIndex(products).search("in")  # filler alone is still searched
     assert rows.tolist() == [0]
+
+
+def test_products_holding_every_word_come_first_and_a_common_word_still_counts():
+    # "sofa" is in most of this catalog, which plain BM25 would count as nothing: the grey table
+    # and grey chair would lead "grey sofa", as they did.
+    products = [Product(i, str(i), f"{name} sofa", "Sofa") for i, name in enumerate(["KIVIK", "EKTORP", "SODERHAMN",
+                                                                                        "VIMLE", "LANDSKRONA"])]
+    products += [Product(5, "5", "LACK table, grey", "Table"), Product(6, "6", "POANG chair, grey", "Chair"),
+                 Product(7, "7", "VIMLE sofa, grey", "Sofa")]
+    rows, relevance = TextIndex(products).search("grey sofa")
+    assert rows[0] == 7 and relevance[0] == 1.0  # the one grey sofa
+    assert set(rows[1:6].tolist()) == {0, 1, 2, 3, 4}  # then the sofas and grey things alike, each word counting
+    assert set(rows.tolist()) == set(range(8)) and (np.diff(relevance) <= 0).all()
+
+
+def test_words_no_product_holds_are_named():
+    index = TextIndex(PRODUCTS)
+    assert index.unknown("oak wardrobe") == ["wardrobe"] and index.unknown("oak bookcase") == []

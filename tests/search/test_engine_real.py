@@ -6,7 +6,7 @@ import pytest
 
 from core.settings import HOME_CLASSES, Settings
 from core.types import WHOLE_PHOTO
-from support import INTERIOR, MOBILENET, YOLO_WEIGHTS, needs_shared
+from support import APP_PHOTO, INTERIOR, MOBILENET, YOLO_WEIGHTS, needs_shared
 
 pytestmark = [needs_shared, pytest.mark.slow]
 
@@ -79,3 +79,11 @@ def test_a_real_scene_through_the_served_engine(engine):
     # The room's own armchair (RÅDVIKEN) is among what the engine returns.
     found = {m.product.id for o in result.objects for m in o.products}
     assert found & set(scene["product_ids"].split("|"))
+
+
+@pytest.mark.parametrize("words", ["white", "grey", "white sofa", "under 2000"])
+def test_words_re_rank_the_products_and_leave_the_objects_as_found(engine, words):
+    # Grouping look-alikes on the re-ranked lists made one word turn this room's 7 objects into 6.
+    plain, worded = engine.search(APP_PHOTO), engine.search(APP_PHOTO, words=words)
+    assert [(o.label, o.box, o.score) for o in worded.objects] == [(o.label, o.box, o.score) for o in plain.objects]
+    assert len(plain.objects) >= 6
