@@ -8,12 +8,14 @@ says how far the build has come; searches open when it is done. The public API i
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 import sys
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +29,7 @@ from core.errors import LookalikeError
 from core.images import ImageError, load_image
 from core.settings import MAX_TOP_K, Settings
 from core.types import SELECTION, WHOLE_PHOTO, Product
+from index.kinds import category_noun
 from search.batching import SearchBatcher
 from index.ensure import must_build
 from search.engine import Engine, load_engine
@@ -46,15 +49,54 @@ DISPLAY_SIDE = 800  # the annotated photo is sent at most this size: the page sh
 # boxes cost a PNG each at this size (Gradio), 180 ms of CPU per search for 7 boxes at 800 px, 335 at 1280
 STARTING_TICK_S = 1.0  # how often a page served while the index is built asks how far it has come
 WHOLE_PHOTO_LABEL = "Whole photo"
+COLOURS = ("white", "black", "grey", "beige", "brown", "blue", "green", "red", "yellow", "pink", "oak", "walnut")
 SELECTION_LABEL = "Your selection"
 PALETTE = ("#e4572e", "#2e86ab", "#f3a712", "#4c9f70", "#a23b72", "#3b1f2b", "#17bebb", "#8f2d56",
            "#6a4c93", "#c0a000")
 CSS = """
 .timings { font-size: 0.8em; opacity: 0.6; }
 .product-detail { min-height: 2.5em; }
-.products .caption-label { white-space: normal; max-width: none; left: 0; right: 0; bottom: 0;
-                           border-radius: 0; text-align: center; line-height: 1.3; }
+#box-map { display: none; }
+#found img { cursor: pointer; }
+/* Captions under the product photos, never over them. */
+.products .thumbnail-item { display: flex; flex-direction: column; height: auto; }
+.products .caption-label { position: static; white-space: normal; max-width: none; border-radius: 0;
+                           text-align: center; line-height: 1.3; background: none; color: inherit; }
+@media (max-width: 640px) {
+  .products .grid-container { grid-template-columns: repeat(2, minmax(0, 1fr)) !important; }
+}
 """
+# A click on the marked photo chooses the smallest object box under it, as a click on its legend does:
+# the boxes (in the shown image's pixels, in legend order) come with each result in #box-map.
+JS = """
+() => {
+  document.addEventListener("click", (event) => {
+    const found = document.getElementById("found");
+    const map = document.querySelector("#box-map [data-boxes]");
+    if (!found || !map || event.target.tagName !== "IMG" || !found.contains(event.target)) return;
+    const img = event.target, rect = img.getBoundingClientRect();
+    if (!img.naturalWidth) return;
+    const scale = Math.min(rect.width / img.naturalWidth, rect.height / img.naturalHeight);
+    const x = (event.clientX - rect.left - (rect.width - img.naturalWidth * scale) / 2) / scale;
+    const y = (event.clientY - rect.top - (rect.height - img.naturalHeight * scale) / 2) / scale;
+    let chosen = -1, least = Infinity;
+    JSON.parse(map.dataset.boxes).forEach(([x1, y1, x2, y2], i) => {
+      const area = (x2 - x1) * (y2 - y1);
+      if (x >= x1 && x <= x2 && y >= y1 && y <= y2 && area < least) { chosen = i; least = area; }
+    });
+    const items = found.querySelectorAll(".legend-item");
+    if (chosen >= 0 && items[chosen]) items[chosen].click();
+  });
+}
+"""
+# After a search, what was found comes into view: the marked photo with the products under it on a wide
+# screen; on a phone, where the marked photo fills the screen, the products themselves.
+# The products' tabs are drawn a moment after the event ends; until then the page may be too short to scroll.
+SHOW_RESULTS = """() => {
+  const narrow = window.matchMedia("(max-width: 640px)").matches;
+  const show = () => document.getElementById(narrow ? "status" : "found")?.scrollIntoView({block: "start"});
+  requestAnimationFrame(() => setTimeout(show, 100));
+}"""
 
 
 @dataclass
@@ -86,6 +128,7 @@ class Page:
     galleries: list
     details: list
     result_json: gr.JSON
+    box_map: gr.HTML  # the boxes drawn, for a click on the photo to find its object (JS)
     corner: gr.State  # the region picker's first corner, until the second click
 
 
@@ -182,6 +225,9 @@ def _endpoints(starting: StartingEngine):
         found = len(result.products)
         status = (f"**{found} product{'s' if found != 1 else ''} for “{_md(result.words)}”.**" if found else
                   f"**No product of the catalog matches “{_md(result.words)}”.** Try other words, or a photo.")
+        if found and result.unknown_words:
+            unknown = " or ".join(f"“{_md(w)}”" for w in result.unknown_words)
+            status += f" Nothing in the catalog mentions {unknown}: these match the other words."
         return status, data
 
     return search, search_text
@@ -201,7 +247,7 @@ def _checked(check, *values):
     try:
         return check(*values)
     except QueryError as exc:
-        raise gr.Error(str(exc), print_exception=False) from exc
+        raise gr.Error(str(exc), title="This search can't be run", print_exception=False) from exc
 
 
 def _layout(starting: StartingEngine) -> Page:
@@ -232,36 +278,37 @@ def _layout(starting: StartingEngine) -> Page:
                                   "objects; higher keeps only clear ones.")
             find = gr.Button("Find similar products", variant="primary")
             with gr.Accordion("Search a region you choose", open=False, elem_id="region"):
-                picker = gr.Image(label="Click two corners of the region (or click an object found)",
-                                  type="filepath", interactive=False, height=300, elem_id="picker")
+                gr.Markdown("Click two corners of the region in the photo below, or click an object found.")
+                picker = gr.Image(show_label=False, type="filepath", interactive=False, height=300, elem_id="picker")
                 box = gr.Textbox(label="Region: x1, y1, x2, y2 in pixels of the photo", elem_id="box")
                 find_region = gr.Button("Search this region")
             with gr.Row():
-                text_query = gr.Textbox(label="Or search by words", placeholder="e.g. “oak bookcase”",
+                text_query = gr.Textbox(label="Or search by words", placeholder=catalog.example,
                                         max_length=MAX_WORDS, scale=3, elem_id="text-query")
                 find_words = gr.Button("Search words", scale=1)
             photos = _example_photos()
             examples = gr.Examples(photos, inputs=[photo], label="Or try one of these", elem_id="examples",
                                    api_visibility="private") if photos else None
-        with gr.Column(scale=3):
-            annotated = gr.AnnotatedImage(label="Objects found (click one to see its matches)", height=420,
-                                          color_map=catalog.colours)
+        with gr.Column(scale=3):  # what was found, and each object's products right under it
+            annotated = gr.AnnotatedImage(label="Objects found: click one to see its matches", height=380,
+                                          color_map=catalog.colours, elem_id="found")
             found = gr.Markdown(elem_id="status")
-            timings = gr.Markdown(elem_classes="timings")
-    with gr.Tabs() as tabs:
-        tab_items, galleries, details = [], [], []
-        for i in range(_slots(starting)):
-            with gr.Tab(f"Object {i + 1}", id=i, visible=False) as tab:
-                details.append(gr.Markdown(elem_classes="product-detail"))
-                galleries.append(gr.Gallery(show_label=False, columns=5, height="auto", object_fit="contain",
-                                            allow_preview=True, buttons=["download", "fullscreen"],
-                                            elem_classes="products"))
-            tab_items.append(tab)
-    with gr.Accordion("Result as JSON (what the API returns)", open=False):
+            with gr.Tabs() as tabs:
+                tab_items, galleries, details = [], [], []
+                for i in range(_slots(starting)):
+                    with gr.Tab(f"Object {i + 1}", id=i, visible=False) as tab:
+                        details.append(gr.Markdown(elem_classes="product-detail"))
+                        galleries.append(gr.Gallery(show_label=False, columns=4, height="auto", object_fit="contain",
+                                                    allow_preview=True, buttons=["download", "fullscreen"],
+                                                    elem_classes="products"))
+                    tab_items.append(tab)
+            box_map = gr.HTML(elem_id="box-map")
+    with gr.Accordion("For developers: the API's answer and the timings", open=False, elem_id="api"):
+        timings = gr.Markdown(elem_classes="timings")
         result_json = gr.JSON(show_label=False)
     return Page(headline, status, ticks, filter_box, price_row, photo, words, [category, min_price, max_price], top_k,
                 conf, find, picker, box, find_region, text_query, find_words, examples, annotated, found, timings, tabs,
-                tab_items, galleries, details, result_json, gr.State())
+                tab_items, galleries, details, result_json, box_map, gr.State())
 
 
 def _wire(page: Page, starting: StartingEngine, search, search_text) -> dict | None:
@@ -269,27 +316,32 @@ def _wire(page: Page, starting: StartingEngine, search, search_text) -> dict | N
     while the engine starts, the event that brings the page up to date, for the page's load to run too."""
     inputs = [page.photo, page.top_k, page.conf, page.box, page.words, *page.filters]
     outputs = [page.annotated, page.status, page.result_json, page.timings]
-    products = dict(fn=_show_products(starting, len(page.tab_items)), inputs=page.result_json,
-                    outputs=[page.tabs, *page.tab_items, *page.galleries, *page.details], api_visibility="private")
+    # After every search: each object's products in its tab, the boxes for a click on the photo, and a
+    # words-only search clears the photo's marks; then what was found comes into view.
+    shown = dict(fn=_show_products(starting, len(page.tab_items)), inputs=page.result_json,
+                 outputs=[page.tabs, *page.tab_items, *page.galleries, *page.details, page.box_map, page.annotated,
+                          page.timings], api_visibility="private", concurrency_limit=None)
+    show = dict(fn=None, js=SHOW_RESULTS, api_visibility="private", queue=False)
     searches = dict(concurrency_id="engine", concurrency_limit=MAX_BATCH, preprocess=False)
     # The photo's own searches leave the region out; "Search this region" sends it.
     whole = [page.photo, page.top_k, page.conf, gr.State(None), page.words, *page.filters]
-    # The public endpoint, defined first so that it is named "search". Up to MAX_BATCH searches are
-    # in the engine at once, so that those arriving together are batched.
-    page.find_region.click(search, inputs, outputs, api_name="search", **searches
-                           ).success(**products, concurrency_limit=None)
+    # The public endpoint, named "search" (the check before it is the page's own). Up to MAX_BATCH
+    # searches are in the engine at once, so that those arriving together are batched.
+    page.find_region.click(_check_region, page.box, None, api_visibility="private", queue=False
+                           ).success(search, inputs, outputs, api_name="search", **searches
+                                     ).success(**shown).then(**show)
     gr.on([page.find.click, page.photo.upload, page.words.submit], search, whole, outputs, api_visibility="private",
-          **searches).success(**products, concurrency_limit=None)
+          **searches).success(**shown).then(**show)
     gr.on([page.find_words.click, page.text_query.submit], search_text, [page.text_query, page.top_k, *page.filters],
           [page.status, page.result_json], api_name="search_text", preprocess=False
-          ).success(**products, concurrency_limit=None)
+          ).success(**shown).then(**show)
     if page.examples:
         page.examples.load_input_event.success(search, whole, outputs, api_visibility="private", **searches
-                                               ).success(**products, concurrency_limit=None)
+                                               ).success(**shown).then(**show)
     page.photo.change(lambda image: (_picker(image, None) if image else None, None, ""), page.photo,
                       [page.picker, page.corner, page.box], api_visibility="private", queue=False)
     page.photo.clear(lambda: (None, "", None, ""), None, outputs, api_visibility="private", queue=False
-                     ).then(**products)
+                     ).then(**shown)
     page.picker.select(_show_region, [page.photo, page.corner], [page.picker, page.corner, page.box],
                        api_visibility="private", queue=False)
     page.annotated.select(_choose_object, [page.result_json, page.photo], [page.tabs, page.box, page.picker],
@@ -300,7 +352,7 @@ def _wire(page: Page, starting: StartingEngine, search, search_text) -> dict | N
     if starting.engine is None:  # what depends on the catalog follows the start, on every page shown meanwhile
         follow = dict(fn=_catalog_updates(starting, len(page.tab_items)), inputs=None,
                       outputs=[page.headline, page.starting, page.ticks, page.filter_box, page.filters[0],
-                               page.price_row, *page.filters[1:], page.annotated],
+                               page.price_row, *page.filters[1:], page.annotated, page.text_query],
                       api_visibility="private", queue=False)
         page.ticks.tick(**follow)
         return follow
@@ -316,6 +368,7 @@ class _CatalogView:
     prices: bool
     priced: str  # " (HKD)" in the price fields' labels, where the catalog names its currency
     colours: dict[str, str]
+    example: str  # the words box's example, drawn from what the catalog sells
 
     @property
     def filters(self) -> bool:
@@ -325,10 +378,21 @@ class _CatalogView:
     def of(cls, engine: Engine | None, slots: int = 0) -> "_CatalogView":
         if engine is None:
             return cls("Find each piece of furniture in your photo among a shop's products. Getting ready…", [],
-                       False, "", {})
+                       False, "", {}, "e.g. “white sofa”")
         currency, table = engine.index.manifest.currency, engine.index.table
         return cls(_headline(engine.index), list(table.categories), table.has_prices,
-                   f" ({currency})" if currency else "", _colours(engine, slots or _engine_slots(engine)))
+                   f" ({currency})" if currency else "", _colours(engine, slots or _engine_slots(engine)),
+                   _words_example(engine.index.products))
+
+
+def _words_example(products: list[Product]) -> str:
+    """“white sofa”: the catalog's most common kind of product, in its most common colour."""
+    nouns = Counter(category_noun(p.category) for p in products if p.category)
+    nouns.pop("", None)
+    text = " ".join(" ".join(filter(None, (p.name, *p.attributes.values()))) for p in products).lower()
+    colours = Counter({c: n for c in COLOURS if (n := len(re.findall(rf"\b{c}\b", text)))})
+    noun = nouns.most_common(1)[0][0] if nouns else "sofa"
+    return f"e.g. “{colours.most_common(1)[0][0] + ' ' if colours else ''}{noun}”"
 
 
 def _catalog_updates(starting: StartingEngine, slots: int):
@@ -339,7 +403,8 @@ def _catalog_updates(starting: StartingEngine, slots: int):
                 gr.Timer(active=waiting), gr.Accordion(visible=catalog.filters),
                 gr.Dropdown(choices=catalog.categories, visible=bool(catalog.categories)),
                 gr.Row(visible=catalog.prices), gr.Number(label=f"Lowest price{catalog.priced}"),
-                gr.Number(label=f"Highest price{catalog.priced}"), gr.AnnotatedImage(color_map=catalog.colours))
+                gr.Number(label=f"Highest price{catalog.priced}"), gr.AnnotatedImage(color_map=catalog.colours),
+                gr.Textbox(placeholder=catalog.example))
     return updates
 
 
@@ -362,8 +427,11 @@ def _colours(engine: Engine, slots: int) -> dict[str, str]:
 
 def _show_products(starting: StartingEngine, slots: int):
     def show_products(data: dict | None):
+        photo = gr.skip(), gr.skip()  # a photo's marks and timings stay; words alone clear them
+        if data and "objects" not in data:
+            photo = None, ""
         if starting.engine is None:  # a photo cleared before the engine was ready
-            return [gr.Tabs(selected=0), *[gr.Tab(visible=False)] * slots, *[None] * slots, *[""] * slots]
+            return [gr.Tabs(selected=0), *[gr.Tab(visible=False)] * slots, *[None] * slots, *[""] * slots, "", *photo]
         index, currency = starting.engine.index, starting.engine.index.manifest.currency
         shelves = _shelves(data, index.products)
         tabs = [gr.Tab(visible=i < len(shelves), label=shelves[i][0] if i < len(shelves) else "")
@@ -371,8 +439,33 @@ def _show_products(starting: StartingEngine, slots: int):
         galleries = [[(index.products[product["row"]].image, _caption(product, currency)) for product in shelves[i][1]]
                      if i < len(shelves) else None for i in range(slots)]
         details = [_shelf_detail(shelves[i], currency) if i < len(shelves) else "" for i in range(slots)]
-        return [gr.Tabs(selected=0), *tabs, *galleries, *details]
+        return [gr.Tabs(selected=0), *tabs, *galleries, *details, _box_map(data), *photo]
     return show_products
+
+
+def _drawn(objects: list) -> list[int]:
+    """Which objects are drawn as boxes on the photo, in the legend's order: all but the whole photo,
+    which is a tab of its own, not a box over everything."""
+    return [i for i, o in enumerate(objects) if _label_of(o) != WHOLE_PHOTO]
+
+
+def _label_of(obj) -> str:
+    return obj["label"] if isinstance(obj, dict) else obj.label
+
+
+def _box_map(data: dict | None) -> str:
+    """The drawn boxes in the shown photo's pixels, in legend order, for the page's click handler (JS)."""
+    objects = (data or {}).get("objects") or []
+    if not objects:
+        return ""
+    scale = _display_scale(data["image_size"])
+    boxes = [[round(v * scale) for v in objects[i]["box"]] for i in _drawn(objects)]
+    return f"<div data-boxes='{json.dumps(boxes)}'></div>"
+
+
+def _display_scale(size) -> float:
+    """How much the photo is shrunk to be shown (`_annotated`): at most DISPLAY_SIDE on its longer side."""
+    return min(1.0, DISPLAY_SIDE / max(size))
 
 
 def _show_region(image, start, evt: gr.SelectData):
@@ -395,7 +488,7 @@ def launch(demo: gr.Blocks, engine: Engine | StartingEngine, **options):
         served += _thumbnail_folders(starting.engine.index)
     demo.queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
     # The public endpoints are MCP tools too (at gradio_api/mcp/), described by their docstrings.
-    launched = demo.launch(max_file_size=MAX_UPLOAD, allowed_paths=served, css=CSS, theme=gr.themes.Soft(),
+    launched = demo.launch(max_file_size=MAX_UPLOAD, allowed_paths=served, css=CSS, js=JS, theme=gr.themes.Soft(),
                            app_kwargs={"routes": [_product_images(starting)]}, mcp_server=True, **options)
     if not starting.engine:
         starting.when_ready(lambda ready: setattr(demo, "allowed_paths",
@@ -486,8 +579,9 @@ def _annotated(photo, result):
     shown = photo.copy()
     shown.thumbnail((DISPLAY_SIDE, DISPLAY_SIDE))
     scale = shown.width / photo.width
-    return shown, [(tuple(int(round(v * scale)) for v in o.box), _object_label(i, o.label))
-                   for i, o in enumerate(result.objects)]
+    objects = result.objects
+    return shown, [(tuple(int(round(v * scale)) for v in objects[i].box), _object_label(i, objects[i].label))
+                   for i in _drawn(objects)]
 
 
 def _object_label(i: int, label: str) -> str:
@@ -505,14 +599,15 @@ def _status(result) -> str:
     elif result.objects[0].label == SELECTION:
         text = "**Your region was searched.**"
     else:
-        n = len(result.objects)
-        text = (f"**Found {n} object{'s' if n != 1 else ''}.** Click a box in the photo, or a tab below, "
+        n = sum(o.label != WHOLE_PHOTO for o in result.objects)
+        whole = " (and the whole photo)" if n < len(result.objects) else ""
+        text = (f"**Found {n} object{'s' if n != 1 else ''}{whole}.** Click a box in the photo, or a tab below, "
                 "to see its matches.")
     far = sum(o.close_match is False for o in result.objects)
     if far and far == len(result.objects):
         text += " **The catalog has nothing close to this:** the products below are the nearest it has, not matches."
     elif far:
-        text += f" The catalog has nothing close to {far} of them (marked “no close match”)."
+        text += f" The catalog has nothing close to {far} of them (marked “nothing close”)."
     return text
 
 
@@ -543,10 +638,8 @@ def _shelves(data: dict | None, products: list[Product]) -> list[tuple[str, list
     shelves = []
     for i, obj in enumerate(data["objects"]):
         label = _object_label(i, obj["label"])
-        if obj["score"] is not None:
-            label += f" {obj['score']:.0%}"
         if obj.get("close_match") is False:
-            label += " · no close match"
+            label += " · nothing close"
         shelves.append((label, obj["products"], obj))
     return shelves
 
@@ -557,21 +650,22 @@ def _shelf_detail(shelf, currency: str | None) -> str:
         return "**No product of the catalog is within the filters.**"
     detail = _detail(found[0], 0, currency)
     if obj.get("close_match") is False:
-        return ("**The catalog has nothing close to this.** These are the nearest it has "
-                f"(closeness {obj['closeness']:.0%}). " + detail)
+        return "**The catalog has nothing close to this;** these are the nearest it has. " + detail
+    if obj.get("close_match"):
+        return "**A close match.** " + detail
     return detail
 
 
 def _caption(product: dict, currency: str | None) -> str:
-    parts = [product["name"] or product["category"] or f"#{product['id']}", _price(product["price"], currency),
-             f"score {product['score']:.2f}"]
+    # No number: the list's order is the ranking, and the tab says whether anything is close.
+    parts = [product["name"] or product["category"] or f"#{product['id']}", _price(product["price"], currency)]
     return " · ".join(p for p in parts if p)
 
 
 def _detail(product: dict, rank: int, currency: str | None) -> str:
     name = _md(product["name"] or product["category"] or f"#{product['id']}")
     parts = [f"**{rank + 1}. {name}**", _md(product["category"]) if product["name"] else None,
-             _md(_price(product["price"], currency)), f"score {product['score']:.2f}",
+             _md(_price(product["price"], currency)),
              f"[Open the product page ↗]({_url(product['link'])})" if product["link"] else None]
     return " · ".join(p for p in parts if p)
 
@@ -589,12 +683,24 @@ def _detail_for(slot: int, starting: StartingEngine):
 
 
 def _choose_object(data: dict | None, image, evt: gr.SelectData):
-    """A click on an object in the photo: its results come forward, and its box becomes the region to adjust."""
+    """A click on an object in the photo (its box or its legend): its results come forward, and its box
+    becomes the region to adjust."""
     objects = (data or {}).get("objects") or []
-    if evt.index >= len(objects) or not isinstance(image, str):
-        return gr.Tabs(selected=evt.index), gr.skip(), gr.skip()
-    box = tuple(objects[evt.index]["box"])
-    return gr.Tabs(selected=evt.index), ", ".join(str(v) for v in box), _picker(image, box)
+    drawn = _drawn(objects)
+    if evt.index >= len(drawn):
+        return gr.skip(), gr.skip(), gr.skip()
+    chosen = drawn[evt.index]
+    if not isinstance(image, str):
+        return gr.Tabs(selected=chosen), gr.skip(), gr.skip()
+    box = tuple(objects[chosen]["box"])
+    return gr.Tabs(selected=chosen), ", ".join(str(v) for v in box), _picker(image, box)
+
+
+def _check_region(box: str) -> None:
+    """"Search this region" needs a region: never the whole photo in its place."""
+    if not (box or "").strip():
+        raise gr.Error("Choose a region first: click two corners of it in the photo above, or click an object "
+                       "found.", title="No region chosen", print_exception=False)
 
 
 def _picker(path: str, box: tuple[int, int, int, int] | None, corner: tuple[int, int] | None = None):

@@ -45,9 +45,10 @@ def test_search_returns_each_object_with_products_of_the_catalog(client, hk_engi
             assert (product["name"], product["category"], product["price"], product["link"]) == (
                 expected.name, expected.category, expected.price, expected.link)
     assert set(result["timings_ms"]) == {"detect", "embed", "search"}
-    assert f"Found {len(result['objects'])} objects" in status
+    boxed = [o for o in result["objects"] if o["label"] != "whole photo"]  # the whole photo is a tab, not a box
+    assert f"Found {len(boxed)} objects" in status
     assert "detect" in timings and "ms" in timings
-    assert len(annotated["annotations"]) == len(result["objects"])
+    assert len(annotated["annotations"]) == len(boxed)
 
 
 def test_controls_default_and_api_is_the_two_documented_endpoints(client):
@@ -81,7 +82,8 @@ def test_a_photo_with_nothing_detected_is_searched_whole(client, tmp_path, hk_en
     for other in others:
         assert other["label"] in hk_engine.kinds.others and 0.25 <= other["score"] < 1 and len(other["products"]) == 3
     assert result["whole_image"] is not others
-    assert [a["label"] for a in annotated["annotations"]] == ["Whole photo"] + [f"2 · {o['label']}" for o in others]
+    # The whole photo is a tab of its own, not a box drawn over everything.
+    assert [a["label"] for a in annotated["annotations"]] == [f"2 · {o['label']}" for o in others]
 
 
 @pytest.mark.parametrize("conf", [0.05, 0.3, 0.6, 0.9, 1.0])
@@ -195,9 +197,14 @@ def test_filters_and_words_narrow_and_reorder_every_product_list(client, hk_engi
     _, _, sofas, _ = _search(client, APP_PHOTO, top_k=5, category="sofas")
     _, _, cheap, _ = _search(client, APP_PHOTO, top_k=5, max_price=300)
     _, _, white, _ = _search(client, APP_PHOTO, top_k=5, words="white")
-    for obj in sofas["objects"]:  # the category chosen replaces the object's kind
-        assert len(obj["products"]) == 5 and {p["category"] for p in obj["products"]} == {"sofas"}
     kinds = hk_engine.kinds
+    for obj in sofas["objects"]:  # the category chosen narrows each object's kind: no chair lists sofas
+        assert {p["category"] for p in obj["products"]} <= {"sofas"}
+        if obj["label"] in ("couch", "whole photo"):
+            assert len(obj["products"]) == 5
+        elif obj["label"] in kinds.rows:
+            assert obj["products"] == []
+    assert [o["label"] for o in sofas["objects"]] == [o["label"] for o in plain["objects"]]  # the same objects
     for obj in cheap["objects"]:  # a price range narrows the object's kind: K products wherever K exist
         rows = kinds.rows.get(obj["label"], kinds.others.get(obj["label"], range(len(hk_engine.index))))
         within = {hk_engine.index.products[r].id for r in rows if (hk_engine.index.products[r].price or 1e9) <= 300}

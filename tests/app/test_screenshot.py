@@ -1,9 +1,10 @@
-"""The README's screenshot: the page, in headless Chromium, with the results for a CC0 example photo.
+"""The README's screenshots: the page, in headless Chromium, with the results for a CC0 example photo.
 
 Its catalog is a stand-in made of the project's own CC0 renders (`examples/`): each object the
 detector finds in them, cropped, as it is and mirrored, sold under the detector's word. The
 default catalog needs the Hub and the benchmark catalogs may not be published, so neither can be
-shown. `LOOKALIKE_SCREENSHOT=docs/screenshot.png` writes the PNG the README shows.
+shown. `LOOKALIKE_SCREENSHOTS=docs` writes the PNGs the README shows, as a visitor sees the page after
+a search, at 1280x900 and on a 390x844 phone.
 """
 
 import os
@@ -52,13 +53,16 @@ def render_shop(tmp_path_factory):
         yield url, len(rows)
 
 
-def test_the_page_with_results_for_an_example_photo(render_shop, tmp_path):
+@pytest.mark.parametrize("viewport, name", [((1280, 900), "screenshot.png"), ((390, 844), "screenshot-phone.png")],
+                         ids=["desktop", "phone"])
+def test_the_page_with_results_for_an_example_photo(render_shop, tmp_path, viewport, name):
     playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
     url, products = render_shop
+    width, height = viewport
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
                                     args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page = browser.new_page(viewport={"width": width, "height": height})
         page.goto(url)
         headline = page.locator("#headline").inner_text()
         assert f"{products} products of cc0-renders" in headline
@@ -70,14 +74,15 @@ def test_the_page_with_results_for_an_example_photo(render_shop, tmp_path):
                                timeout=90_000)
         assert any("couch" in t or "sofa" in t.lower() for t in page.get_by_role("tab").all_inner_texts())
         shot = tmp_path / "page.png"
-        page.locator(".products").first.scroll_into_view_if_needed()
-        page.wait_for_timeout(500)  # the gallery's images settle
-        page.screenshot(path=str(shot), full_page=True)
+        page.wait_for_timeout(800)  # the gallery's images settle, and the scroll to them
+        page.screenshot(path=str(shot))  # what the visitor sees after the search, as it is
         browser.close()
 
     image = Image.open(shot)
-    assert image.width == 1280 and image.height > 900  # the whole page, results below the photo
-    target = os.environ.get("LOOKALIKE_SCREENSHOT")
-    if target:  # small enough to commit: 900 px wide, 256 colours
-        small = image.convert("RGB").resize((900, round(image.height * 900 / 1280)), Image.LANCZOS)
-        small.quantize(256).save(ROOT / target, optimize=True)
+    assert image.size == viewport
+    target = os.environ.get("LOOKALIKE_SCREENSHOTS")
+    if target:  # small enough to commit: 256 colours (the desktop one 900 px wide)
+        shown = image.convert("RGB")
+        if width > 900:
+            shown = shown.resize((900, round(height * 900 / width)), Image.LANCZOS)
+        shown.quantize(256).save(ROOT / target / name, optimize=True)

@@ -1,0 +1,45 @@
+"""What the page writes from a result: the words box's example, the boxes drawn and clickable, one
+verdict per object and no numbers per product."""
+
+import json
+
+import pytest
+
+import app
+from core.types import Product
+
+
+@pytest.mark.parametrize("products, example", [
+    ([Product(0, "a", "KIVIK sofa, grey", "Sofas"), Product(1, "b", "EKTORP sofa, white", "Sofas"),
+      Product(2, "c", "LACK table", "Coffee tables", attributes={"colour": "white"})], "e.g. “white sofa”"),
+    ([Product(0, "a", "Thing", "Lamps")], "e.g. “lamp”"),  # no colour in the catalog's words
+    ([Product(0, "a", "Thing", None)], "e.g. “sofa”"),  # nor a category
+])
+def test_the_words_example_is_drawn_from_what_the_catalog_sells(products, example):
+    assert app._words_example(products) == example
+
+
+RESULT = {"image_size": [1600, 1200], "whole_image": False, "objects": [
+    {"label": "whole photo", "box": [0, 0, 1600, 1200], "score": None, "closeness": 0.2, "close_match": False,
+     "products": []},
+    {"label": "chair", "box": [100, 200, 500, 1000], "score": 0.8, "closeness": 0.9, "close_match": True,
+     "products": [{"id": "1", "row": 0, "name": "NORRKER", "category": "Chair", "price": 99.0, "link": None,
+                   "image": "x", "score": 0.71}]},
+    {"label": "couch", "box": [600, 400, 1500, 1100], "score": 0.6, "closeness": 0.1, "close_match": False,
+     "products": []}]}
+
+
+def test_the_whole_photo_is_no_box_and_the_boxes_map_the_shown_photo():
+    assert app._drawn(RESULT["objects"]) == [1, 2]
+    [boxes] = [json.loads(part.split("'")[0]) for part in app._box_map(RESULT).split("data-boxes='")[1:]]
+    assert boxes == [[50, 100, 250, 500], [300, 200, 750, 550]]  # shown at 800 px: half size
+    assert app._box_map({"words": "sofa", "products": []}) == ""
+
+
+def test_each_object_has_one_verdict_and_products_no_number():
+    labels = [label for label, _, _ in app._shelves(RESULT, [])]
+    assert labels == ["Whole photo · nothing close", "2 · chair", "3 · couch · nothing close"]
+    product = RESULT["objects"][1]["products"][0]
+    assert app._caption(product, "HKD") == "NORRKER · HKD 99"
+    assert "0.71" not in app._detail(product, 0, None)
+    assert app._shelf_detail(app._shelves(RESULT, [])[1], None).startswith("**A close match.**")
