@@ -49,6 +49,7 @@ DISPLAY_SIDE = 800  # the annotated photo is sent at most this size: the page sh
 # boxes cost a PNG each at this size (Gradio), 180 ms of CPU per search for 7 boxes at 800 px, 335 at 1280
 STARTING_TICK_S = 1.0  # how often a page served while the index is built asks how far it has come
 WHOLE_PHOTO_LABEL = "Whole photo"
+ANY_PRICE = "0: any"
 COLOURS = ("white", "black", "grey", "beige", "brown", "blue", "green", "red", "yellow", "pink", "oak", "walnut")
 SELECTION_LABEL = "Your selection"
 PALETTE = ("#e4572e", "#2e86ab", "#f3a712", "#4c9f70", "#a23b72", "#3b1f2b", "#17bebb", "#8f2d56",
@@ -268,8 +269,10 @@ def _layout(starting: StartingEngine) -> Page:
                 category = gr.Dropdown(catalog.categories, value=[], multiselect=True, label="Category",
                                        visible=bool(catalog.categories), elem_id="category")
                 with gr.Row(visible=catalog.prices) as price_row:
-                    min_price = gr.Number(None, label=f"Lowest price{catalog.priced}", minimum=0, elem_id="min-price")
-                    max_price = gr.Number(None, label=f"Highest price{catalog.priced}", minimum=0,
+                    # Gradio shows an empty number as 0: the label says that 0 is no bound.
+                    min_price = gr.Number(None, label=f"Lowest price{catalog.priced}", info=ANY_PRICE, minimum=0,
+                                          elem_id="min-price")
+                    max_price = gr.Number(None, label=f"Highest price{catalog.priced}", info=ANY_PRICE, minimum=0,
                                           elem_id="max-price")
             search_settings = starting.settings.search
             top_k = gr.Slider(1, MAX_TOP_K, value=search_settings.top_k, step=1, label="Results per object")
