@@ -654,9 +654,7 @@ def _shelf_detail(shelf, currency: str | None) -> str:
     detail = _detail(found[0], 0, currency)
     if obj.get("close_match") is False:
         return "**The catalog has nothing close to this;** these are the nearest it has. " + detail
-    if obj.get("close_match"):
-        return "**A close match.** " + detail
-    return detail
+    return detail  # "close" is not a promise that the first is the product (README: "Nothing close")
 
 
 def _caption(product: dict, currency: str | None) -> str:

@@ -42,4 +42,5 @@ def test_each_object_has_one_verdict_and_products_no_number():
     product = RESULT["objects"][1]["products"][0]
     assert app._caption(product, "HKD") == "NORRKER · HKD 99"
     assert "0.71" not in app._detail(product, 0, None)
-    assert app._shelf_detail(app._shelves(RESULT, [])[1], None).startswith("**A close match.**")
+    assert app._shelf_detail(app._shelves(RESULT, [])[1], None).startswith("**1. NORRKER**")
+    assert app._shelf_detail(app._shelves(RESULT, [])[0], None) == "**No product of the catalog is within the filters.**"
