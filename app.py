@@ -330,7 +330,8 @@ def _wire(page: Page, starting: StartingEngine, search, search_text) -> dict | N
     whole = [page.photo, page.top_k, page.conf, gr.State(None), page.words, *page.filters]
     # The public endpoint, named "search" (the check before it is the page's own). Up to MAX_BATCH
     # searches are in the engine at once, so that those arriving together are batched.
-    page.find_region.click(_check_region, page.box, None, api_visibility="private", queue=False
+    # Queued, as only a queued event's error reaches the visitor with its message.
+    page.find_region.click(_check_region, page.box, None, api_visibility="private", concurrency_limit=None
                            ).success(search, inputs, outputs, api_name="search", **searches
                                      ).success(**shown).then(**show)
     gr.on([page.find.click, page.photo.upload, page.words.submit], search, whole, outputs, api_visibility="private",

@@ -11,6 +11,7 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 import app
+from core.settings import SearchSettings
 from support import APP_PHOTO
 
 pytestmark = pytest.mark.slow  # the real weights, a catalog to index, a server
@@ -218,7 +219,7 @@ def test_filters_and_words_narrow_and_reorder_every_product_list(client, hk_engi
 def test_each_object_says_how_close_its_best_match_is(client):
     _, _, result, _ = _search(client, APP_PHOTO, top_k=3)
     for obj in result["objects"]:
-        assert 0 <= obj["closeness"] <= 1 and obj["close_match"] == (obj["closeness"] >= 0.5)
+        assert 0 <= obj["closeness"] <= 1 and obj["close_match"] == (obj["closeness"] >= SearchSettings.close_level)
 
 
 def test_search_text_lists_products_by_their_words(client):

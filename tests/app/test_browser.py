@@ -50,7 +50,7 @@ def test_an_example_photo_is_searched_on_click(page):
 
     examples.first.click()
 
-    page.wait_for_function("() => [...document.querySelectorAll('[role=tab]')].some(t => / bed /.test(t.innerText))",
+    page.wait_for_function("() => [...document.querySelectorAll('[role=tab]')].some(t => / bed\\b/.test(t.innerText))",
                            timeout=60_000)
 
 

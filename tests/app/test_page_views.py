@@ -102,7 +102,8 @@ def test_a_words_only_search_clears_the_photos_results(browser, served_app):
     words.press("Enter")
     page.wait_for_function("() => /products? for/.test(document.querySelector('#status').innerText)", timeout=30_000)
     page.wait_for_function("() => document.querySelectorAll('#found .legend-item').length === 0", timeout=10_000)
-    assert page.get_by_role("tab").first.inner_text().startswith("Words: sofa")
+    page.wait_for_function("() => document.querySelector('[role=tab]')?.innerText.startsWith('Words: sofa')",
+                           timeout=10_000)
     page.close()
 
 
