@@ -215,8 +215,14 @@ class Engine:
         photo.found = [Crop(box, image, label, float(score)) for box, image, label, score in zip(
             clip_boxes(found.boxes, width, height), self._crops(photo, found.boxes, self.settings.crop_padding),
             found.labels, found.scores)]
-        photo.regions = [Crop(box, image, blank=photo.selection is None and detail(photo.image.crop(_pixels(box)))
-                              < BLANK_DETAIL) for box, image in zip(regions, self._crops(photo, regions, 0.0))]
+        photo.regions = [Crop(box, image) for box, image in zip(regions, self._crops(photo, regions, 0.0))]
+        if photo.selection is None:
+            # Judged on a copy at most about 512 px: detail looks at 64 px, and a phone photo's own
+            # pixels would cost ~100 ms a search.
+            small = photo.image.reduce(max(1, max(photo.image.size) // 512))
+            scale = small.width / width
+            for crop in photo.regions:
+                crop.blank = detail(small.crop(_pixels(crop.box * scale))) < BLANK_DETAIL
 
     def _crops(self, photo: Photo, boxes: np.ndarray, padding: float) -> list:
         """`boxes` padded and cut out of the photo, each centred on a square of the catalog photos'
