@@ -334,14 +334,17 @@ def _wire(page: Page, starting: StartingEngine, search, search_text) -> dict | N
     page.find_region.click(_check_region, page.box, None, api_visibility="private", concurrency_limit=None
                            ).success(search, inputs, outputs, api_name="search", **searches
                                      ).success(**shown).then(**show)
-    gr.on([page.find.click, page.photo.upload, page.words.submit], search, whole, outputs, api_visibility="private",
-          **searches).success(**shown).then(**show)
+    # The page's own photo searches: an upload searches at once, and the button asks again only when
+    # something changed (the words, the filters, the controls).
+    last, again = gr.State(None), _remembered(search)
+    gr.on([page.find.click, page.photo.upload, page.words.submit], again, [last, *whole], [*outputs, last],
+          api_visibility="private", **searches).success(**shown).then(**show)
     gr.on([page.find_words.click, page.text_query.submit], search_text, [page.text_query, page.top_k, *page.filters],
           [page.status, page.result_json], api_name="search_text", preprocess=False
           ).success(**shown).then(**show)
     if page.examples:
-        page.examples.load_input_event.success(search, whole, outputs, api_visibility="private", **searches
-                                               ).success(**shown).then(**show)
+        page.examples.load_input_event.success(again, [last, *whole], [*outputs, last], api_visibility="private",
+                                               **searches).success(**shown).then(**show)
     page.photo.change(lambda image: (_picker(image, None) if image else None, None, ""), page.photo,
                       [page.picker, page.corner, page.box], api_visibility="private", queue=False)
     page.photo.clear(lambda: (None, "", None, ""), None, outputs, api_visibility="private", queue=False
@@ -572,10 +575,12 @@ def _photo_path(image) -> str:
     # The event skips Gradio's preprocessing so that unreadable photos reach the engine, whose
     # messages say what is wrong; the payload is the uploaded file's record, already checked by Gradio.
     if image is None:
-        raise gr.Error("Add a photo first: upload one, take one with the webcam, or paste one.", print_exception=False)
+        raise gr.Error("Add a photo first: upload one, take one with the webcam, or paste one.", title="No photo yet",
+                       print_exception=False)
     path = image.get("path") if isinstance(image, dict) else None
     if not path:
-        raise gr.Error("The photo did not arrive; please upload it again.", print_exception=False)
+        raise gr.Error("The photo did not arrive; please upload it again.", title="This photo can't be searched",
+                       print_exception=False)
     return path
 
 
@@ -696,6 +701,18 @@ def _choose_object(data: dict | None, image, evt: gr.SelectData):
         return gr.Tabs(selected=chosen), gr.skip(), gr.skip()
     box = tuple(objects[chosen]["box"])
     return gr.Tabs(selected=chosen), ", ".join(str(v) for v in box), _picker(image, box)
+
+
+def _remembered(search):
+    """`search` answering the same request twice in a row (an upload searched it, then the button was
+    pressed) from the last answer; `last` is the page's (request, answer)."""
+    def again(last, *request):
+        asked = json.dumps(request, sort_keys=True, default=str)
+        if last is not None and last[0] == asked:
+            return (*last[1], last)
+        answer = search(*request)
+        return (*answer, (asked, answer))
+    return again
 
 
 def _check_region(box: str) -> None:

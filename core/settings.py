@@ -39,6 +39,7 @@ ABO_STORES = {
 ABO_ENGLISH = ("US", "GB", "CA", "AU", "IN", "SG")  # marketplaces whose listings are written in English
 # How the default catalog is read, for each of these settings left empty.
 DEFAULT_CATALOG_READING = {
+    "catalog_name": "Amazon Berkeley Objects",
     "catalog_config": "listings",
     "catalog_images": "images_small:main_image_id=image_id",
     "catalog_keep": "product_type=" + ",".join(ABO_HOME_TYPES),
@@ -88,6 +89,7 @@ class CatalogSettings:
     # {"country": {"US": "https://www.amazon.com/dp/{item_id}", ...}}; "": none.
     link_template: str = ""
     catalog_credit: str = ""  # the catalog's attribution and license (Markdown), shown on the page
+    catalog_name: str = ""  # the catalog's name for people ("IKEA Hong Kong"); "": its folder or Hub id
     index_dir: str = ""  # "": <user cache>/lookalike/index
     batch_size: int = 32  # catalog images embedded at once when building an index
     # Comma-separated catalog columns whose words text search reads besides the name and category;

@@ -92,6 +92,8 @@ def _catalog_options(command) -> None:
                                                  "(default: $LOOKALIKE_LINK_TEMPLATE)")
     command.add_argument("--credit", help="the catalog's attribution and license, shown on the page "
                                           "(default: $LOOKALIKE_CATALOG_CREDIT)")
+    command.add_argument("--name", help="the catalog's name for people, shown on the page (default: "
+                                        "$LOOKALIKE_CATALOG_NAME, or its folder or Hub id)")
     for column in FIELDS:
         command.add_argument(f"--{column.replace('_', '-')}-column", dest=f"{column}_column",
                              help=f"catalog column holding the product's {column.replace('_', ' ')}")
@@ -104,7 +106,7 @@ def _settings(args, **given) -> Settings:
     return Settings.from_env(catalog=given.pop("source"), text_columns=args.text_columns, catalog_config=args.config,
                              catalog_keep=args.keep, catalog_prefer=args.prefer, catalog_limit=args.limit,
                              catalog_images=args.images, link_template=args.link_template,
-                             catalog_credit=args.credit, **given)
+                             catalog_credit=args.credit, catalog_name=args.name, **given)
 
 
 def _reading(args, wanted) -> tuple[ColumnMap, Reading]:

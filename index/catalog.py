@@ -66,6 +66,7 @@ class CatalogSource:
     kept: str | None = None  # the rows kept ("column=value,value"), when not all
     credit: str | None = None  # the catalog's attribution and license (Markdown), shown on the page
     limit: int | None = None  # the cap on the products taken, when there was one
+    name: str | None = None  # the catalog's name for people, where one was given
 
     def to_dict(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -83,7 +84,9 @@ class CatalogSource:
 
     @property
     def title(self) -> str:
-        """A short name for people: the Hub id, or the catalog's folder or file name."""
+        """A short name for people: the name given, else the Hub id, or the catalog's folder or file name."""
+        if self.name:
+            return self.name
         if self.type == "hub":
             return self.id or "the Hub"
         path = Path(self.path or "catalog")
@@ -109,13 +112,14 @@ class Reading:
     images: tuple[str, str, str] | None = None
     prefer: tuple[str, tuple[str, ...]] | None = None  # (column, values): these rows first when the cap chooses
     limit: int = 0  # products taken, spread over the categories (index.selection); 0: all
+    name: str | None = None  # the catalog's name for people, shown on the page
 
     @classmethod
     def from_settings(cls, settings, split: str = "train", revision: str | None = None) -> "Reading":
         """How `settings` (core.settings.CatalogSettings) say the catalog is read."""
         return cls(split, revision, settings.catalog_config or None, settings.keep_rows, settings.link_templates,
                    settings.catalog_credit or None, settings.image_reference, settings.preferred_rows,
-                   settings.catalog_limit)
+                   settings.catalog_limit, settings.catalog_name or None)
 
 
 @dataclass(frozen=True)
@@ -404,7 +408,8 @@ def _filled_in(rows: list[dict], id_column: str | None) -> list[dict]:
 def _reading_fields(reading: Reading) -> dict:
     """What the manifest records of how the catalog was read."""
     kept = f"{reading.keep[0]}={','.join(reading.keep[1])}" if reading.keep else None
-    return {"config": reading.config, "kept": kept, "credit": reading.credit, "limit": reading.limit or None}
+    return {"config": reading.config, "kept": kept, "credit": reading.credit, "limit": reading.limit or None,
+            "name": reading.name}
 
 
 def _kept_column(keep: tuple[str, tuple[str, ...]], names: list[str]) -> tuple[str, frozenset[str]]:

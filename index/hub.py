@@ -8,6 +8,7 @@ like any index folder. The revision (a commit, best, or a branch or tag) pins wh
 from __future__ import annotations
 
 import re
+import shlex
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -152,5 +153,7 @@ def build_command(manifest: Manifest) -> str:
         parts.append(f"--keep {source.kept}")
     if source.limit:
         parts.append(f"--limit {source.limit}")
+    if source.name:
+        parts.append(f"--name {shlex.quote(source.name)}")
     parts.append("--out ./index")
     return " ".join(parts)

@@ -52,8 +52,8 @@ def test_a_phone_shows_two_columns_with_captions_under_the_photos(browser, serve
     columns = page.evaluate("() => getComputedStyle([...document.querySelectorAll('.products .grid-container')]"
                             ".find(e => e.offsetParent)).gridTemplateColumns.split(' ').length")
     assert columns == 2
-    tiles = page.evaluate("""() => [...document.querySelectorAll('.products .thumbnail-item')].filter(e => e.offsetParent)
-        .slice(0, 4).map(t => [t.querySelector('img').getBoundingClientRect().toJSON(),
+    tiles = page.evaluate("""() => [...document.querySelectorAll('.products .thumbnail-item')]
+        .filter(e => e.offsetParent).slice(0, 4).map(t => [t.querySelector('img').getBoundingClientRect().toJSON(),
                                t.querySelector('.caption-label').getBoundingClientRect().toJSON()])""")
     assert len(tiles) >= 2
     for image, caption in tiles:
@@ -104,6 +104,24 @@ def test_a_words_only_search_clears_the_photos_results(browser, served_app):
     page.wait_for_function("() => document.querySelectorAll('#found .legend-item').length === 0", timeout=10_000)
     page.wait_for_function("() => document.querySelector('[role=tab]')?.innerText.startsWith('Words: sofa')",
                            timeout=10_000)
+    page.close()
+
+
+def test_the_button_does_not_search_again_what_the_upload_just_searched(browser, served_app):
+    page = searched(browser, served_app, DESKTOP)
+    page.get_by_text("For developers").click()  # the timings: a new search's differ
+    page.locator("#api .prose.timings").wait_for()
+    timings = "() => document.querySelector('#api .prose.timings').textContent"
+    searched_once = page.evaluate(timings)
+    assert "detect" in searched_once
+    page.get_by_role("button", name="Find similar products").click()
+    page.wait_for_timeout(3000)
+    assert page.evaluate(timings) == searched_once  # the same answer, not a new search's timings
+    words = page.locator("#words textarea")
+    words.fill("white")
+    words.press("Enter")  # something changed: searched again
+    page.wait_for_function("before => document.querySelector('#api .prose.timings').textContent !== before",
+                           arg=searched_once, timeout=60_000)
     page.close()
 
 

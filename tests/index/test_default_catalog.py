@@ -81,6 +81,7 @@ def test_the_default_catalog_builds_end_to_end_with_each_listing_its_own_image(a
     index = CatalogIndex.load(tmp_path / "index", tiny_clip)
     assert report.products == len(index.products) == 7 and not report.skipped
     assert index.manifest.source.credit == DEFAULT_CATALOG_READING["catalog_credit"]
+    assert index.manifest.source.title == "Amazon Berkeley Objects"  # the page names it so, not by its slug
     row_of = {listing[0]: i for i, listing in enumerate(ABO_LISTINGS)}
     for product in index.products:  # each thumbnail is the listing's own image, found by its id
         painted = np.asarray(Image.open(product.image).convert("RGB"), np.float32).mean(axis=(0, 1))

@@ -116,5 +116,7 @@ def test_a_capped_feed_takes_the_same_products_whatever_their_order(tmp_path):
     taken = [{i.id for i in open_catalog(path, ColumnMap(), Reading(limit=6))} for path in (one, two)]
     assert taken[0] == taken[1] and len(taken[0]) == 6
     assert open_catalog(one, ColumnMap(), Reading(limit=6)).source.limit == 6
+    assert open_catalog(one, ColumnMap(), Reading(name="My shop")).source.title == "My shop"
+    assert open_catalog(one).source.title == "one.csv"  # no name given: the file's
     categories = [int(pid[1:]) % 3 for pid in taken[0]]
     assert sorted(categories) == [0, 0, 1, 1, 2, 2]
