@@ -204,10 +204,8 @@ class Catalog:
             raise CatalogError(f"The catalog has no column {prefer[0]!r} to prefer rows by; it has {names}.")
         self._rows = self._capped(rows, limit, prefer, keys)
         self._links = links if not columns.get("link") else None  # a link column wins
-        self._link_fields = sorted({f for template in (self._links[1].values() if self._links else ())
-                                    for _, f, _, _ in string.Formatter().parse(template) if f})
-        missing = [f for f in [*self._link_fields, *([self._links[0]] if self._links and self._links[0] else [])]
-                   if f not in names]
+        self._link_fields = sorted(template_fields(self._links))
+        missing = [f for f in sorted(link_columns(self._links)) if f not in names]
         if missing:
             raise CatalogError(f"The link template names {missing[0]!r}, which is not a column "
                                f"of the catalog; it has {names}.")
@@ -403,6 +401,17 @@ def _filled_in(rows: list[dict], id_column: str | None) -> list[dict]:
         filled.append(row if product is row else {k: v if v not in (None, "") else product.get(k)
                                                    for k, v in row.items()})
     return filled
+
+
+def template_fields(links: tuple[str | None, Mapping[str, str]] | None) -> set[str]:
+    """The columns the link templates fill in ({item_id})."""
+    return {f for template in (links[1].values() if links else ()) for _, f, _, _ in string.Formatter().parse(template)
+            if f}
+
+
+def link_columns(links: tuple[str | None, Mapping[str, str]] | None) -> set[str]:
+    """Every column a link reading needs: the templates' fields, and the column choosing the template."""
+    return template_fields(links) | ({links[0]} if links and links[0] else set())
 
 
 def _reading_fields(reading: Reading) -> dict:

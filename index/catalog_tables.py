@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass, replace
 
 from .catalog import (TEXT_SAMPLE, Catalog, CatalogError, CatalogSource, ColumnMap, Reading, _check_kept,
-                      _holds_words, _kept_column, _reading_fields, _resolved_revision, _text)
+                      _holds_words, _kept_column, _reading_fields, _resolved_revision, _text, link_columns)
 from .tables import ParquetTable, Position, TableError, dataset_files
 
 log = logging.getLogger(__name__)
@@ -108,15 +108,9 @@ def _joined(rows: list[dict], source: str, reading: Reading) -> tuple[list[dict]
 
 def _needed(resolved: dict, text: tuple[str, ...], reading: Reading) -> set[str]:
     """The columns a catalog reads: its fields', its words', and those the reading names."""
-    import string
-
     needed = {c for c in resolved.values() if c} | set(text)
     needed |= {c for c in (reading.keep and reading.keep[0], reading.prefer and reading.prefer[0]) if c}
-    if reading.links and not resolved["link"]:
-        column, templates = reading.links
-        needed |= {f for t in templates.values() for _, f, _, _ in string.Formatter().parse(t) if f}
-        needed |= {column} if column else set()
-    return needed
+    return needed | (link_columns(reading.links) if not resolved["link"] else set())
 
 
 def _table(source: str, config: str | None, reading: Reading) -> ParquetTable | None:
