@@ -33,6 +33,12 @@ class ImageEncoder(Protocol):
     def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         """`images` (RGB) -> L2-normalised float32 (N, D)."""
 
+    def prepare(self, images: Sequence[Image.Image]) -> object:
+        """What the model reads of `images`: `embed_prepared(prepare(x))` is `embed_images(x)`."""
+
+    def embed_prepared(self, prepared) -> np.ndarray:
+        """What `prepare` made -> L2-normalised float32 (N, D)."""
+
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         """`texts` -> L2-normalised float32 (N, D) in the images' space; an error where not `reads_text`."""
 

@@ -92,9 +92,12 @@ def build_index(catalog: Catalog, encoder, out_dir: str | Path, batch_size: int 
 
 def _embed(catalog: Catalog, encoder, vectors: VectorBackend, folder: Path, batch_size: int, progress: bool,
            reader: ImageReader, on_progress):
-    """Every readable catalog image embedded into `vectors` and its thumbnail saved into `folder`/images,
-    in batches, the next batch read (fetched, decoded) while this one is embedded: the products by row,
-    the (product id, reason, detail) of each unreadable image, the photos' borders."""
+    """Every readable catalog image embedded into `vectors` and its thumbnail saved into `folder`/images:
+    the products by row, the (product id, reason, detail) of each unreadable image, the photos' borders.
+
+    The model is the cost: while it embeds one batch, a thread readies the next (fetches, decodes,
+    prepares it for the model, saves its thumbnails), so that the model never waits for them.
+    """
     products: list[Product] = []
     skipped: list[tuple[str, str, str]] = []
     borders: list[np.ndarray] = []
@@ -103,30 +106,33 @@ def _embed(catalog: Catalog, encoder, vectors: VectorBackend, folder: Path, batc
     bar = tqdm(total=len(catalog), desc="Indexing catalog", unit="product", disable=not progress)
     if on_progress:
         on_progress(0, len(catalog))
-    with ThreadPoolExecutor(1) as ahead:
-        def read_next():
-            batch = list(islice(items, batch_size))
-            return batch, reader.read([item.image for item in batch])
+    readied = 0  # products readied so far: the next one's row
 
-        coming = ahead.submit(read_next)
-        while (read := coming.result())[0]:
-            coming = ahead.submit(read_next)
-            batch, decoded = read
-            kept, images = [], []
-            for item, image in zip(batch, decoded):
-                if isinstance(image, tuple):
-                    skipped.append((item.id, *image))
-                    continue
-                images.append(image)
-                borders.append(_border_colour(image))
-                row = len(products) + len(kept)
-                kept.append(Product(row=row, id=item.id, name=item.name, category=item.category, price=item.price,
-                                    link=item.link, image=f"images/{row}.jpg", popularity=item.popularity,
-                                    attributes=item.attributes))
-            if images:
-                vectors.add(encoder.embed_images(images), np.array([p.row for p in kept], np.int64))
-                for product, image in zip(kept, images):
-                    _thumbnail(image).save(folder / product.image, quality=90)
+    def ready_next():
+        nonlocal readied
+        batch = list(islice(items, batch_size))
+        kept, images = [], []
+        for item, image in zip(batch, reader.read([item.image for item in batch])):
+            if isinstance(image, tuple):
+                skipped.append((item.id, *image))
+                continue
+            row = readied + len(kept)
+            kept.append(Product(row=row, id=item.id, name=item.name, category=item.category, price=item.price,
+                                link=item.link, image=f"images/{row}.jpg", popularity=item.popularity,
+                                attributes=item.attributes))
+            images.append(image)
+            borders.append(_border_colour(image))
+            _thumbnail(image).save(folder / kept[-1].image, quality=90)
+        readied += len(kept)
+        return batch, kept, encoder.prepare(images) if images else None
+
+    with ThreadPoolExecutor(1) as ahead:
+        coming = ahead.submit(ready_next)
+        while (readied_batch := coming.result())[0]:
+            coming = ahead.submit(ready_next)
+            batch, kept, prepared = readied_batch
+            if kept:
+                vectors.add(encoder.embed_prepared(prepared), np.array([p.row for p in kept], np.int64))
                 products += kept
             bar.update(batch[-1].row + 1 - bar.n)  # rows of the catalog, whatever their photos
             if on_progress:

@@ -35,6 +35,15 @@ def _mean(output) -> torch.Tensor:
 
 
 # Pooling -> the image embedding, from the model and its pixel values.
+# Images per forward pass on a CPU (`Encoder.forward_batch`). A convolutional net's activations are
+# large (MobileNetV2's first layers hold 1.6 MB an image at 224 px), so batches past two spill the
+# cores' caches: 11 ms an image in pairs against 29 in sixteens and 42 in 32s on these 2 cores. A
+# transformer's are small beside its weights, which a batch reads once: CLIP ViT-B/32 takes 92 ms an
+# image alone and 55 in batches of 24. A GPU's batches are bounded by its memory only.
+CPU_BATCH_CONVOLUTIONAL = 2
+CPU_BATCH_TRANSFORMER = 16
+GPU_BATCH = 64
+
 POOLINGS = {
     "image_features": lambda model, pixels: model.get_image_features(pixel_values=pixels).pooler_output,
     "cls": lambda model, pixels: model(pixel_values=pixels).last_hidden_state[:, 0],
@@ -63,6 +72,7 @@ class Encoder:
     processor: object  # the image processor saved with the model
     device: str = "cpu"
     tokenizer: object | None = None  # a CLIP-family model's text tokenizer, where one was saved with it
+    forward_batch: int | None = None  # images per forward pass; None: chosen by `batch_for`
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -89,18 +99,30 @@ class Encoder:
                                                     attention_mask=tokens["attention_mask"]).pooler_output
         return _normalise(features)
 
+    def __post_init__(self) -> None:
+        self.forward_batch = self.forward_batch or batch_for(self.model, self.device)
+
     @cached_property
     def dim(self) -> int:
         return int(self.embed_images([Image.new("RGB", (32, 32))]).shape[1])
 
-    @torch.inference_mode()
     def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray:
-        """All `images` (RGB PIL) in one batched forward pass -> (N, D)."""
+        """All `images` (RGB PIL) -> (N, D)."""
+        return self.embed_prepared(self.prepare(images))
+
+    def prepare(self, images: Sequence[Image.Image]) -> torch.Tensor:
+        """What the model reads of `images` (RGB PIL): its processor's pixel values (N, 3, H, W). A step
+        of its own, so that a build can prepare the next batch while this one runs through the model."""
         if not images:
             raise EncoderError("embed_images needs at least one image.")
-        pixels = self.processor(images=list(images), return_tensors="pt")["pixel_values"].to(self.device)
+        return self.processor(images=list(images), return_tensors="pt")["pixel_values"]
+
+    @torch.inference_mode()
+    def embed_prepared(self, pixels: torch.Tensor) -> np.ndarray:
+        """`prepare`d pixels -> (N, D), through the model `forward_batch` images at a time."""
+        pooled, pixels = POOLINGS[self.pooling], pixels.to(self.device)
         with self._lock:
-            features = POOLINGS[self.pooling](self.model, pixels)
+            features = torch.cat([pooled(self.model, chunk) for chunk in pixels.split(self.forward_batch)])
         return _normalise(features)
 
     def describe(self) -> EncoderInfo:
@@ -125,6 +147,15 @@ def load_encoder(name: str, device: str | None = None) -> Encoder:
     device = pick_device(device)
     tokenizer = _tokenizer(name) if hasattr(model, "get_text_features") else None
     return Encoder(name=name, model=model.eval().to(device), processor=processor, device=device, tokenizer=tokenizer)
+
+
+def batch_for(model, device: str) -> int:
+    """How many images `model` takes per forward pass on `device` (see CPU_BATCH_CONVOLUTIONAL)."""
+    if device != "cpu":
+        return GPU_BATCH
+    vision = getattr(model.config, "vision_config", model.config)
+    attends = getattr(vision, "num_attention_heads", None) or getattr(vision, "num_heads", None)
+    return CPU_BATCH_TRANSFORMER if attends else CPU_BATCH_CONVOLUTIONAL
 
 
 def _tokenizer(name: str):

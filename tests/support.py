@@ -151,6 +151,12 @@ class FakeEncoder:
         self.embedded: list[Image.Image] = []  # every image it was given, in order
 
     def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        return self.embed_prepared(self.prepare(images))
+
+    def prepare(self, images: Sequence[Image.Image]) -> list[Image.Image]:
+        return list(images)
+
+    def embed_prepared(self, images: list[Image.Image]) -> np.ndarray:
         self.embedded += images
         return np.stack([self.vectors[image.getpixel((image.width // 2, image.height // 2))] for image in images])
 

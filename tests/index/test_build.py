@@ -96,11 +96,11 @@ def test_an_error_during_a_rebuild_leaves_the_old_index(color_catalog, tiny_clip
         def __getattr__(self, name):
             return getattr(self.inner, name)
 
-        def embed_images(self, images):
+        def embed_prepared(self, prepared):
             self.calls += 1
             if self.calls > 1:
                 raise RuntimeError("power cut")
-            return self.inner.embed_images(images)
+            return self.inner.embed_prepared(prepared)
 
     with pytest.raises(RuntimeError, match="power cut"):
         _build(color_catalog, Exploding(tiny_clip), tmp_path / "idx", batch_size=2)

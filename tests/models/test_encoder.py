@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models.encoder import EncoderError, load_encoder
+from models.encoder import CPU_BATCH_CONVOLUTIONAL, CPU_BATCH_TRANSFORMER, EncoderError, load_encoder
 
 IMAGES = [Image.new("RGB", (50, 40), (200, 20, 20)), Image.new("RGB", (20, 80), (20, 20, 200)),
           Image.effect_noise((64, 64), 40).convert("RGB")]
@@ -29,6 +29,24 @@ def test_batch_equals_one_by_one(tiny_clip):
     batch = tiny_clip.embed_images(IMAGES)
     single = np.stack([tiny_clip.embed_images([im])[0] for im in IMAGES])
     np.testing.assert_allclose(batch, single, atol=1e-5)
+
+
+@pytest.mark.parametrize("forward_batch", [1, 2, 16])
+def test_the_forward_batch_leaves_the_embeddings_unchanged(tiny_clip_path, forward_batch):
+    encoder = load_encoder(str(tiny_clip_path), device="cpu")
+    whole = encoder.embed_images(IMAGES * 3)
+    encoder.forward_batch = forward_batch
+    np.testing.assert_allclose(encoder.embed_images(IMAGES * 3), whole, atol=1e-5)
+    np.testing.assert_allclose(encoder.embed_prepared(encoder.prepare(IMAGES * 3)), whole, atol=1e-5)
+
+
+def test_a_convolutional_net_runs_in_small_batches_a_transformer_in_large_ones(tiny_clip, tiny_vit):
+    from support import MOBILENET, SHARED_MISSING, SHARED_REASON
+
+    assert tiny_clip.forward_batch == tiny_vit.forward_batch == CPU_BATCH_TRANSFORMER
+    if SHARED_MISSING:
+        pytest.skip(SHARED_REASON)
+    assert load_encoder(str(MOBILENET), device="cpu").forward_batch == CPU_BATCH_CONVOLUTIONAL
 
 
 def test_probe_identifies_the_weights(tiny_clip, tiny_clip_path, tiny_vit):
