@@ -38,7 +38,7 @@ from index.image_reader import ImageReader
 from models.encoder import load_encoder, save_random_clip_b32
 from models.runtime import set_threads
 from search.boxes import letterbox
-from search.engine import load_engine
+from search.engine import CROP_SHRINK_FROM, load_engine
 
 CLIP_B32 = "clip-b32-random"
 GOAL_SEARCH_RATIO = 1.15
@@ -99,7 +99,7 @@ def _timed(name: str, path: str, args, index_dir: Path) -> dict:
 
     photo = load_image(args.photo, settings.search.max_pixels)
     result = engine.search(photo)  # warm-up: first-call allocations and lazy imports
-    pixels = encoder.prepare([letterbox(photo, obj.box, engine.background) for obj in result.objects])
+    pixels = encoder.prepare([letterbox(photo, obj.box, engine.background, CROP_SHRINK_FROM) for obj in result.objects])
     rounds: list[dict[str, float]] = []
     for _ in range(args.repeats):
         begin = time.perf_counter()

@@ -38,12 +38,19 @@ def crop(image: Image.Image, box, fill: tuple[int, int, int] = (255, 255, 255)) 
     return canvas
 
 
-def letterbox(image: Image.Image, box, fill: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
+def letterbox(image: Image.Image, box, fill: tuple[int, int, int] = (255, 255, 255),
+              shrink_from: int | None = None) -> Image.Image:
     """Cut `box` out of `image` and centre it on a square canvas of `fill`, like a catalog photo.
 
-    Encoders resize and centre-crop to a square: a tall or wide crop would lose its ends.
+    Encoders resize and centre-crop to a square: a tall or wide crop would lose its ends. A cut of
+    twice `shrink_from` pixels a side or more is shrunk by a whole factor (a box filter) to between
+    `shrink_from` and twice it: the encoder sees a few hundred pixels, and the square of a 40-megapixel
+    photo's half would hold 160 MB.
     """
     cut = crop(image, box, fill)
+    factor = max(cut.size) // shrink_from if shrink_from else 1
+    if factor > 1:
+        cut = cut.reduce(factor)
     side = max(cut.size)
     canvas = Image.new("RGB", (side, side), fill)
     canvas.paste(cut, ((side - cut.width) // 2, (side - cut.height) // 2))

@@ -40,6 +40,12 @@ TEXT_DEPTH = 100
 # a bare wall (2 at most, measured), never a region of the benchmarks' rooms (42 and up) or one of their
 # product photos (31 and up), nor a small lamp on a plain wall.
 BLANK_DETAIL = 8.0
+# The detector sees a photo of twice this many pixels a side or more shrunk by a whole factor, its mirror
+# image too: it resizes to its input size (640) anyway, and two copies of a 40-megapixel photo hold 240 MB.
+DETECT_SHRINK_FROM = 1280
+# Crops of twice this many pixels a side or more are shrunk before the encoder's own resizing
+# (search.boxes.letterbox): it bounds what a batch of big photos holds, and leaves smaller crops as they are.
+CROP_SHRINK_FROM = 1024
 
 
 class Engine:
@@ -178,15 +184,18 @@ class Engine:
         vouch for them), else down to its `conf`."""
         if self.detector is None or not photos:
             return
-        s, images = self.settings, [photo.image for photo in photos]
+        s = self.settings
+        factors = [max(1, max(photo.image.size) // DETECT_SHRINK_FROM) for photo in photos]
+        images = [photo.image.reduce(k) if k > 1 else photo.image for photo, k in zip(photos, factors)]
         floors = [min(s.low_conf, photo.request.conf) if self.kinds else photo.request.conf for photo in photos]
         # A second look at the mirrored photo finds objects the first pass scored too low.
         looks = images + ([ImageOps.mirror(image) for image in images] if s.detect_mirrored else [])
         seen = self.detector.detect(looks, conf=min(floors), classes=self.labels)
-        for i, (photo, floor) in enumerate(zip(photos, floors)):
+        for i, (photo, floor, k) in enumerate(zip(photos, floors, factors)):
             found = seen[i]
             if s.detect_mirrored:
-                found = self._both_looks(found, seen[len(photos) + i], photo.image.width)
+                found = self._both_looks(found, seen[len(photos) + i], images[i].width)
+            found = Detections(clip_boxes(found.boxes * k, *photo.image.size), found.scores, found.labels)
             # The batch was detected down to its lowest floor: each photo keeps what its own allows.
             found = found[found.scores >= floor]
             if self.kinds:
@@ -228,7 +237,7 @@ class Engine:
         """`boxes` padded and cut out of the photo, each centred on a square of the catalog photos'
         background, as a catalog photo is."""
         boxes = clip_boxes(pad_boxes(boxes, padding), photo.image.width, photo.image.height)
-        return [letterbox(photo.image, box, self.background) for box in boxes]
+        return [letterbox(photo.image, box, self.background, CROP_SHRINK_FROM) for box in boxes]
 
     def _embed(self, photos: list[Photo]) -> None:
         """Every crop of every photo embedded in one batch."""

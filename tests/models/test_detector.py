@@ -41,7 +41,9 @@ def test_all_classes_when_none_are_named(detector):
 
 def test_a_batch_gives_each_photo_what_it_gets_alone(tiny_yolo_path):
     detector = load_detector(Settings.of(detector=str(tiny_yolo_path), max_objects=50, device="cpu").models)
-    photos = [PHOTO, Image.effect_noise((64, 128), 60).convert("RGB"), PHOTO.rotate(90), PHOTO.resize((160, 96))]
+    photos = [PHOTO, Image.effect_noise((64, 128), 60).convert("RGB"), PHOTO.rotate(90), PHOTO.resize((160, 96)),
+              *(PHOTO.rotate(angle) for angle in (10, 20, 30))]  # five of one size: more than a forward pass takes
+    assert detector.forward_batch < 5
     together = detector.detect(photos, conf=0.3, classes=None)
     for photo, found in zip(photos, together):
         [alone] = detector.detect([photo], conf=0.3, classes=None)

@@ -81,3 +81,12 @@ def test_photo_regions_are_the_whole_photo_its_halves_and_centre():
     assert regions.dtype == np.float64
     assert regions.tolist() == [[0, 0, 200, 100], [0, 0, 100, 100], [100, 0, 200, 100], [0, 0, 200, 50],
                                 [0, 50, 200, 100], [30, 15, 170, 85]]
+
+
+@pytest.mark.parametrize("size, side", [((100, 60), 100), ((199, 50), 199), ((200, 50), 100), ((450, 300), 113),
+                                        ((1000, 2000), 100)])
+def test_letterbox_shrinks_a_big_cut_by_a_whole_factor(size, side):
+    """With shrink_from=100, cuts under 200 px a side are as they were; larger ones shrink to 100-199 px."""
+    image = Image.new("RGB", size, (30, 120, 60))
+    square = letterbox(image, (0, 0, *size), shrink_from=100)
+    assert square.size == (side, side) and square.getpixel((side // 2, side // 2)) == (30, 120, 60)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from core.settings import SearchSettings, Settings, SettingsError
-from core.types import WHOLE_PHOTO
+from core.types import WHOLE_PHOTO, Detections
 from index.build import build_index
 from index.catalog import open_catalog
 from index.catalog_index import CatalogIndex
@@ -333,3 +333,25 @@ def test_a_bad_photo_is_refused_before_the_models_run(served):
         engine.search(b"not an image")
     with pytest.raises(ImageError, match="limit is"):
         Engine(None, engine.encoder, engine.index, SearchSettings(max_pixels=100)).search(np.zeros((20, 20, 3), np.uint8))
+
+
+def test_a_big_photo_is_detected_shrunk_and_answered_in_its_own_pixels(index):
+    class Relative:
+        """Finds one chair at the same place relative to whatever photo it is shown, noting their sizes."""
+        names, knows_catalog_kinds, iou, max_objects = {0: "chair"}, False, 0.5, 30
+
+        def __init__(self):
+            self.sizes = []
+
+        def detect(self, images, *, conf, classes):
+            self.sizes += [image.size for image in images]
+            return [Detections([[w / 6, h / 6, w / 2, h * 5 / 6]], [0.9], ("chair",)) for w, h in
+                    (image.size for image in images)]
+
+    photo = paint((6000, 3000), [((1000, 500, 3000, 2500), RED)])
+    detector = Relative()
+    engine = Engine(detector, FakeEncoder(VECTORS), index,
+                    SearchSettings(other_kinds=0, whole_photo_upto=0, detect_mirrored=False))
+    [chair] = engine.search(photo, top_k=2).objects
+    assert detector.sizes == [(1500, 750)]  # 6000 // DETECT_SHRINK_FROM = 4 times smaller
+    assert chair.box == (1000, 500, 3000, 2500) and _ids(chair)[0] == "C1"
