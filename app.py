@@ -493,6 +493,7 @@ def launch(demo: gr.Blocks, engine: Engine | StartingEngine, **options):
     served = [*(path for [path] in _example_photos())]
     if starting.engine:
         served += _thumbnail_folders(starting.engine.index)
+    _atomic_gradio_cache_writes()
     demo.queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
     # The public endpoints are MCP tools too (at gradio_api/mcp/), described by their docstrings.
     launched = demo.launch(max_file_size=MAX_UPLOAD, allowed_paths=served, css=CSS, js=JS, theme=gr.themes.Soft(),
@@ -501,6 +502,30 @@ def launch(demo: gr.Blocks, engine: Engine | StartingEngine, **options):
         starting.when_ready(lambda ready: setattr(demo, "allowed_paths",
                                                   [*demo.allowed_paths, *_thumbnail_folders(ready.index)]))
     return launched
+
+
+def _atomic_gradio_cache_writes() -> None:
+    """Gradio (6.31) saves a returned picture (the boxed photo, each box's mask) at a path named by its
+    content with a plain `write_bytes`: the file is truncated, then written. Searches with the same
+    answer (a crowd trying an example photo) rewrite it while other clients download it, and a download
+    that opens it truncated ends with the connection closed mid-body, "peer closed connection without
+    sending complete message body (received 0 bytes, expected N)" (issue 25). Written under a temporary
+    name and renamed into place, the path always holds the whole file (the same bytes, by its name)."""
+    import tempfile
+    from gradio import processing_utils as saving
+
+    def save_pil_to_cache(img, cache_dir: str, name: str = "image", format: str = "webp") -> str:
+        data = saving.encode_pil_to_bytes(img, format)
+        folder = Path(cache_dir) / saving.hash_bytes(data)
+        folder.mkdir(exist_ok=True, parents=True)
+        path = (folder / f"{name}.{format}").resolve()
+        with tempfile.NamedTemporaryFile(dir=folder, suffix=".part", delete=False) as part:
+            part.write(data)
+        os.chmod(part.name, 0o644)
+        os.replace(part.name, path)
+        return str(path)
+
+    saving.save_pil_to_cache = save_pil_to_cache  # also what save_img_array_to_cache calls
 
 
 def _thumbnail_folders(index) -> list[str]:
