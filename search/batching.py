@@ -1,10 +1,15 @@
 """Searches that arrive together run together: one `Engine.search_many` call for all of them.
 
-A server hands each request to `SearchBatcher.search` from its own thread. Whichever caller finds
-the engine free takes every request waiting (up to `max_batch`), its own among them, and runs them
-as one batch; the others wait for their answer. Alone, a request runs at once, as a batch of one.
+A server hands each request to `SearchBatcher.search` from its own thread; the request waits in line
+and its thread waits for the answer. One engine thread, the batcher's own, takes every request waiting
+(up to `max_batch`) and runs them as one batch; alone, a request runs at once, as a batch of one.
 Requests in a batch that ask the same thing (the same pixels and options: a crowd trying the page's
 example photos) are searched once and share the answer.
+
+Every batch runs on that one thread, not on whichever request thread comes first: a thread that runs
+the models keeps its own malloc arena, OpenMP team and oneDNN scratch, so batches spread over a
+server's request threads held more memory, and kept adding to it (issue 25; 600 searches by 4
+clients: 1.8 -> 2.1 GiB, +18 MiB per 100 searches over the second half; on one thread 1.5 -> 1.7 GiB, +7).
 """
 
 from __future__ import annotations
@@ -34,8 +39,9 @@ class SearchBatcher:
     def __init__(self, engine: Engine, max_batch: int):
         self.engine, self.max_batch = engine, max_batch
         self._waiting: list[_Request] = []
-        self._waiting_lock = threading.Lock()
-        self._engine_lock = threading.Lock()  # one batch at a time: they share the models and the cores
+        self._arrived = threading.Condition()  # guards _waiting and _thread
+        self._engine_lock = threading.Lock()  # held while a batch runs: whoever must have the engine alone takes it
+        self._thread: threading.Thread | None = None  # the engine thread, started by the first search
 
     def search(self, photo: Image.Image, top_k: int, conf: float, *, box: tuple[float, ...] | None = None,
                words: str = "", filters: Filters = Filters()) -> SearchResult:
@@ -43,18 +49,32 @@ class SearchBatcher:
         pixels = hashlib.sha256(photo.tobytes()).hexdigest()
         request = _Request(Query(photo, top_k, conf, box, words, filters),
                            (pixels, photo.size, photo.mode, top_k, conf, box, words, filters))
-        with self._waiting_lock:
+        with self._arrived:
             self._waiting.append(request)
-        while not request.done.is_set():
-            with self._engine_lock:
-                if request.done.is_set():  # a batch run by another caller answered it
-                    break
-                with self._waiting_lock:
-                    batch, self._waiting = self._waiting[: self.max_batch], self._waiting[self.max_batch:]
-                self._run(batch)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._serve, name="search-engine", daemon=True)
+                self._thread.start()
+            self._arrived.notify()
+        request.done.wait()
         if request.error is not None:
             raise request.error
         return request.result
+
+    def _serve(self) -> None:
+        """The engine thread: batch after batch of the requests waiting, for as long as the app runs."""
+        while True:
+            with self._arrived:
+                self._arrived.wait_for(lambda: self._waiting)
+            with self._engine_lock:
+                with self._arrived:
+                    batch, self._waiting = self._waiting[: self.max_batch], self._waiting[self.max_batch:]
+                try:
+                    self._run(batch)
+                except BaseException as exc:  # noqa: BLE001 no caller may wait forever, and the thread goes on
+                    for request in batch:
+                        if not request.done.is_set():
+                            request.error = exc
+                            request.done.set()
 
     def _run(self, batch: list[_Request]) -> None:
         asked = list({request.key: request for request in batch}.values())  # each distinct question once

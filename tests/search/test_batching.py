@@ -98,3 +98,52 @@ def test_alone_a_search_runs_at_once(engine):
     photo = Image.effect_noise((100, 80), 50).convert("RGB")
     assert same_result(SearchBatcher(counting, max_batch=8).search(photo, 2, 0.25), engine.search(photo, 2, 0.25))
     assert counting.batches == [1]
+
+
+class ThreadRecordingEngine(CountingEngine):
+    """The engine, recording which thread ran each batch."""
+
+    def __init__(self, engine: Engine):
+        super().__init__(engine)
+        self.threads: list[threading.Thread] = []
+
+    def search_many(self, queries):
+        self.threads.append(threading.current_thread())
+        return super().search_many(queries)
+
+
+def test_every_batch_runs_on_the_batchers_one_thread_whichever_thread_asks(engine):
+    recording = ThreadRecordingEngine(engine)
+    batcher = SearchBatcher(recording, max_batch=2)
+    photos = [Image.effect_noise((100, 80), 50 + i).convert("RGB") for i in range(5)]
+    callers = []
+
+    def ask(photo):
+        callers.append(threading.current_thread())
+        batcher.search(photo, 1, 0.25)
+
+    for photo in photos[:2]:  # one after another, each from a thread of its own
+        thread = threading.Thread(target=ask, args=(photo,))
+        thread.start()
+        thread.join(timeout=60)
+    _arrive_together(batcher, [(photo, 1, 0.25) for photo in photos[2:]])  # together, in batches of 2
+    batcher.search(photos[0], 2, 0.25)  # and from this thread
+
+    assert len(recording.threads) == len(recording.batches) >= 4
+    assert len(set(recording.threads)) == 1
+    assert recording.threads[0] not in (*callers, threading.current_thread())
+
+
+def test_a_failed_batch_leaves_the_engine_thread_serving(engine):
+    class Broken(CountingEngine):
+        def search_many(self, queries):
+            if len(self.batches) == 0:
+                self.batches.append(len(queries))
+                raise RuntimeError("out of memory")
+            return super().search_many(queries)
+
+    batcher = SearchBatcher(Broken(engine), max_batch=8)
+    photo = Image.effect_noise((100, 80), 50).convert("RGB")
+    with pytest.raises(RuntimeError, match="out of memory"):  # raised in the caller's thread
+        batcher.search(photo, 1, 0.25)
+    assert same_result(batcher.search(photo, 1, 0.25), engine.search(photo, 1, 0.25))
