@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
+from functools import cache
 
 
 def set_threads(count: int) -> None:
@@ -31,3 +34,18 @@ def quiet_ultralytics() -> None:
     it is first imported, so this runs before that; weight downloads for a model name still work."""
     os.environ.setdefault("YOLO_OFFLINE", "1")
     os.environ.setdefault("YOLO_AUTOINSTALL", "False")
+
+
+def trim_memory() -> None:
+    """Hand the heap's freed pages back to the system (glibc's `malloc_trim`), so that a batch's
+    activations, once freed, do not stay resident as the allocator's high-water mark. Nothing where
+    the C library has no such call."""
+    trim = _malloc_trim()
+    if trim:
+        trim(0)
+
+
+@cache
+def _malloc_trim():
+    name = ctypes.util.find_library("c")
+    return getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from PIL import Image
 
 from core.types import Filters, SearchResult
+from models.runtime import trim_memory
 
 from .engine import Engine
 from .query import Query
@@ -75,6 +76,7 @@ class SearchBatcher:
                         if not request.done.is_set():
                             request.error = exc
                             request.done.set()
+                trim_memory()  # after the answers: no caller waits for it
 
     def _run(self, batch: list[_Request]) -> None:
         asked = list({request.key: request for request in batch}.values())  # each distinct question once
