@@ -577,7 +577,9 @@ def serve(settings: Settings, **options) -> tuple[gr.Blocks, StartingEngine]:
         log.info("Serving the page now and building the index meanwhile: %s.", reason)
         starting = StartingEngine(settings).start()
     else:
-        starting = StartingEngine(settings, load_engine(settings, build_index=True))
+        engine = load_engine(settings, build_index=True)
+        engine.warm_up()
+        starting = StartingEngine(settings, engine)
     loaded = time.perf_counter()
     demo = build_demo(starting)
     built = time.perf_counter()

@@ -195,6 +195,9 @@ def save_random_clip_b32(out: Path) -> Path:
                   num_attention_heads=12, projection_dim=512)
     text = dict(vocab_size=64, hidden_size=64, intermediate_size=64, num_hidden_layers=1, num_attention_heads=1,
                 bos_token_id=1, eos_token_id=0, pad_token_id=0)
-    CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=512)).save_pretrained(out)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)  # the same weights every time: the same objects found, the same timings
+        model = CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=512))
+    model.save_pretrained(out)
     CLIPImageProcessor().save_pretrained(out)
     return out

@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Sequence
 
 import numpy as np
-from PIL import ImageOps
+from PIL import Image, ImageOps
 
 from core.images import ImageInput, detail, load_image
 from core.protocols import ImageEncoder, ObjectDetector
@@ -93,6 +93,11 @@ class Engine:
             raise SettingsError(f"None of the classes {list(wanted)} is known to the detector; "
                                 f"it knows {sorted(names)}.")
         return tuple(c for c in wanted if c in names)
+
+    def warm_up(self) -> None:
+        """One search of a plain 4:3 photo, so that a server's first visitor does not wait for what a
+        first search sets up: the models' first passes at their batch shapes, the index's first search."""
+        self.search(Image.new("RGB", (1024, 768), self.background))
 
     def search(self, photo: ImageInput, top_k: int | None = None, conf: float | None = None, *,
                box: Sequence[float] | None = None, words: str = "", filters: Filters = Filters()) -> SearchResult:

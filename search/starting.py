@@ -72,6 +72,7 @@ class StartingEngine:
     def _load(self) -> None:
         try:
             engine = load_engine(self.settings, build_index=True, on_progress=self._progress)
+            engine.warm_up()
             with self._ready:
                 for hook in self._hooks:
                     hook(engine)
