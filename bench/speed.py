@@ -31,6 +31,7 @@ from pathlib import Path
 import torch
 
 from core.images import load_image
+from bench.quality import parse_overrides
 from core.settings import Settings
 from index.build import build_index
 from index.catalog import ColumnMap, Reading, open_catalog
@@ -56,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, help="index at most this many products (the catalog cap)")
     parser.add_argument("--batch-size", type=int, default=Settings().catalog.batch_size)
     parser.add_argument("--repeats", type=int, default=10, help="timed rounds after one warm-up")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a search setting (README: settings), e.g. --set detect_mirrored=false")
     parser.add_argument("--out", help="write the figures as JSON here")
     args = parser.parse_args(argv)
 
@@ -64,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         encoders = [_saved(name, Path(tmp) / f"encoder-{i}") for i, name in enumerate([args.encoder, *args.also])]
         runs = [_timed(name, path, args, Path(tmp) / f"index-{i}") for i, (name, path) in enumerate(encoders)]
     figures = {
-        "photo": args.photo, "catalog": args.catalog,
+        "photo": args.photo, "catalog": args.catalog, "settings": args.set,
         "search_ratio": max(run["search_ratio"] for run in runs),
         "build_ratio": min(run["build_ratio"] for run in runs),
         "goals": {"search_ratio_at_most": GOAL_SEARCH_RATIO, "build_ratio_at_least": GOAL_BUILD_RATIO},
@@ -87,7 +90,8 @@ def _timed(name: str, path: str, args, index_dir: Path) -> dict:
     catalog = open_catalog(args.catalog, ColumnMap(), Reading(limit=args.limit or 0))
     report = build_index(catalog, load_encoder(path), index_dir, batch_size=args.batch_size, progress=False)
     # The app's pipeline over that index; LOOKALIKE_* variables are not read.
-    settings = Settings.of(detector=args.detector, encoder=path, catalog=args.catalog, index_dir=str(index_dir))
+    settings = Settings.of(detector=args.detector, encoder=path, catalog=args.catalog, index_dir=str(index_dir),
+                           **parse_overrides(args.set))
     engine = load_engine(settings)
     encoder = engine.encoder
 

@@ -10,7 +10,7 @@ def test_speed_reports_ratios_to_the_bare_passes(color_catalog, tiny_clip_path, 
     out = tmp_path / "speed.json"
     assert main(["--catalog", str(color_catalog), "--photo", str(color_catalog.parent / "img" / "red.png"),
                  "--detector", str(tiny_yolo_path), "--encoder", str(tiny_clip_path), "--also", str(tiny_clip_path),
-                 "--repeats", "2", "--out", str(out)]) == 0
+                 "--repeats", "2", "--set", "detect_mirrored=false", "--out", str(out)]) == 0
     figures = json.loads(out.read_text())
     assert figures == json.loads(capsys.readouterr().out)
     runs = figures["encoders"]
@@ -23,4 +23,4 @@ def test_speed_reports_ratios_to_the_bare_passes(color_catalog, tiny_clip_path, 
         assert run["build_ratio"] == round(run["build_images_per_second"] / run["model_images_per_second"], 2)
     assert figures["search_ratio"] == max(run["search_ratio"] for run in runs)
     assert figures["build_ratio"] == min(run["build_ratio"] for run in runs)
-    assert figures["machine"]["cpus"] >= 1
+    assert figures["settings"] == ["detect_mirrored=false"] and figures["machine"]["cpus"] >= 1
