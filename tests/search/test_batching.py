@@ -147,3 +147,15 @@ def test_a_failed_batch_leaves_the_engine_thread_serving(engine):
     with pytest.raises(RuntimeError, match="out of memory"):  # raised in the caller's thread
         batcher.search(photo, 1, 0.25)
     assert same_result(batcher.search(photo, 1, 0.25), engine.search(photo, 1, 0.25))
+
+
+def test_the_engine_thread_hands_freed_memory_back_every_few_batches(engine, monkeypatch):
+    import search.batching as batching
+
+    trims = []
+    monkeypatch.setattr(batching, "trim_memory", lambda: trims.append(threading.current_thread().name))
+    batcher = SearchBatcher(engine, max_batch=8)
+    photo = Image.effect_noise((64, 48), 40).convert("RGB")
+    for i in range(2 * batching.TRIM_EVERY + 1):  # one after another: a batch each; the engine thread
+        batcher.search(photo, 1 + i % 3, 0.25)  # trims after the 20th batch before it takes the 21st
+    assert trims == ["search-engine"] * 2
