@@ -10,8 +10,11 @@ Every batch runs on that one thread, not on whichever request thread comes first
 the models keeps its own malloc arena, OpenMP team and oneDNN scratch, so batches spread over a
 server's request threads held more memory, and kept adding to it (issue 25; 600 searches by 4
 clients: 1.8 -> 2.1 GiB, +18 MiB per 100 searches over the second half; on one thread 1.5 -> 1.7 GiB, +7).
-When nobody is waiting, the thread hands the heap's freed pages back: a batch's activations no longer
-stay resident as the allocator's high-water mark (1.25 -> 1.28 GiB, -0.2 MiB per 100 searches).
+After each batch the thread hands the heap's freed pages back, so that a batch's activations do not
+stay resident as the allocator's high-water mark: 1.25 -> 1.28 GiB, -0.2 MiB per 100 searches. It
+costs a search ~30 ms (146 -> 176 ms for examples/bedroom.jpg), faulting its memory in again; trimming
+only when nobody waited left a busy server at its high-water mark (1.15 -> 1.65 GiB), and every 4th or
+10th batch swinging by ~100 MiB.
 """
 
 from __future__ import annotations
@@ -80,10 +83,7 @@ class SearchBatcher:
                         if not request.done.is_set():
                             request.error = exc
                             request.done.set()
-                with self._arrived:
-                    idle = not self._waiting
-                if idle:  # ~8 ms nobody waits for; the next search takes ~30 ms more to fault its memory in
-                    trim_memory()
+                trim_memory()  # ~8 ms, after the answers
 
     def _run(self, batch: list[_Request]) -> None:
         asked = list({request.key: request for request in batch}.values())  # each distinct question once

@@ -149,21 +149,17 @@ def test_a_failed_batch_leaves_the_engine_thread_serving(engine):
     assert same_result(batcher.search(photo, 1, 0.25), engine.search(photo, 1, 0.25))
 
 
-def test_the_engine_thread_hands_freed_memory_back_when_nobody_waits(engine, monkeypatch):
+def test_the_engine_thread_hands_freed_memory_back_after_each_batch(engine, monkeypatch):
     import search.batching as batching
 
     trims = []
     monkeypatch.setattr(batching, "trim_memory", lambda: trims.append(threading.current_thread().name))
     batcher = SearchBatcher(engine, max_batch=2)
     photo = Image.effect_noise((64, 48), 40).convert("RGB")
-    for top_k in (1, 2):  # one after another: nobody waits after either
-        batcher.search(photo, top_k, 0.25)
-        _until(lambda: batcher._engine_lock.acquire(timeout=0.05) and not batcher._engine_lock.release())
-    assert trims == ["search-engine"] * 2  # each after its batch's answer
     answers = _arrive_together(batcher, [(photo, 1 + i, 0.25) for i in range(5)])  # batches of 2, 2, 1
     assert all(not isinstance(a, Exception) for a in answers)
     _until(lambda: len(trims) == 3)
-    assert trims == ["search-engine"] * 3  # not between batches while others waited
+    assert trims == ["search-engine"] * 3
 
 
 def _until(condition, timeout: float = 10.0) -> None:
