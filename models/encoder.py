@@ -34,7 +34,6 @@ def _mean(output) -> torch.Tensor:
     return hidden.mean(dim=1) if hidden.ndim == 3 else hidden.mean(dim=(2, 3))
 
 
-# Pooling -> the image embedding, from the model and its pixel values.
 # Images per forward pass on a CPU (`Encoder.forward_batch`). A convolutional net's activations are
 # large (MobileNetV2's first layers hold 1.6 MB an image at 224 px), so batches past two spill the
 # cores' caches: 11 ms an image in pairs against 29 in sixteens and 42 in 32s on these 2 cores. A
@@ -44,6 +43,7 @@ CPU_BATCH_CONVOLUTIONAL = 2
 CPU_BATCH_TRANSFORMER = 16
 GPU_BATCH = 64
 
+# Pooling -> the image embedding, from the model and its pixel values.
 POOLINGS = {
     "image_features": lambda model, pixels: model.get_image_features(pixel_values=pixels).pooler_output,
     "cls": lambda model, pixels: model(pixel_values=pixels).last_hidden_state[:, 0],
