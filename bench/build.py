@@ -25,6 +25,11 @@ from models.runtime import set_threads
 CLIP_B32 = "clip-b32-random"
 
 
+def encoder_path(name: str, folder: Path) -> str:
+    """Where the encoder `name` loads from: a model id or folder as it is, CLIP_B32 saved into `folder` first."""
+    return str(save_random_clip_b32(folder) if name == CLIP_B32 else name)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.build", description=__doc__.splitlines()[0])
     parser.add_argument("--catalog", required=True, help="catalog CSV/JSONL or dataset to index")
@@ -36,8 +41,7 @@ def main(argv: list[str] | None = None) -> int:
 
     set_threads(0)
     with tempfile.TemporaryDirectory() as tmp:
-        encoder_path = save_random_clip_b32(Path(tmp) / "clip") if args.encoder == CLIP_B32 else args.encoder
-        encoder = load_encoder(str(encoder_path))
+        encoder = load_encoder(encoder_path(args.encoder, Path(tmp) / "clip"))
         catalog = open_catalog(args.catalog, ColumnMap(), Reading(limit=args.limit))
         report = build_index(catalog, encoder, Path(tmp) / "index", batch_size=args.batch_size, progress=False)
     rate = report.products / report.seconds

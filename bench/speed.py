@@ -30,18 +30,18 @@ from pathlib import Path
 
 import torch
 
-from core.images import load_image
+from bench.build import CLIP_B32, encoder_path
 from bench.quality import parse_overrides
+from core.images import load_image
 from core.settings import Settings
 from index.build import build_index
 from index.catalog import ColumnMap, Reading, open_catalog
 from index.image_reader import ImageReader
-from models.encoder import load_encoder, save_random_clip_b32
+from models.encoder import load_encoder
 from models.runtime import set_threads
 from search.boxes import letterbox
 from search.engine import CROP_SHRINK_FROM, load_engine
 
-CLIP_B32 = "clip-b32-random"
 GOAL_SEARCH_RATIO = 1.15
 GOAL_BUILD_RATIO = 0.9
 
@@ -64,8 +64,8 @@ def main(argv: list[str] | None = None) -> int:
 
     set_threads(0)
     with tempfile.TemporaryDirectory() as tmp:
-        encoders = [_saved(name, Path(tmp) / f"encoder-{i}") for i, name in enumerate([args.encoder, *args.also])]
-        runs = [_timed(name, path, args, Path(tmp) / f"index-{i}") for i, (name, path) in enumerate(encoders)]
+        runs = [_timed(name, encoder_path(name, Path(tmp) / f"encoder-{i}"), args, Path(tmp) / f"index-{i}")
+                for i, name in enumerate([args.encoder, *args.also])]
     figures = {
         "photo": args.photo, "catalog": args.catalog, "settings": args.set,
         "search_ratio": max(run["search_ratio"] for run in runs),
@@ -79,11 +79,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         Path(args.out).write_text(json.dumps(figures, indent=2) + "\n")
     return 0
-
-
-def _saved(name: str, folder: Path) -> tuple[str, str]:
-    """(name, loadable path): CLIP_B32 saved into `folder` first."""
-    return name, str(save_random_clip_b32(folder) if name == CLIP_B32 else name)
 
 
 def _timed(name: str, path: str, args, index_dir: Path) -> dict:
