@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 
 from core.types import Match, Product, Where
+from models.adaptation import Adaptation, AdaptedEncoder
 
+from .adapted import load_adaptation
 from .errors import IndexCorruptError, IndexMismatchError
 from .manifest import Manifest
 from .products import FILES as TABLE_FILES
@@ -19,8 +21,10 @@ from .vectors import VectorBackend, backend_files, load_backend
 class CatalogIndex:
     """One row per catalog photo, several rows for a product with several photos."""
 
-    def __init__(self, table: ProductTable, vectors: VectorBackend, manifest: Manifest, path: Path):
+    def __init__(self, table: ProductTable, vectors: VectorBackend, manifest: Manifest, path: Path,
+                 adaptation: Adaptation | None = None):
         self.table, self.vectors, self.manifest, self.path = table, vectors, manifest, path
+        self.adaptation = adaptation  # what the vectors were mapped by, and queries must be (index.adapted)
 
     @property
     def products(self) -> list[Product]:
@@ -67,6 +71,15 @@ class CatalogIndex:
                 break
         return matches
 
+    def query_encoder(self, encoder):
+        """`encoder` (the one the index was built with) as the index must be searched with it: its
+        embeddings mapped by the index's adaptation, where it has one."""
+        if isinstance(encoder, AdaptedEncoder):
+            if encoder.adaptation is not self.adaptation:
+                raise IndexMismatchError(f"The encoder is adapted to another index than {self.path}.")
+            return encoder
+        return AdaptedEncoder(encoder, self.adaptation) if self.adaptation is not None else encoder
+
     def check_encoder(self, encoder) -> None:
         """Refuse an encoder other than the one the index was built with."""
         self.manifest.check_encoder(encoder, self.path)
@@ -75,13 +88,19 @@ class CatalogIndex:
     def load(cls, directory: str | Path, encoder=None) -> "CatalogIndex":
         """The live version of the index in `directory`, every file checked; refused (CatalogIndexError)
         when damaged, or built with another encoder than `encoder` where one is given."""
-        version, manifest = open_version(directory, lambda manifest: (*TABLE_FILES, *backend_files(manifest.vectors)))
+        version, manifest = open_version(directory, _required)
         table = ProductTable.load(version)
         vectors = load_backend(manifest.vectors, version, table.rows_where)
         if not (len(table) == len(vectors) == manifest.products):
             raise IndexCorruptError(f"{version} is inconsistent: {len(table)} products, {len(vectors)} "
                                     f"vectors, manifest says {manifest.products}. Rebuild the index.")
-        index = cls(table, vectors, manifest, version)
+        index = cls(table, vectors, manifest, version, load_adaptation(version, manifest))
         if encoder is not None:
             index.check_encoder(encoder)
         return index
+
+
+def _required(manifest: Manifest) -> tuple[str, ...]:
+    """The files a version with `manifest` must hold."""
+    adaptation = (manifest.adaptation.file,) if manifest.adaptation else ()
+    return (*TABLE_FILES, *backend_files(manifest.vectors), *adaptation)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from core.protocols import ImageEncoder
 from core.settings import DEFAULT_CATALOG, DEFAULT_ENCODER, CatalogSettings, ModelSettings
 from models.encoder import Encoder, load_encoder
 
@@ -25,9 +26,9 @@ log = logging.getLogger(__name__)
 
 
 def ensure_index(settings: CatalogSettings, models: ModelSettings, *, build: bool = False,
-                 progress: bool = True, on_progress=None) -> tuple[CatalogIndex, Encoder]:
+                 progress: bool = True, on_progress=None) -> tuple[CatalogIndex, ImageEncoder]:
     """The index in `settings.index_dir` and the encoder to query it with (`models.encoder`, by default
-    the one it was built with).
+    the one it was built with; adapted as the index is, `CatalogIndex.query_encoder`).
 
     With `build`, an index is built there first when there is none, when it is unreadable, or when
     the settings name another catalog, encoder or kind rules than it was built with, or the encoder's weights
@@ -59,7 +60,7 @@ def ensure_index(settings: CatalogSettings, models: ModelSettings, *, build: boo
     if _other_rules(settings, index.manifest):
         raise IndexMismatchError(f"The index at {directory} was built with other kind rules than "
                                  f"{settings.kind_rules}; rebuild it with them (python -m index build).")
-    return index, encoder
+    return index, index.query_encoder(encoder)
 
 
 def must_build(settings: CatalogSettings, models: ModelSettings) -> str | None:

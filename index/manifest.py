@@ -18,8 +18,10 @@ from .catalog import CatalogSource
 from .errors import IndexCorruptError, IndexMismatchError
 
 # 2: checksums of every file, and of the manifest in CURRENT; 3: the similarity scale (calibration),
-# products' text columns and popularity; 4: products' kinds (kinds.json) and the vector backend
-FORMAT_VERSION = 4
+# products' text columns and popularity; 4: products' kinds (kinds.json) and the vector backend;
+# 5: an adaptation of the encoder (index.adapted), which a reader of format 4 would ignore
+FORMAT_VERSION = 5
+READABLE_FORMATS = (4, 5)  # 4 is 5 without an adaptation
 # Cosine between the stored probe embedding and the encoder's own: equal weights and
 # preprocessing give ~1.0 (CPU vs GPU float noise stays far above this).
 PROBE_MIN_COSINE = 0.99
@@ -31,6 +33,18 @@ class VectorSpec:
 
     backend: str = "faiss-flat-ip"
     params: dict[str, str | int | float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AdaptationInfo:
+    """How an index's vectors were adapted to its catalog (`index.adapted`, `python -m train adapt`)."""
+
+    encoder: EncoderInfo  # the frozen encoder the adaptation was learnt on
+    probe: tuple[float, ...]  # that encoder's Encoder.probe
+    method: str
+    created: str  # UTC, ISO 8601
+    figures: dict[str, str | int | float] = field(default_factory=dict)  # what learning it took and measured
+    file: str = "adaptation.safetensors"
 
 
 @dataclass(frozen=True)
@@ -49,6 +63,7 @@ class Manifest:
     calibration: Calibration | None = None  # the index's own similarity scale; None below 2 products
     vectors: VectorSpec = field(default_factory=VectorSpec)
     kind_rules: str = ""  # the SHA-256 of the kind rules the products' kinds were worked out with (KindRules.sha256)
+    adaptation: AdaptationInfo | None = None  # None: the vectors are the encoder's own
     # Every other file of the version (path relative to it) -> its SHA-256, written at build time.
     checksums: dict[str, str] = field(default_factory=dict)
     format: int = FORMAT_VERSION
@@ -75,7 +90,7 @@ class Manifest:
             raise IndexCorruptError(f"{path} cannot be read ({exc}); rebuild the index.") from exc
         if not isinstance(data, dict):
             raise IndexCorruptError(f"{path} holds no JSON object; rebuild the index.")
-        if data.get("format") != FORMAT_VERSION:
+        if data.get("format") not in READABLE_FORMATS:
             raise IndexCorruptError(f"{path.parent} has index format {data.get('format')}; this Lookalike reads "
                                     f"format {FORMAT_VERSION}. Rebuild it with `python -m index build`.")
         try:

@@ -66,7 +66,7 @@ class Engine:
 
     def __init__(self, detector: ObjectDetector | None, encoder: ImageEncoder, index: CatalogIndex,
                  settings: SearchSettings | None = None):
-        self.detector, self.encoder, self.index = detector, encoder, index
+        self.detector, self.encoder, self.index = detector, index.query_encoder(encoder), index
         self.settings = settings = settings or SearchSettings()
         kinds = index.table.kinds
         self.kinds = kinds if kinds else None  # a catalog without any known kind searches everything

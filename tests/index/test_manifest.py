@@ -9,7 +9,7 @@ import pytest
 from core.types import EncoderInfo
 from index.catalog import CatalogSource
 from index.errors import IndexCorruptError, IndexMismatchError
-from index.manifest import FORMAT_VERSION, Manifest, package_versions, sha256
+from index.manifest import FORMAT_VERSION, AdaptationInfo, Manifest, package_versions, sha256
 from support import FakeEncoder
 
 MANIFEST = Manifest(encoder=EncoderInfo("enc", "fake", "centre-colour", 3), probe=(1.0, 0.0, 0.0),
@@ -23,6 +23,17 @@ def test_round_trip(tmp_path):
     assert Manifest.read(tmp_path / "manifest.json") == MANIFEST
     data = json.loads(MANIFEST.to_json())
     assert data["format"] == FORMAT_VERSION and data["source"] == {"type": "local", "path": "/c.csv"}
+
+
+def test_an_adaptation_round_trips_and_an_index_of_format_4_reads_as_unadapted(tmp_path):
+    adapted = replace(MANIFEST, adaptation=AdaptationInfo(MANIFEST.encoder, MANIFEST.probe, "linear-infonce",
+                                                          "2026-12-06T00:00:00+00:00", {"views": 12}))
+    (tmp_path / "manifest.json").write_text(adapted.to_json())
+    assert Manifest.read(tmp_path / "manifest.json") == adapted
+    data = json.loads(MANIFEST.to_json())
+    del data["adaptation"]
+    (tmp_path / "manifest.json").write_text(json.dumps({**data, "format": 4}))
+    assert Manifest.read(tmp_path / "manifest.json") == replace(MANIFEST, format=4)
 
 
 @pytest.mark.parametrize("edit, message", [
