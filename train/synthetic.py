@@ -82,14 +82,15 @@ def room(rng: np.random.Generator, size: tuple[int, int] = SCENE_SIZE) -> np.nda
 
 
 def compose(rng: np.random.Generator, cutouts: Sequence[Cutout], size: tuple[int, int] = SCENE_SIZE,
-            most: int = 5) -> tuple[Image.Image, list[Pasted]]:
-    """A room with 1 to `most` random cutouts pasted in turn, each 20-85% of the scene's height."""
+            most: int = 5, *, every: bool = False, backdrop: np.ndarray | None = None) -> tuple[Image.Image, list[Pasted]]:
+    """A room (or `backdrop`, float32 (h, w, 3)) with 1 to `most` random cutouts pasted in turn (with
+    `every`: each of `cutouts`, in order), each 20-85% of the scene's height."""
     w, h = size
-    image = room(rng, size)
+    image = room(rng, size) if backdrop is None else backdrop
     owner = np.full((h, w), -1, np.int32)  # which pasted object each pixel shows
     pasted: list[tuple[int, int]] = []  # (kind, pixels when pasted)
-    for number in range(int(rng.integers(1, most + 1))):
-        cut = cutouts[int(rng.integers(len(cutouts)))]
+    for number in range(len(cutouts) if every else int(rng.integers(1, most + 1))):
+        cut = cutouts[number] if every else cutouts[int(rng.integers(len(cutouts)))]
         scale = min(rng.uniform(0.2, 0.85) * h / cut.rgb.shape[0], 0.95 * w / cut.rgb.shape[1])
         cw, ch = max(8, int(cut.rgb.shape[1] * scale)), max(8, int(cut.rgb.shape[0] * scale))
         rgb = cv2.resize(cut.rgb, (cw, ch), interpolation=cv2.INTER_AREA).astype(np.float32) * rng.uniform(0.75, 1.1)
