@@ -70,6 +70,9 @@ def cache_root(env=os.environ) -> Path:
     return Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "lookalike"
 
 
+VECTOR_INDEXES = ("auto", "exact", "hnsw")
+
+
 @dataclass(frozen=True)
 class CatalogSettings:
     """What is indexed and how the catalog is read: `index/` reads these."""
@@ -92,6 +95,9 @@ class CatalogSettings:
     catalog_name: str = ""  # the catalog's name for people ("IKEA Hong Kong"); "": its folder or Hub id
     index_dir: str = ""  # "": <user cache>/lookalike/index
     batch_size: int = 32  # catalog images embedded at once when building an index
+    # How an index built from now on searches its vectors: "exact"; "hnsw", approximately (a FAISS HNSW
+    # graph, its recall measured at build); "auto": exact up to 100,000 catalog photos (index.vectors).
+    vector_index: str = "auto"
     # Comma-separated catalog columns whose words text search reads besides the name and category;
     # "": every column that holds words (not numbers, paths or links).
     text_columns: str = ""
@@ -101,6 +107,9 @@ class CatalogSettings:
 
     def __post_init__(self):
         _check(self)
+        if self.vector_index not in VECTOR_INDEXES:
+            raise SettingsError(f"{_name('vector_index')} must be one of {', '.join(VECTOR_INDEXES)}, "
+                                f"got {self.vector_index!r}.")
         if self.source == DEFAULT_CATALOG:
             for name, value in DEFAULT_CATALOG_READING.items():
                 if not getattr(self, name):

@@ -24,7 +24,7 @@ from .errors import IndexCorruptError, IndexMismatchError
 from .manifest import FORMAT_VERSION, PROBE_MIN_COSINE, AdaptationInfo, Manifest, VectorSpec
 from .products import FILES as TABLE_FILES
 from .store import VersionWriter
-from .vectors import new_backend
+from .vectors import commit_measured, new_backend
 
 if TYPE_CHECKING:  # catalog_index imports this module
     from .catalog_index import CatalogIndex
@@ -66,9 +66,9 @@ def write_adapted(index: CatalogIndex, adaptation: Adaptation, info: AdaptationI
         for name in TABLE_FILES:
             shutil.copyfile(index.path / name, version.folder / name)
         _link_tree(index.thumbnails, version.folder / "images")
-        vectors = new_backend(VectorSpec(), adaptation.dim)
+        vectors = new_backend(VectorSpec(index.manifest.vectors.backend), adaptation.dim)
         vectors.add(adaptation.apply(index.vectors.sample(rows)), rows)
-        spec = VectorSpec(vectors.kind, vectors.commit(version.folder))
+        spec = commit_measured(vectors, version.folder)
         save_file({"mean": adaptation.mean, "matrix": adaptation.matrix}, str(version.folder / info.file))
         ids = [product.id for product in index.products]
         return version.commit(replace(index.manifest, vectors=spec, calibration=calibrate(vectors, ids),

@@ -24,10 +24,10 @@ from .calibration import calibrate
 from .catalog import Catalog
 from .image_reader import ImageReader
 from .kinds import KindRules, ProductKinds, load_kind_rules
-from .manifest import Manifest, VectorSpec, package_versions
+from .manifest import Manifest, package_versions
 from .products import write_table
 from .store import VersionWriter
-from .vectors import VectorBackend, new_backend
+from .vectors import VectorBackend, commit_measured, new_backend, spec_for
 
 log = logging.getLogger(__name__)
 THUMBNAIL_SIZE = 384  # the longest side of the product images the app shows
@@ -60,23 +60,25 @@ class BuildReport:
 
 def build_index(catalog: Catalog, encoder, out_dir: str | Path, batch_size: int = CatalogSettings.batch_size,
                 progress: bool = True, rules: KindRules | None = None, images: ImageReader | None = None,
-                on_progress: Callable[[int, int], None] | None = None) -> BuildReport:
+                on_progress: Callable[[int, int], None] | None = None,
+                vector_index: str = CatalogSettings.vector_index) -> BuildReport:
     """Embed `catalog` with `encoder` into a new version of `out_dir`, each product's kind worked out
     by `rules` (default: the built-in ones), its images read by `images` (default: web links fetched
     into the user cache); raises `BuildError` if nothing was readable. `progress`: a bar in the log;
-    `on_progress` is told (catalog rows done, rows in all) after each batch."""
+    `on_progress` is told (catalog rows done, rows in all) after each batch. `vector_index`: how the
+    vectors are searched (`index.vectors.spec_for`)."""
     start = time.perf_counter()
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     rules = rules or load_kind_rules(None)
     with VersionWriter(out_dir) as version, nullcontext(images) if images else ImageReader() as reader:
-        vectors = new_backend(VectorSpec(), encoder.dim)
+        vectors = new_backend(spec_for(len(catalog), vector_index), encoder.dim)
         products, skipped, borders = _embed(catalog, encoder, vectors, version.folder, batch_size, progress, reader,
                                             on_progress)
         if not products:
             raise BuildError(f"None of the {len(catalog)} catalog images could be read "
                              f"(first error: {skipped[0][2] if skipped else 'none'}); no index was written.")
         write_table(version.folder, products, ProductKinds.of_categories([p.category for p in products], rules))
-        spec = VectorSpec(vectors.kind, vectors.commit(version.folder))
+        spec = commit_measured(vectors, version.folder)
         path = version.commit(Manifest(
             encoder=encoder.describe(), probe=tuple(round(float(x), 6) for x in encoder.probe()),
             source=catalog.source, columns=catalog.columns, currency=catalog.currency, created=created,

@@ -51,7 +51,8 @@ def ensure_index(settings: CatalogSettings, models: ModelSettings, *, build: boo
         log.info("Embedding %d catalog images of %s with %s (done once; later starts reuse the index).",
                  len(catalog), settings.source, encoder.name)
         report = build_index(catalog, encoder, directory, batch_size=settings.batch_size, progress=progress,
-                             rules=load_kind_rules(settings.kind_rules), on_progress=on_progress)
+                             rules=load_kind_rules(settings.kind_rules), on_progress=on_progress,
+                             vector_index=settings.vector_index)
         log.info("%s", report.summary())
     if encoder is None:
         name = models.encoder or read_live_manifest(directory).encoder.name

@@ -37,6 +37,18 @@ def test_build_then_load_round_trip(color_catalog, tiny_clip, tmp_path):
     assert hits[0][0].score == pytest.approx(1.0, abs=1e-4)
 
 
+def test_an_approximate_index_records_its_recall_and_finds_as_the_exact_one(color_catalog, tiny_clip, tmp_path):
+    _build(color_catalog, tiny_clip, tmp_path / "exact")
+    _build(color_catalog, tiny_clip, tmp_path / "hnsw", vector_index="hnsw")
+    exact, graph = (CatalogIndex.load(tmp_path / name, encoder=tiny_clip) for name in ("exact", "hnsw"))
+    assert exact.manifest.vectors.backend == "faiss-flat-ip" and "recall_at_10" not in exact.manifest.vectors.params
+    assert graph.manifest.vectors.backend == "faiss-hnsw" and graph.manifest.vectors.params["recall_at_10"] == 1.0
+    photos = [Image.open(color_catalog.parent / "img" / f"{c}.png").convert("RGB") for c in ("red", "blue")]
+    queries = tiny_clip.embed_images(photos)
+    assert [[m.product.id for m in hits] for hits in graph.search(queries, k=4)] == \
+        [[m.product.id for m in hits] for hits in exact.search(queries, k=4)]
+
+
 def test_the_index_records_its_photos_background(tmp_path, tiny_clip):
     grey = (128, 128, 128)
     (tmp_path / "img").mkdir()

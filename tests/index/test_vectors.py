@@ -9,7 +9,16 @@ from core.types import Product, Where
 from index.kinds import ProductKinds, load_kind_rules
 from index.manifest import VectorSpec
 from index.products import ProductTable
-from index.vectors import BACKENDS, load_backend, new_backend
+from index.vectors import (
+    BACKENDS,
+    EXACT_UPTO,
+    FaissFlatIP,
+    FaissHNSW,
+    load_backend,
+    new_backend,
+    recall_at_10,
+    spec_for,
+)
 
 DIM, ROWS = 16, 300
 CATEGORIES = ("Chair", "Sofa", "Rug", "Table lamp", "")  # two detector classes, two of the shop's own kinds, none
@@ -76,6 +85,38 @@ def test_only_the_rows_a_where_keeps_and_k_of_them_when_k_are_kept(backend, tabl
         assert set(returned) <= set(kept.tolist())
         assert len(returned) == min(10, len(kept))
         assert len(set(returned)) == len(returned)
+
+
+@pytest.mark.parametrize("name", WHERES)
+def test_an_approximate_index_searches_a_filter_in_its_graph_and_still_returns_k(table, vectors, monkeypatch, name):
+    monkeypatch.setattr(FaissHNSW, "EXACT_UPTO", 0)  # no filter is small enough to be searched exactly
+    monkeypatch.setattr(FaissHNSW, "EF_SEARCH", 10)  # a short candidate list: narrow filters run out of it
+    graph = new_backend(VectorSpec(FaissHNSW.kind), DIM)
+    graph.add(vectors, np.arange(ROWS))
+    graph._select = table.rows_where
+    kept = table.rows_where(WHERES[name])
+    scores, rows = graph.search(QUERIES, 10, WHERES[name])
+    for q, found in enumerate(rows):
+        returned = found[found >= 0]
+        assert set(returned) <= set(kept.tolist()) and len(returned) == min(10, len(kept))
+        assert np.allclose(scores[q][: len(returned)], (QUERIES[q] @ vectors[returned].T), atol=1e-5)
+
+
+def test_recall_is_measured_against_exact_search(vectors):
+    exact = new_backend(spec_for(ROWS), DIM)
+    assert exact.kind == FaissFlatIP.kind and spec_for(EXACT_UPTO + 1).backend == FaissHNSW.kind
+    assert spec_for(10, "hnsw").backend == FaissHNSW.kind and spec_for(10**7, "exact").backend == FaissFlatIP.kind
+    exact.add(vectors, np.arange(ROWS))
+    assert recall_at_10(exact, sample=50) == 1.0
+
+    class HalfRight(FaissFlatIP):
+        """Finds the 5 nearest rows, and 5 of the farthest."""
+
+        def search(self, queries, k, where=None):
+            scores, rows = super().search(queries, len(self))
+            return scores[:, np.r_[0:5, -5:0]], rows[:, np.r_[0:5, -5:0]]
+
+    assert recall_at_10(HalfRight(exact.index), sample=50) == 0.5
 
 
 def test_fewer_rows_than_asked_are_padded(backend):
