@@ -96,7 +96,7 @@ class CatalogSettings:
     index_dir: str = ""  # "": <user cache>/lookalike/index
     batch_size: int = 32  # catalog images embedded at once when building an index
     # How an index built from now on searches its vectors: "exact"; "hnsw", approximately (a FAISS HNSW
-    # graph, its recall measured at build); "auto": exact up to 100,000 catalog photos (index.vectors).
+    # graph, its recall measured at build); "auto": exact up to 20,000 catalog photos (index.vectors).
     vector_index: str = "auto"
     # Comma-separated catalog columns whose words text search reads besides the name and category;
     # "": every column that holds words (not numbers, paths or links).

@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("--device", help="cpu or cuda (default: cuda when present)")
     build.add_argument("--batch-size", type=int, help="images embedded at once (default: $LOOKALIKE_BATCH_SIZE or 32)")
     build.add_argument("--vector-index", choices=("auto", "exact", "hnsw"),
-                       help="exact or approximate (HNSW) search; auto: exact up to 100,000 photos "
+                       help="exact or approximate (HNSW) search; auto: exact up to 20,000 photos "
                             "(default: $LOOKALIKE_VECTOR_INDEX or auto)")
     push = commands.add_parser("push", help="upload a built index to a Hugging Face Hub dataset repository")
     push.add_argument("--repo", required=True, help="OWNER/NAME of the dataset repository (made when missing)")
