@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -26,6 +27,8 @@ from index.catalog_index import CatalogIndex
 from index.manifest import VectorSpec
 from index.vectors import BACKENDS, FaissFlatIP, new_backend
 from models.runtime import set_threads
+
+from .load import rss_mib
 
 QUERIES = 200
 FILTERED_SHARE = 0.05
@@ -63,7 +66,7 @@ def measure(kind: str, vectors: np.ndarray, queries: np.ndarray, kept: np.ndarra
         size = sum(p.stat().st_size for p in Path(folder).iterdir())
     backend._select = lambda where: kept  # the one filter asked for: a kind holding 5% of the rows
     figures = {"backend": kind, "build_s": round(build_s, 2), "index_bytes": size,
-               "index_to_raw": round(size / vectors.nbytes, 3), "rss_mib": _rss_mib()}
+               "index_to_raw": round(size / vectors.nbytes, 3), "rss_mib": rss_mib(os.getpid())}
     for name, where in (("all", None), ("kind_5pct", KIND)):
         backend.search(queries[:16], 10, where)  # warm
         one = _ms(lambda: [backend.search(q[None], 10, where) for q in queries]) / len(queries)
@@ -125,13 +128,6 @@ def _ms(run) -> float:
     start = time.perf_counter()
     run()
     return (time.perf_counter() - start) * 1000
-
-
-def _rss_mib() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) // 1024
-    return 0
 
 
 def _row(f: dict) -> str:

@@ -58,9 +58,7 @@ def write_adapted(index: CatalogIndex, adaptation: Adaptation, info: AdaptationI
     """A new live version of `out_dir` (default: `index`'s own directory): `index`'s products, their
     vectors mapped by `adaptation`, which is stored with them. Written beside the live version and
     made live atomically, as a build."""
-    if index.manifest.adaptation is not None:
-        raise AdaptationError(f"The index at {index.path} is adapted already; rebuild it (python -m index build) "
-                              f"to adapt it anew.")
+    refuse_adapted(index)
     rows = np.arange(len(index), dtype=np.int64)
     with VersionWriter(out_dir or index.path.parent) as version:
         for name in TABLE_FILES:
@@ -73,6 +71,13 @@ def write_adapted(index: CatalogIndex, adaptation: Adaptation, info: AdaptationI
         ids = [product.id for product in index.products]
         return version.commit(replace(index.manifest, vectors=spec, calibration=calibrate(vectors, ids),
                                       adaptation=info, checksums={}, format=FORMAT_VERSION))
+
+
+def refuse_adapted(index: CatalogIndex) -> None:
+    """Refuse to adapt an index adapted already: its map was learnt on the frozen encoder's vectors."""
+    if index.manifest.adaptation is not None:
+        raise AdaptationError(f"The index at {index.path} is adapted already; rebuild it (python -m index build) "
+                              f"to adapt it anew.")
 
 
 def _link_tree(source: Path, target: Path) -> None:

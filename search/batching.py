@@ -41,8 +41,6 @@ class _Request:
     done: threading.Event = field(default_factory=threading.Event)
 
 
-
-
 class SearchBatcher:
     def __init__(self, engine: Engine, max_batch: int):
         self.engine, self.max_batch = engine, max_batch

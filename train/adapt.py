@@ -22,10 +22,10 @@ from tqdm.auto import tqdm
 
 from core.images import load_image
 from core.settings import SearchSettings
-from index.adapted import write_adapted
+from index.adapted import refuse_adapted, write_adapted
 from index.catalog_index import CatalogIndex
 from index.manifest import AdaptationInfo
-from models.adaptation import Adaptation, AdaptationError
+from models.adaptation import Adaptation
 
 from .views import room_views
 
@@ -130,9 +130,7 @@ def adapt_index(index: CatalogIndex, encoder, *, per_photo: int = 4, settings: F
                 progress: bool = True) -> tuple[Path, FitReport]:
     """Learn the adaptation of `index` (unadapted, built with `encoder`) and make the adapted index the
     live version of `out_dir` (default: the index's own directory)."""
-    if index.manifest.adaptation is not None:
-        raise AdaptationError(f"The index at {index.path} is adapted already; rebuild it (python -m index build) "
-                              f"to adapt it anew.")
+    refuse_adapted(index)  # now, not after minutes of learning
     index.check_encoder(encoder)
     start = time.perf_counter()
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
