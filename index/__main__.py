@@ -1,4 +1,5 @@
 """python -m index build --source SRC --out DIR [--encoder E] ...
+python -m index update --index DIR [--source SRC] ...  (new and changed photos embedded, removed ones dropped)
 python -m index inspect SRC ...  (build's catalog flags: how it would be read, embedding nothing)
 python -m index push --repo OWNER/NAME [--index DIR] ..."""
 
@@ -15,11 +16,12 @@ from models.runtime import set_threads
 
 from . import hub
 from .build import build_index
-from .catalog import ColumnMap, Reading, open_catalog
-from .errors import IndexNotFoundError
+from .catalog import CatalogError, CatalogSource, ColumnMap, Reading, open_catalog
+from .errors import IndexMismatchError, IndexNotFoundError
 from .inspect import inspect as inspect_catalog
 from .kinds import load_kind_rules
 from .store import read_live_manifest
+from .update import update_index
 
 FIELDS = ("image", "id", "name", "category", "price", "link", "popularity", "more_images")
 
@@ -28,9 +30,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m index", description="Build a Lookalike catalog index.")
     commands = parser.add_subparsers(dest="command", required=True)
     build = commands.add_parser("build", help="embed a catalog into an index directory")
+    update = commands.add_parser("update", help="bring an index up to date with its catalog: new and changed "
+                                                "photos embedded, removed products dropped")
     inspect = commands.add_parser("inspect", help="show how a catalog would be read, embedding nothing")
     inspect.add_argument("source", nargs="?", help="as --source of build")
-    for command in (build, inspect):
+    for command in (build, update, inspect):
         _catalog_options(command)
     build.add_argument("--out", help="index directory (default: $LOOKALIKE_INDEX_DIR or the user cache)")
     build.add_argument("--encoder", help=f"model id or folder (default: $LOOKALIKE_ENCODER or {DEFAULT_ENCODER})")
@@ -39,6 +43,13 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("--vector-index", choices=("auto", "exact", "hnsw"),
                        help="exact or approximate (HNSW) search; auto: exact up to 20,000 photos "
                             "(default: $LOOKALIKE_VECTOR_INDEX or auto)")
+    update.add_argument("--index", help="index directory (default: $LOOKALIKE_INDEX_DIR or the user cache); "
+                                        "the catalog flags default to what it was built from")
+    update.add_argument("--encoder", help="model id or folder (default: the one the index was built with)")
+    update.add_argument("--device", help="cpu or cuda (default: cuda when present)")
+    update.add_argument("--batch-size", type=int, help="images embedded at once (default: $LOOKALIKE_BATCH_SIZE or 32)")
+    update.add_argument("--vector-index", choices=("auto", "exact", "hnsw"),
+                        help="as build's (default: the index's own)")
     push = commands.add_parser("push", help="upload a built index to a Hugging Face Hub dataset repository")
     push.add_argument("--repo", required=True, help="OWNER/NAME of the dataset repository (made when missing)")
     push.add_argument("--index", help="index directory (default: $LOOKALIKE_INDEX_DIR or the user cache)")
@@ -51,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     if args.command == "push":
         return _push(args)
+    if args.command == "update":
+        return _update(args)
     try:
         if args.command == "inspect":
             settings = _settings(args, source=args.source or args.source_flag)
@@ -73,6 +86,53 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(report.summary())
     return 0
+
+
+def _update(args) -> int:
+    try:
+        directory = Settings.from_env(index_dir=args.index).catalog.index_dir
+        if hub.hub_index(directory):
+            raise IndexNotFoundError("An index on the Hub is not updated in place; update the folder it was built "
+                                     "in, then push it again.")
+        manifest = read_live_manifest(directory)
+        _built_from(args, manifest.source)
+        settings = _settings(args, source=args.source_flag, index_dir=directory, device=args.device,
+                             batch_size=args.batch_size)
+        wanted, models = settings.catalog, settings.models
+        rules = load_kind_rules(wanted.kind_rules)
+        if rules.sha256 != manifest.kind_rules:
+            raise IndexMismatchError(f"The index in {directory} was built with other kind rules than "
+                                     f"{wanted.kind_rules or 'the built-in ones'}; update it with those it was built "
+                                     f"with (LOOKALIKE_KIND_RULES), or rebuild it.")
+        catalog = open_catalog(wanted.source, *_reading(args, wanted))
+        encoder = load_encoder(args.encoder or manifest.encoder.name, device=models.device)
+        set_threads(models.threads)
+        report = update_index(catalog, encoder, directory, batch_size=wanted.batch_size, rules=rules,
+                              vector_index=args.vector_index)
+    except LookalikeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(report.summary())
+    return 0
+
+
+def _built_from(args, source: CatalogSource) -> None:
+    """The catalog flags left out filled in with what the index was built from (not its revision: an
+    update reads the catalog as it is now; $LOOKALIKE_CATALOG is not read, so that an update never swaps
+    the catalog unasked). Link templates and images stored apart are not recorded: name them again."""
+    recorded = source.id if source.type == "hub" else source.path if source.type in ("local", "disk") else None
+    args.source_flag = args.source_flag or recorded
+    if args.source_flag is None:
+        raise CatalogError(f"The index was built from {source.describe()}, which cannot be read again; "
+                           f"name the catalog with --source.")
+    if not source.is_named_by(args.source_flag):
+        return
+    for flag, value in (("config", source.config), ("keep", source.kept), ("limit", source.limit),
+                        ("credit", source.credit), ("name", source.name)):
+        if getattr(args, flag) is None:
+            setattr(args, flag, value)
+    if source.split and args.split == "train":
+        args.split = source.split
 
 
 def _catalog_options(command) -> None:

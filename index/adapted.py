@@ -7,7 +7,6 @@ other files; the manifest says which frozen encoder it was learnt on (`Adaptatio
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -23,7 +22,8 @@ from .calibration import calibrate
 from .errors import IndexCorruptError, IndexMismatchError
 from .manifest import FORMAT_VERSION, PROBE_MIN_COSINE, AdaptationInfo, Manifest, VectorSpec
 from .products import FILES as TABLE_FILES
-from .store import VersionWriter
+from .products import PHOTOS
+from .store import VersionWriter, link_or_copy
 from .vectors import commit_measured, new_backend
 
 if TYPE_CHECKING:  # catalog_index imports this module
@@ -63,6 +63,8 @@ def write_adapted(index: CatalogIndex, adaptation: Adaptation, info: AdaptationI
     with VersionWriter(out_dir or index.path.parent) as version:
         for name in TABLE_FILES:
             shutil.copyfile(index.path / name, version.folder / name)
+        if (index.path / PHOTOS).is_file():  # so that the adapted index can be updated (index.update)
+            link_or_copy(index.path / PHOTOS, version.folder / PHOTOS)
         _link_tree(index.thumbnails, version.folder / "images")
         vectors = new_backend(VectorSpec(index.manifest.vectors.backend), adaptation.dim)
         vectors.add(adaptation.apply(index.vectors.sample(rows)), rows)
@@ -84,7 +86,4 @@ def _link_tree(source: Path, target: Path) -> None:
     """`target` as a copy of the folder `source`, its files hard links where the file system allows."""
     target.mkdir()
     for path in source.iterdir():
-        try:
-            os.link(path, target / path.name)
-        except OSError:
-            shutil.copyfile(path, target / path.name)
+        link_or_copy(path, target / path.name)

@@ -22,11 +22,13 @@ from core.types import Product
 
 from .calibration import calibrate
 from .catalog import Catalog
-from .image_reader import ImageReader
+from .catalog_index import CatalogIndex
+from .image_reader import ImageReader, decode, digest
 from .kinds import KindRules, ProductKinds, load_kind_rules
-from .manifest import Manifest, package_versions
-from .products import write_table
-from .store import VersionWriter
+from .manifest import Manifest, VectorSpec, package_versions
+from .products import DIGEST_BYTES, write_photos, write_table
+from .products import FILES as TABLE_FILES
+from .store import VersionWriter, file_sha256, link_or_copy
 from .vectors import VectorBackend, commit_measured, new_backend, spec_for
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,9 @@ class BuildReport:
     products: int
     skipped: list[tuple[str, str, str]] = field(default_factory=list)  # (product id, reason, detail)
     seconds: float = 0.0
+    reused: int = 0  # photos whose vector and thumbnail were taken over from the index before (an update)
+    ids: frozenset[str] = field(default=frozenset(), repr=False)  # the products indexed
+    changed: bool = True  # False: the catalog was as indexed already, and no version was written
 
     @property
     def reasons(self) -> Counter:
@@ -51,51 +56,84 @@ class BuildReport:
 
     def summary(self) -> str:
         text = f"Indexed {self.products} products into {self.path} in {self.seconds:.1f} s"
-        if self.skipped:
-            counts = ", ".join(f"{n} {reason}" for reason, n in self.reasons.most_common())
-            first = self.skipped[0]
-            text += f"; skipped {len(self.skipped)} images ({counts}; first: {first[0]}: {first[2]})"
-        return text + "."
+        return text + self.skipped_summary() + "."
+
+    def skipped_summary(self) -> str:
+        if not self.skipped:
+            return ""
+        counts = ", ".join(f"{n} {reason}" for reason, n in self.reasons.most_common())
+        first = self.skipped[0]
+        return f"; skipped {len(self.skipped)} images ({counts}; first: {first[0]}: {first[2]})"
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """The photos an index holds already, by (product id, image digest): an update (`index.update`)
+    takes their vectors, thumbnails and borders over rather than making them again."""
+
+    index: CatalogIndex
+    rows: dict[tuple[str, bytes], int]
+    digests: np.ndarray  # (rows of the index, 32) uint8
+    borders: np.ndarray  # (rows of the index, 3)
 
 
 def build_index(catalog: Catalog, encoder, out_dir: str | Path, batch_size: int = CatalogSettings.batch_size,
                 progress: bool = True, rules: KindRules | None = None, images: ImageReader | None = None,
                 on_progress: Callable[[int, int], None] | None = None,
-                vector_index: str = CatalogSettings.vector_index) -> BuildReport:
+                vector_index: str | VectorSpec = CatalogSettings.vector_index,
+                embedded: Embedded | None = None) -> BuildReport:
     """Embed `catalog` with `encoder` into a new version of `out_dir`, each product's kind worked out
     by `rules` (default: the built-in ones), its images read by `images` (default: web links fetched
     into the user cache); raises `BuildError` if nothing was readable. `progress`: a bar in the log;
     `on_progress` is told (catalog rows done, rows in all) after each batch. `vector_index`: how the
-    vectors are searched (`index.vectors.spec_for`)."""
+    vectors are searched (`index.vectors.spec_for`), or the spec of a backend. The photos `embedded`
+    holds are taken over from it, and nothing is written when the catalog is as it holds it."""
     start = time.perf_counter()
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     rules = rules or load_kind_rules(None)
     with VersionWriter(out_dir) as version, nullcontext(images) if images else ImageReader() as reader:
-        vectors = new_backend(spec_for(len(catalog), vector_index), encoder.dim)
-        products, skipped, borders = _embed(catalog, encoder, vectors, version.folder, batch_size, progress, reader,
-                                            on_progress)
+        spec = vector_index if isinstance(vector_index, VectorSpec) else spec_for(len(catalog), vector_index)
+        vectors = new_backend(spec, encoder.dim)
+        products, skipped, borders, digests, reused = _embed(catalog, encoder, vectors, version.folder, batch_size,
+                                                             progress, reader, on_progress, embedded)
         if not products:
             raise BuildError(f"None of the {len(catalog)} catalog images could be read "
                              f"(first error: {skipped[0][2] if skipped else 'none'}); no index was written.")
         write_table(version.folder, products, ProductKinds.of_categories([p.category for p in products], rules))
+        write_photos(version.folder, digests, borders)
+        ids = frozenset(p.id for p in products)
+        if embedded and reused == len(products) and _same(version.folder, digests, embedded):
+            return BuildReport(embedded.index.path, len(products), skipped, time.perf_counter() - start, reused, ids,
+                               changed=False)
         spec = commit_measured(vectors, version.folder)
+        adaptation = embedded.index.manifest.adaptation if embedded else None
+        if adaptation:  # its vectors were mapped, and the new ones by the same map (the encoder given)
+            link_or_copy(embedded.index.path / adaptation.file, version.folder / adaptation.file)
         path = version.commit(Manifest(
             encoder=encoder.describe(), probe=tuple(round(float(x), 6) for x in encoder.probe()),
             source=catalog.source, columns=catalog.columns, currency=catalog.currency, created=created,
             text_columns=catalog.text_columns, versions=package_versions(), skipped=len(skipped),
             products=len(products), calibration=calibrate(vectors, [p.id for p in products]),
-            vectors=spec, kind_rules=rules.sha256,
+            vectors=spec, kind_rules=rules.sha256, adaptation=adaptation,
             # Query crops are padded with this, so that they look like the catalog's photos.
             background=tuple(int(round(v)) for v in np.median(borders, axis=0))))
     for product_id, _, detail in skipped:
         log.warning("skipped %s: %s", product_id, detail)
-    return BuildReport(path, len(products), skipped, time.perf_counter() - start)
+    return BuildReport(path, len(products), skipped, time.perf_counter() - start, reused, ids)
+
+
+def _same(folder: Path, digests: list[bytes], embedded: Embedded) -> bool:
+    """Whether the table written into `folder` and the photos' `digests` are `embedded`'s, row by row."""
+    held = embedded.index.manifest.checksums
+    return (b"".join(digests) == embedded.digests.tobytes()
+            and all(held.get(name) == file_sha256(folder / name) for name in TABLE_FILES))
 
 
 def _embed(catalog: Catalog, encoder, vectors: VectorBackend, folder: Path, batch_size: int, progress: bool,
-           reader: ImageReader, on_progress):
+           reader: ImageReader, on_progress, embedded: Embedded | None):
     """Every readable catalog image embedded into `vectors` and its thumbnail saved into `folder`/images:
-    the products by row, the (product id, reason, detail) of each unreadable image, the photos' borders.
+    the products by row, the (product id, reason, detail) of each unreadable image, the photos' borders,
+    their digests, and how many of them were taken over from `embedded`.
 
     The model is the cost: while it embeds one batch, a thread readies the next (fetches, decodes,
     prepares it for the model, saves its thumbnails), so that the model never waits for them.
@@ -103,6 +141,8 @@ def _embed(catalog: Catalog, encoder, vectors: VectorBackend, folder: Path, batc
     products: list[Product] = []
     skipped: list[tuple[str, str, str]] = []
     borders: list[np.ndarray] = []
+    digests: list[bytes] = []
+    reused = 0
     (folder / "images").mkdir()
     items = iter(catalog)
     bar = tqdm(total=len(catalog), desc="Indexing catalog", unit="product", disable=not progress)
@@ -113,8 +153,11 @@ def _embed(catalog: Catalog, encoder, vectors: VectorBackend, folder: Path, batc
     def ready_next():
         nonlocal readied
         batch = list(islice(items, batch_size))
-        kept, images = [], []
-        for item, image in zip(batch, reader.read([item.image for item in batch])):
+        kept, images, new_rows, taken, old_rows = [], [], [], [], []
+        for item, value in zip(batch, reader.fetch([item.image for item in batch])):
+            found = digest(value)
+            old = embedded.rows.get((item.id, found)) if embedded and found else None
+            image = decode(value) if old is None else None
             if isinstance(image, tuple):
                 skipped.append((item.id, *image))
                 continue
@@ -122,25 +165,37 @@ def _embed(catalog: Catalog, encoder, vectors: VectorBackend, folder: Path, batc
             kept.append(Product(row=row, id=item.id, name=item.name, category=item.category, price=item.price,
                                 link=item.link, image=f"images/{row}.jpg", popularity=item.popularity,
                                 attributes=item.attributes))
-            images.append(image)
-            borders.append(_border_colour(image))
-            _thumbnail(image).save(folder / kept[-1].image, quality=90)
+            digests.append(found or bytes(DIGEST_BYTES))
+            if old is None:
+                new_rows.append(row)
+                images.append(image)
+                borders.append(_border_colour(image))
+                _thumbnail(image).save(folder / kept[-1].image, quality=90)
+            else:
+                taken.append(row)
+                old_rows.append(old)
+                borders.append(embedded.borders[old])
+                link_or_copy(Path(embedded.index.products[old].image), folder / kept[-1].image)
         readied += len(kept)
-        return batch, kept, encoder.prepare(images) if images else None
+        old_vectors = embedded.index.vectors.sample(np.array(old_rows, np.int64)) if old_rows else None
+        return batch, kept, new_rows, encoder.prepare(images) if images else None, taken, old_vectors
 
     with ThreadPoolExecutor(1) as ahead:
         coming = ahead.submit(ready_next)
         while (readied_batch := coming.result())[0]:
             coming = ahead.submit(ready_next)
-            batch, kept, prepared = readied_batch
-            if kept:
-                vectors.add(encoder.embed_prepared(prepared), np.array([p.row for p in kept], np.int64))
-                products += kept
+            batch, kept, new_rows, prepared, taken, old_vectors = readied_batch
+            if new_rows:
+                vectors.add(encoder.embed_prepared(prepared), np.array(new_rows, np.int64))
+            if taken:
+                vectors.add(old_vectors, np.array(taken, np.int64))
+                reused += len(taken)
+            products += kept
             bar.update(batch[-1].row + 1 - bar.n)  # rows of the catalog, whatever their photos
             if on_progress:
                 on_progress(bar.n, len(catalog))
     bar.close()
-    return products, skipped, borders
+    return products, skipped, borders, digests, reused
 
 
 def _border_colour(image) -> np.ndarray:

@@ -52,11 +52,14 @@ class _Failed(Exception):
 
 
 class ImageFetcher:
-    """Fetches images over one shared HTTP client; with `cache_dir`, keeps each there, named by its URL's SHA-256."""
+    """Fetches images over one shared HTTP client; with `cache_dir`, keeps each there, named by its URL's
+    SHA-256. With `refresh`, every image is fetched anew (an update must see an image changed at its link)
+    and the cache is only written."""
 
     def __init__(self, cache_dir: Path | None, *, workers: int = 8, timeout: float = 10.0, retries: int = 2,
-                 backoff: float = 0.5, max_bytes: int = 20 * 2**20, max_redirects: int = 5) -> None:
-        self.cache_dir = cache_dir
+                 backoff: float = 0.5, max_bytes: int = 20 * 2**20, max_redirects: int = 5,
+                 refresh: bool = False) -> None:
+        self.cache_dir, self.refresh = cache_dir, refresh
         self.workers, self.retries, self.backoff, self.max_bytes = workers, retries, backoff, max_bytes
         # httpx's timeout bounds each read; a server dripping a byte at a time would never meet it, so
         # a whole download gets a few timeouts' worth, checked as its bytes arrive.
@@ -145,7 +148,7 @@ class ImageFetcher:
         return data
 
     def _read_cache(self, url: str) -> bytes | None:
-        if self.cache_dir is None:
+        if self.cache_dir is None or self.refresh:
             return None
         try:
             return (self.cache_dir / _cache_name(url)).read_bytes()

@@ -21,6 +21,11 @@ from .kinds import ProductKinds
 from .text import TextIndex
 
 FILES = ("products.jsonl", "kinds.json")
+# Each row's photo's SHA-256 (index.image_reader.digest; zeros where it has none) and border colour, by which
+# an update knows the photos it embedded before and works out the catalog's background as a build would.
+# Written by builds since issue 27: an earlier index lacks it.
+PHOTOS = "photos.npz"
+DIGEST_BYTES = 32
 MASKS_KEPT = 32  # the category and price filters last asked for, kept as row masks
 
 
@@ -109,6 +114,29 @@ def write_table(folder: Path, products: Sequence[Product], kinds: ProductKinds) 
         for product in products:
             f.write(json.dumps(asdict(product), ensure_ascii=False) + "\n")
     (folder / FILES[1]).write_text(kinds.to_json(), encoding="utf-8")
+
+
+def write_photos(folder: Path, digests: Sequence[bytes], borders: Sequence[np.ndarray]) -> None:
+    """The rows' photos' digests and border colours, into an index version being written."""
+    np.savez(folder / PHOTOS, sha256=np.frombuffer(b"".join(digests), np.uint8).reshape(-1, DIGEST_BYTES),
+             border=np.asarray(borders, np.float32).reshape(-1, 3))
+
+
+def read_photos(folder: Path, rows: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The (rows, 32) digests and (rows, 3) border colours of the version `folder`'s photos; None where
+    it has none. IndexCorruptError when they cannot be read."""
+    path = folder / PHOTOS
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as held:
+            digests, borders = held["sha256"], held["border"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise IndexCorruptError(f"The photos' digests of {folder} cannot be read ({exc}); rebuild the index.") from exc
+    if digests.shape != (rows, DIGEST_BYTES) or digests.dtype != np.uint8 or borders.shape != (rows, 3):
+        raise IndexCorruptError(f"{folder} is inconsistent: {rows} products, photo digests of shape {digests.shape}. "
+                                f"Rebuild the index.")
+    return digests, borders
 
 
 def _absolute_image(product: Product, version: Path) -> Product:

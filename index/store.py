@@ -80,7 +80,7 @@ def _verify(version: Path, checksums: dict[str, str], required: Sequence[str]) -
             raise IndexCorruptError(f"{version / 'manifest.json'} names a file outside the version; rebuild the index.")
         path = version / name
         try:
-            actual = _file_sha256(path)
+            actual = file_sha256(path)
         except OSError as exc:
             raise IndexCorruptError(f"{path} is missing or unreadable; rebuild the index.") from exc
         if actual != digest:
@@ -111,7 +111,7 @@ class VersionWriter:
 
     def commit(self, manifest: Manifest) -> Path:
         """Checksum every file written into `folder`, write `manifest` with them, and make the version live."""
-        checksums = {path.relative_to(self.folder).as_posix(): _file_sha256(path)
+        checksums = {path.relative_to(self.folder).as_posix(): file_sha256(path)
                      for path in sorted(self.folder.rglob("*")) if path.is_file()}
         text = replace(manifest, checksums=checksums).to_json().encode("utf-8")
         (self.folder / "manifest.json").write_bytes(text)
@@ -156,9 +156,18 @@ def _running(pid: int) -> bool:
     return True
 
 
-def _file_sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     with path.open("rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    """`target` as the file `source`: a hard link where the file system allows (a version's files are
+    never written again, so versions may share them), else a copy."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
 
 
 def _fsync_file(path: Path) -> None:
