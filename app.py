@@ -142,9 +142,7 @@ def build_demo(engine: Engine | StartingEngine) -> gr.Blocks:
     with gr.Blocks(title="Lookalike: find the products in a photo", delete_cache=(3600, 3600),
                    analytics_enabled=False) as demo:
         page = _layout(starting)
-        follow = _wire(page, starting, search, search_text)
-        if follow:
-            demo.load(**follow)
+        demo.load(**_wire(page, starting, search, search_text))
     return demo
 
 
@@ -152,7 +150,7 @@ def _endpoints(starting: StartingEngine):
     """The two public endpoints over the engine; their names, parameters and docstrings are the API and
     the MCP tools' descriptions."""
     top_k, conf = starting.settings.search.top_k, starting.settings.search.conf
-    batchers: dict[int, SearchBatcher] = {}  # one for the engine, made when it is ready
+    batchers: list[SearchBatcher] = []  # one, made when the engine is ready; it runs whichever engine serves
     made = threading.Lock()
 
     def ready() -> tuple[Engine, SearchBatcher]:
@@ -160,7 +158,10 @@ def _endpoints(starting: StartingEngine):
         if engine is None:
             raise gr.Error(_not_ready(starting), title="Not ready yet", print_exception=False)
         with made:
-            return engine, batchers.setdefault(id(engine), SearchBatcher(engine, MAX_BATCH))
+            if not batchers:
+                batchers.append(SearchBatcher(engine, MAX_BATCH))
+            batchers[0].engine = engine  # a new version of the index, from the next batch on
+            return engine, batchers[0]
 
     def search(image, top_k: int = top_k, conf: float = conf, box=None, words: str | None = None, category=None,
                min_price: float | None = None, max_price: float | None = None):
@@ -314,9 +315,9 @@ def _layout(starting: StartingEngine) -> Page:
                 tab_items, galleries, details, result_json, box_map, gr.State())
 
 
-def _wire(page: Page, starting: StartingEngine, search, search_text) -> dict | None:
+def _wire(page: Page, starting: StartingEngine, search, search_text) -> dict:
     """What each control does: the searches (the public endpoints among them), then the page's own events;
-    while the engine starts, the event that brings the page up to date, for the page's load to run too."""
+    and the event that brings what the page shows of the catalog up to date, for the page's load to run."""
     inputs = [page.photo, page.top_k, page.conf, page.box, page.words, *page.filters]
     outputs = [page.annotated, page.status, page.result_json, page.timings]
     # After every search: each object's products in its tab, the boxes for a click on the photo, and a
@@ -356,14 +357,15 @@ def _wire(page: Page, starting: StartingEngine, search, search_text) -> dict | N
     for slot, gallery in enumerate(page.galleries):
         gallery.select(_detail_for(slot, starting), page.result_json, page.details[slot], api_visibility="private",
                        queue=False)
-    if starting.engine is None:  # what depends on the catalog follows the start, on every page shown meanwhile
-        follow = dict(fn=_catalog_updates(starting, len(page.tab_items)), inputs=None,
-                      outputs=[page.headline, page.starting, page.ticks, page.filter_box, page.filters[0],
-                               page.price_row, *page.filters[1:], page.annotated, page.text_query],
-                      api_visibility="private", queue=False)
+    # What depends on the catalog follows the start on every page shown meanwhile, and a new version of the
+    # index (search.starting) on every page opened after it.
+    follow = dict(fn=_catalog_updates(starting, len(page.tab_items)), inputs=None,
+                  outputs=[page.headline, page.starting, page.ticks, page.filter_box, page.filters[0],
+                           page.price_row, *page.filters[1:], page.annotated, page.text_query],
+                  api_visibility="private", queue=False)
+    if starting.engine is None:
         page.ticks.tick(**follow)
-        return follow
-    return None
+    return follow
 
 
 @dataclass(frozen=True)
@@ -403,8 +405,13 @@ def _words_example(products: list[Product]) -> str:
 
 
 def _catalog_updates(starting: StartingEngine, slots: int):
+    made: list[tuple[Engine | None, _CatalogView]] = []  # the view of the engine served last: made once
+
     def updates():
-        catalog = _CatalogView.of(starting.engine, slots)
+        engine = starting.engine
+        if not made or made[0][0] is not engine:
+            made[:] = [(engine, _CatalogView.of(engine, slots))]
+        catalog = made[0][1]
         waiting = starting.engine is None and starting.error is None
         return (f"# Lookalike\n{catalog.headline}", gr.Markdown(starting.status, visible=starting.engine is None),
                 gr.Timer(active=waiting), gr.Accordion(visible=catalog.filters),
@@ -443,7 +450,7 @@ def _show_products(starting: StartingEngine, slots: int):
         shelves = _shelves(data, index.products)
         tabs = [gr.Tab(visible=i < len(shelves), label=shelves[i][0] if i < len(shelves) else "")
                 for i in range(slots)]
-        galleries = [[(index.products[product["row"]].image, _caption(product, currency)) for product in shelves[i][1]]
+        galleries = [[(_thumbnail_file(starting, product), _caption(product, currency)) for product in shelves[i][1]]
                      if i < len(shelves) else None for i in range(slots)]
         details = [_shelf_detail(shelves[i], currency) if i < len(shelves) else "" for i in range(slots)]
         return [gr.Tabs(selected=0), *tabs, *galleries, *details, _box_map(data), *photo]
@@ -498,9 +505,12 @@ def launch(demo: gr.Blocks, engine: Engine | StartingEngine, **options):
     # The public endpoints are MCP tools too (at gradio_api/mcp/), described by their docstrings.
     launched = demo.launch(max_file_size=MAX_UPLOAD, allowed_paths=served, css=CSS, js=JS, theme=gr.themes.Soft(),
                            app_kwargs={"routes": [_product_images(starting)]}, mcp_server=True, **options)
-    if not starting.engine:
-        starting.when_ready(lambda ready: setattr(demo, "allowed_paths",
-                                                  [*demo.allowed_paths, *_thumbnail_folders(ready.index)]))
+
+    def allow_thumbnails(ready: Engine) -> None:  # the engine's once it is ready, then each new version's
+        demo.allowed_paths = [*demo.allowed_paths,
+                              *(f for f in _thumbnail_folders(ready.index) if f not in demo.allowed_paths)]
+
+    starting.when_ready(allow_thumbnails)
     return launched
 
 
@@ -540,16 +550,15 @@ def _thumbnail_folders(index) -> list[str]:
 
 
 def _product_images(starting: StartingEngine) -> Route:
-    """`products/<row>.jpg`: a product's thumbnail at a URL that says nothing of where it lies on disk
-    and outlives index versions."""
+    """`products/<version>/<row>.jpg`: a product's thumbnail at a URL that says nothing of where it lies
+    on disk, for the version served and the one before it (`StartingEngine.thumbnail`)."""
     def serve(request):
-        row = request.path_params["row"]
-        products = starting.engine.index.products if starting.engine else []
-        if row >= len(products) or not products[row].image:
+        path = starting.thumbnail(request.path_params["version"], request.path_params["row"])
+        if path is None:
             raise HTTPException(404)
-        return FileResponse(products[row].image, media_type="image/jpeg")
+        return FileResponse(path, media_type="image/jpeg")
 
-    return Route("/products/{row:int}.jpg", serve)
+    return Route("/products/{version}/{row:int}.jpg", serve)
 
 
 def main() -> int:
@@ -584,6 +593,7 @@ def serve(settings: Settings, **options) -> tuple[gr.Blocks, StartingEngine]:
     demo = build_demo(starting)
     built = time.perf_counter()
     launch(demo, starting, prevent_thread_lock=True, **options)
+    starting.follow()  # a new version of the index (python -m index update) is served without a restart
     log.info("Serving after %.1f s: models and index %.1f s, page %.1f s, server %.1f s.", time.perf_counter() - began,
              loaded - began, built - loaded, time.perf_counter() - built)
     return demo, starting
@@ -660,8 +670,17 @@ def _api_json(result) -> dict:
 
 def _relative_images(products: list[dict]) -> None:
     for product in products:
-        # A URL relative to the app's address (see `_product_images`), not a path on the server.
-        product["image"] = f"products/{product['row']}.jpg" if product.get("image") else None
+        # A URL relative to the app's address (see `_product_images`), not a path on the server; it names the
+        # index version whose row it is, as rows change from one version to the next.
+        image = product.get("image")
+        product["image"] = f"products/{Path(image).parent.parent.name}/{product['row']}.jpg" if image else None
+
+
+def _thumbnail_file(starting: StartingEngine, product: dict) -> str | None:
+    """The file of a product's thumbnail, from its URL in an endpoint's JSON (`_relative_images`)."""
+    _, version, name = (product.get("image") or "//").split("/", 2)
+    path = starting.thumbnail(version, int(name.removesuffix(".jpg"))) if name.endswith(".jpg") else None
+    return str(path) if path else None
 
 
 def _shelves(data: dict | None, products: list[Product]) -> list[tuple[str, list[dict], dict]]:

@@ -16,6 +16,7 @@ from core.types import SELECTION, WHOLE_PHOTO, Detections, Filters, Match, Objec
 from index.catalog_index import CatalogIndex
 from index.ensure import ensure_index
 from index.text import TOKEN
+from models.adaptation import AdaptedEncoder
 from models.detector import load_detector
 from models.runtime import set_threads
 
@@ -93,6 +94,11 @@ class Engine:
             raise SettingsError(f"None of the classes {list(wanted)} is known to the detector; "
                                 f"it knows {sorted(names)}.")
         return tuple(c for c in wanted if c in names)
+
+    def with_index(self, index: CatalogIndex) -> "Engine":
+        """The same models and settings over another version of the index (`search.starting` reloads)."""
+        frozen = self.encoder.base if isinstance(self.encoder, AdaptedEncoder) else self.encoder
+        return Engine(self.detector, frozen, index, self.settings)
 
     def warm_up(self) -> None:
         """One search of a plain 4:3 photo, so that a server's first visitor does not wait for what a

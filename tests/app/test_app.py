@@ -149,7 +149,7 @@ def test_bad_controls_are_refused_with_a_message_that_names_them(client, top_k, 
 def test_only_what_the_page_shows_is_served(client, served_app, hk_engine):
     _, _, result, _ = _search(client, APP_PHOTO, top_k=1)
     product = result["objects"][0]["products"][0]
-    assert product["image"] == f"products/{product['row']}.jpg"  # relative to the app, no server path
+    assert product["image"] == f"products/{hk_engine.index.path.name}/{product['row']}.jpg"  # relative to the app
     with urllib.request.urlopen(served_app + product["image"]) as response:
         assert response.status == 200 and response.read(3) == b"\xff\xd8\xff"  # a JPEG
     with urllib.request.urlopen(f"{served_app}gradio_api/file={app.EXAMPLES_DIR / 'bedroom.jpg'}") as response:
@@ -157,7 +157,10 @@ def test_only_what_the_page_shows_is_served(client, served_app, hk_engine):
 
     private = [hk_engine.index.path / "manifest.json", hk_engine.index.path / "vectors.faiss",
                app.EXAMPLES_DIR / "render_scenes.py", Path(app.__file__)]
-    for path in [f"gradio_api/file={p}" for p in private] + [f"products/{len(hk_engine.index)}.jpg", "products/-1.jpg"]:
+    version = hk_engine.index.path.name
+    wrong = [f"products/{version}/{len(hk_engine.index)}.jpg", f"products/{version}/-1.jpg", "products/0.jpg",
+             "products/v-elsewhere/0.jpg", f"products/..%2F{version}/0.jpg", "products/%2E%2E/0.jpg"]
+    for path in [f"gradio_api/file={p}" for p in private] + wrong:
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(served_app + path)
         assert refused.value.code in (403, 404), path
@@ -226,7 +229,7 @@ def test_search_text_lists_products_by_their_words(client):
     status, result = client.predict(words="sofa bed", top_k=5, api_name="/search_text")
     assert len(result["products"]) == 5 and "5 products" in status
     assert all("sofa" in (p["name"] + p["category"]).lower() for p in result["products"])
-    assert result["products"][0]["image"] == f"products/{result['products'][0]['row']}.jpg"
+    assert result["products"][0]["image"].endswith(f"/{result['products'][0]['row']}.jpg")
     status, result = client.predict(words="sofa under 2000", category="sofas", api_name="/search_text")
     assert result["products"] and all(p["price"] <= 2000 and p["category"] == "sofas" for p in result["products"])
     status, result = client.predict(words="zeppelin", api_name="/search_text")

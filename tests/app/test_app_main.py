@@ -12,7 +12,7 @@ from gradio_client import Client, handle_file
 from PIL import Image
 
 from core.settings import Settings
-from support import APP_PHOTO, needs_shared
+from support import APP_PHOTO, colour_catalog, needs_shared
 
 PRODUCTS = 6
 
@@ -91,6 +91,7 @@ def test_a_first_start_serves_the_page_at_once_and_searches_once_indexed(gated_f
         assert client.predict(words="product", api_name="/search_text")[1]["products"]
     finally:
         gate.set()
+        starting.stop()
         demo.close()
 
 
@@ -106,6 +107,7 @@ def test_a_build_that_fails_says_why_on_the_page_and_in_the_api(tmp_path, tiny_c
         with pytest.raises(Exception, match="Search is unavailable: No catalog file"):
             Client(demo.local_url, verbose=False).predict(words="sofa", api_name="/search_text")
     finally:
+        starting.stop()
         demo.close()
 
 
@@ -119,4 +121,43 @@ def test_an_index_already_built_is_loaded_before_the_page_is_served(hk_settings,
         result = Client(demo.local_url, verbose=False).predict(image=handle_file(str(APP_PHOTO)), api_name="/search")
         assert result[2]["objects"]
     finally:
+        starting.stop()
+        demo.close()
+
+
+def test_a_new_version_of_the_index_is_served_without_a_restart(tmp_path, tiny_clip_path, tiny_yolo_path, tiny_clip):
+    import urllib.error
+    import urllib.request
+
+    import app
+    from index.catalog import open_catalog
+    from index.update import update_index
+
+    shop = [("P0", "Chair", (255, 0, 0)), ("P1", "Sofa", (0, 0, 255))]
+    settings = Settings.of(catalog=str(colour_catalog(tmp_path, shop)), index_dir=str(tmp_path / "index"),
+                           encoder=str(tiny_clip_path), detector=str(tiny_yolo_path))
+    app.load_engine(settings, build_index=True, progress=False)
+    demo, starting = app.serve(settings, server_name="127.0.0.1", server_port=free_port(), quiet=True)
+    try:
+        client = Client(demo.local_url, verbose=False)
+        first = client.predict(words="chair", api_name="/search_text")[1]["products"][0]["image"]
+        added = []
+        for more, words in ((("P2", "Rug", (255, 255, 0)), "rug"), (("P3", "Table lamp", (9, 9, 9)), "lamp")):
+            added.append(more)
+            update_index(open_catalog(colour_catalog(tmp_path, shop + added)), tiny_clip, tmp_path / "index",
+                         progress=False)
+            deadline = time.monotonic() + 30  # the app looks every 5 s
+            while len(starting.engine.index) != 2 + len(added) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert len(starting.engine.index) == 2 + len(added)
+            found = client.predict(words=words, api_name="/search_text")[1]["products"]
+            assert found[0]["id"] == more[0] and starting.engine.index.path.name in found[0]["image"]
+            with urllib.request.urlopen(demo.local_url + found[0]["image"]) as response:
+                assert response.status == 200 and response.read(3) == b"\xff\xd8\xff"
+        # The version served before the last one is gone: its thumbnails with it, never another product's.
+        with pytest.raises(urllib.error.HTTPError) as gone:
+            urllib.request.urlopen(demo.local_url + first)
+        assert gone.value.code == 404
+    finally:
+        starting.stop()
         demo.close()

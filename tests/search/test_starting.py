@@ -1,0 +1,78 @@
+"""An engine that follows its index: a new live version is served without a restart, thumbnails of the
+version before stay reachable, and a version that cannot be served is refused while the old one serves."""
+
+import time
+
+import pytest
+from support import colour_catalog, save_tiny_vit
+
+from core.settings import Settings
+from index.build import build_index
+from index.catalog import open_catalog
+from index.update import update_index
+from models.encoder import load_encoder
+from search.starting import StartingEngine
+
+SHOP = [("P0", "Chair", (255, 0, 0)), ("P1", "Sofa", (0, 0, 255)), ("P2", "Rug", (255, 255, 0))]
+
+
+@pytest.fixture
+def shop(tmp_path, tiny_clip_path, tiny_yolo_path):
+    """A started engine over a tiny shop's index, and the shop's folder."""
+    catalog = colour_catalog(tmp_path, SHOP)
+    settings = Settings.of(detector=str(tiny_yolo_path), encoder=str(tiny_clip_path), catalog=str(catalog),
+                           index_dir=str(tmp_path / "idx"), device="cpu")
+    starting = StartingEngine(settings).start()
+    assert starting.wait(120) is not None, starting.error
+    yield starting, tmp_path
+    starting.stop()
+
+
+def _add_lamp(folder, encoder) -> None:
+    catalog = colour_catalog(folder, [*SHOP, ("P3", "Table lamp", (0, 200, 0))])
+    update_index(open_catalog(catalog), encoder, folder / "idx", progress=False)
+
+
+def test_a_new_live_version_is_served_and_the_one_before_keeps_its_thumbnails(shop, tiny_clip):
+    starting, folder = shop
+    before = starting.engine
+    seen = []
+    starting.when_ready(seen.append)
+    assert seen == [before] and not starting.reload_if_changed()
+
+    _add_lamp(folder, tiny_clip)
+    assert starting.reload_if_changed()
+
+    after = starting.engine
+    assert after is not before and seen == [before, after] and starting.previous == before.index.path
+    assert [p.id for p in after.index.products] == ["P0", "P1", "P2", "P3"]
+    assert after.detector is before.detector  # the models are kept; only the index is new
+    assert starting.engine.search_text("lamp").products[0].product.id == "P3"
+    assert starting.thumbnail(after.index.path.name, 3) == after.index.path / "images" / "3.jpg"
+    assert starting.thumbnail(before.index.path.name, 0) == before.index.path / "images" / "0.jpg"
+    for version, row in ((after.index.path.name, 4), ("v-elsewhere", 0), ("..", 0), (before.index.path.name, -1)):
+        assert starting.thumbnail(version, row) is None
+
+
+def test_the_watcher_swaps_the_new_version_in_by_itself(shop, tiny_clip):
+    starting, folder = shop
+    before = starting.engine
+    starting.follow(every=0.05)
+    _add_lamp(folder, tiny_clip)
+    deadline = time.monotonic() + 30
+    while starting.engine is before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(starting.engine.index) == 4
+
+
+def test_a_version_of_another_encoder_is_refused_once_and_the_served_one_stays(shop, tmp_path_factory, caplog):
+    starting, folder = shop
+    before = starting.engine
+    other = load_encoder(str(save_tiny_vit(tmp_path_factory.mktemp("other") / "vit")), device="cpu")
+    build_index(open_catalog(folder / "catalog.csv"), other, folder / "idx", progress=False)
+
+    assert not starting.reload_if_changed()
+    assert starting.engine is before and "cannot be served" in caplog.text and "rebuild the index" in caplog.text
+    caplog.clear()
+    assert not starting.reload_if_changed() and not caplog.text  # not tried, nor logged, again
+    assert starting.engine.search_text("rug").products[0].product.id == "P2"
