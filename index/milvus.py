@@ -23,7 +23,6 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 from pymilvus import DataType, MilvusClient, MilvusException
@@ -145,10 +144,14 @@ def expression(where: Where | None) -> str:
     if not where:
         return ""
     parts = []
-    if where.kinds:  # a row's kinds hold its detector classes (every one, for an uncategorised row) and its own
-        parts.append(f"array_contains_any(kinds, {_strings(where.kinds)})")
+    # A row's kinds are one string, "|chair|bed|": its detector classes (all, for an uncategorised row) or its own.
+    # Not an ARRAY field: Milvus Lite checks array_contains_any row by row, 310 ms a query at 10,000 rows against
+    # 6.6 ms for LIKE. In LIKE "_" matches any one character: a kind could only be confused with another of the
+    # same length that differs there ("wall_art", "wall art").
+    if where.kinds:
+        parts.append("(" + " or ".join(f"kinds like {_string(f'%|{kind}|%')}" for kind in where.kinds) + ")")
     if where.categories:
-        parts.append(f"category in {_strings(where.categories)}")
+        parts.append(f"category in [{', '.join(map(_string, where.categories))}]")
     if where.min_price is not None:  # a null price fails every comparison: out of every price range
         parts.append(f"price >= {float(where.min_price)!r}")
     if where.max_price is not None:
@@ -158,12 +161,14 @@ def expression(where: Where | None) -> str:
     return " and ".join(parts)
 
 
-def _strings(values: Iterable[str]) -> str:
-    escape = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"})
-    return "[" + ", ".join(f'"{value.translate(escape)}"' for value in values) + "]"
+_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"})
 
 
-def _fields(folder: Path) -> tuple[list[list[str]], list[str], list[float | None]]:
+def _string(value: str) -> str:
+    return '"' + value.translate(_ESCAPES) + '"'
+
+
+def _fields(folder: Path) -> tuple[list[str], list[str], list[float | None]]:
     """Each row's kinds, category ("" for none) and price (None for none) from the product table in `folder`."""
     try:
         products = [json.loads(line) for line in (folder / TABLE_FILES[0]).read_text(encoding="utf-8").splitlines()]
@@ -176,19 +181,16 @@ def _fields(folder: Path) -> tuple[list[list[str]], list[str], list[float | None
         for row in rows.tolist():
             kinds[row].append(kind)
     prices = [float(p["price"]) if isinstance(p.get("price"), (int, float)) else None for p in products]
-    return kinds, [p.get("category") or "" for p in products], prices
+    return [f"|{'|'.join(row)}|" for row in kinds], [p.get("category") or "" for p in products], prices
 
 
-def _create(client: MilvusClient, name: str, dim: int, kinds: list[list[str]], categories: list[str]) -> None:
+def _create(client: MilvusClient, name: str, dim: int, kinds: list[str], categories: list[str]) -> None:
     """A collection for these rows, its string fields as long as the longest value needs."""
     schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
     schema.add_field("row", DataType.INT64, is_primary=True)
     schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
-    schema.add_field("kinds", DataType.ARRAY, element_type=DataType.VARCHAR,
-                     max_capacity=max(map(len, kinds), default=1) or 1,
-                     max_length=max((len(k.encode()) for row in kinds for k in row), default=1))
-    schema.add_field("category", DataType.VARCHAR, max_length=max((len(c.encode()) for c in categories),
-                                                                  default=1) or 1)
+    for field, values in (("kinds", kinds), ("category", categories)):
+        schema.add_field(field, DataType.VARCHAR, max_length=max((len(v.encode()) for v in values), default=0) or 1)
     schema.add_field("price", DataType.DOUBLE, nullable=True)
     index = client.prepare_index_params()
     index.add_index("vector", index_type="FLAT", metric_type="IP")

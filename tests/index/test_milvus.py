@@ -91,7 +91,7 @@ def test_a_where_becomes_a_milvus_expression_over_the_scalar_fields():
     assert expression(None) == expression(Where()) == ""
     assert expression(Where(kinds=("chair", "rug"), categories=('Say "hi" \\ ok',), min_price=20, max_price=40.5,
                             rows=np.array([9, 3, 3]))) == (
-        'array_contains_any(kinds, ["chair", "rug"]) and category in ["Say \\"hi\\" \\\\ ok"] and '
+        '(kinds like "%|chair|%" or kinds like "%|rug|%") and category in ["Say \\"hi\\" \\\\ ok"] and '
         'price >= 20.0 and price <= 40.5 and row in [3, 9]')
 
 
