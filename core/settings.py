@@ -70,7 +70,7 @@ def cache_root(env=os.environ) -> Path:
     return Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "lookalike"
 
 
-VECTOR_INDEXES = ("auto", "exact", "hnsw")
+VECTOR_INDEXES = ("auto", "exact", "hnsw", "milvus")
 
 
 @dataclass(frozen=True)
@@ -96,8 +96,12 @@ class CatalogSettings:
     index_dir: str = ""  # "": <user cache>/lookalike/index
     batch_size: int = 32  # catalog images embedded at once when building an index
     # How an index built from now on searches its vectors: "exact"; "hnsw", approximately (a FAISS HNSW
-    # graph, its recall measured at build); "auto": exact up to 20,000 catalog photos (index.vectors).
+    # graph, its recall measured at build); "auto": exact up to 20,000 catalog photos (index.vectors);
+    # "milvus": exactly, in Milvus at milvus_uri (index.milvus; pip install -r requirements-scale.txt).
     vector_index: str = "auto"
+    # Where "milvus" keeps the vectors: a server's URL (http://host:19530; its token in $LOOKALIKE_MILVUS_TOKEN)
+    # or a Milvus Lite folder ending in .db; "": milvus.db in the index directory.
+    milvus_uri: str = ""
     # Comma-separated catalog columns whose words text search reads besides the name and category;
     # "": every column that holds words (not numbers, paths or links).
     text_columns: str = ""
@@ -118,6 +122,11 @@ class CatalogSettings:
             object.__setattr__(self, "index_dir", str(cache_root() / "index"))
         # Malformed values are refused now, not at the next build.
         self.keep_rows, self.preferred_rows, self.image_reference, self.link_templates
+
+    @property
+    def vectors(self) -> str:
+        """How an index built now searches its vectors, as `index.build.build_index` takes it (`vector_index`)."""
+        return f"milvus:{self.milvus_uri}" if self.vector_index == "milvus" and self.milvus_uri else self.vector_index
 
     @property
     def keep_rows(self) -> tuple[str, tuple[str, ...]] | None:

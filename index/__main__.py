@@ -10,7 +10,7 @@ import logging
 import sys
 
 from core.errors import LookalikeError
-from core.settings import DEFAULT_CATALOG, DEFAULT_ENCODER, Settings
+from core.settings import DEFAULT_CATALOG, DEFAULT_ENCODER, VECTOR_INDEXES, Settings
 from models.encoder import load_encoder
 from models.runtime import set_threads
 
@@ -40,16 +40,20 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("--encoder", help=f"model id or folder (default: $LOOKALIKE_ENCODER or {DEFAULT_ENCODER})")
     build.add_argument("--device", help="cpu or cuda (default: cuda when present)")
     build.add_argument("--batch-size", type=int, help="images embedded at once (default: $LOOKALIKE_BATCH_SIZE or 32)")
-    build.add_argument("--vector-index", choices=("auto", "exact", "hnsw"),
-                       help="exact or approximate (HNSW) search; auto: exact up to 20,000 photos "
-                            "(default: $LOOKALIKE_VECTOR_INDEX or auto)")
+    build.add_argument("--vector-index", choices=VECTOR_INDEXES,
+                       help="exact or approximate (HNSW) search; auto: exact up to 20,000 photos; milvus: exact, "
+                            "in Milvus (default: $LOOKALIKE_VECTOR_INDEX or auto)")
+    build.add_argument("--milvus-uri", help="with --vector-index milvus: a server's URL (http://host:19530) or a "
+                                            "Milvus Lite folder *.db (default: $LOOKALIKE_MILVUS_URI or milvus.db "
+                                            "in the index directory)")
     update.add_argument("--index", help="index directory (default: $LOOKALIKE_INDEX_DIR or the user cache); "
                                         "the catalog flags default to what it was built from")
     update.add_argument("--encoder", help="model id or folder (default: the one the index was built with)")
     update.add_argument("--device", help="cpu or cuda (default: cuda when present)")
     update.add_argument("--batch-size", type=int, help="images embedded at once (default: $LOOKALIKE_BATCH_SIZE or 32)")
-    update.add_argument("--vector-index", choices=("auto", "exact", "hnsw"),
+    update.add_argument("--vector-index", choices=VECTOR_INDEXES,
                         help="as build's (default: the index's own)")
+    update.add_argument("--milvus-uri", help="with --vector-index milvus: as build's")
     push = commands.add_parser("push", help="upload a built index to a Hugging Face Hub dataset repository")
     push.add_argument("--repo", required=True, help="OWNER/NAME of the dataset repository (made when missing)")
     push.add_argument("--index", help="index directory (default: $LOOKALIKE_INDEX_DIR or the user cache)")
@@ -71,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
             print(inspect_catalog(settings.catalog.source, columns, reading))
             return 0
         settings = _settings(args, source=args.source_flag, index_dir=args.out, encoder=args.encoder,
-                             device=args.device, batch_size=args.batch_size, vector_index=args.vector_index)
+                             device=args.device, batch_size=args.batch_size, vector_index=args.vector_index,
+                             milvus_uri=args.milvus_uri)
         wanted, models = settings.catalog, settings.models
         if hub.hub_index(wanted.index_dir):
             raise IndexNotFoundError(f"An index is built into a folder, not {wanted.index_dir}; build it, then "
@@ -80,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         encoder = load_encoder(models.encoder or DEFAULT_ENCODER, device=models.device)
         set_threads(models.threads)
         report = build_index(catalog, encoder, wanted.index_dir, batch_size=wanted.batch_size,
-                             rules=load_kind_rules(wanted.kind_rules), vector_index=wanted.vector_index)
+                             rules=load_kind_rules(wanted.kind_rules), vector_index=wanted.vectors)
     except LookalikeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -97,7 +102,7 @@ def _update(args) -> int:
         manifest = read_live_manifest(directory)
         _built_from(args, manifest.source)
         settings = _settings(args, source=args.source_flag, index_dir=directory, device=args.device,
-                             batch_size=args.batch_size)
+                             batch_size=args.batch_size, vector_index=args.vector_index, milvus_uri=args.milvus_uri)
         wanted, models = settings.catalog, settings.models
         rules = load_kind_rules(wanted.kind_rules)
         if rules.sha256 != manifest.kind_rules:
@@ -108,7 +113,7 @@ def _update(args) -> int:
         encoder = load_encoder(args.encoder or manifest.encoder.name, device=models.device)
         set_threads(models.threads)
         report = update_index(catalog, encoder, directory, batch_size=wanted.batch_size, rules=rules,
-                              vector_index=args.vector_index)
+                              vector_index=wanted.vectors if args.vector_index else None)
     except LookalikeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -20,7 +20,7 @@ from models.adaptation import Adaptation, AdaptationError
 
 from .calibration import calibrate
 from .errors import IndexCorruptError, IndexMismatchError
-from .manifest import FORMAT_VERSION, PROBE_MIN_COSINE, AdaptationInfo, Manifest, VectorSpec
+from .manifest import FORMAT_VERSION, PROBE_MIN_COSINE, AdaptationInfo, Manifest
 from .products import FILES as TABLE_FILES
 from .products import PHOTOS
 from .store import VersionWriter, link_or_copy
@@ -66,7 +66,7 @@ def write_adapted(index: CatalogIndex, adaptation: Adaptation, info: AdaptationI
         if (index.path / PHOTOS).is_file():  # so that the adapted index can be updated (index.update)
             link_or_copy(index.path / PHOTOS, version.folder / PHOTOS)
         _link_tree(index.thumbnails, version.folder / "images")
-        vectors = new_backend(VectorSpec(index.manifest.vectors.backend), adaptation.dim)
+        vectors = new_backend(index.manifest.vectors, adaptation.dim)  # in the same backend, the same Milvus
         vectors.add(adaptation.apply(index.vectors.sample(rows)), rows)
         spec = commit_measured(vectors, version.folder)
         save_file({"mean": adaptation.mean, "matrix": adaptation.matrix}, str(version.folder / info.file))

@@ -8,6 +8,7 @@ so a narrow filter still returns k rows when k exist. Every backend passes `test
 
 from __future__ import annotations
 
+import importlib
 import logging
 from pathlib import Path
 from typing import Callable, ClassVar, Protocol
@@ -19,7 +20,7 @@ import numpy as np
 
 from core.types import Where
 
-from .errors import IndexCorruptError
+from .errors import CatalogIndexError, IndexCorruptError
 from .manifest import VectorSpec
 
 log = logging.getLogger(__name__)
@@ -198,6 +199,8 @@ def _exact(vectors: np.ndarray, rows: np.ndarray, queries: np.ndarray, k: int) -
 
 
 BACKENDS: dict[str, type] = {FaissFlatIP.kind: FaissFlatIP, FaissHNSW.kind: FaissHNSW}
+# Backends of an optional install (requirements-scale.txt), imported when a spec names one: kind -> (module, class).
+OPTIONAL = {"milvus": ("index.milvus", "MilvusVectors")}
 RECALL_CHUNK = 100_000  # catalog vectors held at once while recall is measured
 RECALL_FLOOR = 0.95
 # Catalogs of up to this many photos are searched exactly, larger ones approximately, their recall measured
@@ -208,9 +211,13 @@ EXACT_UPTO = 20_000
 
 
 def spec_for(rows: int, wanted: str = "auto") -> VectorSpec:
-    """The backend for a catalog of `rows` photos: `wanted` ("exact", "hnsw") or, with "auto", by size."""
+    """The backend for a catalog of `rows` photos: `wanted` ("exact", "hnsw", "milvus" or "milvus:URI",
+    `index.milvus`) or, with "auto", by size."""
     if wanted == "auto":
         wanted = "exact" if rows <= EXACT_UPTO else "hnsw"
+    name, _, uri = wanted.partition(":")
+    if name == "milvus":  # a Milvus Lite folder (*.db) given is relative to the caller's directory: made absolute
+        return VectorSpec(name, {"uri": str(Path(uri).resolve()) if uri.endswith(".db") else uri} if uri else {})
     return VectorSpec({"exact": FaissFlatIP.kind, "hnsw": FaissHNSW.kind}[wanted])
 
 
@@ -261,7 +268,14 @@ def describe(spec: VectorSpec) -> str:
 
 
 def _backend(spec: VectorSpec) -> type:
+    if spec.backend in OPTIONAL:
+        module, name = OPTIONAL[spec.backend]
+        try:
+            return getattr(importlib.import_module(module), name)
+        except ModuleNotFoundError as exc:
+            raise CatalogIndexError(f"The {spec.backend} vector backend needs {exc.name}, which is not installed: "
+                                    f"pip install -r requirements-scale.txt") from exc
     if spec.backend not in BACKENDS:
         raise IndexCorruptError(f"The index's vectors are in a backend this Lookalike does not know, "
-                                f"{spec.backend!r} (it knows {', '.join(BACKENDS)}); rebuild the index.")
+                                f"{spec.backend!r} (it knows {', '.join([*BACKENDS, *OPTIONAL])}); rebuild the index.")
     return BACKENDS[spec.backend]

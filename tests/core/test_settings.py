@@ -62,7 +62,8 @@ def test_environment_values_are_read_as_the_settings_type(env, value):
     ({"LOOKALIKE_BATCH_SIZE": "0"}, r"batch_size \(LOOKALIKE_BATCH_SIZE\) must be between 1"),
     ({"LOOKALIKE_CLASSES": " , "}, r"classes \(LOOKALIKE_CLASSES\) names no class"),
     ({"LOOKALIKE_THREADS": "-1"}, r"threads \(LOOKALIKE_THREADS\) must be between 0"),
-    ({"LOOKALIKE_VECTOR_INDEX": "fast"}, r"vector_index \(LOOKALIKE_VECTOR_INDEX\) must be one of auto, exact, hnsw"),
+    ({"LOOKALIKE_VECTOR_INDEX": "fast"},
+     r"vector_index \(LOOKALIKE_VECTOR_INDEX\) must be one of auto, exact, hnsw, milvus"),
 ])
 def test_bad_values_are_refused_naming_the_setting(values, message):
     with pytest.raises(SettingsError, match=message):

@@ -208,3 +208,19 @@ def test_an_adapted_index_stays_adapted_and_its_new_photos_are_mapped_alike(tmp_
         np.testing.assert_array_equal(new[pid], vector)
     photo = Image.open(tmp_path / "shop" / "img" / "P5.png").convert("RGB")
     np.testing.assert_allclose(new["P5"], adaptation.apply(tiny_clip.embed_images([photo]))[0], atol=1e-5)
+
+
+def test_an_index_in_milvus_is_updated_in_milvus(tmp_path, tiny_clip):
+    pytest.importorskip("pymilvus", reason="pymilvus is not installed (pip install -r requirements-scale.txt)")
+    catalog = _shop(tmp_path / "shop", COLOURS)
+    build_index(open_catalog(catalog), tiny_clip, tmp_path / "idx", progress=False, vector_index="milvus")
+    before = CatalogIndex.load(tmp_path / "idx")
+    catalog = _shop(tmp_path / "shop", {**COLOURS, "P5": (250, 250, 250)})
+    counting = Counting(tiny_clip)
+    report = update_index(open_catalog(catalog), counting, tmp_path / "idx", progress=False)
+    assert counting.embedded == 1 and report.build.reused == 5
+    after = CatalogIndex.load(tmp_path / "idx", tiny_clip)
+    assert after.manifest.vectors.backend == "milvus"
+    assert after.manifest.vectors.params["collection"] != before.manifest.vectors.params["collection"]
+    hits = after.search(tiny_clip.embed_images([Image.new("RGB", (48, 40), (250, 250, 250))]), k=1)
+    assert hits[0][0].product.id == "P5"

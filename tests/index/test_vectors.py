@@ -2,16 +2,20 @@
 best first, only among the rows a Where keeps and k of them whenever k are kept, the same after a
 commit and a load, and its stored vectors back for calibration."""
 
+import importlib.util
+
 import numpy as np
 import pytest
 
 from core.types import Product, Where
 from index.kinds import ProductKinds, load_kind_rules
 from index.manifest import VectorSpec
-from index.products import ProductTable
+from index.products import FILES as TABLE_FILES
+from index.products import ProductTable, write_table
 from index.vectors import (
     BACKENDS,
     EXACT_UPTO,
+    OPTIONAL,
     FaissFlatIP,
     FaissHNSW,
     load_backend,
@@ -37,15 +41,21 @@ def vectors() -> np.ndarray:
     return found / np.linalg.norm(found, axis=1, keepdims=True)
 
 
-@pytest.fixture(params=sorted(BACKENDS))
+@pytest.fixture(params=sorted([*BACKENDS, *OPTIONAL]))
 def backend(request, table, vectors, tmp_path):
-    """A backend of each kind holding `vectors`, added in two batches, committed and loaded back."""
+    """A backend of each kind holding `vectors`, added in two batches, committed into a version of the
+    index directory `tmp_path` beside its product table, and loaded back."""
+    if request.param == "milvus" and importlib.util.find_spec("pymilvus") is None:
+        pytest.skip("pymilvus is not installed (pip install -r requirements-scale.txt)")
+    version = tmp_path / "v-1"
+    version.mkdir()
+    write_table(version, table.products, table.kinds)
     built = new_backend(VectorSpec(request.param), DIM)
     built.add(vectors[:100], np.arange(100))
     built.add(vectors[100:], np.arange(100, ROWS))
-    params = built.commit(tmp_path)
-    assert set(built.files) == {p.name for p in tmp_path.iterdir()}
-    return load_backend(VectorSpec(request.param, params), tmp_path, table.rows_where)
+    params = built.commit(version)
+    assert {*built.files, *TABLE_FILES} == {p.name for p in version.iterdir()}
+    return load_backend(VectorSpec(request.param, params), version, table.rows_where)
 
 
 QUERIES = np.random.default_rng(1).normal(size=(5, DIM)).astype(np.float32)
