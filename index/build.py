@@ -22,13 +22,11 @@ from core.types import Product
 
 from .calibration import calibrate
 from .catalog import Catalog
-from .catalog_index import CatalogIndex
 from .image_reader import ImageReader, decode, digest
 from .kinds import KindRules, ProductKinds, load_kind_rules
-from .manifest import Manifest, VectorSpec, package_versions
+from .manifest import AdaptationInfo, Manifest, VectorSpec, package_versions
 from .products import DIGEST_BYTES, write_photos, write_table
-from .products import FILES as TABLE_FILES
-from .store import VersionWriter, file_sha256, link_or_copy
+from .store import VersionWriter
 from .vectors import VectorBackend, commit_measured, new_backend, spec_for
 
 log = logging.getLogger(__name__)
@@ -66,15 +64,31 @@ class BuildReport:
         return f"; skipped {len(self.skipped)} images ({counts}; first: {first[0]}: {first[2]})"
 
 
-@dataclass(frozen=True)
 class Embedded:
-    """The photos an index holds already, by (product id, image digest): an update (`index.update`)
-    takes their vectors, thumbnails and borders over rather than making them again."""
+    """Photos embedded already, known by (product id, photo digest): a build takes their vectors, border
+    colours and thumbnails over rather than making them again. From an index's live version, for an update
+    (`index.update.LiveVersion`), or from embeddings made elsewhere."""
 
-    index: CatalogIndex
-    rows: dict[tuple[str, bytes], int]
-    digests: np.ndarray  # (rows of the index, 32) uint8
-    borders: np.ndarray  # (rows of the index, 3)
+    def __init__(self, keys: dict[tuple[str, bytes], int], borders: np.ndarray):
+        self.keys = keys  # (product id, photo digest) -> its key here
+        self.borders = borders  # (keys, 3): each photo's border colour, by key
+
+    def vectors(self, keys: np.ndarray) -> np.ndarray:
+        """The (len(keys), D) vectors of `keys`."""
+        raise NotImplementedError
+
+    def thumbnail(self, key: int, path: Path) -> None:
+        """Write the thumbnail of `key` at `path`."""
+        raise NotImplementedError
+
+    def same_as(self, folder: Path, digests: list[bytes]) -> Path | None:
+        """The version holding just what was written into `folder` with these photos, if there is one:
+        then nothing new is written."""
+        return None
+
+    def adaptation(self, folder: Path) -> AdaptationInfo | None:
+        """The adaptation the vectors went through (`index.adapted`), its file written into `folder`."""
+        return None
 
 
 def build_index(catalog: Catalog, encoder, out_dir: str | Path, batch_size: int = CatalogSettings.batch_size,
@@ -102,13 +116,11 @@ def build_index(catalog: Catalog, encoder, out_dir: str | Path, batch_size: int 
         write_table(version.folder, products, ProductKinds.of_categories([p.category for p in products], rules))
         write_photos(version.folder, digests, borders)
         ids = frozenset(p.id for p in products)
-        if embedded and reused == len(products) and _same(version.folder, digests, embedded):
-            return BuildReport(embedded.index.path, len(products), skipped, time.perf_counter() - start, reused, ids,
-                               changed=False)
+        same = embedded.same_as(version.folder, digests) if embedded and reused == len(products) else None
+        if same:
+            return BuildReport(same, len(products), skipped, time.perf_counter() - start, reused, ids, changed=False)
         spec = commit_measured(vectors, version.folder)
-        adaptation = embedded.index.manifest.adaptation if embedded else None
-        if adaptation:  # its vectors were mapped, and the new ones by the same map (the encoder given)
-            link_or_copy(embedded.index.path / adaptation.file, version.folder / adaptation.file)
+        adaptation = embedded.adaptation(version.folder) if embedded else None
         path = version.commit(Manifest(
             encoder=encoder.describe(), probe=tuple(round(float(x), 6) for x in encoder.probe()),
             source=catalog.source, columns=catalog.columns, currency=catalog.currency, created=created,
@@ -120,13 +132,6 @@ def build_index(catalog: Catalog, encoder, out_dir: str | Path, batch_size: int 
     for product_id, _, detail in skipped:
         log.warning("skipped %s: %s", product_id, detail)
     return BuildReport(path, len(products), skipped, time.perf_counter() - start, reused, ids)
-
-
-def _same(folder: Path, digests: list[bytes], embedded: Embedded) -> bool:
-    """Whether the table written into `folder` and the photos' `digests` are `embedded`'s, row by row."""
-    held = embedded.index.manifest.checksums
-    return (b"".join(digests) == embedded.digests.tobytes()
-            and all(held.get(name) == file_sha256(folder / name) for name in TABLE_FILES))
 
 
 def _embed(catalog: Catalog, encoder, vectors: VectorBackend, folder: Path, batch_size: int, progress: bool,
@@ -156,7 +161,7 @@ def _embed(catalog: Catalog, encoder, vectors: VectorBackend, folder: Path, batc
         kept, images, new_rows, taken, old_rows = [], [], [], [], []
         for item, value in zip(batch, reader.fetch([item.image for item in batch])):
             found = digest(value)
-            old = embedded.rows.get((item.id, found)) if embedded and found else None
+            old = embedded.keys.get((item.id, found)) if embedded and found else None
             image = decode(value) if old is None else None
             if isinstance(image, tuple):
                 skipped.append((item.id, *image))
@@ -175,9 +180,9 @@ def _embed(catalog: Catalog, encoder, vectors: VectorBackend, folder: Path, batc
                 taken.append(row)
                 old_rows.append(old)
                 borders.append(embedded.borders[old])
-                link_or_copy(Path(embedded.index.products[old].image), folder / kept[-1].image)
+                embedded.thumbnail(old, folder / kept[-1].image)
         readied += len(kept)
-        old_vectors = embedded.index.vectors.sample(np.array(old_rows, np.int64)) if old_rows else None
+        old_vectors = embedded.vectors(np.array(old_rows, np.int64)) if old_rows else None
         return batch, kept, new_rows, encoder.prepare(images) if images else None, taken, old_vectors
 
     with ThreadPoolExecutor(1) as ahead:

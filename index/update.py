@@ -22,7 +22,10 @@ from .catalog import Catalog
 from .catalog_index import CatalogIndex
 from .fetch import ImageFetcher
 from .image_reader import ImageReader
+from .manifest import AdaptationInfo
 from .products import DIGEST_BYTES, read_photos
+from .products import FILES as TABLE_FILES
+from .store import file_sha256, link_or_copy
 from .vectors import spec_for
 
 log = logging.getLogger(__name__)
@@ -58,7 +61,7 @@ def update_index(catalog: Catalog, encoder, directory: str | Path, *, vector_ind
     are `build_index`'s."""
     previous = CatalogIndex.load(directory, encoder)
     photos = read_photos(previous.path, len(previous))
-    embedded = _embedded(previous, photos)
+    embedded = LiveVersion(previous, *(photos or (np.zeros((0, DIGEST_BYTES), np.uint8), np.zeros((0, 3)))))
     if photos is None:
         log.warning("The index in %s was built before photos' digests were kept: every photo is embedded again.",
                     directory)
@@ -70,10 +73,29 @@ def update_index(catalog: Catalog, encoder, directory: str | Path, *, vector_ind
     return UpdateReport(report, frozenset(p.id for p in previous.products))
 
 
-def _embedded(index: CatalogIndex, photos: tuple[np.ndarray, np.ndarray] | None) -> Embedded:
-    """What `index` holds, by (product id, photo digest); nothing where it keeps no digests."""
-    if photos is None:
-        return Embedded(index, {}, np.zeros((0, DIGEST_BYTES), np.uint8), np.zeros((0, 3), np.float32))
-    digests, borders = photos
-    rows = {(product.id, d.tobytes()): product.row for product, d in zip(index.products, digests) if d.any()}
-    return Embedded(index, rows, digests, borders)
+class LiveVersion(Embedded):
+    """The photos of an index's live version, by row: their vectors its backend's, their thumbnails its
+    files (hard-linked into the new version)."""
+
+    def __init__(self, index: CatalogIndex, digests: np.ndarray, borders: np.ndarray):
+        keys = {(product.id, d.tobytes()): product.row for product, d in zip(index.products, digests) if d.any()}
+        super().__init__(keys, borders)
+        self.index, self.digests = index, digests
+
+    def vectors(self, keys: np.ndarray) -> np.ndarray:
+        return self.index.vectors.sample(keys)
+
+    def thumbnail(self, key: int, path: Path) -> None:
+        link_or_copy(Path(self.index.products[key].image), path)
+
+    def same_as(self, folder: Path, digests: list[bytes]) -> Path | None:
+        held = self.index.manifest.checksums
+        same = b"".join(digests) == self.digests.tobytes() and all(
+            held.get(name) == file_sha256(folder / name) for name in TABLE_FILES)
+        return self.index.path if same else None
+
+    def adaptation(self, folder: Path) -> AdaptationInfo | None:
+        info = self.index.manifest.adaptation
+        if info:  # its vectors were mapped, and the new ones are by the same map (the encoder update_index gives)
+            link_or_copy(self.index.path / info.file, folder / info.file)
+        return info
