@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +16,10 @@ from .errors import IndexCorruptError, IndexMismatchError
 from .manifest import Manifest
 from .products import FILES as TABLE_FILES
 from .products import ProductTable
-from .store import open_version
+from .store import open_version, verify
 from .vectors import VectorBackend, backend_files, load_backend
+
+log = logging.getLogger(__name__)
 
 
 class CatalogIndex:
@@ -25,6 +29,24 @@ class CatalogIndex:
                  adaptation: Adaptation | None = None):
         self.table, self.vectors, self.manifest, self.path = table, vectors, manifest, path
         self.adaptation = adaptation  # what the vectors were mapped by, and queries must be (index.adapted)
+        self.damage: str | None = None  # what a check after the load found damaged: then nothing is searched
+        self.checked = threading.Event()  # set once every file of the version is checked
+        self.checked.set()
+
+    def check_later(self, checksums: dict[str, str]) -> None:
+        """Check these files of the version on a thread of its own, refusing every search once one is
+        found damaged."""
+        def check():
+            try:
+                verify(self.path, checksums)
+            except IndexCorruptError as exc:
+                self.damage = str(exc)
+                log.error("%s", exc)
+            finally:
+                self.checked.set()
+
+        self.checked.clear()
+        threading.Thread(target=check, name="index-check", daemon=True).start()
 
     @property
     def products(self) -> list[Product]:
@@ -45,6 +67,8 @@ class CatalogIndex:
     def search(self, queries: np.ndarray, k: int, where: Where | None = None) -> list[list[Match]]:
         """Top-`k` products for each row of `queries` (N, D), best first, among the rows `where` keeps;
         each product once, at its best photo's similarity."""
+        if self.damage:
+            raise IndexCorruptError(self.damage)
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         if queries.ndim != 2 or queries.shape[1] != self.dim:
             raise IndexMismatchError(f"Queries of shape {queries.shape} do not fit an index of dimension {self.dim}.")
@@ -88,7 +112,7 @@ class CatalogIndex:
     def load(cls, directory: str | Path, encoder=None) -> "CatalogIndex":
         """The live version of the index in `directory`, every file checked; refused (CatalogIndexError)
         when damaged, or built with another encoder than `encoder` where one is given."""
-        version, manifest = open_version(directory, _required)
+        version, manifest, later = open_version(directory, _required)
         table = ProductTable.load(version)
         vectors = load_backend(manifest.vectors, version, table.rows_where)
         if not (len(table) == len(vectors) == manifest.products):
@@ -97,6 +121,8 @@ class CatalogIndex:
         index = cls(table, vectors, manifest, version, load_adaptation(version, manifest))
         if encoder is not None:
             index.check_encoder(encoder)
+        if later:
+            index.check_later(later)
         return index
 
 

@@ -26,15 +26,30 @@ from .errors import CatalogIndexError, IndexCorruptError, IndexNotFoundError
 from .manifest import Manifest, sha256
 
 STALE_AFTER_S = 24 * 3600  # a build still running after this long is taken for dead
+THUMBNAILS = "images/"
+# A version's thumbnails are checked before it is served up to this many; above, while it is served, so that
+# a million of them (a minute of checking) do not hold its first search back. They change no search's answer.
+THUMBNAILS_CHECKED_AT_LOAD = 20_000
 
 
-def open_version(directory: str | Path, required: Callable[[Manifest], Sequence[str]]) -> tuple[Path, Manifest]:
+def open_version(directory: str | Path,
+                 required: Callable[[Manifest], Sequence[str]]) -> tuple[Path, Manifest, dict[str, str]]:
     """The live version of the index in `directory` and its manifest, every file checked against its
-    checksum, among them the files `required` says such a manifest's version must hold."""
+    checksum, among them the files `required` says such a manifest's version must hold; but the
+    thumbnails of a version holding more than THUMBNAILS_CHECKED_AT_LOAD, which are returned (name ->
+    checksum) for `verify` to check after the version is served."""
     version, digest = _pointer(directory)
     manifest = Manifest.read(version / "manifest.json", digest)
-    _verify(version, manifest.checksums, required(manifest))
-    return version, manifest
+    later = {name: d for name, d in manifest.checksums.items() if name.startswith(THUMBNAILS)}
+    if len(later) <= THUMBNAILS_CHECKED_AT_LOAD:
+        later = {}
+    _verify(version, {name: d for name, d in manifest.checksums.items() if name not in later}, required(manifest))
+    return version, manifest, later
+
+
+def verify(version: Path, checksums: dict[str, str]) -> None:
+    """Check the files `checksums` names in `version`; IndexCorruptError, naming the first damaged one."""
+    _verify(version, checksums, ())
 
 
 def read_live_manifest(directory: str | Path) -> Manifest:
@@ -53,7 +68,8 @@ def _pointer(directory: str | Path) -> tuple[Path, str]:
     directory = Path(directory)
     pointer = directory / "CURRENT"
     if not pointer.is_file():
-        raise IndexNotFoundError(f"No index at {directory}. Build one with `python -m index build --source SRC --out {directory}`.")
+        raise IndexNotFoundError(f"No index at {directory}. Build one with `python -m index build --source SRC "
+                                 f"--out {directory}`.")
     try:
         fields = pointer.read_bytes().decode("ascii").split()
     except UnicodeDecodeError as exc:

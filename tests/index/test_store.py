@@ -12,6 +12,7 @@ from index.build import build_index
 from index.catalog import open_catalog
 from index.catalog_index import CatalogIndex
 from index.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
+from index import store
 from index.store import live_version, read_live_manifest
 
 COLOURS = {(255, 0, 0): [1, 0, 0], (200, 0, 50): [0.9, 0.1, 0], (150, 0, 100): [0.8, 0.2, 0], (0, 0, 255): [0, 1, 0],
@@ -100,6 +101,27 @@ def test_every_damage_to_every_file_is_refused_never_served(index_dir, name, dam
     with pytest.raises(error) as refused:
         CatalogIndex.load(index_dir)
     assert "\n" not in str(refused.value) and ("rebuild" in str(refused.value).lower() or "Build one" in str(refused.value))
+
+
+@pytest.mark.parametrize("damage", ["none", *DAMAGES])
+def test_the_thumbnails_of_a_large_index_are_checked_while_it_serves(index_dir, monkeypatch, damage):
+    """Above THUMBNAILS_CHECKED_AT_LOAD thumbnails (a million take a minute to check), the first search does
+    not wait for them; one found damaged stops every search, as a damaged file found at load would."""
+    monkeypatch.setattr(store, "THUMBNAILS_CHECKED_AT_LOAD", 3)  # the index holds 4
+    if damage != "none":
+        DAMAGES[damage](live_version(index_dir) / "images" / "2.jpg")
+    index = CatalogIndex.load(index_dir)
+    assert index.checked.wait(10)
+    if damage == "none":
+        assert index.damage is None and _ranked(index.search(np.array([[1.0, 0, 0]]), k=1)[0])[0][0] == "P0"
+        return
+    assert "images/2.jpg" in index.damage and "rebuild the index" in index.damage.lower()
+    with pytest.raises(IndexCorruptError, match="2.jpg"):
+        index.search(np.array([[1.0, 0, 0]]), k=1)
+
+
+def test_a_small_index_checks_its_thumbnails_before_it_serves(index_dir):
+    assert CatalogIndex.load(index_dir).checked.is_set()
 
 
 @pytest.mark.parametrize("damage, message", [
