@@ -29,6 +29,7 @@ from core.errors import LookalikeError
 from core.images import ImageError, load_image
 from core.settings import MAX_TOP_K, Settings
 from core.types import SELECTION, WHOLE_PHOTO, Product
+from index.fetch import is_url
 from index.kinds import category_noun
 from search.batching import SearchBatcher
 from index.ensure import must_build
@@ -41,6 +42,7 @@ log = logging.getLogger("lookalike.app")
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 MAX_UPLOAD = "15mb"  # phone photos are 2-8 MB; the pixel limit in core.images guards decoding
+EXAMPLE_SAMPLE = 5_000  # products the words box's example is drawn from: evenly spread over a big catalog
 MAX_BATCH = 8  # searches in the engine at once, run as one batch (search.batching)
 # Searches waiting beyond this are refused ("Queue is full"): under load this machine serves visitors'
 # own room photos at ~0.5/s (bench.load), so the last of 32 waiting is answered within about a minute.
@@ -391,7 +393,7 @@ class _CatalogView:
         currency, table = engine.index.manifest.currency, engine.index.table
         return cls(_headline(engine.index), list(table.categories), table.has_prices,
                    f" ({currency})" if currency else "", _colours(engine, slots or _engine_slots(engine)),
-                   _words_example(engine.index.products))
+                   _words_example(engine.index.products[::max(1, len(engine.index) // EXAMPLE_SAMPLE)]))
 
 
 def _words_example(products: list[Product]) -> str:
@@ -543,9 +545,9 @@ def _thumbnail_folders(index) -> list[str]:
     (besides the example photos). Gradio checks where a link leads, and a Hub index's files are links
     into the Hub cache's blobs/ folder, which holds that index repository's files alone."""
     folders = [str(index.thumbnails)]
-    first = next((p.image for p in index.products if p.image), None)
-    if first and Path(first).resolve().parent != Path(first).parent:
-        folders.append(str(Path(first).resolve().parent))
+    first = next(index.thumbnails.glob("*.jpg"), None) if index.thumbnails.is_dir() else None  # none: all links
+    if first and first.resolve().parent != first.parent:
+        folders.append(str(first.resolve().parent))
     return folders
 
 
@@ -602,7 +604,7 @@ def serve(settings: Settings, **options) -> tuple[gr.Blocks, StartingEngine]:
 def _headline(index) -> str:
     """What the page does and which catalog it searches, with the catalog's credit, in one line."""
     source = index.manifest.source
-    products = len({p.id for p in index.products})
+    products = index.table.distinct_products
     credit = f" ({source.credit})" if source.credit else ""  # the operator's Markdown, from the settings
     return (f"Find each piece of furniture in your photo among **{products:,} products of {_md(source.title)}**"
             f"{credit}: upload a photo, try an example, or search by words.")
@@ -673,11 +675,15 @@ def _relative_images(products: list[dict]) -> None:
         # A URL relative to the app's address (see `_product_images`), not a path on the server; it names the
         # index version whose row it is, as rows change from one version to the next.
         image = product.get("image")
-        product["image"] = f"products/{Path(image).parent.parent.name}/{product['row']}.jpg" if image else None
+        if image and not is_url(image):  # a web link (LOOKALIKE_THUMBNAILS=link) is shown as it is
+            product["image"] = f"products/{Path(image).parent.parent.name}/{product['row']}.jpg"
 
 
 def _thumbnail_file(starting: StartingEngine, product: dict) -> str | None:
-    """The file of a product's thumbnail, from its URL in an endpoint's JSON (`_relative_images`)."""
+    """The file of a product's thumbnail, from its URL in an endpoint's JSON (`_relative_images`), or the
+    web link it is."""
+    if is_url(product.get("image")):
+        return product["image"]
     _, version, name = (product.get("image") or "//").split("/", 2)
     path = starting.thumbnail(version, int(name.removesuffix(".jpg"))) if name.endswith(".jpg") else None
     return str(path) if path else None

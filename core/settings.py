@@ -71,6 +71,7 @@ def cache_root(env=os.environ) -> Path:
 
 
 VECTOR_INDEXES = ("auto", "exact", "hnsw", "milvus")
+THUMBNAILS = ("copy", "link")
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,9 @@ class CatalogSettings:
     # Where "milvus" keeps the vectors: a server's URL (http://host:19530; its token in $LOOKALIKE_MILVUS_TOKEN)
     # or a Milvus Lite folder ending in .db; "": milvus.db in the index directory.
     milvus_uri: str = ""
+    # How an index built from now on keeps the thumbnails of a catalog whose images are web links: "copy", a
+    # small JPEG of each in the index (about 9 KB a photo); "link", the link itself, which the page shows.
+    thumbnails: str = "copy"
     # Comma-separated catalog columns whose words text search reads besides the name and category;
     # "": every column that holds words (not numbers, paths or links).
     text_columns: str = ""
@@ -114,6 +118,9 @@ class CatalogSettings:
         if self.vector_index not in VECTOR_INDEXES:
             raise SettingsError(f"{_name('vector_index')} must be one of {', '.join(VECTOR_INDEXES)}, "
                                 f"got {self.vector_index!r}.")
+        if self.thumbnails not in THUMBNAILS:
+            raise SettingsError(f"{_name('thumbnails')} must be one of {', '.join(THUMBNAILS)}, "
+                                f"got {self.thumbnails!r}.")
         if self.source == DEFAULT_CATALOG:
             for name, value in DEFAULT_CATALOG_READING.items():
                 if not getattr(self, name):

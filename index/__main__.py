@@ -10,7 +10,7 @@ import logging
 import sys
 
 from core.errors import LookalikeError
-from core.settings import DEFAULT_CATALOG, DEFAULT_ENCODER, VECTOR_INDEXES, Settings
+from core.settings import DEFAULT_CATALOG, DEFAULT_ENCODER, THUMBNAILS, VECTOR_INDEXES, Settings
 from models.encoder import load_encoder
 from models.runtime import set_threads
 
@@ -54,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     update.add_argument("--vector-index", choices=VECTOR_INDEXES,
                         help="as build's (default: the index's own)")
     update.add_argument("--milvus-uri", help="with --vector-index milvus: as build's")
+    for command in (build, update):
+        command.add_argument("--thumbnails", choices=THUMBNAILS,
+                             help="a web image's thumbnail: a copy in the index, or its link (default: "
+                                  "$LOOKALIKE_THUMBNAILS or copy; an update: as the index keeps them)")
     push = commands.add_parser("push", help="upload a built index to a Hugging Face Hub dataset repository")
     push.add_argument("--repo", required=True, help="OWNER/NAME of the dataset repository (made when missing)")
     push.add_argument("--index", help="index directory (default: $LOOKALIKE_INDEX_DIR or the user cache)")
@@ -76,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         settings = _settings(args, source=args.source_flag, index_dir=args.out, encoder=args.encoder,
                              device=args.device, batch_size=args.batch_size, vector_index=args.vector_index,
-                             milvus_uri=args.milvus_uri)
+                             milvus_uri=args.milvus_uri, thumbnails=args.thumbnails)
         wanted, models = settings.catalog, settings.models
         if hub.hub_index(wanted.index_dir):
             raise IndexNotFoundError(f"An index is built into a folder, not {wanted.index_dir}; build it, then "
@@ -85,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         encoder = load_encoder(models.encoder or DEFAULT_ENCODER, device=models.device)
         set_threads(models.threads)
         report = build_index(catalog, encoder, wanted.index_dir, batch_size=wanted.batch_size,
-                             rules=load_kind_rules(wanted.kind_rules), vector_index=wanted.vectors)
+                             rules=load_kind_rules(wanted.kind_rules), vector_index=wanted.vectors,
+                             thumbnails=wanted.thumbnails)
     except LookalikeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -113,7 +118,7 @@ def _update(args) -> int:
         encoder = load_encoder(args.encoder or manifest.encoder.name, device=models.device)
         set_threads(models.threads)
         report = update_index(catalog, encoder, directory, batch_size=wanted.batch_size, rules=rules,
-                              vector_index=wanted.vectors if args.vector_index else None)
+                              vector_index=wanted.vectors if args.vector_index else None, thumbnails=args.thumbnails)
     except LookalikeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -7,7 +7,6 @@ other files; the manifest says which frozen encoder it was learnt on (`Adaptatio
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,8 +20,7 @@ from models.adaptation import Adaptation, AdaptationError
 from .calibration import calibrate
 from .errors import IndexCorruptError, IndexMismatchError
 from .manifest import FORMAT_VERSION, PROBE_MIN_COSINE, AdaptationInfo, Manifest
-from .products import FILES as TABLE_FILES
-from .products import PHOTOS
+from .products import PHOTOS, write_table
 from .store import VersionWriter, link_or_copy
 from .vectors import commit_measured, new_backend
 
@@ -61,8 +59,7 @@ def write_adapted(index: CatalogIndex, adaptation: Adaptation, info: AdaptationI
     refuse_adapted(index)
     rows = np.arange(len(index), dtype=np.int64)
     with VersionWriter(out_dir or index.path.parent) as version:
-        for name in TABLE_FILES:
-            shutil.copyfile(index.path / name, version.folder / name)
+        write_table(version.folder, index.table.products, index.table.kinds)
         if (index.path / PHOTOS).is_file():  # so that the adapted index can be updated (index.update)
             link_or_copy(index.path / PHOTOS, version.folder / PHOTOS)
         _link_tree(index.thumbnails, version.folder / "images")
@@ -70,7 +67,7 @@ def write_adapted(index: CatalogIndex, adaptation: Adaptation, info: AdaptationI
         vectors.add(adaptation.apply(index.vectors.sample(rows)), rows)
         spec = commit_measured(vectors, version.folder)
         save_file({"mean": adaptation.mean, "matrix": adaptation.matrix}, str(version.folder / info.file))
-        ids = [product.id for product in index.products]
+        ids = index.table.products.column("id").to_pylist()
         return version.commit(replace(index.manifest, vectors=spec, calibration=calibrate(vectors, ids),
                                       adaptation=info, checksums={}, format=FORMAT_VERSION))
 

@@ -22,6 +22,7 @@ from core.types import Product
 
 from .calibration import calibrate
 from .catalog import Catalog
+from .fetch import is_url
 from .image_reader import ImageReader, decode, digest
 from .kinds import KindRules, ProductKinds, load_kind_rules
 from .manifest import AdaptationInfo, Manifest, VectorSpec, package_versions
@@ -95,13 +96,14 @@ def build_index(catalog: Catalog, encoder, out_dir: str | Path, batch_size: int 
                 progress: bool = True, rules: KindRules | None = None, images: ImageReader | None = None,
                 on_progress: Callable[[int, int], None] | None = None,
                 vector_index: str | VectorSpec = CatalogSettings.vector_index,
-                embedded: Embedded | None = None) -> BuildReport:
+                embedded: Embedded | None = None, thumbnails: str = CatalogSettings.thumbnails) -> BuildReport:
     """Embed `catalog` with `encoder` into a new version of `out_dir`, each product's kind worked out
     by `rules` (default: the built-in ones), its images read by `images` (default: web links fetched
     into the user cache); raises `BuildError` if nothing was readable. `progress`: a bar in the log;
     `on_progress` is told (catalog rows done, rows in all) after each batch. `vector_index`: how the
     vectors are searched (`index.vectors.spec_for`), or the spec of a backend. The photos `embedded`
-    holds are taken over from it, and nothing is written when the catalog is as it holds it."""
+    holds are taken over from it, and nothing is written when the catalog is as it holds it. `thumbnails`:
+    "link" keeps a web image's link as its thumbnail rather than a copy."""
     start = time.perf_counter()
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     rules = rules or load_kind_rules(None)
@@ -109,7 +111,8 @@ def build_index(catalog: Catalog, encoder, out_dir: str | Path, batch_size: int 
         spec = vector_index if isinstance(vector_index, VectorSpec) else spec_for(len(catalog), vector_index)
         vectors = new_backend(spec, encoder.dim)
         products, skipped, borders, digests, reused = _embed(catalog, encoder, vectors, version.folder, batch_size,
-                                                             progress, reader, on_progress, embedded)
+                                                             progress, reader, on_progress, embedded,
+                                                             thumbnails == "link")
         if not products:
             raise BuildError(f"None of the {len(catalog)} catalog images could be read "
                              f"(first error: {skipped[0][2] if skipped else 'none'}); no index was written.")
@@ -135,10 +138,11 @@ def build_index(catalog: Catalog, encoder, out_dir: str | Path, batch_size: int 
 
 
 def _embed(catalog: Catalog, encoder, vectors: VectorBackend, folder: Path, batch_size: int, progress: bool,
-           reader: ImageReader, on_progress, embedded: Embedded | None):
+           reader: ImageReader, on_progress, embedded: Embedded | None, links: bool):
     """Every readable catalog image embedded into `vectors` and its thumbnail saved into `folder`/images:
     the products by row, the (product id, reason, detail) of each unreadable image, the photos' borders,
-    their digests, and how many of them were taken over from `embedded`.
+    their digests, and how many of them were taken over from `embedded`. With `links`, a photo that is a
+    web link keeps the link as its thumbnail.
 
     The model is the cost: while it embeds one batch, a thread readies the next (fetches, decodes,
     prepares it for the model, saves its thumbnails), so that the model never waits for them.
@@ -167,20 +171,23 @@ def _embed(catalog: Catalog, encoder, vectors: VectorBackend, folder: Path, batc
                 skipped.append((item.id, *image))
                 continue
             row = readied + len(kept)
+            linked = links and is_url(item.image)
             kept.append(Product(row=row, id=item.id, name=item.name, category=item.category, price=item.price,
-                                link=item.link, image=f"images/{row}.jpg", popularity=item.popularity,
-                                attributes=item.attributes))
+                                link=item.link, image=item.image if linked else f"images/{row}.jpg",
+                                popularity=item.popularity, attributes=item.attributes))
             digests.append(found or bytes(DIGEST_BYTES))
             if old is None:
                 new_rows.append(row)
                 images.append(image)
                 borders.append(_border_colour(image))
-                _thumbnail(image).save(folder / kept[-1].image, quality=90)
+                if not linked:
+                    _thumbnail(image).save(folder / kept[-1].image, quality=90)
             else:
                 taken.append(row)
                 old_rows.append(old)
                 borders.append(embedded.borders[old])
-                embedded.thumbnail(old, folder / kept[-1].image)
+                if not linked:
+                    embedded.thumbnail(old, folder / kept[-1].image)
         readied += len(kept)
         old_vectors = embedded.vectors(np.array(old_rows, np.int64)) if old_rows else None
         return batch, kept, new_rows, encoder.prepare(images) if images else None, taken, old_vectors

@@ -14,8 +14,8 @@ from models.adaptation import Adaptation, AdaptedEncoder
 from .adapted import load_adaptation
 from .errors import IndexCorruptError, IndexMismatchError
 from .manifest import Manifest
+from .products import EARLIER_FILES, ProductTable
 from .products import FILES as TABLE_FILES
-from .products import ProductTable
 from .store import open_version, verify
 from .vectors import VectorBackend, backend_files, load_backend
 
@@ -129,4 +129,5 @@ class CatalogIndex:
 def _required(manifest: Manifest) -> tuple[str, ...]:
     """The files a version with `manifest` must hold."""
     adaptation = (manifest.adaptation.file,) if manifest.adaptation else ()
-    return (*TABLE_FILES, *backend_files(manifest.vectors), *adaptation)
+    table = TABLE_FILES if manifest.format >= 6 else EARLIER_FILES
+    return (*table, *backend_files(manifest.vectors), *adaptation)

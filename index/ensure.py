@@ -52,7 +52,7 @@ def ensure_index(settings: CatalogSettings, models: ModelSettings, *, build: boo
                  len(catalog), settings.source, encoder.name)
         report = build_index(catalog, encoder, directory, batch_size=settings.batch_size, progress=progress,
                              rules=load_kind_rules(settings.kind_rules), on_progress=on_progress,
-                             vector_index=settings.vectors)
+                             vector_index=settings.vectors, thumbnails=settings.thumbnails)
         log.info("%s", report.summary())
     if encoder is None:
         name = models.encoder or read_live_manifest(directory).encoder.name

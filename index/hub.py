@@ -124,7 +124,7 @@ and the encoder against the probe embedding stored there, so a damaged or mismat
 ## Contents
 
 `CURRENT` names the live version `v-*/`: {", ".join(f"`{name}`" for name in backend_files(manifest.vectors))}
-({describe(manifest.vectors)}), `products.jsonl` (one product per row: id, name, category, price,
+({describe(manifest.vectors)}), `products.parquet` (one product per row: id, name, category, price,
 link, text attributes), `kinds.json` (each product's kind), `images/<row>.jpg` (thumbnails) and
 `manifest.json`. Nothing is pickled.
 

@@ -122,18 +122,22 @@ class ProductKinds:
 
     def __init__(self, of_row: Sequence[frozenset[str]], own_of_row: Sequence[str], uncategorised: Sequence[int]):
         """By row: each product's detector classes, its own kind ("" for none), and the rows without a category."""
-        self.of_row = [frozenset(kinds) for kinds in of_row]
+        # Rows are grouped by their distinct kinds, a few dozen, not walked one by one: a million load in a second.
+        distinct: dict[frozenset[str], int] = {}
+        codes = np.fromiter((distinct.setdefault(frozenset(k), len(distinct)) for k in of_row), np.int64, len(of_row))
+        classes = list(distinct)
+        self.of_row = [classes[code] for code in codes.tolist()]
         self.uncategorised = sorted(int(row) for row in uncategorised)
-        rows: dict[str, list[int]] = {}
-        others: dict[str, list[int]] = {}
-        for row, (kinds, noun) in enumerate(zip(self.of_row, own_of_row)):
+        found: dict[str, list[np.ndarray]] = {}
+        for kinds, rows in zip(classes, _groups(codes, len(classes))):
             for kind in kinds:
-                rows.setdefault(kind, []).append(row)
-            if noun:
-                others.setdefault(noun, []).append(row)
-        self.rows = {kind: np.array(sorted(r + self.uncategorised), dtype=np.int64) for kind, r in rows.items()}
-        self.others = {noun: np.array(r, dtype=np.int64) for noun, r in sorted(others.items())}
-        self.other_of_row = {int(row): noun for noun, r in self.others.items() for row in r}
+                found.setdefault(kind, []).append(rows)
+        extra = np.array(self.uncategorised, np.int64)
+        self.rows = {kind: np.union1d(np.concatenate(parts), extra).astype(np.int64) for kind, parts in found.items()}
+        self.own_of_row = [str(noun or "") for noun in own_of_row]  # each row's own kind, "" for none
+        nouns: dict[str, int] = {}
+        codes = np.fromiter((nouns.setdefault(n, len(nouns)) for n in self.own_of_row), np.int64, len(self.own_of_row))
+        self.others = {noun: rows for noun, rows in sorted(zip(nouns, _groups(codes, len(nouns)))) if noun}
 
     @classmethod
     def of_categories(cls, categories: Sequence[str | None], rules: KindRules) -> "ProductKinds":
@@ -144,7 +148,7 @@ class ProductKinds:
 
     def to_json(self) -> str:
         return json.dumps({"classes": [sorted(kinds) for kinds in self.of_row],
-                           "own": [self.other_of_row.get(row, "") for row in range(len(self.of_row))],
+                           "own": self.own_of_row,
                            "uncategorised": self.uncategorised}, ensure_ascii=False)
 
     @classmethod
@@ -170,7 +174,7 @@ class ProductKinds:
         return self.rows[kind] if kind in self.rows else self.others[kind]
 
     def is_of(self, row: int, kind: str) -> bool:
-        return kind in self.of_row[row] or self.other_of_row.get(row) == kind
+        return kind in self.of_row[row] or self.own_of_row[row] == kind
 
     def __contains__(self, kind: str) -> bool:
         """Whether `kind` is a detector class or one of the catalog's own kinds."""
@@ -178,6 +182,12 @@ class ProductKinds:
 
     def __len__(self) -> int:
         return len(self.rows)
+
+
+def _groups(codes: np.ndarray, count: int) -> list[np.ndarray]:
+    """The rows (ascending, int64) of each of `count` codes, by code."""
+    order = np.argsort(codes, kind="stable")
+    return np.split(order.astype(np.int64), np.cumsum(np.bincount(codes, minlength=count))[:-1])
 
 
 def _words(text: str) -> tuple[str, ...]:

@@ -19,9 +19,10 @@ from .errors import IndexCorruptError, IndexMismatchError
 
 # 2: checksums of every file, and of the manifest in CURRENT; 3: the similarity scale (calibration),
 # products' text columns and popularity; 4: products' kinds (kinds.json) and the vector backend;
-# 5: an adaptation of the encoder (index.adapted), which a reader of format 4 would ignore
-FORMAT_VERSION = 5
-READABLE_FORMATS = (4, 5)  # 4 is 5 without an adaptation
+# 5: an adaptation of the encoder (index.adapted), which a reader of format 4 would ignore; 6: the product
+# table in parquet (index.products), loaded in seconds at a million products
+FORMAT_VERSION = 6
+READABLE_FORMATS = (4, 5, 6)  # 4 is 5 without an adaptation; 5 is 6 with the product table in JSON lines
 # Cosine between the stored probe embedding and the encoder's own: equal weights and
 # preprocessing give ~1.0 (CPU vs GPU float noise stays far above this).
 PROBE_MIN_COSINE = 0.99

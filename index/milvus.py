@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import json
 import os
 import re
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 from pymilvus import DataType, MilvusClient, MilvusException
 
 from core.types import Where
@@ -171,17 +172,17 @@ def _string(value: str) -> str:
 def _fields(folder: Path) -> tuple[list[str], list[str], list[float | None]]:
     """Each row's kinds, category ("" for none) and price (None for none) from the product table in `folder`."""
     try:
-        products = [json.loads(line) for line in (folder / TABLE_FILES[0]).read_text(encoding="utf-8").splitlines()]
+        columns = pq.read_table(folder / TABLE_FILES[0], columns=["category", "price"])
         table = ProductKinds.from_json((folder / TABLE_FILES[1]).read_text(encoding="utf-8"))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException) as exc:
         raise CatalogIndexError(f"Milvus stores the products' kinds, categories and prices with their vectors: "
                                 f"write the product table into {folder} before the vectors. ({exc})") from exc
-    kinds: list[list[str]] = [[] for _ in products]
+    kinds: list[list[str]] = [[] for _ in range(columns.num_rows)]
     for kind, rows in (*table.rows.items(), *table.others.items()):
         for row in rows.tolist():
             kinds[row].append(kind)
-    prices = [float(p["price"]) if isinstance(p.get("price"), (int, float)) else None for p in products]
-    return [f"|{'|'.join(row)}|" for row in kinds], [p.get("category") or "" for p in products], prices
+    categories = [c or "" for c in columns.column("category").to_pylist()]
+    return [f"|{'|'.join(row)}|" for row in kinds], categories, columns.column("price").to_pylist()
 
 
 def _create(client: MilvusClient, name: str, dim: int, kinds: list[str], categories: list[str]) -> None:

@@ -1,19 +1,24 @@
 """An index's product table: one product per row (per catalog photo), with what narrows them.
 
-Stored in a version as `products.jsonl` (JSON lines, no pickle) and `kinds.json` (`index.kinds`).
-The table answers which rows a `core.types.Where` keeps, for the vector backend, and holds the
-catalog's categories, prices and words (`index.text`) for the filters and text search.
+Stored in a version as `products.parquet` (a column per product field and per text column of the
+catalog; no pickle) and `kinds.json` (`index.kinds`); versions of format 4 and 5 hold `products.jsonl`
+(JSON lines) instead. The table answers which rows a `core.types.Where` keeps, for the vector backend,
+and holds the catalog's categories, prices and words (`index.text`) for the filters and text search.
+Its products are made from the columns when asked for (`Products`), so that a million load in seconds.
 """
 
 from __future__ import annotations
 
 import json
+import operator
 import os
-from dataclasses import asdict
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from core.types import Product, Where
 
@@ -22,7 +27,11 @@ from .fetch import is_url
 from .kinds import ProductKinds
 from .text import TextIndex
 
-FILES = ("products.jsonl", "kinds.json")
+FILES = ("products.parquet", "kinds.json")
+EARLIER_FILES = ("products.jsonl", "kinds.json")  # index formats 4 and 5
+COLUMNS = ("id", "name", "category", "price", "price_text", "link", "image", "popularity")
+ATTRIBUTE = "attribute:"  # the column of a catalog text column (Product.attributes) is named so
+CHUNK = 10_000  # products made at once when the table is iterated
 # Each row's photo's SHA-256 (index.image_reader.digest; zeros where it has none) and border colour, by which
 # an update knows the photos it embedded before and works out the catalog's background as a build would.
 # Written by builds since issue 27: an earlier index lacks it.
@@ -31,16 +40,80 @@ DIGEST_BYTES = 32
 MASKS_KEPT = 32  # the category and price filters last asked for, kept as row masks
 
 
+class Products(Sequence[Product]):
+    """A table's products by row, each made from the columns when asked for."""
+
+    def __init__(self, columns: pa.Table, folder: str = ""):
+        """`columns` as `of` makes them; thumbnail paths are joined to `folder` (a version's, with its separator)."""
+        self.columns, self._folder = columns, folder
+        self._fields = [(name, columns.column(name).combine_chunks()) for name in columns.column_names]
+
+    @classmethod
+    def of(cls, products: Sequence[Product]) -> "Products":
+        """`products` (rows 0 to N - 1, in order) as columns."""
+        if any(p.row != i for i, p in enumerate(products)):
+            raise ValueError("a table's products must be its rows 0 to N - 1, in order")
+        prices = [p.price for p in products]
+        columns = {  # COLUMNS
+            "id": pa.array([p.id for p in products], pa.string()),
+            "name": pa.array([p.name for p in products], pa.string()),
+            "category": pa.array([p.category for p in products], pa.string()),
+            "price": pa.array([float(v) if isinstance(v, (int, float)) else None for v in prices], pa.float64()),
+            "price_text": pa.array([v if isinstance(v, str) else None for v in prices], pa.string()),
+            "link": pa.array([p.link for p in products], pa.string()),
+            "image": pa.array([p.image for p in products], pa.string()),
+            "popularity": pa.array([p.popularity for p in products], pa.float64()),
+        }
+        for key in dict.fromkeys(k for p in products for k in p.attributes):
+            columns[ATTRIBUTE + key] = pa.array([p.attributes.get(key) for p in products], pa.string())
+        return cls(pa.table(columns))
+
+    def __len__(self) -> int:
+        return self.columns.num_rows
+
+    def __getitem__(self, row):
+        if isinstance(row, slice):
+            return [self[i] for i in range(*row.indices(len(self)))]
+        row = operator.index(row)
+        if not -len(self) <= row < len(self):
+            raise IndexError(f"row {row} of a table of {len(self)}")
+        row %= len(self)
+        return self._made(row, {name: column[row].as_py() for name, column in self._fields})
+
+    def __iter__(self) -> Iterator[Product]:
+        for start in range(0, len(self), CHUNK):
+            part = self.columns.slice(start, CHUNK).to_pylist()
+            yield from (self._made(start + i, values) for i, values in enumerate(part))
+
+    def column(self, name: str) -> pa.Array:
+        return self.columns.column(name).combine_chunks()
+
+    def _made(self, row: int, values: dict) -> Product:
+        image = values["image"]
+        if image and self._folder and not is_url(image):
+            image = self._folder + image
+        price = values["price"] if values["price"] is not None else values["price_text"]
+        attributes = {name[len(ATTRIBUTE):]: value for name, value in values.items()
+                      if value is not None and name.startswith(ATTRIBUTE)}
+        return Product(row=row, id=values["id"], name=values["name"], category=values["category"], price=price,
+                       link=values["link"], image=image, popularity=values["popularity"], attributes=attributes)
+
+
 class ProductTable:
     def __init__(self, products: Sequence[Product], kinds: ProductKinds):
-        self.products, self.kinds = list(products), kinds
+        self.products = products if isinstance(products, Products) else Products.of(products)
+        self.kinds = kinds
         self.text = TextIndex(self.products)
-        self.categories = sorted({p.category for p in self.products if p.category})
-        self._category = np.array([p.category or "" for p in self.products], dtype=object)
-        self._price = np.array([p.price if isinstance(p.price, (int, float)) else np.nan for p in self.products],
-                               dtype=np.float64)
+        categories = pc.dictionary_encode(self.products.column("category"))
+        self._category = categories.indices.to_numpy(zero_copy_only=False)  # a code by row; NaN where none
+        self._category_codes = {name: code for code, name in enumerate(categories.dictionary.to_pylist())}
+        self.categories = sorted(name for name in self._category_codes if name)
+        self._price = self.products.column("price").to_numpy(zero_copy_only=False)  # NaN where none
+        self.popularity = self.products.column("popularity").to_numpy(zero_copy_only=False)  # NaN where none
         self.has_prices = bool(np.isfinite(self._price).any())
-        self.photos_per_product = len(self.products) / max(len({p.id for p in self.products}), 1)
+        distinct = pc.count_distinct(self.products.column("id")).as_py()
+        self.photos_per_product = len(self.products) / max(distinct, 1)
+        self.distinct_products = distinct
         self._masks: dict[tuple, np.ndarray] = {}
         self._last: tuple[Where, np.ndarray] | None = None
 
@@ -81,7 +154,8 @@ class ProductTable:
         if key not in self._masks:
             keep = np.ones(len(self), dtype=bool)
             if categories:
-                keep &= np.isin(self._category, list(categories))
+                keep &= np.isin(self._category, [self._category_codes[c] for c in categories
+                                                 if c in self._category_codes])
             if low is not None:
                 keep &= self._price >= low  # a product without a price is out of every price range
             if high is not None:
@@ -94,10 +168,18 @@ class ProductTable:
     @classmethod
     def load(cls, folder: Path) -> "ProductTable":
         """The table of the version `folder`; thumbnails as absolute paths. IndexCorruptError when it cannot be read."""
+        earlier = not (folder / FILES[0]).exists() and (folder / EARLIER_FILES[0]).exists()
         try:
-            with (folder / FILES[0]).open(encoding="utf-8") as f:
-                products = [_with_image(json.loads(line), f"{folder}{os.sep}") for line in f]
-        except (OSError, ValueError, TypeError) as exc:
+            if earlier:
+                with (folder / EARLIER_FILES[0]).open(encoding="utf-8") as f:
+                    columns = Products.of([Product(**json.loads(line)) for line in f]).columns
+            else:
+                columns = pq.read_table(folder / FILES[0])
+            missing = set(COLUMNS) - set(columns.column_names)
+            if missing:
+                raise ValueError(f"it has no column {sorted(missing)[0]!r}")
+            products = Products(columns, f"{folder}{os.sep}")
+        except (OSError, ValueError, TypeError, KeyError, pa.ArrowException) as exc:
             raise IndexCorruptError(f"The product list of {folder} cannot be read; rebuild the index. ({exc})") from exc
         try:
             kinds = ProductKinds.from_json((folder / FILES[1]).read_text(encoding="utf-8"))
@@ -110,11 +192,10 @@ class ProductTable:
         return cls(products, kinds)
 
 
-def write_table(folder: Path, products: Sequence[Product], kinds: ProductKinds) -> None:
-    """A table's files, into an index version being written."""
-    with (folder / FILES[0]).open("w", encoding="utf-8") as f:
-        for product in products:
-            f.write(json.dumps(asdict(product), ensure_ascii=False) + "\n")
+def write_table(folder: Path, products: Sequence[Product] | Products, kinds: ProductKinds) -> None:
+    """A table's files, into an index version being written: of `products`, or a loaded table's `Products`."""
+    columns = products.columns if isinstance(products, Products) else Products.of(products).columns
+    pq.write_table(columns, folder / FILES[0])
     (folder / FILES[1]).write_text(kinds.to_json(), encoding="utf-8")
 
 
@@ -139,12 +220,3 @@ def read_photos(folder: Path, rows: int) -> tuple[np.ndarray, np.ndarray] | None
         raise IndexCorruptError(f"{folder} is inconsistent: {rows} products, photo digests of shape {digests.shape}. "
                                 f"Rebuild the index.")
     return digests, borders
-
-
-def _with_image(fields: dict, version: str) -> Product:
-    """The product `fields` describe, its thumbnail's path absolute (joined as text: a million rows load in
-    seconds), or the link it is where the catalog's images are links."""
-    image = fields.get("image")
-    if image and not is_url(image):
-        fields["image"] = version + image
-    return Product(**fields)

@@ -20,7 +20,7 @@ from core.settings import cache_root
 from .build import BuildReport, Embedded, build_index
 from .catalog import Catalog
 from .catalog_index import CatalogIndex
-from .fetch import ImageFetcher
+from .fetch import ImageFetcher, is_url
 from .image_reader import ImageReader
 from .manifest import AdaptationInfo
 from .products import DIGEST_BYTES, read_photos
@@ -54,10 +54,10 @@ class UpdateReport:
 
 
 def update_index(catalog: Catalog, encoder, directory: str | Path, *, vector_index: str | None = None,
-                 **build_options) -> UpdateReport:
+                 thumbnails: str | None = None, **build_options) -> UpdateReport:
     """Update the index in `directory` to `catalog`, embedding with `encoder` (the one it was built with,
     checked) what it does not hold; web images are fetched anew, so that a photo changed at its link is
-    seen. `vector_index`: as a build's, or None to keep the live version's backend. The other options
+    seen. `vector_index`, `thumbnails`: as a build's, or None to keep the live version's. The other options
     are `build_index`'s."""
     previous = CatalogIndex.load(directory, encoder)
     photos = read_photos(previous.path, len(previous))
@@ -66,11 +66,14 @@ def update_index(catalog: Catalog, encoder, directory: str | Path, *, vector_ind
         log.warning("The index in %s was built before photos' digests were kept: every photo is embedded again.",
                     directory)
     spec = previous.manifest.vectors if vector_index is None else spec_for(len(catalog), vector_index)
+    if thumbnails is None:
+        images = previous.table.products.column("image").to_pylist()
+        thumbnails = "link" if any(is_url(image) for image in images) else "copy"
     images = build_options.pop("images", None)
     with nullcontext(images) if images else ImageReader(ImageFetcher(cache_root() / "images", refresh=True)) as reader:
         report = build_index(catalog, previous.query_encoder(encoder), directory, vector_index=spec, images=reader,
-                             embedded=embedded, **build_options)
-    return UpdateReport(report, frozenset(p.id for p in previous.products))
+                             embedded=embedded, thumbnails=thumbnails, **build_options)
+    return UpdateReport(report, frozenset(previous.table.products.column("id").to_pylist()))
 
 
 class LiveVersion(Embedded):
@@ -78,7 +81,8 @@ class LiveVersion(Embedded):
     files (hard-linked into the new version)."""
 
     def __init__(self, index: CatalogIndex, digests: np.ndarray, borders: np.ndarray):
-        keys = {(product.id, d.tobytes()): product.row for product, d in zip(index.products, digests) if d.any()}
+        ids = index.table.products.column("id").to_pylist()
+        keys = {(product_id, d.tobytes()): row for row, (product_id, d) in enumerate(zip(ids, digests)) if d.any()}
         super().__init__(keys, borders)
         self.index, self.digests = index, digests
 

@@ -76,7 +76,7 @@ class Engine:
         wanted = detector is not None and self.kinds and self.kinds.others and settings.other_kinds
         self._own_kinds = Where(kinds=tuple(self.kinds.others)) if wanted else None
         self.background = index.manifest.background or WHITE
-        self._popularity = _percentiles([p.popularity for p in index.products]) if settings.popularity_weight else None
+        self._popularity = _percentiles(index.table.popularity.tolist()) if settings.popularity_weight else None
 
     def _labels(self) -> tuple[str, ...]:
         """The detector classes this engine looks for: with kinds, every class the catalog sells."""
@@ -329,7 +329,7 @@ class Engine:
         if not crops:
             return []
         vectors = vectors_of(crops)
-        pairs = [(m.score, q, self.kinds.other_of_row[m.product.row])
+        pairs = [(m.score, q, self.kinds.own_of_row[m.product.row])
                  for q, near in enumerate(self.index.search(vectors, OTHER_DEPTH, self._own_kinds)) for m in near]
         objects, seen = [], set(found)
         for _, q, noun in sorted(pairs, key=lambda p: -p[0]):

@@ -44,3 +44,14 @@ def test_each_object_has_one_verdict_and_products_no_number():
     assert "0.71" not in app._detail(product, 0, None)
     assert app._shelf_detail(app._shelves(RESULT, [])[1], None).startswith("**1. NORRKER**")
     assert app._shelf_detail(app._shelves(RESULT, [])[0], None) == "**No product of the catalog is within the filters.**"
+
+
+def test_a_thumbnail_is_a_link_of_the_app_or_the_web_link_it_is():
+    import app
+    from search.starting import StartingEngine
+
+    products = [{"row": 3, "image": "/srv/idx/v-1/images/3.jpg"}, {"row": 4, "image": "https://cdn.example/4.jpg"},
+                {"row": 5, "image": None}]
+    app._relative_images(products)
+    assert [p["image"] for p in products] == ["products/v-1/3.jpg", "https://cdn.example/4.jpg", None]
+    assert app._thumbnail_file(StartingEngine.__new__(StartingEngine), products[1]) == "https://cdn.example/4.jpg"

@@ -120,3 +120,26 @@ def test_an_error_during_a_rebuild_leaves_the_old_index(color_catalog, tiny_clip
     assert len(CatalogIndex.load(tmp_path / "idx", encoder=tiny_clip)) == 6
     assert not list((tmp_path / "idx").glob(".building-*"))
     np.testing.assert_allclose(np.linalg.norm(tiny_clip.embed_images([Image.new("RGB", (8, 8))])), 1, rtol=1e-5)
+
+
+def test_a_catalog_of_web_images_can_keep_its_thumbnails_as_links(tmp_path, tiny_clip):
+    """With thumbnails="link" a web image's thumbnail is its link (nothing copied), and updates keep it so."""
+    from support import http_folder, write_csv
+
+    from index.update import update_index
+
+    (tmp_path / "site").mkdir()
+    for i, colour in enumerate([(200, 30, 30), (30, 200, 30)]):
+        Image.new("RGB", (40, 40), colour).save(tmp_path / "site" / f"{i}.png")
+    with http_folder(tmp_path / "site") as base:
+        rows = [{"id": f"P{i}", "image": f"{base}/{i}.png", "category": "chair"} for i in range(2)]
+        catalog = write_csv(tmp_path / "feed.csv", rows)
+        _build(catalog, tiny_clip, tmp_path / "idx", thumbnails="link")
+        index = CatalogIndex.load(tmp_path / "idx")
+        assert [p.image for p in index.products] == [f"{base}/0.png", f"{base}/1.png"]
+        assert not list((index.path / "images").iterdir())
+        write_csv(catalog, [*rows, {"id": "P2", "image": f"{base}/0.png", "category": "sofa"}])
+        update_index(open_catalog(catalog), tiny_clip, tmp_path / "idx", progress=False)
+    updated = CatalogIndex.load(tmp_path / "idx")
+    assert [p.image for p in updated.products] == [f"{base}/0.png", f"{base}/1.png", f"{base}/0.png"]
+    assert not list((updated.path / "images").iterdir())

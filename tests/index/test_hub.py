@@ -106,9 +106,11 @@ def test_a_revision_that_is_not_there_is_refused_offline_with_what_to_do(hub_cac
 
 
 def test_a_damaged_snapshot_is_refused_not_served_or_rebuilt(hub_cache):
-    products = next(hub_cache.glob("v-*")) / "products.jsonl"
-    products.write_text(products.read_text().replace("Red", "Rex"))
-    with pytest.raises(IndexCorruptError, match="products.jsonl is damaged"):
+    products = next(hub_cache.glob("v-*")) / "products.parquet"
+    data = bytearray(products.read_bytes())
+    data[len(data) // 2] ^= 1
+    products.write_bytes(bytes(data))
+    with pytest.raises(IndexCorruptError, match="products.parquet is damaged"):
         ensure(Settings.of(index_dir=f"hf://datasets/owner/shop-index@{COMMIT}"), build=True)
 
 

@@ -107,7 +107,7 @@ def test_products_no_detector_class_covers_are_of_the_catalogs_own_kinds():
 def test_kinds_read_back_as_they_were_written():
     kinds = ProductKinds.of_categories(["Table lamp", "Chair", "", "Sofa-bed", "Bookcases", None], RULES)
     again = ProductKinds.from_json(kinds.to_json())
-    assert again.of_row == kinds.of_row and again.other_of_row == kinds.other_of_row
+    assert again.of_row == kinds.of_row and again.own_of_row == kinds.own_of_row
     assert {k: r.tolist() for k, r in again.rows.items()} == {k: r.tolist() for k, r in kinds.rows.items()}
     assert again.words == kinds.words == ("bed", "chair", "couch", "bookcase", "lamp")
 

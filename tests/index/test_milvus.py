@@ -84,7 +84,7 @@ def test_the_vectors_live_in_a_collection_of_the_version_in_the_index_directory(
     assert re.fullmatch(r"lookalike_[0-9a-f]{8}_" + milvus.path.name.replace("-", "_"), spec.params["collection"])
     assert (folder / "milvus" / "milvus.db").is_dir()
     assert sorted(p.name for p in milvus.path.iterdir()) == ["images", "kinds.json", "manifest.json", "photos.npz",
-                                                         "products.jsonl"]
+                                                         "products.parquet"]
     assert len(milvus.vectors) == len(exact) == 30 and milvus.manifest.calibration == exact.manifest.calibration
 
 

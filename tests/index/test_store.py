@@ -89,7 +89,7 @@ DAMAGES = {
     "rotten second half": _rot,
     "one byte flipped": _flip,
 }
-FILES = ("CURRENT", "manifest.json", "vectors.faiss", "products.jsonl", "kinds.json", "images/0.jpg")
+FILES = ("CURRENT", "manifest.json", "vectors.faiss", "products.parquet", "kinds.json", "images/0.jpg")
 
 
 @pytest.mark.parametrize("damage", DAMAGES)
@@ -165,3 +165,51 @@ def test_a_new_build_removes_what_killed_builds_left(index_dir, tmp_path):
     alive.mkdir()
     build_index(open_catalog(tmp_path / "catalog.csv"), ENCODER, index_dir, progress=False)
     assert not dead.exists() and not (index_dir / ".CURRENT-999999999-0000").exists() and alive.exists()
+
+
+def test_an_index_of_format_5_with_its_products_in_json_lines_still_loads(index_dir):
+    """Indexes built before the table was parquet (format 5, products.jsonl; on the Hub too) are served as they are."""
+    import json
+
+    from index.manifest import sha256
+
+    version = live_version(index_dir)
+    before = CatalogIndex.load(index_dir)
+    relative = [{**p.__dict__, "image": f"images/{p.row}.jpg"} for p in before.products]
+    (version / "products.jsonl").write_text("".join(json.dumps(p) + "\n" for p in relative))
+    (version / "products.parquet").unlink()
+    manifest = json.loads((version / "manifest.json").read_text())
+    manifest["checksums"] = {("products.jsonl" if k == "products.parquet" else k): v
+                             for k, v in manifest["checksums"].items()}
+    manifest["checksums"]["products.jsonl"] = store.file_sha256(version / "products.jsonl")
+    manifest["format"] = 5
+    text = json.dumps(manifest).encode()
+    (version / "manifest.json").write_bytes(text)
+    (index_dir / "CURRENT").write_text(f"{version.name}\n{sha256(text)}\n")
+
+    after = CatalogIndex.load(index_dir)
+    assert after.manifest.format == 5 and list(after.products) == list(before.products)
+    assert _ranked(after.search(np.array([[1.0, 0, 0]]), k=2)[0]) == _ranked(before.search(np.array([[1.0, 0, 0]]), k=2)[0])
+    assert after.table.categories == before.table.categories
+
+
+def test_the_products_come_back_from_their_columns_as_they_went_in(tmp_path):
+    from core.types import Product
+    from index.kinds import ProductKinds, load_kind_rules
+    from index.products import ProductTable, write_table
+
+    products = [Product(row=0, id="A", name="Oak chair", category="Chair", price=19.5, link="https://s.example/a",
+                        image="images/0.jpg", popularity=4.5, attributes={"colour": "oak"}),
+                Product(row=1, id="A", name=None, category=None, price="on request", image="images/1.jpg",
+                        attributes={"material": "wool", "colour": "grey"}),
+                Product(row=2, id="B", category="Rug", price=None, image="https://cdn.example/b.jpg")]
+    write_table(tmp_path, products, ProductKinds.of_categories([p.category for p in products], load_kind_rules(None)))
+    table = ProductTable.load(tmp_path)
+    absolute = [p.__class__(**{**p.__dict__, "image": str(tmp_path / p.image)}) for p in products[:2]] + products[2:]
+    assert list(table.products) == absolute and table.products[-1] == absolute[-1]
+    assert table.products[1:] == absolute[1:] and len(table) == 3
+    with pytest.raises(IndexError):
+        table.products[3]
+    assert table.categories == ["Chair", "Rug"] and table.distinct_products == 2 and table.photos_per_product == 1.5
+    assert table.rows_where(Where(categories=("Rug",))).tolist() == [2]
+    assert table.rows_where(Where(min_price=10)).tolist() == [0]

@@ -55,7 +55,7 @@ def test_errors_are_one_clear_line(args, message, index_dir, color_catalog, tiny
     assert error.startswith("error: ") and message in error and "Traceback" not in captured.err and not captured.out
 
 
-@pytest.mark.parametrize("name", ["CURRENT", "manifest.json", "vectors.faiss", "products.jsonl", "images/0.jpg"])
+@pytest.mark.parametrize("name", ["CURRENT", "manifest.json", "vectors.faiss", "products.parquet", "images/0.jpg"])
 def test_a_damaged_index_is_one_clear_line(name, index_dir, color_catalog, tiny_yolo_path, capsys):
     version = live_version(index_dir)
     path = index_dir / name if name == "CURRENT" else version / name
