@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import LookalikeError
+from core.settings import CatalogSettings
 
 from .build import BuildReport, Embedded, _border_colour, _thumbnail, build_index
 from .catalog import Catalog, _text
@@ -52,18 +53,25 @@ def build_on_ray(catalog: Catalog, encoder, out_dir: str | Path, *, address: str
     shards under `shards` (default: ray-shards in the index directory; on a cluster of several machines,
     storage every node writes to and this one reads: a shared folder, s3://...). The run's own shards are
     deleted once the build is done."""
-    run = f"{(shards or str(Path(out_dir).resolve() / 'ray-shards')).rstrip('/')}/{time.strftime('%Y%m%d-%H%M%S')}" \
-          f"-{uuid.uuid4().hex[:6]}"
-    embedded = embed_on_ray(catalog, encoder, run, address, build_options.get("batch_size", 32))
+    run = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    folder = f"{(shards or str(Path(out_dir).resolve() / 'ray-shards')).rstrip('/')}/{run}"
+    batch_size = build_options.get("batch_size", CatalogSettings.batch_size)
+    embedded = embed_on_ray(catalog, encoder, folder, address, batch_size)
     try:
         report = build_index(catalog, encoder, out_dir, embedded=embedded, **build_options)
     finally:
         embedded.remove()
-    log.info("Took %d photos from the Ray shards; embedded %d here.", report.reused, report.products - report.reused)
+    here = report.products - report.reused
+    if here:
+        log.warning("Took %d photos from the Ray shards; embedded %d here, which the shards lacked (a lost shard, or "
+                    "--ray-shards not on storage every node writes to).", report.reused, here)
+    else:
+        log.info("Took all %d photos from the Ray shards.", report.reused)
     return report
 
 
-def embed_on_ray(catalog: Catalog, encoder, folder: str, address: str = "local", batch_size: int = 32,
+def embed_on_ray(catalog: Catalog, encoder, folder: str, address: str = "local",
+                 batch_size: int = CatalogSettings.batch_size,
                  shard_rows: int = SHARD_ROWS) -> "Shards":
     """Every photo of `catalog` held in its parquet files (or in local files) embedded by `encoder` (loaded
     by name on each actor) on Ray, into parquet shards in `folder`; uses the Ray this process is connected to,
@@ -91,8 +99,9 @@ def embed_on_ray(catalog: Catalog, encoder, folder: str, address: str = "local",
                                    "probe": np.asarray(encoder.probe()), "ids": source.ids,
                                    "columns": source.columns}).write_parquet(folder, max_rows_per_file=shard_rows,
                                                                              row_group_size=min(GROUP_ROWS, shard_rows))
+        plural = "s" * (actors > 1)
         log.info("Embedded the catalog's photos on Ray (%d %s) in %.1f s.", actors,
-                 f"GPU actor{'s' * (actors > 1)}" if gpus else f"CPU actor{'s' * (actors > 1)} of {threads} threads",
+                 f"GPU actor{plural}" if gpus else f"CPU actor{plural} of {threads} thread{'s' * (threads > 1)}",
                  time.perf_counter() - start)
     except (ray.exceptions.RayError, ConnectionError) as exc:  # a worker's error comes back wrapped, with its trace
         raise RayError(f"Embedding on Ray ({address}) failed: {_last_line(exc)}") from exc
@@ -190,8 +199,8 @@ class _Source:
 
     def dataset(self, ray, blocks: int, batch_size: int):
         if self.photos is not None:
-            return ray.data.from_items(self.photos, override_num_blocks=max(1, min(blocks, len(self.photos)
-                                                                                  // batch_size)))
+            blocks = max(1, min(blocks, len(self.photos) // batch_size))  # a block holds a batch at least
+            return ray.data.from_items(self.photos, override_num_blocks=blocks)
         files, filesystem = self.files, None
         if "://" in files[0]:  # hf://datasets/... and other fsspec addresses
             import fsspec

@@ -20,7 +20,12 @@ try:
     import ray
 except ImportError:
     ray = None
-needs_ray = pytest.mark.skipif(ray is None, reason="ray is not installed (pip install -r requirements-scale.txt)")
+NO_RAY = "ray is not installed (pip install -r requirements-scale.txt)"
+
+
+def needs_ray(test):
+    """A local Ray's processes, and an actor loading torch for each job: about 40 s, outside the fast lane."""
+    return pytest.mark.slow(pytest.mark.skipif(ray is None, reason=NO_RAY)(test))
 
 
 class Counting:
@@ -69,7 +74,7 @@ def parquet_catalog(tmp_path_factory):
 @pytest.fixture(scope="module")
 def local_ray():
     if ray is None:
-        pytest.skip("ray is not installed (pip install -r requirements-scale.txt)")
+        pytest.skip(NO_RAY)
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     ray.init(num_cpus=2, num_gpus=0, include_dashboard=False, object_store_memory=200 * 1024 ** 2,
              log_to_driver=False)
