@@ -206,8 +206,8 @@ class _Source:
             import fsspec
             from pyarrow.fs import FSSpecHandler, PyFileSystem
 
-            fs, _ = fsspec.core.url_to_fs(files[0])
-            files, filesystem = [fs._strip_protocol(f) for f in files], PyFileSystem(FSSpecHandler(fs))
+            fs = fsspec.core.url_to_fs(files[0])[0]
+            files, filesystem = [fsspec.core.url_to_fs(f)[1] for f in files], PyFileSystem(FSSpecHandler(fs))
         # Blocks by count, not by size (Ray's default): a few hundred MB of photos would be one block, one actor's.
         return ray.data.read_parquet(files, filesystem=filesystem, columns=list(dict.fromkeys(self.columns)),
                                      override_num_blocks=max(len(files), blocks))
