@@ -1,4 +1,4 @@
-"""python -m index build --source SRC --out DIR [--encoder E] ...
+"""python -m index build --source SRC --out DIR [--encoder E] [--ray ADDRESS] ...
 python -m index update --index DIR [--source SRC] ...  (new and changed photos embedded, removed ones dropped)
 python -m index inspect SRC ...  (build's catalog flags: how it would be read, embedding nothing)
 python -m index push --repo OWNER/NAME [--index DIR] ..."""
@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from functools import partial
 
 from core.errors import LookalikeError
 from core.settings import DEFAULT_CATALOG, DEFAULT_ENCODER, THUMBNAILS, VECTOR_INDEXES, Settings
@@ -20,6 +21,7 @@ from .catalog import CatalogError, CatalogSource, ColumnMap, Reading, open_catal
 from .errors import IndexMismatchError, IndexNotFoundError
 from .inspect import inspect as inspect_catalog
 from .kinds import load_kind_rules
+from .ray_embed import build_on_ray
 from .store import read_live_manifest
 from .update import update_index
 
@@ -46,6 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("--milvus-uri", help="with --vector-index milvus: a server's URL (http://host:19530) or a "
                                             "Milvus Lite folder *.db (default: $LOOKALIKE_MILVUS_URI or milvus.db "
                                             "in the index directory)")
+    build.add_argument("--ray", metavar="ADDRESS", help="embed on a Ray cluster: local (one started here), auto (the "
+                                                        "cluster this machine is part of) or ray://HOST:10001 "
+                                                        "(pip install -r requirements-scale.txt)")
+    build.add_argument("--ray-shards", metavar="DIR", help="with --ray: where the cluster writes the embeddings, "
+                                                           "storage every node writes to (a shared folder, s3://...; "
+                                                           "default: ray-shards in the index directory)")
     update.add_argument("--index", help="index directory (default: $LOOKALIKE_INDEX_DIR or the user cache); "
                                         "the catalog flags default to what it was built from")
     update.add_argument("--encoder", help="model id or folder (default: the one the index was built with)")
@@ -88,9 +96,10 @@ def main(argv: list[str] | None = None) -> int:
         catalog = open_catalog(wanted.source, *_reading(args, wanted))
         encoder = load_encoder(models.encoder or DEFAULT_ENCODER, device=models.device)
         set_threads(models.threads)
-        report = build_index(catalog, encoder, wanted.index_dir, batch_size=wanted.batch_size,
-                             rules=load_kind_rules(wanted.kind_rules), vector_index=wanted.vectors,
-                             thumbnails=wanted.thumbnails)
+        builder = partial(build_on_ray, address=args.ray, shards=args.ray_shards) if args.ray else build_index
+        report = builder(catalog, encoder, wanted.index_dir, batch_size=wanted.batch_size,
+                         rules=load_kind_rules(wanted.kind_rules), vector_index=wanted.vectors,
+                         thumbnails=wanted.thumbnails)
     except LookalikeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
