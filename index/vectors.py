@@ -108,17 +108,17 @@ class FaissFlatIP:
 
 
 class FaissHNSW(FaissFlatIP):
-    """Approximate inner product over a FAISS HNSW graph (`IndexHNSWFlat`, ids = rows): a query visits a
-    few thousand vectors rather than all of them. A filter keeping few rows is searched exactly among
-    them; a wider one in the graph, among the rows it keeps, and exactly where the graph yields fewer
-    than k of them."""
+    """Approximate inner product over a FAISS HNSW graph (`IndexHNSWFlat`, its ids the rows, in the order
+    they are put in the graph): a query visits a few thousand vectors rather than all of them. A filter
+    keeping few rows is searched exactly among them; a wider one in the graph, among the rows it keeps,
+    and exactly where the graph yields fewer than k of them."""
 
     kind = "faiss-hnsw"
     description = "approximate inner product (HNSW graph) over L2-normalised vectors"
     approximate = True
-    # Graph links per vector (M): 192 bytes a vector at the lowest level, about 1.1x a 512-d float32 vector.
-    # Measured at 1M x 512 (bench.scale): M 16 tops out at recall@10 0.94 (efSearch 256); M 24 gives 0.959
-    # at efSearch 128 in 0.36 ms a query.
+    # Graph links per vector (M): 192 bytes a vector at the lowest level; with its levels, 1.10x a 512-d
+    # float32 vector. Measured at 1M x 512 (bench.scale's vectors): M 24 gives recall@10 0.958 at efSearch
+    # 128 in 0.30 ms a query; M 23 (1.098x) and 22 (1.094x) give 0.91 and 0.90, and 0.94 and 0.92 at 256.
     NEIGHBOURS = 24
     EF_CONSTRUCTION = 80
     EF_SEARCH = 128  # candidates a query keeps; at least 2k
@@ -137,9 +137,11 @@ class FaissHNSW(FaissFlatIP):
 
     @classmethod
     def new(cls, dim: int, params: dict | None = None) -> "FaissHNSW":
+        # No id map (IndexIDMap2, 8 bytes a vector and more in memory): the rows are put in the graph in
+        # order, so its own ids are the rows, and the file stays within 1.1x the raw vectors (bench.scale).
         graph = faiss.IndexHNSWFlat(dim, cls.NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
         graph.hnsw.efConstruction = cls.EF_CONSTRUCTION
-        return cls(faiss.IndexIDMap2(graph))
+        return cls(graph)
 
     def __len__(self) -> int:
         return self.index.ntotal + sum(len(rows) for _, rows in self._pending)
@@ -148,11 +150,14 @@ class FaissHNSW(FaissFlatIP):
         self._pending.append((np.array(vectors, dtype=np.float32), np.array(rows, dtype=np.int64)))
 
     def _link(self) -> None:
-        """Put the vectors added since into the graph, in one pass."""
+        """Put the vectors added since into the graph, in one pass, in the order of their rows."""
         if self._pending:
             vectors, rows = (np.concatenate(part) for part in zip(*self._pending))
             self._pending = []
-            self.index.add_with_ids(vectors, rows)
+            order = np.argsort(rows, kind="stable")
+            if not np.array_equal(rows[order], np.arange(self.index.ntotal, self.index.ntotal + len(rows))):
+                raise ValueError("An HNSW index's rows are added as 0 to N - 1, each once.")
+            self.index.add(np.ascontiguousarray(vectors[order]))
 
     def sample(self, rows: np.ndarray) -> np.ndarray:
         self._link()

@@ -224,3 +224,16 @@ def test_an_index_in_milvus_is_updated_in_milvus(tmp_path, tiny_clip):
     assert after.manifest.vectors.params["collection"] != before.manifest.vectors.params["collection"]
     hits = after.search(tiny_clip.embed_images([Image.new("RGB", (48, 40), (250, 250, 250))]), k=1)
     assert hits[0][0].product.id == "P5"
+
+
+def test_an_approximate_index_is_updated_as_one(tmp_path, tiny_clip):
+    """Kept and new photos reach the HNSW graph out of row order; the graph's ids are still the rows."""
+    catalog = _shop(tmp_path / "shop", COLOURS)
+    build_index(open_catalog(catalog), tiny_clip, tmp_path / "idx", progress=False, vector_index="hnsw")
+    catalog = _shop(tmp_path / "shop", {"P9": (9, 99, 199), **COLOURS, "P2": (200, 40, 200)})
+    update_index(open_catalog(catalog), tiny_clip, tmp_path / "idx", progress=False, batch_size=2)
+    after = CatalogIndex.load(tmp_path / "idx", tiny_clip)
+    assert after.manifest.vectors.backend == "faiss-hnsw" and [p.id for p in after.products][0] == "P9"
+    photos = [Image.open(tmp_path / "shop" / "img" / f"{p.id}.png").convert("RGB") for p in after.products]
+    hits = after.search(tiny_clip.embed_images(photos), k=1)
+    assert [h[0].product.id for h in hits] == [p.id for p in after.products]
