@@ -59,6 +59,8 @@ def backend(request, table, vectors, tmp_path):
 
 
 QUERIES = np.random.default_rng(1).normal(size=(5, DIM)).astype(np.float32)
+# How far a returned similarity may lie from the float32 one: the HNSW graph keeps its vectors as 16-bit floats.
+TOLERANCE = {FaissHNSW.kind: 2e-3}
 
 
 def test_the_nearest_rows_by_inner_product_best_first(backend, vectors):
@@ -68,7 +70,8 @@ def test_the_nearest_rows_by_inner_product_best_first(backend, vectors):
     exact = QUERIES @ vectors.T
     for q in range(len(QUERIES)):
         assert np.all(np.diff(scores[q]) <= 1e-6)  # best first
-        assert np.allclose(scores[q], exact[q, rows[q]], atol=1e-5)  # the similarity of the row returned
+        # the similarity of the row returned
+        assert np.allclose(scores[q], exact[q, rows[q]], atol=TOLERANCE.get(backend.kind, 1e-5))
         recall = len(set(rows[q]) & set(np.argsort(-exact[q])[:10])) / 10
         assert recall >= 0.95
 
@@ -109,7 +112,7 @@ def test_an_approximate_index_searches_a_filter_in_its_graph_and_still_returns_k
     for q, found in enumerate(rows):
         returned = found[found >= 0]
         assert set(returned) <= set(kept.tolist()) and len(returned) == min(10, len(kept))
-        assert np.allclose(scores[q][: len(returned)], (QUERIES[q] @ vectors[returned].T), atol=1e-5)
+        assert np.allclose(scores[q][: len(returned)], (QUERIES[q] @ vectors[returned].T), atol=TOLERANCE[graph.kind])
 
 
 def test_recall_is_measured_against_exact_search(vectors):
