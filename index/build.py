@@ -179,9 +179,9 @@ def _embed(catalog: Catalog, encoder, vectors: VectorBackend, folder: Path, batc
             if old is None:
                 new_rows.append(row)
                 images.append(image)
-                borders.append(_border_colour(image))
+                borders.append(border_colour(image))
                 if not linked:
-                    _thumbnail(image).save(folder / kept[-1].image, quality=90)
+                    save_thumbnail(image, folder / kept[-1].image)
             else:
                 taken.append(row)
                 old_rows.append(old)
@@ -210,15 +210,15 @@ def _embed(catalog: Catalog, encoder, vectors: VectorBackend, folder: Path, batc
     return products, skipped, borders, digests, reused
 
 
-def _border_colour(image) -> np.ndarray:
+def border_colour(image) -> np.ndarray:
     """The median colour of the outermost pixels of a small copy of `image`: its background."""
     small = np.asarray(image.resize((32, 32)), dtype=np.float64)
     border = np.concatenate([small[0], small[-1], small[1:-1, 0], small[1:-1, -1]])
     return np.median(border, axis=0)
 
 
-def _thumbnail(image):
+def save_thumbnail(image, target) -> None:
+    """The thumbnail the app shows of a catalog photo, as a JPEG into `target` (a path or a file)."""
     thumb = image.copy()
     thumb.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
-    return thumb
-
+    thumb.save(target, "JPEG", quality=90)

@@ -26,7 +26,7 @@ import numpy as np
 from core.errors import LookalikeError
 from core.settings import CatalogSettings
 
-from .build import BuildReport, Embedded, _border_colour, _thumbnail, build_index
+from .build import BuildReport, Embedded, border_colour, build_index, save_thumbnail
 from .catalog import Catalog, _text
 from .catalog_tables import StoredImage
 from .fetch import is_url
@@ -250,9 +250,9 @@ class _Embedder:
         thumbnails = []
         for image in images:
             buffer = io.BytesIO()
-            _thumbnail(image).save(buffer, "JPEG", quality=90)  # as the build saves its thumbnails
+            save_thumbnail(image, buffer)  # as the build saves its thumbnails
             thumbnails.append(buffer.getvalue())
-        borders = np.array([_border_colour(image) for image in images], np.float64).reshape(-1, 3)
+        borders = np.array([border_colour(image) for image in images], np.float64).reshape(-1, 3)
         return pa.table({
             "id": pa.array(ids, pa.string()), "sha256": pa.array(digests, pa.binary(DIGEST_BYTES)),
             "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel(), pa.float32()), vectors.shape[1]),
