@@ -85,12 +85,12 @@ class CatalogIndex:
             depth *= 4
 
     def _distinct(self, scores: np.ndarray, rows: np.ndarray, k: int) -> list[Match]:
-        products, matches, seen = self.table.products, [], set()
+        ids, matches, seen = self.table.ids, [], set()
         for s, i in zip(scores, rows):
-            if i < 0 or products[i].id in seen:
+            if i < 0 or ids[i] in seen:
                 continue
-            seen.add(products[i].id)
-            matches.append(Match(products[i], float(s)))
+            seen.add(ids[i])
+            matches.append(Match(self.table.products[i], float(s)))
             if len(matches) == k:
                 break
         return matches

@@ -153,8 +153,8 @@ class Engine:
         if rows is not None:
             keep = np.isin(named, rows)
             named, relevance = named[keep], relevance[keep]
-        rankings = [_distinct([Match(self.index.products[row], float(r)) for row, r in zip(named, relevance)],
-                              TEXT_DEPTH)]
+        rankings = [[Match(self.index.products[named[i]], float(relevance[i]))
+                     for i in _first_photos(named, self.index.table.ids, TEXT_DEPTH)]]
         matched_by = ["keywords"] if rankings[0] else []
         if self.encoder.reads_text:
             [by_photo] = self.index.search(self.encoder.embed_texts([words]), TEXT_DEPTH, where)
@@ -404,6 +404,18 @@ def _distinct(matches: list[Match], k: int) -> list[Match]:
         if match.product.id not in seen and len(kept) < k:
             seen.add(match.product.id)
             kept.append(match)
+    return kept
+
+
+def _first_photos(rows: np.ndarray, ids: list[str], k: int) -> list[int]:
+    """Where in `rows` each product's first photo is, for the first `k` products."""
+    seen, kept = set(), []
+    for i, row in enumerate(rows.tolist()):
+        if len(kept) == k:
+            break
+        if ids[row] not in seen:
+            seen.add(ids[row])
+            kept.append(i)
     return kept
 
 
