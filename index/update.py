@@ -3,7 +3,7 @@ product's photo embedded again only when its content changed (`index.image_reade
 
 An update is a build (`index.build.build_index`) that takes each unchanged photo's vector and thumbnail
 over from the live version: it writes a new version beside it and makes it live atomically, so a killed
-update leaves the live index as it was, and a running app picks the new version up (`search.reloading`).
+update leaves the live index as it was, and a running app picks the new version up (`search.starting`).
 """
 
 from __future__ import annotations
@@ -67,13 +67,13 @@ def update_index(catalog: Catalog, encoder, directory: str | Path, *, vector_ind
                     directory)
     spec = previous.manifest.vectors if vector_index is None else spec_for(len(catalog), vector_index)
     if thumbnails is None:
-        images = previous.table.products.column("image").to_pylist()
-        thumbnails = "link" if any(is_url(image) for image in images) else "copy"
-    images = build_options.pop("images", None)
-    with nullcontext(images) if images else ImageReader(ImageFetcher(cache_root() / "images", refresh=True)) as reader:
+        thumbnails = "link" if any(is_url(image) for image in previous.table.products.column("image").to_pylist()) \
+            else "copy"
+    given = build_options.pop("images", None)
+    with nullcontext(given) if given else ImageReader(ImageFetcher(cache_root() / "images", refresh=True)) as reader:
         report = build_index(catalog, previous.query_encoder(encoder), directory, vector_index=spec, images=reader,
                              embedded=embedded, thumbnails=thumbnails, **build_options)
-    return UpdateReport(report, frozenset(previous.table.products.column("id").to_pylist()))
+    return UpdateReport(report, frozenset(previous.table.ids))
 
 
 class LiveVersion(Embedded):
@@ -81,8 +81,8 @@ class LiveVersion(Embedded):
     files (hard-linked into the new version)."""
 
     def __init__(self, index: CatalogIndex, digests: np.ndarray, borders: np.ndarray):
-        ids = index.table.products.column("id").to_pylist()
-        keys = {(product_id, d.tobytes()): row for row, (product_id, d) in enumerate(zip(ids, digests)) if d.any()}
+        keys = {(product_id, d.tobytes()): row for row, (product_id, d) in enumerate(zip(index.table.ids, digests))
+                if d.any()}
         super().__init__(keys, borders)
         self.index, self.digests = index, digests
 
