@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=Settings().catalog.batch_size)
     parser.add_argument("--repeats", type=int, default=10, help="timed rounds after one warm-up")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a search setting (README: settings), e.g. --set detect_mirrored=false")
+                        help="override a setting (README: settings), e.g. --set detect_mirrored=false")
     parser.add_argument("--out", help="write the figures as JSON here")
     args = parser.parse_args(argv)
 
@@ -82,11 +82,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _timed(name: str, path: str, args, index_dir: Path) -> dict:
-    catalog = open_catalog(args.catalog, ColumnMap(), Reading(limit=args.limit or 0))
-    report = build_index(catalog, load_encoder(path), index_dir, batch_size=args.batch_size, progress=False)
-    # The app's pipeline over that index; LOOKALIKE_* variables are not read.
+    # The app's pipeline; LOOKALIKE_* variables are not read.
     settings = Settings.of(detector=args.detector, encoder=path, catalog=args.catalog, index_dir=str(index_dir),
                            **parse_overrides(args.set))
+    catalog = open_catalog(args.catalog, ColumnMap(), Reading(limit=args.limit or 0))
+    encoder = load_encoder(path, precision=settings.models.precision)
+    report = build_index(catalog, encoder, index_dir, batch_size=args.batch_size, progress=False)
     engine = load_engine(settings)
     encoder = engine.encoder
 

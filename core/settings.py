@@ -72,6 +72,7 @@ def cache_root(env=os.environ) -> Path:
 
 VECTOR_INDEXES = ("auto", "exact", "hnsw", "milvus")
 THUMBNAILS = ("copy", "link")
+PRECISIONS = ("float32", "bfloat16")
 
 
 @dataclass(frozen=True)
@@ -200,9 +201,16 @@ class ModelSettings:
     imgsz: int = 640  # the detector's input size: larger finds smaller objects, slower
     iou: float = 0.5  # the detector's NMS IoU
     max_objects: int = 30  # boxes per detection pass; low-confidence candidates need room (README: Quality)
+    # The encoder's arithmetic: "float32"; or "bfloat16", 0.6x CLIP-B/32's time on a CPU with bf16
+    # instructions (avx512_bf16, AMX), slower on one without, and answers that differ a little
+    # (README: Speed and footprint).
+    precision: str = "float32"
 
     def __post_init__(self):
         _check(self)
+        if self.precision not in PRECISIONS:
+            raise SettingsError(f"{_name('precision')} must be one of {', '.join(PRECISIONS)}, "
+                                f"got {self.precision!r}.")
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             raise IndexNotFoundError(f"An index is built into a folder, not {wanted.index_dir}; build it, then "
                                      f"`python -m index push --repo OWNER/NAME --index DIR`.")
         catalog = open_catalog(wanted.source, *_reading(args, wanted))
-        encoder = load_encoder(models.encoder or DEFAULT_ENCODER, device=models.device)
+        encoder = load_encoder(models.encoder or DEFAULT_ENCODER, device=models.device, precision=models.precision)
         set_threads(models.threads)
         builder = partial(build_on_ray, address=args.ray, shards=args.ray_shards) if args.ray else build_index
         report = builder(catalog, encoder, wanted.index_dir, batch_size=wanted.batch_size,
@@ -124,7 +124,7 @@ def _update(args) -> int:
                                      f"{wanted.kind_rules or 'the built-in ones'}; update it with those it was built "
                                      f"with (LOOKALIKE_KIND_RULES), or rebuild it.")
         catalog = open_catalog(wanted.source, *_reading(args, wanted))
-        encoder = load_encoder(args.encoder or manifest.encoder.name, device=models.device)
+        encoder = load_encoder(args.encoder or manifest.encoder.name, device=models.device, precision=models.precision)
         set_threads(models.threads)
         report = update_index(catalog, encoder, directory, batch_size=wanted.batch_size, rules=rules,
                               vector_index=wanted.vectors if args.vector_index else None, thumbnails=args.thumbnails)

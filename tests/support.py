@@ -69,6 +69,15 @@ def save_tiny_vit(out: Path) -> Path:
     return out
 
 
+def save_tiny_resnet(out: Path) -> Path:
+    """A randomly initialised convolutional net (16-d, its pooler), as MobileNetV2 is one."""
+    from transformers import ResNetConfig, ResNetModel, ViTImageProcessor
+
+    ResNetModel(ResNetConfig(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1])).save_pretrained(out)
+    ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(out)
+    return out
+
+
 def ensure(settings, **options):
     """`index.ensure.ensure_index` as `load_engine` calls it, from a whole `Settings`."""
     from index.ensure import ensure_index

@@ -46,6 +46,7 @@ def test_each_setting_is_in_the_group_that_reads_it_under_one_flat_name():
     ({"LOOKALIKE_THREADS": "3"}, ("threads", 3)),
     ({"LOOKALIKE_ENCODER": "/m/clip"}, ("encoder", "/m/clip")),
     ({"LOOKALIKE_LOW_CONF": "1"}, ("low_conf", 1.0)),
+    ({"LOOKALIKE_PRECISION": "bfloat16"}, ("precision", "bfloat16")),
 ])
 def test_environment_values_are_read_as_the_settings_type(env, value):
     name, expected = value
@@ -64,6 +65,7 @@ def test_environment_values_are_read_as_the_settings_type(env, value):
     ({"LOOKALIKE_THREADS": "-1"}, r"threads \(LOOKALIKE_THREADS\) must be between 0"),
     ({"LOOKALIKE_VECTOR_INDEX": "fast"},
      r"vector_index \(LOOKALIKE_VECTOR_INDEX\) must be one of auto, exact, hnsw, milvus"),
+    ({"LOOKALIKE_PRECISION": "bf16"}, r"precision \(LOOKALIKE_PRECISION\) must be one of float32, bfloat16"),
 ])
 def test_bad_values_are_refused_naming_the_setting(values, message):
     with pytest.raises(SettingsError, match=message):

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from models.encoder import CPU_BATCH_CONVOLUTIONAL, CPU_BATCH_TRANSFORMER, EncoderError, load_encoder
@@ -47,6 +48,36 @@ def test_a_convolutional_net_runs_in_small_batches_a_transformer_in_large_ones(t
     if SHARED_MISSING:
         pytest.skip(SHARED_REASON)
     assert load_encoder(str(MOBILENET), device="cpu").forward_batch == CPU_BATCH_CONVOLUTIONAL
+
+
+def test_a_convolutional_net_runs_channels_last_with_the_embeddings_of_the_usual_layout(tmp_path):
+    from support import save_tiny_resnet
+
+    path = str(save_tiny_resnet(tmp_path / "resnet"))
+    fast, usual = load_encoder(path, device="cpu"), load_encoder(path, device="cpu")
+    assert fast.channels_last and fast.model.embedder.embedder.convolution.weight.is_contiguous(
+        memory_format=torch.channels_last)
+    usual.channels_last = False
+    usual.model.to(memory_format=torch.contiguous_format)
+    np.testing.assert_allclose(fast.embed_images(IMAGES), usual.embed_images(IMAGES), atol=1e-5)
+    assert fast.dim == 16 and fast.pooling == "pooler"
+
+
+def test_a_transformer_keeps_its_layout(tiny_vit):
+    assert not tiny_vit.channels_last
+
+
+@pytest.mark.parametrize("which", ["tiny_clip", "tiny_vit"])
+def test_bfloat16_embeddings_are_float32_and_near_the_full_precision_ones(request, which):
+    full = request.getfixturevalue(which)
+    half = load_encoder(full.name, device="cpu", precision="bfloat16")
+    vectors = half.embed_images(IMAGES)
+    assert vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
+    cosines = np.sum(vectors * full.embed_images(IMAGES), axis=1)
+    assert cosines.min() > 0.99 and not np.array_equal(vectors, full.embed_images(IMAGES))  # it did run in bf16
+    if full.reads_text:
+        assert float(half.embed_texts(["red"])[0] @ full.embed_texts(["red"])[0]) > 0.99
 
 
 def test_probe_identifies_the_weights(tiny_clip, tiny_clip_path, tiny_vit):
