@@ -5,6 +5,7 @@ Every embedding is L2-normalised `float32 (N, D)`, so inner product is cosine si
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -18,7 +19,9 @@ from PIL import Image
 from core.errors import LookalikeError
 from core.types import EncoderInfo
 
-from .runtime import pick_device
+from .runtime import cpu_has_bf16, pick_device
+
+log = logging.getLogger(__name__)
 
 # How an image-only model's embedding is read from its output, by `model_type`: the CLS token where
 # the pooler is a tanh classification head, poor for retrieval; DINOv2's pooler, its normalised CLS
@@ -108,6 +111,9 @@ class Encoder:
         self.channels_last = self.device == "cpu" and not _attends(self.model)
         if self.channels_last:
             self.model.to(memory_format=torch.channels_last)
+        if self.precision == "bfloat16" and self.device == "cpu" and cpu_has_bf16() is False:
+            log.warning("precision=bfloat16 on a CPU without bfloat16 instructions (avx512_bf16, AMX): the encoder "
+                        "runs slower than in float32; set LOOKALIKE_PRECISION=float32.")
 
     def _arithmetic(self):
         """The context the model runs in: bfloat16 autocast where the settings ask for it."""

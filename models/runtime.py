@@ -6,6 +6,7 @@ import ctypes
 import ctypes.util
 import os
 from functools import cache
+from pathlib import Path
 
 
 def set_threads(count: int) -> None:
@@ -21,6 +22,15 @@ def set_threads(count: int) -> None:
     count = count or os.cpu_count() or 1
     torch.set_num_threads(count)
     faiss.omp_set_num_threads(count)
+
+
+def cpu_has_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool | None:
+    """Whether this CPU has bfloat16 instructions (avx512_bf16 or AMX); None where that cannot be read."""
+    try:
+        flags = Path(cpuinfo).read_text().split()
+    except OSError:
+        return None
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def pick_device(device: str | None) -> str:

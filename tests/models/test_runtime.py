@@ -1,5 +1,6 @@
 """Thread counts come from the settings; 0 means every core; torch and faiss share one OpenMP runtime."""
 
+import logging
 import os
 import subprocess
 import sys
@@ -9,7 +10,8 @@ import faiss
 import pytest
 import torch
 
-from models.runtime import _malloc_trim, pick_device, set_threads, trim_memory
+from models.encoder import load_encoder
+from models.runtime import _malloc_trim, cpu_has_bf16, pick_device, set_threads, trim_memory
 from support import ROOT
 
 
@@ -54,3 +56,28 @@ def test_trim_memory_hands_freed_heap_pages_back():
     trim_memory()
     assert before - _resident_mib() > 100
     del last
+
+
+@pytest.mark.parametrize("flags, expected", [
+    ("fpu sse avx512f avx512_bf16 avx512_vnni", True),
+    ("fpu sse amx_bf16 amx_tile", True),
+    ("fpu sse avx2 avx512f", False),
+])
+def test_cpu_has_bf16_reads_the_cpu_flags(tmp_path, flags, expected):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+    assert cpu_has_bf16(str(cpuinfo)) is expected
+
+
+def test_cpu_has_bf16_is_unknown_where_the_flags_cannot_be_read(tmp_path):
+    assert cpu_has_bf16(str(tmp_path / "absent")) is None
+
+
+def test_bfloat16_on_a_cpu_without_it_is_warned_of(tiny_clip_path, monkeypatch, caplog):
+    import models.encoder
+
+    monkeypatch.setattr(models.encoder, "cpu_has_bf16", lambda: False)
+    with caplog.at_level(logging.WARNING, logger="models.encoder"):
+        load_encoder(str(tiny_clip_path), device="cpu", precision="bfloat16")
+        load_encoder(str(tiny_clip_path), device="cpu")
+    assert len([r for r in caplog.records if "bfloat16 instructions" in r.getMessage()]) == 1  # float32's: none
