@@ -94,8 +94,9 @@ def main(argv: list[str] | None = None) -> int:
             raise IndexNotFoundError(f"An index is built into a folder, not {wanted.index_dir}; build it, then "
                                      f"`python -m index push --repo OWNER/NAME --index DIR`.")
         catalog = open_catalog(wanted.source, *_reading(args, wanted))
-        encoder = load_encoder(models.encoder or DEFAULT_ENCODER, device=models.device, precision=models.precision)
-        set_threads(models.threads)
+        set_threads(models.threads)  # before the encoder loads: its ONNX Runtime session takes the count then
+        encoder = load_encoder(models.encoder or DEFAULT_ENCODER, device=models.device, precision=models.precision,
+                               runtime=models.runtime)
         builder = partial(build_on_ray, address=args.ray, shards=args.ray_shards) if args.ray else build_index
         report = builder(catalog, encoder, wanted.index_dir, batch_size=wanted.batch_size,
                          rules=load_kind_rules(wanted.kind_rules), vector_index=wanted.vectors,
@@ -124,8 +125,9 @@ def _update(args) -> int:
                                      f"{wanted.kind_rules or 'the built-in ones'}; update it with those it was built "
                                      f"with (LOOKALIKE_KIND_RULES), or rebuild it.")
         catalog = open_catalog(wanted.source, *_reading(args, wanted))
-        encoder = load_encoder(args.encoder or manifest.encoder.name, device=models.device, precision=models.precision)
         set_threads(models.threads)
+        encoder = load_encoder(args.encoder or manifest.encoder.name, device=models.device, precision=models.precision,
+                               runtime=models.runtime)
         report = update_index(catalog, encoder, directory, batch_size=wanted.batch_size, rules=rules,
                               vector_index=wanted.vectors if args.vector_index else None, thumbnails=args.thumbnails)
     except LookalikeError as exc:

@@ -48,7 +48,8 @@ def ensure_index(settings: CatalogSettings, models: ModelSettings, *, build: boo
         catalog = open_catalog(settings.source, ColumnMap(text=settings.text_column_list),
                                Reading.from_settings(settings))
         encoder = encoder or load_encoder(models.encoder or DEFAULT_ENCODER, device=models.device,
-                                          precision=models.precision)
+                                          precision=models.precision,
+                                          runtime=models.runtime)
         log.info("Embedding %d catalog images of %s with %s (done once; later starts reuse the index).",
                  len(catalog), settings.source, encoder.name)
         report = build_index(catalog, encoder, directory, batch_size=settings.batch_size, progress=progress,
@@ -57,7 +58,8 @@ def ensure_index(settings: CatalogSettings, models: ModelSettings, *, build: boo
         log.info("%s", report.summary())
     if encoder is None:
         name = models.encoder or read_live_manifest(directory).encoder.name
-        encoder = load_encoder(name, device=models.device, precision=models.precision)
+        encoder = load_encoder(name, device=models.device, precision=models.precision,
+                               runtime=models.runtime)
     index = CatalogIndex.load(directory, encoder)
     if _other_rules(settings, index.manifest):
         raise IndexMismatchError(f"The index at {directory} was built with other kind rules than "
@@ -101,7 +103,8 @@ def _reason_to_build(settings: CatalogSettings, models: ModelSettings,
         return reason, None
     manifest = read_live_manifest(directory)
     built_with = manifest.encoder.name
-    encoder = load_encoder(models.encoder or built_with, device=models.device, precision=models.precision)
+    encoder = load_encoder(models.encoder or built_with, device=models.device, precision=models.precision,
+                           runtime=models.runtime)
     try:
         manifest.check_encoder(encoder, directory)
     except IndexMismatchError:

@@ -96,7 +96,7 @@ def embed_on_ray(catalog: Catalog, encoder, folder: str, address: str = "local",
             _Embedder, batch_size=batch_size, batch_format="pyarrow", concurrency=actors,
             num_gpus=1 if gpus else 0, num_cpus=1 if gpus else threads,
             fn_constructor_kwargs={"encoder": encoder.name, "device": "cuda" if gpus else "cpu", "threads": threads,
-                                   "precision": encoder.precision,
+                                   "precision": encoder.precision, "runtime": "onnx" if encoder.exported else "torch",
                                    "probe": np.asarray(encoder.probe()), "ids": source.ids,
                                    "columns": source.columns}).write_parquet(folder, max_rows_per_file=shard_rows,
                                                                              row_group_size=min(GROUP_ROWS, shard_rows))
@@ -218,14 +218,14 @@ class _Embedder:
     """A Ray actor: batches of (id, image) rows -> shard rows; a photo that cannot be read is left out
     (the build reads it again, and reports it)."""
 
-    def __init__(self, encoder: str, device: str, threads: int, precision: str, probe: np.ndarray,
+    def __init__(self, encoder: str, device: str, threads: int, precision: str, runtime: str, probe: np.ndarray,
                  ids: frozenset[str] | None, columns: tuple[str, str]):
         import torch
 
         from models.encoder import load_encoder
 
         torch.set_num_threads(threads)
-        self.encoder = load_encoder(encoder, device=device, precision=precision)
+        self.encoder = load_encoder(encoder, device=device, precision=precision, runtime=runtime)
         found = self.encoder.probe()
         if found.shape != probe.shape or not np.allclose(found, probe, atol=PROBE_TOLERANCE):
             raise RayError(f"The encoder {encoder!r} on {socket.gethostname()} is not the one the build uses "

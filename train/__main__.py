@@ -64,7 +64,8 @@ def _adapt(args) -> int:
         directory = settings.catalog.index_dir
         encoder = load_encoder(settings.models.encoder or read_live_manifest(directory).encoder.name,
                                device=settings.models.device,
-                               precision=settings.models.precision)
+                               precision=settings.models.precision,
+                               runtime=settings.models.runtime)
         index = CatalogIndex.load(directory)  # adapt_index checks it against the encoder
         path, report = adapt_index(index, encoder, per_photo=args.views, settings=FitSettings(epochs=args.epochs),
                                    padding=settings.search.crop_padding, out_dir=args.out,

@@ -66,6 +66,7 @@ def test_environment_values_are_read_as_the_settings_type(env, value):
     ({"LOOKALIKE_VECTOR_INDEX": "fast"},
      r"vector_index \(LOOKALIKE_VECTOR_INDEX\) must be one of auto, exact, hnsw, milvus"),
     ({"LOOKALIKE_PRECISION": "bf16"}, r"precision \(LOOKALIKE_PRECISION\) must be one of float32, bfloat16"),
+    ({"LOOKALIKE_RUNTIME": "tensorrt"}, r"runtime \(LOOKALIKE_RUNTIME\) must be one of auto, onnx, torch"),
 ])
 def test_bad_values_are_refused_naming_the_setting(values, message):
     with pytest.raises(SettingsError, match=message):

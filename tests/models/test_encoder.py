@@ -54,7 +54,7 @@ def test_a_convolutional_net_runs_channels_last_with_the_embeddings_of_the_usual
     from support import save_tiny_resnet
 
     path = str(save_tiny_resnet(tmp_path / "resnet"))
-    fast, usual = load_encoder(path, device="cpu"), load_encoder(path, device="cpu")
+    fast, usual = load_encoder(path, device="cpu", runtime="torch"), load_encoder(path, device="cpu", runtime="torch")
     assert fast.channels_last and fast.model.embedder.embedder.convolution.weight.is_contiguous(
         memory_format=torch.channels_last)
     usual.channels_last = False
