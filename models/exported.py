@@ -66,6 +66,7 @@ def exported_pass(name: str, model: torch.nn.Module, pooled, probe: torch.Tensor
     path = _graph_path(model, probe.shape, onnxruntime.__version__)
     if path.exists() and (cached := _agreeing(path, probe, expected)):
         return cached
+    log.info("Exporting the encoder %s to ONNX, once: kept in %s.", name, path)
     try:
         _export(model, pooled, probe, path)
     except Exception as exc:  # noqa: BLE001 torch.onnx raises many types for what it cannot export
