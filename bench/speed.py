@@ -37,7 +37,7 @@ from core.settings import Settings
 from index.build import build_index
 from index.catalog import ColumnMap, Reading, open_catalog
 from index.image_reader import ImageReader
-from models.encoder import load_encoder
+from models.encoder import encoder_for
 from models.runtime import set_threads
 from search.boxes import letterbox
 from search.engine import CROP_SHRINK_FROM, load_engine
@@ -86,7 +86,7 @@ def _timed(name: str, path: str, args, index_dir: Path) -> dict:
     settings = Settings.of(detector=args.detector, encoder=path, catalog=args.catalog, index_dir=str(index_dir),
                            **parse_overrides(args.set))
     catalog = open_catalog(args.catalog, ColumnMap(), Reading(limit=args.limit or 0))
-    encoder = load_encoder(path, precision=settings.models.precision, runtime=settings.models.runtime)
+    encoder = encoder_for(path, settings.models)
     report = build_index(catalog, encoder, index_dir, batch_size=args.batch_size, progress=False)
     engine = load_engine(settings)
     encoder = engine.encoder
@@ -112,7 +112,7 @@ def _timed(name: str, path: str, args, index_dir: Path) -> dict:
     ms = {key: round(statistics.median(r[key] for r in rounds), 1) for key in rounds[0]}
     return {
         "encoder": name, "forward_batch": encoder.forward_batch,
-        "runtime": "onnx" if getattr(encoder, "exported", None) else "torch",
+        "runtime": getattr(encoder, "base", encoder).runtime,  # an adapted index's encoder wraps its own
         "index_products": report.products, "build_seconds": round(report.seconds, 1),
         "build_images_per_second": round(build_rate, 1), "model_images_per_second": round(model_rate, 1),
         "build_ratio": round(build_rate / model_rate, 2),

@@ -12,7 +12,7 @@ from functools import partial
 
 from core.errors import LookalikeError
 from core.settings import DEFAULT_CATALOG, DEFAULT_ENCODER, THUMBNAILS, VECTOR_INDEXES, Settings
-from models.encoder import load_encoder
+from models.encoder import encoder_for
 from models.runtime import set_threads
 
 from . import hub
@@ -95,8 +95,7 @@ def main(argv: list[str] | None = None) -> int:
                                      f"`python -m index push --repo OWNER/NAME --index DIR`.")
         catalog = open_catalog(wanted.source, *_reading(args, wanted))
         set_threads(models.threads)  # before the encoder loads: its ONNX Runtime session takes the count then
-        encoder = load_encoder(models.encoder or DEFAULT_ENCODER, device=models.device, precision=models.precision,
-                               runtime=models.runtime)
+        encoder = encoder_for(models.encoder or DEFAULT_ENCODER, models)
         builder = partial(build_on_ray, address=args.ray, shards=args.ray_shards) if args.ray else build_index
         report = builder(catalog, encoder, wanted.index_dir, batch_size=wanted.batch_size,
                          rules=load_kind_rules(wanted.kind_rules), vector_index=wanted.vectors,
@@ -126,8 +125,7 @@ def _update(args) -> int:
                                      f"with (LOOKALIKE_KIND_RULES), or rebuild it.")
         catalog = open_catalog(wanted.source, *_reading(args, wanted))
         set_threads(models.threads)
-        encoder = load_encoder(args.encoder or manifest.encoder.name, device=models.device, precision=models.precision,
-                               runtime=models.runtime)
+        encoder = encoder_for(args.encoder or manifest.encoder.name, models)
         report = update_index(catalog, encoder, directory, batch_size=wanted.batch_size, rules=rules,
                               vector_index=wanted.vectors if args.vector_index else None, thumbnails=args.thumbnails)
     except LookalikeError as exc:

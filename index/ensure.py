@@ -11,7 +11,7 @@ from pathlib import Path
 
 from core.protocols import ImageEncoder
 from core.settings import DEFAULT_CATALOG, DEFAULT_ENCODER, CatalogSettings, ModelSettings
-from models.encoder import Encoder, load_encoder
+from models.encoder import Encoder, encoder_for
 
 from .build import build_index
 from .catalog import ColumnMap, Reading, open_catalog
@@ -47,9 +47,7 @@ def ensure_index(settings: CatalogSettings, models: ModelSettings, *, build: boo
         log.info("Building the index in %s: %s.", directory, reason)
         catalog = open_catalog(settings.source, ColumnMap(text=settings.text_column_list),
                                Reading.from_settings(settings))
-        encoder = encoder or load_encoder(models.encoder or DEFAULT_ENCODER, device=models.device,
-                                          precision=models.precision,
-                                          runtime=models.runtime)
+        encoder = encoder or encoder_for(models.encoder or DEFAULT_ENCODER, models)
         log.info("Embedding %d catalog images of %s with %s (done once; later starts reuse the index).",
                  len(catalog), settings.source, encoder.name)
         report = build_index(catalog, encoder, directory, batch_size=settings.batch_size, progress=progress,
@@ -58,8 +56,7 @@ def ensure_index(settings: CatalogSettings, models: ModelSettings, *, build: boo
         log.info("%s", report.summary())
     if encoder is None:
         name = models.encoder or read_live_manifest(directory).encoder.name
-        encoder = load_encoder(name, device=models.device, precision=models.precision,
-                               runtime=models.runtime)
+        encoder = encoder_for(name, models)
     index = CatalogIndex.load(directory, encoder)
     if _other_rules(settings, index.manifest):
         raise IndexMismatchError(f"The index at {directory} was built with other kind rules than "
@@ -103,8 +100,7 @@ def _reason_to_build(settings: CatalogSettings, models: ModelSettings,
         return reason, None
     manifest = read_live_manifest(directory)
     built_with = manifest.encoder.name
-    encoder = load_encoder(models.encoder or built_with, device=models.device, precision=models.precision,
-                           runtime=models.runtime)
+    encoder = encoder_for(models.encoder or built_with, models)
     try:
         manifest.check_encoder(encoder, directory)
     except IndexMismatchError:

@@ -96,7 +96,7 @@ def embed_on_ray(catalog: Catalog, encoder, folder: str, address: str = "local",
             _Embedder, batch_size=batch_size, batch_format="pyarrow", concurrency=actors,
             num_gpus=1 if gpus else 0, num_cpus=1 if gpus else threads,
             fn_constructor_kwargs={"encoder": encoder.name, "device": "cuda" if gpus else "cpu", "threads": threads,
-                                   "precision": encoder.precision, "runtime": "onnx" if encoder.exported else "torch",
+                                   "precision": encoder.precision, "runtime": encoder.runtime,
                                    "probe": np.asarray(encoder.probe()), "ids": source.ids,
                                    "columns": source.columns}).write_parquet(folder, max_rows_per_file=shard_rows,
                                                                              row_group_size=min(GROUP_ROWS, shard_rows))

@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 
 from core.errors import LookalikeError
+from core.settings import ModelSettings
 from core.types import EncoderInfo
 
 from .exported import ExportedPass, exported_pass
@@ -81,6 +82,11 @@ class Encoder:
     channels_last: bool = field(init=False, default=False)
     exported: ExportedPass | None = field(default=None, repr=False)  # the image pass in ONNX Runtime, if any
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def runtime(self) -> str:
+        """What runs its image pass: "onnx" (ONNX Runtime) or "torch"."""
+        return "onnx" if self.exported is not None else "torch"
 
     @property
     def model_type(self) -> str:
@@ -182,6 +188,11 @@ def load_encoder(name: str, device: str | None = None, precision: str = "float32
         encoder.exported = exported_pass(name, encoder.model, POOLINGS[encoder.pooling],
                                          encoder.prepare([_probe_image()]))
     return encoder
+
+
+def encoder_for(name: str, models: ModelSettings) -> Encoder:
+    """`load_encoder(name)` where, at the precision and by the runtime `models` (the settings) say."""
+    return load_encoder(name, device=models.device, precision=models.precision, runtime=models.runtime)
 
 
 def batch_for(model, device: str) -> int:

@@ -16,7 +16,7 @@ from index.catalog_index import CatalogIndex
 from index.kinds import ProductKinds, load_kind_rules
 from index.store import read_live_manifest
 from models.detector import load_yolo
-from models.encoder import load_encoder
+from models.encoder import encoder_for
 from models.runtime import set_threads
 
 from .adapt import FitSettings, adapt_index
@@ -62,10 +62,7 @@ def _adapt(args) -> int:
         settings = Settings.from_env(index_dir=args.index, encoder=args.encoder, device=args.device)
         set_threads(settings.models.threads)
         directory = settings.catalog.index_dir
-        encoder = load_encoder(settings.models.encoder or read_live_manifest(directory).encoder.name,
-                               device=settings.models.device,
-                               precision=settings.models.precision,
-                               runtime=settings.models.runtime)
+        encoder = encoder_for(settings.models.encoder or read_live_manifest(directory).encoder.name, settings.models)
         index = CatalogIndex.load(directory)  # adapt_index checks it against the encoder
         path, report = adapt_index(index, encoder, per_photo=args.views, settings=FitSettings(epochs=args.epochs),
                                    padding=settings.search.crop_padding, out_dir=args.out,
