@@ -29,10 +29,10 @@ from core.errors import LookalikeError
 from core.images import ImageError, load_image
 from core.settings import MAX_TOP_K, Settings
 from core.types import SELECTION, WHOLE_PHOTO, Product
-from index.fetch import is_url
-from index.kinds import category_noun
+from index.catalog.fetch import is_url
+from index.store.kinds import category_noun
 from search.batching import SearchBatcher
-from index.ensure import must_build
+from index.build.ensure import must_build
 from search.engine import Engine, load_engine
 from search.query import MAX_WORDS, QueryError, check_conf, check_top_k, check_words, read_box, read_filters
 from search.starting import StartingEngine

@@ -23,8 +23,8 @@ from tqdm.auto import tqdm
 
 from core.errors import LookalikeError
 from core.settings import DEFAULT_ENCODER, Settings, parse_setting
-from index.ensure import ensure_index
-from index.manifest import package_versions
+from index.build.ensure import ensure_index
+from index.store.manifest import package_versions
 from models.detector import load_detector
 from models.runtime import set_threads
 from search.engine import Engine, load_engine

@@ -24,11 +24,12 @@ import numpy as np
 
 from core.types import Product, Where
 from index.catalog_index import CatalogIndex
-from index.kinds import ProductKinds, load_kind_rules
-from index.manifest import VectorSpec
-from index.products import FILES as TABLE_FILES
-from index.products import write_table
-from index.vectors import BACKENDS, FaissFlatIP, new_backend
+from index.store.kinds import ProductKinds, load_kind_rules
+from index.vectors.backend import VectorSpec
+from index.store.products import FILES as TABLE_FILES
+from index.store.products import write_table
+from index.vectors.backends import BACKENDS, new_backend
+from index.vectors.faiss import FaissFlatIP
 from models.runtime import set_threads
 
 from .load import rss_mib

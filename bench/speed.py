@@ -34,9 +34,10 @@ from bench.build import CLIP_B32, encoder_path
 from bench.quality import parse_overrides
 from core.images import load_image
 from core.settings import Settings
-from index.build import build_index
-from index.catalog import ColumnMap, Reading, open_catalog
-from index.image_reader import ImageReader
+from index.build.builder import build_index
+from index.catalog.source import ColumnMap, Reading
+from index.catalog.open import open_catalog
+from index.catalog.image_reader import ImageReader
 from models.encoder import encoder_for
 from models.runtime import set_threads
 from search.boxes import letterbox

@@ -1,1 +1,1 @@
-"""Building, storing and loading a catalog index. Imports `core` and `models`, never `search`."""
+"""A catalog index: reading a catalog, storing the index, its vectors, building it; imports `core` and `models`."""

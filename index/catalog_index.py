@@ -11,13 +11,14 @@ import numpy as np
 from core.types import Match, Product, Where
 from models.adaptation import Adaptation, AdaptedEncoder
 
-from .adapted import load_adaptation
+from index.store.adaptation import load_adaptation
 from .errors import IndexCorruptError, IndexMismatchError
-from .manifest import Manifest
-from .products import EARLIER_FILES, ProductTable
-from .products import FILES as TABLE_FILES
-from .store import open_version, verify
-from .vectors import VectorBackend, backend_files, load_backend
+from index.store.manifest import Manifest
+from index.store.products import EARLIER_FILES, ProductTable
+from index.store.products import FILES as TABLE_FILES
+from index.store.versions import open_version, verify
+from index.vectors.backend import VectorBackend
+from index.vectors.backends import backend_files, load_backend
 
 log = logging.getLogger(__name__)
 

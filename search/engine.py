@@ -14,8 +14,8 @@ from core.protocols import ImageEncoder, ObjectDetector
 from core.settings import SearchSettings, Settings, SettingsError
 from core.types import SELECTION, WHOLE_PHOTO, Detections, Filters, Match, ObjectResult, SearchResult, TextResult, Where
 from index.catalog_index import CatalogIndex
-from index.ensure import ensure_index
-from index.text import TOKEN
+from index.build.ensure import ensure_index
+from index.store.text import TOKEN
 from models.adaptation import AdaptedEncoder
 from models.detector import load_detector
 from models.runtime import set_threads

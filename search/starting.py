@@ -17,7 +17,7 @@ from typing import Callable
 from core.errors import LookalikeError
 from core.settings import Settings
 from index.catalog_index import CatalogIndex
-from index.store import live_version
+from index.store.versions import live_version
 
 from .engine import Engine, load_engine
 

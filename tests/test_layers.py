@@ -1,15 +1,12 @@
 """Dependencies point one way: a module imports only packages of lower layers, and its own package.
 
-    core  <  models  <  index  <  search  <  train  <  app.py, bench/
+    core  <  models  <  index  <  search  <  train  <  web  <  app.py, bench/
 """
 
-import ast
-
 import pytest
+from source_tree import imported_names, project_modules
 
-from support import ROOT
-
-LAYERS = {"core": 0, "models": 1, "index": 2, "search": 3, "train": 4, "bench": 5, "app": 5}
+LAYERS = {"core": 0, "models": 1, "index": 2, "search": 3, "train": 4, "web": 5, "bench": 6, "app": 6}
 
 
 def layer_of(module: str) -> int:
@@ -19,16 +16,7 @@ def layer_of(module: str) -> int:
 
 def imports(source: str, module: str) -> set[str]:
     """The top-level packages that `source` (the text of `module`) imports, anywhere in it."""
-    found = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            names = [module.split(".")[0] if node.level else node.module]
-        else:
-            continue
-        found |= {name.split(".")[0] for name in names}
-    return found
+    return {name.split(".")[0] for name in imported_names(source, module)}
 
 
 def violations(source: str, module: str) -> list[str]:
@@ -38,23 +26,16 @@ def violations(source: str, module: str) -> list[str]:
             if package != own and LAYERS[package] >= layer_of(module)]
 
 
-def project_modules():
-    yield ROOT / "app.py", "app"
-    for package in LAYERS:
-        for path in sorted((ROOT / package).glob("*.py")) if (ROOT / package).is_dir() else ():
-            yield path, f"{package}.{path.stem}"
-
-
 def test_every_module_imports_only_lower_layers():
     modules = list(project_modules())
-    assert len(modules) > 20  # the walk found the project
+    assert len(modules) > 60  # the walk found the project, its folders' modules among them
     found = [v for path, module in modules for v in violations(path.read_text(encoding="utf-8"), module)]
     assert not found, "\n".join(found)
 
 
 # Each library's objects stay behind one seam; torch and faiss thread counts are set in models.runtime.
-CONFINED = {"faiss": {"index.vectors", "models.runtime"}, "ultralytics": {"models.detector"},
-            "transformers": {"models.encoder"}, "onnxruntime": {"models.exported"}, "gradio": {"app"}}
+CONFINED = {"faiss": {"index.vectors.faiss", "models.runtime"}, "ultralytics": {"models.detector"},
+            "transformers": {"models.encoder"}, "onnxruntime": {"models.exported"}, "pymilvus": {"index.vectors.milvus"}}
 
 
 def test_libraries_are_used_behind_their_seams():
@@ -64,12 +45,20 @@ def test_libraries_are_used_behind_their_seams():
     assert used == CONFINED
 
 
+def test_gradio_is_the_page_s_alone():
+    modules = list(project_modules())
+    users = {m for path, m in modules if "gradio" in imports(path.read_text(encoding="utf-8"), m)}
+    assert users and all(m == "app" or m.startswith("web.") for m in users), users
+
+
 @pytest.mark.parametrize("module, source, bad", [
     ("core.types", "from search.engine import Engine", True),
-    ("index.store", "def f():\n    import search.engine", True),  # a lazy import counts too
-    ("models.encoder", "from index import store", True),
+    ("index.store.versions", "def f():\n    import search.engine", True),  # a lazy import counts too
+    ("models.encoder", "from index.store import versions", True),
     ("bench.quality", "import app", True),  # same layer, another package
-    ("index.build", "from core.images import load_image\nfrom .store import VersionWriter", False),
+    ("web.layout", "import app", True),
+    ("app", "from web.layout import Page", False),
+    ("index.build.builder", "from core.images import load_image\nfrom ..store.versions import VersionWriter", False),
     ("index.__main__", "from search.engine import load_engine", True),  # a command is on its package's floor
     ("train.__main__", "from search.engine import load_engine", False),
     ("search.engine", "from index.catalog_index import CatalogIndex\nimport numpy", False),

@@ -1,1 +1,1 @@
-"""Training on the catalog: synthetic scenes, detector fine-tuning."""
+"""Training on the catalog: synthetic scenes, fine-tuning a detector, adapting the encoder to the catalog."""

@@ -11,10 +11,11 @@ from pathlib import Path
 from core.errors import LookalikeError
 from core.images import ImageError, load_image
 from core.settings import Settings, cache_root
-from index.catalog import ColumnMap, Reading, open_catalog
+from index.catalog.source import ColumnMap, Reading
+from index.catalog.open import open_catalog
 from index.catalog_index import CatalogIndex
-from index.kinds import ProductKinds, load_kind_rules
-from index.store import read_live_manifest
+from index.store.kinds import ProductKinds, load_kind_rules
+from index.store.versions import read_live_manifest
 from models.detector import load_yolo
 from models.encoder import encoder_for
 from models.runtime import set_threads

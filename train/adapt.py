@@ -22,9 +22,9 @@ from tqdm.auto import tqdm
 
 from core.images import load_image
 from core.settings import SearchSettings
-from index.adapted import refuse_adapted, write_adapted
+from index.build.adapted import refuse_adapted, write_adapted
 from index.catalog_index import CatalogIndex
-from index.manifest import AdaptationInfo
+from index.store.manifest import AdaptationInfo
 from models.adaptation import Adaptation
 
 from .views import room_views

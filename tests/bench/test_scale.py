@@ -5,7 +5,7 @@ import json
 import numpy as np
 
 from bench.scale import clustered, main
-from index.vectors import BACKENDS
+from index.vectors.backends import BACKENDS
 
 
 def test_every_backend_is_measured_at_each_size_and_dimension(tmp_path, capsys):

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from index.build import BuildError, build_index
-from index.catalog import open_catalog
+from index.build.builder import BuildError, build_index
+from index.catalog.open import open_catalog
 from index.catalog_index import CatalogIndex
 from index.errors import IndexNotFoundError
-from index.store import live_version
+from index.store.versions import live_version
 
 
 def _build(source, encoder, out, **kw):
@@ -126,7 +126,7 @@ def test_a_catalog_of_web_images_can_keep_its_thumbnails_as_links(tmp_path, tiny
     """With thumbnails="link" a web image's thumbnail is its link (nothing copied), and updates keep it so."""
     from support import http_folder, write_csv
 
-    from index.update import update_index
+    from index.build.update import update_index
 
     (tmp_path / "site").mkdir()
     for i, colour in enumerate([(200, 30, 30), (30, 200, 30)]):

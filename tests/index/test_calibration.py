@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from index.calibration import Calibration, calibrate
-from index.vectors import FaissFlatIP
+from index.vectors.calibration import Calibration, calibrate
+from index.vectors.faiss import FaissFlatIP
 
 
 @pytest.mark.parametrize("score, closeness", [(0.1, 0.0), (0.3, 0.0), (0.55, 0.5), (0.8, 1.0), (0.95, 1.0)])

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from index.catalog import CatalogError, CatalogSource, ColumnMap, open_catalog
+from index.catalog.source import CatalogError, CatalogSource, ColumnMap
+from index.catalog.open import open_catalog
 
 
 def test_a_csv_with_guessed_columns(color_catalog):

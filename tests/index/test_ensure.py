@@ -4,7 +4,7 @@ import pytest
 
 from core.settings import Settings
 from index.errors import IndexMismatchError, IndexNotFoundError
-from index.store import live_version
+from index.store.versions import live_version
 from support import ensure
 
 

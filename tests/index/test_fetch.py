@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from PIL import Image
 
-from index.fetch import FetchFailure, ImageFetcher, is_url
+from index.catalog.fetch import FetchFailure, ImageFetcher, is_url
 
 
 def image_bytes(format: str, colour: str) -> bytes:

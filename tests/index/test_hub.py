@@ -13,12 +13,12 @@ import pytest
 from support import ensure
 
 from core.settings import Settings
-from index.build import build_index
-from index.catalog import open_catalog
+from index.build.builder import build_index
+from index.catalog.open import open_catalog
 from index.catalog_index import CatalogIndex
 from index.errors import IndexCorruptError, IndexNotFoundError
-from index.hub import HubIndex, hub_index, stage
-from index.store import live_version
+from index.build.hub import HubIndex, hub_index, stage
+from index.store.versions import live_version
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 

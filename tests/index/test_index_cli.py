@@ -13,7 +13,7 @@ from support import ROOT
 
 from index.__main__ import main
 from index.catalog_index import CatalogIndex
-from index.store import live_version
+from index.store.versions import live_version
 
 
 def test_build_prints_a_summary(color_catalog, tiny_clip_path, tmp_path, capsys):
@@ -53,8 +53,8 @@ def test_a_real_process_shows_progress(color_catalog, tiny_clip_path, tmp_path):
 @pytest.mark.slow
 def test_builds_killed_at_random_moments_leave_the_live_index_serving(color_catalog, tiny_clip, tiny_clip_path,
                                                                         tmp_path):
-    from index.build import build_index
-    from index.catalog import open_catalog
+    from index.build.builder import build_index
+    from index.catalog.open import open_catalog
 
     out = tmp_path / "idx"
     build_index(open_catalog(color_catalog), tiny_clip, out, progress=False)

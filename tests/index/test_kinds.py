@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from index.kinds import KindRules, KindRulesError, ProductKinds, category_noun, load_kind_rules
+from index.store.kinds import KindRules, KindRulesError, ProductKinds, category_noun, load_kind_rules
 
 RULES = load_kind_rules(None)
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from core.types import EncoderInfo
-from index.catalog import CatalogSource
+from index.catalog.source import CatalogSource
 from index.errors import IndexCorruptError, IndexMismatchError
-from index.manifest import FORMAT_VERSION, AdaptationInfo, Manifest, package_versions, sha256
+from index.store.manifest import FORMAT_VERSION, AdaptationInfo, Manifest, package_versions, sha256
 from support import FakeEncoder
 
 MANIFEST = Manifest(encoder=EncoderInfo("enc", "fake", "centre-colour", 3), probe=(1.0, 0.0, 0.0),

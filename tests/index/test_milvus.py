@@ -1,4 +1,4 @@
-"""The Milvus backend (index.milvus) on Milvus Lite: an index built end to end finds what exact FAISS finds,
+"""The Milvus backend (index.vectors.milvus) on Milvus Lite: an index built end to end finds what exact FAISS finds,
 filters become Milvus expressions, stale collections go, and what cannot work says why. The contract
 every backend keeps is tested in test_vectors.py."""
 
@@ -14,18 +14,18 @@ from support import write_csv
 
 from core.settings import CatalogSettings
 from core.types import Where
-from index.build import build_index
-from index.catalog import open_catalog
+from index.build.builder import build_index
+from index.catalog.open import open_catalog
 from index.catalog_index import CatalogIndex
 from index.errors import CatalogIndexError, IndexCorruptError
-from index.kinds import ProductKinds, load_kind_rules
-from index.manifest import VectorSpec
-from index.products import write_table
-from index.vectors import load_backend, new_backend, spec_for
+from index.store.kinds import ProductKinds, load_kind_rules
+from index.vectors.backend import VectorSpec
+from index.store.products import write_table
+from index.vectors.backends import load_backend, new_backend, spec_for
 
 pytest.importorskip("pymilvus", reason="pymilvus is not installed (pip install -r requirements-scale.txt)")
 
-from index.milvus import MilvusError, MilvusVectors, expression  # noqa: E402
+from index.vectors.milvus import MilvusError, MilvusVectors, expression  # noqa: E402
 
 CATEGORIES = ("Chair", "Three-seat sofa", "Rug", 'Armchair "Oslo" \\ oak', "")  # a quote and a backslash, none
 
@@ -126,7 +126,7 @@ def test_a_build_drops_the_collections_of_versions_gone_and_no_other_directorys(
 
 def test_without_pymilvus_a_milvus_index_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "pymilvus", None)  # as if not installed
-    monkeypatch.delitem(sys.modules, "index.milvus")
+    monkeypatch.delitem(sys.modules, "index.vectors.milvus")
     with pytest.raises(CatalogIndexError, match=r"needs pymilvus.*pip install -r requirements-scale.txt"):
         new_backend(VectorSpec("milvus"), 8)
 

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from index.build import build_index
-from index.catalog import open_catalog
+from index.build.builder import build_index
+from index.catalog.open import open_catalog
 from index.catalog_index import CatalogIndex
-from index.products import read_photos
-from index.ray_embed import RayError, Shards, build_on_ray, embed_on_ray
+from index.store.products import read_photos
+from index.build.ray_embed import RayError, Shards, build_on_ray, embed_on_ray
 
 try:
     import ray

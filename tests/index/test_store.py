@@ -8,12 +8,12 @@ import pytest
 from support import FakeEncoder, colour_catalog
 
 from core.types import Match, Where
-from index.build import build_index
-from index.catalog import open_catalog
+from index.build.builder import build_index
+from index.catalog.open import open_catalog
 from index.catalog_index import CatalogIndex
 from index.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
-from index import store
-from index.store import live_version, read_live_manifest
+from index.store import versions as store
+from index.store.versions import live_version, read_live_manifest
 
 COLOURS = {(255, 0, 0): [1, 0, 0], (200, 0, 50): [0.9, 0.1, 0], (150, 0, 100): [0.8, 0.2, 0], (0, 0, 255): [0, 1, 0],
            (255, 255, 255): [0, 0, 1]}
@@ -171,7 +171,7 @@ def test_an_index_of_format_5_with_its_products_in_json_lines_still_loads(index_
     """Indexes built before the table was parquet (format 5, products.jsonl; on the Hub too) are served as they are."""
     import json
 
-    from index.manifest import sha256
+    from index.store.manifest import sha256
 
     version = live_version(index_dir)
     before = CatalogIndex.load(index_dir)
@@ -195,8 +195,8 @@ def test_an_index_of_format_5_with_its_products_in_json_lines_still_loads(index_
 
 def test_the_products_come_back_from_their_columns_as_they_went_in(tmp_path):
     from core.types import Product
-    from index.kinds import ProductKinds, load_kind_rules
-    from index.products import ProductTable, write_table
+    from index.store.kinds import ProductKinds, load_kind_rules
+    from index.store.products import ProductTable, write_table
 
     products = [Product(row=0, id="A", name="Oak chair", category="Chair", price=19.5, link="https://s.example/a",
                         image="images/0.jpg", popularity=4.5, attributes={"colour": "oak"}),

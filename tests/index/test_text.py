@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from core.types import Product
-from index.text import TextIndex
+from index.store.text import TextIndex
 
 PRODUCTS = [Product(0, "a", "EKTORP sofa", "Sofa", attributes={"colour": "Hallarp beige"}),
             Product(1, "b", "STRANDMON wing chair", "Armchair", attributes={"colour": "Nordvalla dark grey"}),

@@ -10,13 +10,13 @@ from PIL import Image
 from support import http_folder, write_csv
 
 from index.__main__ import main
-from index.build import build_index
-from index.catalog import open_catalog
+from index.build.builder import build_index
+from index.catalog.open import open_catalog
 from index.catalog_index import CatalogIndex
-from index.manifest import Manifest, sha256
-from index.products import PHOTOS
-from index.store import live_version
-from index.update import update_index
+from index.store.manifest import Manifest, sha256
+from index.store.products import PHOTOS
+from index.store.versions import live_version
+from index.build.update import update_index
 
 COLOURS = {"P0": (220, 30, 30), "P1": (30, 200, 40), "P2": (30, 40, 220), "P3": (240, 230, 20),
            "P4": (10, 10, 10)}
@@ -181,8 +181,8 @@ def test_other_kind_rules_are_refused(tmp_path, tiny_clip, capsys, monkeypatch):
 
 
 def test_an_adapted_index_stays_adapted_and_its_new_photos_are_mapped_alike(tmp_path, tiny_clip):
-    from index.adapted import write_adapted
-    from index.manifest import AdaptationInfo
+    from index.build.adapted import write_adapted
+    from index.store.manifest import AdaptationInfo
     from models.adaptation import Adaptation
 
     catalog = _shop(tmp_path / "shop", COLOURS)

@@ -8,21 +8,13 @@ import numpy as np
 import pytest
 
 from core.types import Product, Where
-from index.kinds import ProductKinds, load_kind_rules
-from index.manifest import VectorSpec
-from index.products import FILES as TABLE_FILES
-from index.products import ProductTable, write_table
-from index.vectors import (
-    BACKENDS,
-    EXACT_UPTO,
-    OPTIONAL,
-    FaissFlatIP,
-    FaissHNSW,
-    load_backend,
-    new_backend,
-    recall_at_10,
-    spec_for,
-)
+from index.store.kinds import ProductKinds, load_kind_rules
+from index.vectors.backend import VectorSpec
+from index.store.products import FILES as TABLE_FILES
+from index.store.products import ProductTable, write_table
+from index.vectors.backends import BACKENDS, EXACT_UPTO, OPTIONAL, load_backend, new_backend, spec_for
+from index.vectors.faiss import FaissFlatIP, FaissHNSW
+from index.vectors.recall import recall_at_10
 
 DIM, ROWS = 16, 300
 CATEGORIES = ("Chair", "Sofa", "Rug", "Table lamp", "")  # two detector classes, two of the shop's own kinds, none

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from index.build import build_index
-from index.catalog import open_catalog
-from index.store import live_version
+from index.build.builder import build_index
+from index.catalog.open import open_catalog
+from index.store.versions import live_version
 from search.__main__ import main
 from support import ROOT
 

@@ -5,8 +5,8 @@ import pytest
 
 from core.settings import SearchSettings
 from core.types import SELECTION, Filters
-from index.build import build_index
-from index.catalog import open_catalog
+from index.build.builder import build_index
+from index.catalog.open import open_catalog
 from index.catalog_index import CatalogIndex
 from search.engine import Engine
 from search.query import QueryError

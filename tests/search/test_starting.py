@@ -7,9 +7,9 @@ import pytest
 from support import colour_catalog, save_tiny_vit
 
 from core.settings import Settings
-from index.build import build_index
-from index.catalog import open_catalog
-from index.update import update_index
+from index.build.builder import build_index
+from index.catalog.open import open_catalog
+from index.build.update import update_index
 from models.encoder import load_encoder
 from search.starting import StartingEngine
 

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from core.types import WHOLE_PHOTO, Product
-from index.text import TextIndex
+from index.store.text import TextIndex
 from support import HK, needs_shared
 
 pytestmark = [needs_shared]

@@ -7,11 +7,11 @@ from PIL import Image
 
 from core.settings import Settings
 from core.types import EncoderInfo
-from index.adapted import write_adapted
+from index.build.adapted import write_adapted
 from index.catalog_index import CatalogIndex
 from index.errors import IndexMismatchError
-from index.manifest import AdaptationInfo
-from index.store import live_version
+from index.store.manifest import AdaptationInfo
+from index.store.versions import live_version
 from models.adaptation import Adaptation, AdaptationError, AdaptedEncoder
 from models.encoder import load_encoder
 from search.engine import Engine, load_engine

@@ -9,22 +9,14 @@ listings' `main_image_id` -> `images_small`'s `image_id`), are joined to their r
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-from .catalog import (TEXT_SAMPLE, Catalog, CatalogError, CatalogSource, ColumnMap, Reading, _check_kept,
-                      _holds_words, _kept_column, _reading_fields, _resolved_revision, _text, link_columns)
-from .tables import ParquetTable, Position, TableError, dataset_files
+from .catalog import Catalog, check_kept, kept_column
+from .source import CatalogError, CatalogSource, ColumnMap, Reading, link_columns, recorded_reading
+from .tables import ParquetTable, Position, StoredImage, TableError, dataset_files
+from .values import TEXT_SAMPLE, as_text, holds_words
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class StoredImage:
-    """An image in a column of a dataset's parquet files, read when the build needs it."""
-
-    table: ParquetTable
-    column: str
-    at: Position
 
 
 def read_tables(source: str, columns: ColumnMap, reading: Reading) -> Catalog:
@@ -45,16 +37,16 @@ def read_tables(source: str, columns: ColumnMap, reading: Reading) -> Catalog:
     resolved = columns.resolve(names)
     used = {c for c in resolved.values() if c}
     text = columns.text if columns.text is not None else tuple(
-        c for c in sample[0] if c not in used and _holds_words(sample, c))
+        c for c in sample[0] if c not in used and holds_words(sample, c))
     # A column named but missing is left for the catalog to refuse, in its own words.
     rows, positions = table.read(sorted(_needed(resolved, text, reading) & set(names) - set(table.image_columns)))
     every_category = [row.get(resolved["category"]) for row in rows] if resolved["category"] else None
     notes = [f"Read {len(rows):,} rows of {len(table.files.files)} parquet file(s) of {table.name}."]
     if reading.keep:
-        column, values = _kept_column(reading.keep, names)
-        kept = [i for i, row in enumerate(rows) if _text(row.get(column)) in values]
+        column, values = kept_column(reading.keep, names)
+        kept = [i for i, row in enumerate(rows) if as_text(row.get(column)) in values]
         total, rows, positions = len(rows), [rows[i] for i in kept], [positions[i] for i in kept]
-        notes.append(_check_kept(rows, reading.keep, total))
+        notes.append(check_kept(rows, reading.keep, total))
     keys = None
     if reading.images:
         rows, keys, note = _joined(rows, source, reading)
@@ -63,10 +55,10 @@ def read_tables(source: str, columns: ColumnMap, reading: Reading) -> Catalog:
         for row, at in zip(rows, positions):
             row[resolved["image"]] = StoredImage(table, resolved["image"], at)
         keys = positions  # a capped build takes neighbouring rows, so it reads few row groups
-    catalog_source = CatalogSource("disk", path=source, split=reading.split, **_reading_fields(reading)) \
+    catalog_source = CatalogSource("disk", path=source, split=reading.split, **recorded_reading(reading)) \
         if table.files.source.startswith("/") else CatalogSource(
             "hub", id=source, split=reading.split,
-            revision=table.files.revision or _resolved_revision(source, reading.revision), **_reading_fields(reading))
+            revision=table.files.revision or _resolved_revision(source, reading.revision), **recorded_reading(reading))
     return Catalog(rows, resolved, catalog_source, text_columns=text, links=reading.links, limit=reading.limit,
                    prefer=reading.prefer, keys=keys, schema={f.name: str(f.type) for f in table.schema},
                    every_category=every_category, notes=notes)
@@ -143,10 +135,20 @@ def _streamed(source: str, columns: ColumnMap, reading: Reading) -> Catalog:
     every_category = [row.get(resolved["category"]) for row in rows] if resolved["category"] else None
     notes = [f"Read all {len(rows):,} rows of {source}, images included: its files are not parquet."]
     if reading.keep:
-        column, values = _kept_column(reading.keep, names)
-        total, rows = len(rows), [row for row in rows if _text(row.get(column)) in values]
-        notes.append(_check_kept(rows, reading.keep, total))
+        column, values = kept_column(reading.keep, names)
+        total, rows = len(rows), [row for row in rows if as_text(row.get(column)) in values]
+        notes.append(check_kept(rows, reading.keep, total))
     catalog_source = CatalogSource("hub", id=source, split=reading.split,
-                                   revision=_resolved_revision(source, reading.revision), **_reading_fields(reading))
+                                   revision=_resolved_revision(source, reading.revision), **recorded_reading(reading))
     return Catalog(rows, resolved, catalog_source, text_columns=columns.text, links=reading.links,
                    limit=reading.limit, prefer=reading.prefer, every_category=every_category, notes=notes)
+
+
+def _resolved_revision(dataset_id: str, revision: str | None) -> str | None:
+    """The commit the Hub serves for `revision`, so the manifest pins exactly what was indexed."""
+    from huggingface_hub import HfApi
+
+    try:
+        return HfApi().dataset_info(dataset_id, revision=revision).sha
+    except Exception:  # offline, or a local datasets script: the manifest then records what was asked
+        return revision

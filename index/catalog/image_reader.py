@@ -18,7 +18,7 @@ from PIL import Image
 from core.images import ImageError, load_image
 from core.settings import cache_root
 
-from .catalog_tables import StoredImage
+from .tables import StoredImage
 from .fetch import FetchFailure, ImageFetcher, is_url
 
 UNREADABLE = "unreadable image"

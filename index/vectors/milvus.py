@@ -30,9 +30,9 @@ from pymilvus import DataType, MilvusClient, MilvusException
 
 from core.types import Where
 
-from .errors import CatalogIndexError, IndexCorruptError
-from .kinds import ProductKinds
-from .products import FILES as TABLE_FILES
+from index.errors import CatalogIndexError, IndexCorruptError
+from index.store.kinds import ProductKinds
+from index.store.products import FILES as TABLE_FILES
 
 LITE_DEFAULT = "milvus.db"  # Milvus Lite's folder in the index directory, when no URI is given
 TOKEN_VARIABLE = "LOOKALIKE_MILVUS_TOKEN"  # a server's "user:password" or API key; never written to the manifest

@@ -13,14 +13,15 @@ from core.protocols import ImageEncoder
 from core.settings import DEFAULT_CATALOG, DEFAULT_ENCODER, CatalogSettings, ModelSettings
 from models.encoder import Encoder, encoder_for
 
-from .build import build_index
-from .catalog import ColumnMap, Reading, open_catalog
-from .catalog_index import CatalogIndex
-from .errors import CatalogIndexError, IndexMismatchError
+from .builder import build_index
+from index.catalog.source import ColumnMap, Reading
+from index.catalog.open import open_catalog
+from index.catalog_index import CatalogIndex
+from index.errors import CatalogIndexError, IndexMismatchError
 from .hub import download, hub_index
-from .kinds import load_kind_rules
-from .manifest import Manifest
-from .store import read_live_manifest
+from index.store.kinds import load_kind_rules
+from index.store.manifest import Manifest
+from index.store.versions import read_live_manifest
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import IndexNotFoundError
-from .manifest import Manifest
-from .store import live_version, read_live_manifest
-from .vectors import backend_files, describe
+from index.errors import IndexNotFoundError
+from index.store.manifest import Manifest
+from index.store.versions import live_version, read_live_manifest
+from index.vectors.backends import backend_files, describe
 
 SCHEME = "hf://datasets/"
 REPO = re.compile(r"[\w.-]+/[\w.-]+")

@@ -10,8 +10,10 @@ from __future__ import annotations
 from itertools import islice
 from pathlib import Path
 
-from .catalog import COLUMN_CANDIDATES, Catalog, ColumnMap, Reading, open_catalog
-from .catalog_tables import StoredImage
+from .source import COLUMN_CANDIDATES, ColumnMap, Reading
+from .catalog import Catalog
+from .open import open_catalog
+from .tables import StoredImage
 from .fetch import is_url
 from .tables import TableError, config_names
 

@@ -13,14 +13,15 @@ import pydantic
 
 from core.types import EncoderInfo
 
-from .calibration import Calibration
-from .catalog import CatalogSource
-from .errors import IndexCorruptError, IndexMismatchError
+from index.vectors.backend import VectorSpec
+from index.vectors.calibration import Calibration
+from index.catalog.source import CatalogSource
+from index.errors import IndexCorruptError, IndexMismatchError
 
 # 2: checksums of every file, and of the manifest in CURRENT; 3: the similarity scale (calibration),
 # products' text columns and popularity; 4: products' kinds (kinds.json) and the vector backend;
-# 5: an adaptation of the encoder (index.adapted), which a reader of format 4 would ignore; 6: the product
-# table in parquet (index.products), loaded in seconds at a million products
+# 5: an adaptation of the encoder (index.store.adaptation), which a reader of format 4 would ignore; 6: the product
+# table in parquet (index.store.products), loaded in seconds at a million products
 FORMAT_VERSION = 6
 READABLE_FORMATS = (4, 5, 6)  # 4 is 5 without an adaptation; 5 is 6 with the product table in JSON lines
 # Cosine between the stored probe embedding and the encoder's own: equal weights and
@@ -29,16 +30,8 @@ PROBE_MIN_COSINE = 0.99
 
 
 @dataclass(frozen=True)
-class VectorSpec:
-    """Which vector backend (`index.vectors`) holds an index's vectors, and with what parameters."""
-
-    backend: str = "faiss-flat-ip"
-    params: dict[str, str | int | float] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class AdaptationInfo:
-    """How an index's vectors were adapted to its catalog (`index.adapted`, `python -m train adapt`)."""
+    """How an index's vectors were adapted to its catalog (`index.build.adapted`, `python -m train adapt`)."""
 
     encoder: EncoderInfo  # the frozen encoder the adaptation was learnt on
     probe: tuple[float, ...]  # that encoder's Encoder.probe

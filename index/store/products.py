@@ -23,8 +23,8 @@ import pyarrow.parquet as pq
 
 from core.types import Product, Where
 
-from .errors import IndexCorruptError
-from .fetch import is_url
+from index.errors import IndexCorruptError
+from index.catalog.fetch import is_url
 from .kinds import ProductKinds
 from .text import TextIndex
 

@@ -1,54 +1,27 @@
 """An adapted index: the same products, their vectors mapped by an adaptation (`models.adaptation`) that
 is stored beside them, so that queries are mapped alike.
 
-The adaptation is two arrays in a safetensors file (no pickle), checksummed with the version's
-other files; the manifest says which frozen encoder it was learnt on (`AdaptationInfo`).
+Written as a build writes (`index.store.adaptation` loads it): a new version made live atomically.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
-from safetensors import SafetensorError
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import save_file
 
+from index.catalog_index import CatalogIndex
 from models.adaptation import Adaptation, AdaptationError
 
-from .calibration import calibrate
-from .errors import IndexCorruptError, IndexMismatchError
-from .manifest import FORMAT_VERSION, PROBE_MIN_COSINE, AdaptationInfo, Manifest
-from .products import PHOTOS, write_table
-from .store import VersionWriter, link_or_copy
-from .vectors import commit_measured, new_backend
+from index.vectors.calibration import calibrate
+from index.store.manifest import FORMAT_VERSION, AdaptationInfo
+from index.store.products import PHOTOS, write_table
+from index.store.versions import VersionWriter, link_or_copy
+from index.vectors.recall import commit_measured
+from index.vectors.backends import new_backend
 
-if TYPE_CHECKING:  # catalog_index imports this module
-    from .catalog_index import CatalogIndex
-
-
-def load_adaptation(version: Path, manifest: Manifest) -> Adaptation | None:
-    """The adaptation of the version at `version` (its files checked already), None where it has none;
-    IndexMismatchError when it was learnt on another encoder than the vectors' own."""
-    info = manifest.adaptation
-    if info is None:
-        return None
-    learnt_on = float(np.asarray(info.probe, np.float32) @ np.asarray(manifest.probe, np.float32))
-    if info.encoder.dim != manifest.encoder.dim or learnt_on < PROBE_MIN_COSINE:
-        raise IndexMismatchError(
-            f"The adaptation in {version} was learnt on the encoder {info.encoder.name!r} ({info.encoder.dim}-d), "
-            f"but the index's vectors are of {manifest.encoder.name!r} ({manifest.encoder.dim}-d): it does not fit "
-            f"them. Rebuild the index (python -m index build), then adapt it again (python -m train adapt).")
-    try:
-        arrays = load_file(version / info.file)
-        adaptation = Adaptation(arrays["mean"], arrays["matrix"])
-    except (SafetensorError, KeyError, OSError, AdaptationError) as exc:
-        raise IndexCorruptError(f"The adaptation of {version} cannot be read ({exc}); rebuild the index.") from exc
-    if adaptation.dim != manifest.encoder.dim:
-        raise IndexMismatchError(f"The adaptation in {version} maps {adaptation.dim}-d embeddings; the index's "
-                                 f"encoder makes {manifest.encoder.dim}-d ones. Adapt the index again.")
-    return adaptation
 
 
 def write_adapted(index: CatalogIndex, adaptation: Adaptation, info: AdaptationInfo,

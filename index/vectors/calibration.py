@@ -9,12 +9,11 @@ a product is to an unrelated one (the median over random pairs), and to its near
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 import numpy as np
 
-if TYPE_CHECKING:  # the manifest, which vectors imports, imports this module
-    from .vectors import VectorBackend
+from .backend import VectorBackend
 
 SAMPLE = 1000  # products the anchors are measured on; enough for a median to within ~0.01
 NEIGHBOURS = 16  # looked through for the nearest product other than the product itself (its other photos)

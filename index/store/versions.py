@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .errors import CatalogIndexError, IndexCorruptError, IndexNotFoundError
+from index.errors import CatalogIndexError, IndexCorruptError, IndexNotFoundError
 from .manifest import Manifest, sha256
 
 STALE_AFTER_S = 24 * 3600  # a build still running after this long is taken for dead

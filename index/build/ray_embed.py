@@ -26,12 +26,13 @@ import numpy as np
 from core.errors import LookalikeError
 from core.settings import CatalogSettings
 
-from .build import BuildReport, Embedded, border_colour, build_index, save_thumbnail
-from .catalog import Catalog, _text
-from .catalog_tables import StoredImage
-from .fetch import is_url
-from .image_reader import decode, digest
-from .products import DIGEST_BYTES
+from .builder import BuildReport, Embedded, border_colour, build_index, save_thumbnail
+from index.catalog.catalog import Catalog
+from index.catalog.values import as_text
+from index.catalog.tables import StoredImage
+from index.catalog.fetch import is_url
+from index.catalog.image_reader import decode, digest
+from index.store.products import DIGEST_BYTES
 
 log = logging.getLogger(__name__)
 CPUS_PER_ACTOR = 4  # torch threads of an actor on CPUs: past a few, another actor does more than more threads
@@ -237,7 +238,7 @@ class _Embedder:
 
         ids, digests, images = [], [], []
         for product, value in zip(*(batch.column(c).to_pylist() for c in self.columns)):
-            product = _text(product)
+            product = as_text(product)
             if self.ids is not None and product not in self.ids:
                 continue
             found = digest(value)

@@ -17,16 +17,16 @@ import numpy as np
 
 from core.settings import cache_root
 
-from .build import BuildReport, Embedded, build_index
-from .catalog import Catalog
-from .catalog_index import CatalogIndex
-from .fetch import ImageFetcher, is_url
-from .image_reader import ImageReader
-from .manifest import AdaptationInfo
-from .products import DIGEST_BYTES, read_photos
-from .products import FILES as TABLE_FILES
-from .store import file_sha256, link_or_copy
-from .vectors import spec_for
+from .builder import BuildReport, Embedded, build_index
+from index.catalog.catalog import Catalog
+from index.catalog_index import CatalogIndex
+from index.catalog.fetch import ImageFetcher, is_url
+from index.catalog.image_reader import ImageReader
+from index.store.manifest import AdaptationInfo
+from index.store.products import DIGEST_BYTES, read_photos
+from index.store.products import FILES as TABLE_FILES
+from index.store.versions import file_sha256, link_or_copy
+from index.vectors.backends import spec_for
 
 log = logging.getLogger(__name__)
 

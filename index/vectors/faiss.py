@@ -1,17 +1,8 @@
-"""Where an index's vectors live and how they are searched: a `VectorBackend`, named in the manifest.
-
-A backend stores one L2-normalised float32 vector per catalog row and returns each query's nearest
-rows by inner product, among the rows a `core.types.Where` keeps. It translates the `Where` into its
-own filter; a FAISS backend asks the product table for the rows (`select`) and searches those alone,
-so a narrow filter still returns k rows when k exist. Every backend passes `tests/index/test_vectors.py`.
-"""
+"""Vectors in FAISS: exact inner product (`FaissFlatIP`), or an HNSW graph (`FaissHNSW`) for large catalogs."""
 
 from __future__ import annotations
 
-import importlib
-import logging
 from pathlib import Path
-from typing import Callable, ClassVar, Protocol
 
 import torch  # noqa: F401  (before faiss: see below)
 
@@ -20,39 +11,12 @@ import numpy as np
 
 from core.types import Where
 
-from .errors import CatalogIndexError, IndexCorruptError
-from .manifest import VectorSpec
-
-log = logging.getLogger(__name__)
+from ..errors import IndexCorruptError
+from .backend import Select
 
 # torch is imported first on purpose. Both bring their own OpenMP runtime; loaded first, torch's is
 # global and faiss runs on it too. The other way round each runs its own, and their threads contend:
 # measured on 2 cores, a search's FAISS calls took twice as long (9 -> 16 ms a room photo).
-
-# The rows a `Where` keeps (int64, ascending), or None for every row: `index.products.ProductTable.rows_where`.
-Select = Callable[[Where], "np.ndarray | None"]
-
-
-class VectorBackend(Protocol):
-    kind: ClassVar[str]  # its name in the manifest (VectorSpec.backend)
-    files: ClassVar[tuple[str, ...]]  # what it writes into an index version
-    approximate: ClassVar[bool]  # whether it may miss some of the nearest rows (its recall is then measured)
-    dim: int
-
-    def __len__(self) -> int: ...
-
-    def add(self, vectors: np.ndarray, rows: np.ndarray) -> None:
-        """Store (N, D) `vectors` as the catalog `rows` (N,)."""
-
-    def commit(self, folder: Path) -> dict[str, str | int | float]:
-        """Write its files into the version `folder`; the parameters the manifest records to load them."""
-
-    def search(self, queries: np.ndarray, k: int, where: Where | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """The `k` nearest rows to each of (N, D) `queries` among those `where` keeps, best first: (N, k)
-        similarities and (N, k) rows, padded with row -1 where fewer are kept."""
-
-    def sample(self, rows: np.ndarray) -> np.ndarray:
-        """The stored vectors of `rows`, (len(rows), D): what calibration measures the catalog on."""
 
 
 class FaissFlatIP:
@@ -181,7 +145,7 @@ class FaissHNSW(FaissFlatIP):
             rows = self._select(where)
             rows = None if rows is None else np.asarray(rows, np.int64)
         if rows is not None and len(rows) <= max(self.EXACT_UPTO, k):
-            return _exact(self.sample(rows), rows, queries, k)
+            return exact(self.sample(rows), rows, queries, k)
         ef, selector = max(self.EF_SEARCH, 2 * k), None
         if rows is not None:
             bitmap = np.zeros((len(self) + 7) // 8, np.uint8)  # kept, a bit a row: checked at every step
@@ -192,11 +156,11 @@ class FaissHNSW(FaissFlatIP):
         short = (found < 0).any(axis=1) & (k <= (len(self) if rows is None else len(rows)))
         for q in np.flatnonzero(short):  # the graph ran out of kept rows near this query
             kept = np.arange(len(self), dtype=np.int64) if rows is None else rows
-            scores[q], found[q] = (part[0] for part in _exact(self.sample(kept), kept, queries[q:q + 1], k))
+            scores[q], found[q] = (part[0] for part in exact(self.sample(kept), kept, queries[q:q + 1], k))
         return scores, found
 
 
-def _exact(vectors: np.ndarray, rows: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def exact(vectors: np.ndarray, rows: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The `k` best of `rows` (whose `vectors` they are) for each query, padded with row -1, as FAISS pads."""
     scores, at = faiss.knn(queries, vectors, min(k, len(rows)), metric=faiss.METRIC_INNER_PRODUCT) if len(rows) \
         else (np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64))
@@ -204,86 +168,3 @@ def _exact(vectors: np.ndarray, rows: np.ndarray, queries: np.ndarray, k: int) -
     pad = k - found.shape[1]
     return (np.pad(scores, ((0, 0), (0, pad)), constant_values=-np.inf).astype(np.float32),
             np.pad(found, ((0, 0), (0, pad)), constant_values=-1).astype(np.int64))
-
-
-BACKENDS: dict[str, type] = {FaissFlatIP.kind: FaissFlatIP, FaissHNSW.kind: FaissHNSW}
-# Backends of an optional install (requirements-scale.txt), imported when a spec names one: kind -> (module, class).
-OPTIONAL = {"milvus": ("index.milvus", "MilvusVectors")}
-RECALL_CHUNK = 100_000  # catalog vectors held at once while recall is measured
-RECALL_FLOOR = 0.95
-# Catalogs of up to this many photos are searched exactly, larger ones approximately, their recall measured
-# at build. A query costs exact search N x D multiply-adds: on 2 cores (bench.scale), 1.1 ms at 10,000 x 512
-# and 16 ms at 100,000 x 512, against HNSW's 0.12 and 0.18 ms at recall@10 0.99 and 0.97; a search
-# makes one such query per object, and more.
-EXACT_UPTO = 20_000
-
-
-def spec_for(rows: int, wanted: str = "auto") -> VectorSpec:
-    """The backend for a catalog of `rows` photos: `wanted` ("exact", "hnsw", "milvus" or "milvus:URI",
-    `index.milvus`) or, with "auto", by size."""
-    if wanted == "auto":
-        wanted = "exact" if rows <= EXACT_UPTO else "hnsw"
-    name, _, uri = wanted.partition(":")
-    if name == "milvus":  # a Milvus Lite folder (*.db) given is relative to the caller's directory: made absolute
-        return VectorSpec(name, {"uri": str(Path(uri).resolve()) if uri.endswith(".db") else uri} if uri else {})
-    return VectorSpec({"exact": FaissFlatIP.kind, "hnsw": FaissHNSW.kind}[wanted])
-
-
-def commit_measured(vectors: VectorBackend, folder: Path) -> VectorSpec:
-    """Write `vectors` into the version `folder`: its spec for the manifest, with the recall@10 of an
-    approximate backend against exact search (`recall_at_10`), which is warned of under RECALL_FLOOR."""
-    params = vectors.commit(folder)
-    if vectors.approximate:
-        params["recall_at_10"] = round(recall_at_10(vectors), 4)
-        if params["recall_at_10"] < RECALL_FLOOR:
-            log.warning("The approximate index finds %.2f of the 10 nearest products of a sample (under %.2f): "
-                        "searches may miss close matches. Build it exact with LOOKALIKE_VECTOR_INDEX=exact.",
-                        params["recall_at_10"], RECALL_FLOOR)
-    return VectorSpec(vectors.kind, params)
-
-
-def recall_at_10(vectors: VectorBackend, sample: int = 1000, seed: int = 0) -> float:
-    """The share of the 10 exact nearest rows that `vectors` returns, on average, for `sample` of its
-    own vectors as queries (rows 0 to N - 1): 1.0 for an exact backend."""
-    count = len(vectors)
-    k = min(10, count)
-    queries = vectors.sample(np.random.default_rng(seed).choice(count, size=min(sample, count), replace=False))
-    _, found = vectors.search(queries, k)
-    best = np.full((len(queries), 0), -np.inf, np.float32), np.zeros((len(queries), 0), np.int64)
-    for start in range(0, count, RECALL_CHUNK):  # the exact answer, a chunk of the catalog at a time
-        part = np.arange(start, min(start + RECALL_CHUNK, count), dtype=np.int64)
-        scores, rows = (np.hstack(pair) for pair in zip(best, _exact(vectors.sample(part), part, queries, k)))
-        top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-        best = np.take_along_axis(scores, top, 1), np.take_along_axis(rows, top, 1)
-    return float(np.mean([len(set(f) & set(t)) / k for f, t in zip(found, best[1])]))
-
-
-def new_backend(spec: VectorSpec, dim: int) -> VectorBackend:
-    """An empty backend of the kind `spec` names, for vectors of `dim`."""
-    return _backend(spec).new(dim, spec.params)
-
-
-def load_backend(spec: VectorSpec, folder: Path, select: Select) -> VectorBackend:
-    return _backend(spec).load(folder, spec.params, select)
-
-
-def backend_files(spec: VectorSpec) -> tuple[str, ...]:
-    return _backend(spec).files
-
-
-def describe(spec: VectorSpec) -> str:
-    return _backend(spec).description
-
-
-def _backend(spec: VectorSpec) -> type:
-    if spec.backend in OPTIONAL:
-        module, name = OPTIONAL[spec.backend]
-        try:
-            return getattr(importlib.import_module(module), name)
-        except ModuleNotFoundError as exc:
-            raise CatalogIndexError(f"The {spec.backend} vector backend needs {exc.name}, which is not installed: "
-                                    f"pip install -r requirements-scale.txt") from exc
-    if spec.backend not in BACKENDS:
-        raise IndexCorruptError(f"The index's vectors are in a backend this Lookalike does not know, "
-                                f"{spec.backend!r} (it knows {', '.join([*BACKENDS, *OPTIONAL])}); rebuild the index.")
-    return BACKENDS[spec.backend]

@@ -174,6 +174,15 @@ class ParquetTable:
             return list(pool.map(fn, items))
 
 
+@dataclass(frozen=True)
+class StoredImage:
+    """An image in a column of a dataset's parquet files, read when the build needs it."""
+
+    table: ParquetTable
+    column: str
+    at: Position
+
+
 def _open(path: str):
     import fsspec
 

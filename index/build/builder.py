@@ -20,15 +20,18 @@ from core.errors import LookalikeError
 from core.settings import CatalogSettings
 from core.types import Product
 
-from .calibration import calibrate
-from .catalog import Catalog
-from .fetch import is_url
-from .image_reader import ImageReader, decode, digest
-from .kinds import KindRules, ProductKinds, load_kind_rules
-from .manifest import AdaptationInfo, Manifest, VectorSpec, package_versions
-from .products import DIGEST_BYTES, write_photos, write_table
-from .store import VersionWriter
-from .vectors import VectorBackend, commit_measured, new_backend, spec_for
+from index.vectors.calibration import calibrate
+from index.catalog.catalog import Catalog
+from index.catalog.fetch import is_url
+from index.catalog.image_reader import ImageReader, decode, digest
+from index.store.kinds import KindRules, ProductKinds, load_kind_rules
+from index.store.manifest import AdaptationInfo, Manifest, package_versions
+from index.vectors.backend import VectorSpec
+from index.store.products import DIGEST_BYTES, write_photos, write_table
+from index.store.versions import VersionWriter
+from index.vectors.backend import VectorBackend
+from index.vectors.recall import commit_measured
+from index.vectors.backends import new_backend, spec_for
 
 log = logging.getLogger(__name__)
 THUMBNAIL_SIZE = 384  # the longest side of the product images the app shows
