@@ -13,6 +13,7 @@ from PIL import Image
 import app
 from core.settings import SearchSettings
 from support import APP_PHOTO
+from web.layout import EXAMPLES_DIR
 
 pytestmark = pytest.mark.slow  # the real weights, a catalog to index, a server
 
@@ -152,11 +153,11 @@ def test_only_what_the_page_shows_is_served(client, served_app, hk_engine):
     assert product["image"] == f"products/{hk_engine.index.path.name}/{product['row']}.jpg"  # relative to the app
     with urllib.request.urlopen(served_app + product["image"]) as response:
         assert response.status == 200 and response.read(3) == b"\xff\xd8\xff"  # a JPEG
-    with urllib.request.urlopen(f"{served_app}gradio_api/file={app.EXAMPLES_DIR / 'bedroom.jpg'}") as response:
+    with urllib.request.urlopen(f"{served_app}gradio_api/file={EXAMPLES_DIR / 'bedroom.jpg'}") as response:
         assert response.status == 200
 
     private = [hk_engine.index.path / "manifest.json", hk_engine.index.path / "vectors.faiss",
-               app.EXAMPLES_DIR / "render_scenes.py", Path(app.__file__)]
+               EXAMPLES_DIR / "render_scenes.py", Path(app.__file__)]
     version = hk_engine.index.path.name
     wrong = [f"products/{version}/{len(hk_engine.index)}.jpg", f"products/{version}/-1.jpg", "products/0.jpg",
              "products/v-elsewhere/0.jpg", f"products/..%2F{version}/0.jpg", "products/%2E%2E/0.jpg"]

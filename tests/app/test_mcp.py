@@ -14,7 +14,7 @@ import pytest
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
-from app import EXAMPLES_DIR
+from web.layout import EXAMPLES_DIR
 
 pytestmark = pytest.mark.slow  # the real weights, a catalog to index, a server
 

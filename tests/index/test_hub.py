@@ -91,10 +91,10 @@ def test_an_index_is_served_from_the_hub_cache_at_its_pinned_revision(hub_cache,
 def test_the_page_may_show_a_hub_index_thumbnails_and_nothing_else_of_the_cache(hub_cache, tmp_path):
     from gradio.utils import is_allowed_file
 
-    import app
+    from web.thumbnails import thumbnail_folders
 
     index, _ = ensure(Settings.of(index_dir=f"hf://datasets/owner/shop-index@{COMMIT}", device="cpu"))
-    served = app._thumbnail_folders(index)
+    served = thumbnail_folders(index)
     assert all(is_allowed_file(Path(p.image), [], served, [])[0] for p in index.products)
     assert not is_allowed_file(tmp_path / "catalog.csv", [], served, [])[0]
 

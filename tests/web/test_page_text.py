@@ -5,8 +5,11 @@ import json
 
 import pytest
 
-import app
 from core.types import Product
+from search.starting import StartingEngine
+from web.pictures import boxes_html, drawn_objects
+from web.thumbnails import relative_images, thumbnail_file
+from web.words import caption, product_detail, shelf_detail, shelves_of, words_example
 
 
 @pytest.mark.parametrize("products, example", [
@@ -16,7 +19,7 @@ from core.types import Product
     ([Product(0, "a", "Thing", None)], "e.g. “sofa”"),  # nor a category
 ])
 def test_the_words_example_is_drawn_from_what_the_catalog_sells(products, example):
-    assert app._words_example(products) == example
+    assert words_example(products) == example
 
 
 RESULT = {"image_size": [1600, 1200], "whole_image": False, "objects": [
@@ -30,28 +33,25 @@ RESULT = {"image_size": [1600, 1200], "whole_image": False, "objects": [
 
 
 def test_the_whole_photo_is_no_box_and_the_boxes_map_the_shown_photo():
-    assert app._drawn(RESULT["objects"]) == [1, 2]
-    [boxes] = [json.loads(part.split("'")[0]) for part in app._box_map(RESULT).split("data-boxes='")[1:]]
+    assert drawn_objects(RESULT["objects"]) == [1, 2]
+    [boxes] = [json.loads(part.split("'")[0]) for part in boxes_html(RESULT).split("data-boxes='")[1:]]
     assert boxes == [[50, 100, 250, 500], [300, 200, 750, 550]]  # shown at 800 px: half size
-    assert app._box_map({"words": "sofa", "products": []}) == ""
+    assert boxes_html({"words": "sofa", "products": []}) == ""
 
 
 def test_each_object_has_one_verdict_and_products_no_number():
-    labels = [label for label, _, _ in app._shelves(RESULT, [])]
+    labels = [label for label, _, _ in shelves_of(RESULT, [])]
     assert labels == ["Whole photo · nothing close", "2 · chair", "3 · couch · nothing close"]
     product = RESULT["objects"][1]["products"][0]
-    assert app._caption(product, "HKD") == "NORRKER · HKD 99"
-    assert "0.71" not in app._detail(product, 0, None)
-    assert app._shelf_detail(app._shelves(RESULT, [])[1], None).startswith("**1. NORRKER**")
-    assert app._shelf_detail(app._shelves(RESULT, [])[0], None) == "**No product of the catalog is within the filters.**"
+    assert caption(product, "HKD") == "NORRKER · HKD 99"
+    assert "0.71" not in product_detail(product, 0, None)
+    assert shelf_detail(shelves_of(RESULT, [])[1], None).startswith("**1. NORRKER**")
+    assert shelf_detail(shelves_of(RESULT, [])[0], None) == "**No product of the catalog is within the filters.**"
 
 
 def test_a_thumbnail_is_a_link_of_the_app_or_the_web_link_it_is():
-    import app
-    from search.starting import StartingEngine
-
     products = [{"row": 3, "image": "/srv/idx/v-1/images/3.jpg"}, {"row": 4, "image": "https://cdn.example/4.jpg"},
                 {"row": 5, "image": None}]
-    app._relative_images(products)
+    relative_images(products)
     assert [p["image"] for p in products] == ["products/v-1/3.jpg", "https://cdn.example/4.jpg", None]
-    assert app._thumbnail_file(StartingEngine.__new__(StartingEngine), products[1]) == "https://cdn.example/4.jpg"
+    assert thumbnail_file(StartingEngine.__new__(StartingEngine), products[1]) == "https://cdn.example/4.jpg"

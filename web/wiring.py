@@ -1,0 +1,166 @@
+"""What each control of the page does: the searches (the public endpoints among them), what a result
+shows in the tabs, clicks on the photo and the region picker, and the page following the engine's start."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import gradio as gr
+
+from search.engine import Engine
+from search.starting import StartingEngine
+
+from .endpoints import MAX_BATCH
+from .layout import CatalogView, Page
+from .pictures import boxes_html, drawn_objects, picker_photo, scaled_box
+from .thumbnails import thumbnail_file
+from .words import caption, product_detail, shelf_detail, shelves_of
+
+# Run in the browser after every search (a JavaScript function, as Gradio takes it).
+SHOW_RESULTS = (Path(__file__).parent / "show-results.js").read_text(encoding="utf-8")
+
+
+def wire(page: Page, starting: StartingEngine, search, search_text) -> dict:
+    """What each control does: the searches (the public endpoints among them), then the page's own events;
+    and the event that brings what the page shows of the catalog up to date, for the page's load to run."""
+    inputs = [page.photo, page.top_k, page.conf, page.box, page.words, *page.filters]
+    outputs = [page.annotated, page.status, page.result_json, page.timings]
+    # After every search: each object's products in its tab, the boxes for a click on the photo, and a
+    # words-only search clears the photo's marks; then what was found comes into view.
+    shown = dict(fn=_show_products(starting, len(page.tab_items)), inputs=page.result_json,
+                 outputs=[page.tabs, *page.tab_items, *page.galleries, *page.details, page.box_map, page.annotated,
+                          page.timings], api_visibility="private", concurrency_limit=None)
+    show = dict(fn=None, js=SHOW_RESULTS, api_visibility="private", queue=False)
+    searches = dict(concurrency_id="engine", concurrency_limit=MAX_BATCH, preprocess=False)
+    # The photo's own searches leave the region out; "Search this region" sends it.
+    whole = [page.photo, page.top_k, page.conf, gr.State(None), page.words, *page.filters]
+    # The public endpoint, named "search" (the check before it is the page's own). Up to MAX_BATCH
+    # searches are in the engine at once, so that those arriving together are batched.
+    # Queued, as only a queued event's error reaches the visitor with its message.
+    page.find_region.click(_check_region, page.box, None, api_visibility="private", concurrency_limit=None
+                           ).success(search, inputs, outputs, api_name="search", **searches
+                                     ).success(**shown).then(**show)
+    # The page's own photo searches: an upload searches at once, and the button asks again only when
+    # something changed (the words, the filters, the controls).
+    last, again = gr.State(None), _remembered(search)
+    gr.on([page.find.click, page.photo.upload, page.words.submit], again, [last, *whole], [*outputs, last],
+          api_visibility="private", **searches).success(**shown).then(**show)
+    gr.on([page.find_words.click, page.text_query.submit], search_text, [page.text_query, page.top_k, *page.filters],
+          [page.status, page.result_json], api_name="search_text", preprocess=False
+          ).success(**shown).then(**show)
+    if page.examples:
+        page.examples.load_input_event.success(again, [last, *whole], [*outputs, last], api_visibility="private",
+                                               **searches).success(**shown).then(**show)
+    page.photo.change(lambda image: (picker_photo(image, None) if image else None, None, ""), page.photo,
+                      [page.picker, page.corner, page.box], api_visibility="private", queue=False)
+    page.photo.clear(lambda: (None, "", None, ""), None, outputs, api_visibility="private", queue=False
+                     ).then(**shown)
+    page.picker.select(_show_region, [page.photo, page.corner], [page.picker, page.corner, page.box],
+                       api_visibility="private", queue=False)
+    page.annotated.select(_choose_object, [page.result_json, page.photo], [page.tabs, page.box, page.picker],
+                          api_visibility="private", queue=False)
+    for slot, gallery in enumerate(page.galleries):
+        gallery.select(_detail_for(slot, starting), page.result_json, page.details[slot], api_visibility="private",
+                       queue=False)
+    # What depends on the catalog follows the start on every page shown meanwhile, and a new version of the
+    # index (search.starting) on every page opened after it.
+    follow = dict(fn=_catalog_updates(starting, len(page.tab_items)), inputs=None,
+                  outputs=[page.headline, page.starting, page.ticks, page.filter_box, page.filters[0],
+                           page.price_row, *page.filters[1:], page.annotated, page.text_query],
+                  api_visibility="private", queue=False)
+    if starting.engine is None:
+        page.ticks.tick(**follow)
+    return follow
+
+
+def _catalog_updates(starting: StartingEngine, slots: int):
+    made: list[tuple[Engine | None, CatalogView]] = []  # the view of the engine served last: made once
+
+    def updates():
+        engine = starting.engine
+        if not made or made[0][0] is not engine:
+            made[:] = [(engine, CatalogView.of(engine, slots))]
+        catalog = made[0][1]
+        waiting = starting.engine is None and starting.error is None
+        return (f"# Lookalike\n{catalog.headline}", gr.Markdown(starting.status, visible=starting.engine is None),
+                gr.Timer(active=waiting), gr.Accordion(visible=catalog.filters),
+                gr.Dropdown(choices=catalog.categories, visible=bool(catalog.categories)),
+                gr.Row(visible=catalog.prices), gr.Number(label=f"Lowest price{catalog.priced}"),
+                gr.Number(label=f"Highest price{catalog.priced}"), gr.AnnotatedImage(color_map=catalog.colours),
+                gr.Textbox(placeholder=catalog.example))
+    return updates
+
+
+def _show_products(starting: StartingEngine, slots: int):
+    def show_products(data: dict | None):
+        photo = gr.skip(), gr.skip()  # a photo's marks and timings stay; words alone clear them
+        if data and "objects" not in data:
+            photo = None, ""
+        if starting.engine is None:  # a photo cleared before the engine was ready
+            return [gr.Tabs(selected=0), *[gr.Tab(visible=False)] * slots, *[None] * slots, *[""] * slots, "", *photo]
+        index, currency = starting.engine.index, starting.engine.index.manifest.currency
+        shelves = shelves_of(data, index.products)
+        tabs = [gr.Tab(visible=i < len(shelves), label=shelves[i][0] if i < len(shelves) else "")
+                for i in range(slots)]
+        galleries = [[(thumbnail_file(starting, product), caption(product, currency)) for product in shelves[i][1]]
+                     if i < len(shelves) else None for i in range(slots)]
+        details = [shelf_detail(shelves[i], currency) if i < len(shelves) else "" for i in range(slots)]
+        return [gr.Tabs(selected=0), *tabs, *galleries, *details, boxes_html(data), *photo]
+    return show_products
+
+
+def _show_region(image, start, evt: gr.SelectData):
+    """A click on the region picker: the first sets a corner, the second the opposite one."""
+    if not isinstance(image, str) or not image:
+        return None, start, gr.skip()
+    x, y = evt.index
+    if start is None:
+        return picker_photo(image, None, (x, y)), (x, y), gr.skip()
+    box = scaled_box(image, (*start, x, y))
+    return picker_photo(image, box), None, ", ".join(str(v) for v in box)
+
+
+def _detail_for(slot: int, starting: StartingEngine):
+    def detail(data: dict | None, evt: gr.SelectData) -> str:
+        if starting.engine is None:
+            return ""
+        index = starting.engine.index
+        shelves = shelves_of(data, index.products)
+        if slot >= len(shelves) or evt.index >= len(shelves[slot][1]):
+            return ""
+        return product_detail(shelves[slot][1][evt.index], evt.index, index.manifest.currency)
+    return detail
+
+
+def _choose_object(data: dict | None, image, evt: gr.SelectData):
+    """A click on an object in the photo (its box or its legend): its results come forward, and its box
+    becomes the region to adjust."""
+    objects = (data or {}).get("objects") or []
+    drawn = drawn_objects(objects)
+    if evt.index >= len(drawn):
+        return gr.skip(), gr.skip(), gr.skip()
+    chosen = drawn[evt.index]
+    if not isinstance(image, str):
+        return gr.Tabs(selected=chosen), gr.skip(), gr.skip()
+    box = tuple(objects[chosen]["box"])
+    return gr.Tabs(selected=chosen), ", ".join(str(v) for v in box), picker_photo(image, box)
+
+
+def _remembered(search):
+    """`search` answering the same request twice in a row (an upload searched it, then the button was
+    pressed) from the last answer; `last` is the page's (request, answer)."""
+    def again(last, *request):
+        asked = json.dumps(request, sort_keys=True, default=str)
+        if last is not None and last[0] == asked:
+            return (*last[1], last)
+        answer = search(*request)
+        return (*answer, (asked, answer))
+    return again
+
+
+def _check_region(box: str) -> None:
+    """"Search this region" needs a region: never the whole photo in its place."""
+    if not (box or "").strip():
+        raise gr.Error("Choose a region first: click two corners of it in the photo above, or click an object "
+                       "found.", title="No region chosen", print_exception=False)
