@@ -92,7 +92,7 @@ def _naive(settings: Settings, progress: bool) -> tuple[NaiveSearch, NaiveSearch
     return NaiveSearch(detector, encoder, index), NaiveSearch(None, encoder, index)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.quality", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("--catalog", required=True, help="products CSV (product_id, image_path, ...)")
@@ -112,10 +112,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--naive", action="store_true", help="measure the naive pipeline (bench.naive): every "
                         "class at 0.25, the raw box, one product list per box over the whole catalog")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="override an engine setting (README: settings), e.g. --set low_conf=0.25; repeatable")
+                        help="override an engine setting (docs/settings.md), e.g. --set low_conf=0.25; repeatable")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when present)")
     parser.add_argument("--no-progress", action="store_true")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
 
     try:
         columns = [c.strip() for c in args.columns.split(",") if c.strip()]

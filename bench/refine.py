@@ -223,7 +223,7 @@ def format_table(results: dict, default: float) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.refine", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("--catalog", required=True, help="products CSV (product_id, image_path, type, color, ...)")
@@ -238,10 +238,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index", help="index directory to reuse or build "
                                         "(default: a cache keyed by catalog, encoder and text columns)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="override an engine setting (README: settings), e.g. --set words_weight=0.2; repeatable")
+                        help="override an engine setting (docs/settings.md), e.g. --set words_weight=0.2; repeatable")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when present)")
     parser.add_argument("--no-progress", action="store_true")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
 
     try:
         overrides = parse_overrides(args.set)

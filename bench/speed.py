@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=Settings().catalog.batch_size)
     parser.add_argument("--repeats", type=int, default=10, help="timed rounds after one warm-up")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a setting (README: settings), e.g. --set detect_mirrored=false")
+                        help="override a setting (docs/settings.md), e.g. --set detect_mirrored=false")
     parser.add_argument("--out", help="write the figures as JSON here")
     args = parser.parse_args(argv)
 

@@ -17,9 +17,9 @@ from pathlib import Path
 from .errors import LookalikeError
 
 DEFAULT_ENCODER = "openai/clip-vit-base-patch32"
-# Amazon Berkeley Objects (CC BY 4.0), furniture and home goods: see README (The default catalog).
+# Amazon Berkeley Objects (CC BY 4.0), furniture and home goods: see docs/space.md (The default catalog).
 DEFAULT_CATALOG = "huggingface/amazon-berkeley-objects"
-# ABO's product types that are furniture and home goods (README: The default catalog, for how they
+# ABO's product types that are furniture and home goods (docs/space.md: The default catalog, for how they
 # were chosen); `python -m index inspect` counts the listings each keeps.
 ABO_HOME_TYPES = (
     "BASKET", "BED", "BED_FRAME", "BENCH", "BLANKET", "BOOKCASE", "CABINET", "CHAIR", "CLOCK", "CURTAIN", "DESK",
@@ -120,7 +120,7 @@ class CatalogSettings:
     vector_index: str = setting(
         "auto", "How an index built from now on searches its vectors: `exact`; `hnsw`, approximately (a FAISS HNSW "
         "graph, its recall measured at build); `auto`, exactly up to 20,000 catalog photos, HNSW above "
-        "(`index.vectors`); `milvus`, exactly, in Milvus at `milvus_uri` (`index.milvus`; "
+        "(`index.vectors.backends`); `milvus`, exactly, in Milvus at `milvus_uri` (`index.vectors.milvus`; "
         "`pip install -r requirements-scale.txt`).", choices=VECTOR_INDEXES)
     milvus_uri: str = setting(
         "", "Where `vector_index=milvus` keeps the vectors: a server's URL (`http://host:19530`; its token in "
@@ -136,7 +136,7 @@ class CatalogSettings:
     kind_rules: str = setting(
         "", 'A JSON file `{"detector class": ["category phrase", ...]}` that gives each product its kind when the '
         "index is built (for other shops or languages); naming other rules than an index was built with rebuilds "
-        "it. Empty: the built-in rules (`index.kinds`).")
+        "it. Empty: the built-in rules (`index.store.kinds`).")
 
     def __post_init__(self):
         _check(self)
@@ -151,7 +151,7 @@ class CatalogSettings:
 
     @property
     def vectors(self) -> str:
-        """How an index built now searches its vectors, as `index.build.build_index` takes it (`vector_index`)."""
+        """How an index built now searches its vectors, as `index.build.builder.build_index` takes it (`vector_index`)."""
         return f"milvus:{self.milvus_uri}" if self.vector_index == "milvus" and self.milvus_uri else self.vector_index
 
     @property
@@ -257,7 +257,7 @@ class SearchSettings:
         ",".join(HOME_CLASSES), "Comma-separated detector class names kept when the catalog gives no product "
         "kinds, or `all`; with kinds, the detector looks for the classes the catalog sells.")
     crop_padding: float = setting(0.05, "The share of a box's size added around each crop.")
-    # Retrieval quality (README: Quality); each measured on the ikea-interior benchmark.
+    # Retrieval quality (docs/quality.md); each measured on the ikea-interior benchmark.
     catalog_weight: float = setting(
         0.8, "With kinds, an object's score is the stronger of the detector's confidence and the catalog's "
         "agreement: this weight times (11 - r) / 10, r the rank of the first product of its kind among the "
@@ -275,12 +275,12 @@ class SearchSettings:
     whole_photo_upto: int = setting(
         4, "The whole photo is one more object when at most this many objects were found, so that a close-up of "
         "one product is never worse than no detector; with one or none, it comes first. `0`: only when none was.")
-    # Shopper search (README: Search by words).
+    # Shopper search (docs/app.md: Search by words, regions and filters).
     words_weight: float = setting(
         0.4, "Words refining a photo search lift each product by this weight times its keyword relevance (BM25, "
         "1 for the best match in the catalog), on top of its similarity; chosen on `bench.refine`'s tune half.")
     close_level: float = setting(
-        0.3, "A best match at least this close (0 to 1, on the index's own scale: `index.calibration`) is a "
+        0.3, "A best match at least this close (0 to 1, on the index's own scale: `index.vectors.calibration`) is a "
         'close match; below it the page says "nothing close". Chosen on the tune half of the ikea-interior '
         "scenes, where 0.5 called two objects in five so, one in five of them wrongly.")
     popularity_weight: float = setting(

@@ -44,7 +44,7 @@ class Where:
     a database's payload filter) rather than being handed a list of rows.
     """
 
-    kinds: tuple[str, ...] = ()  # products of any of these kinds (index.kinds): detector classes or the catalog's own
+    kinds: tuple[str, ...] = ()  # products of any of these kinds (index.store.kinds): detector classes or the catalog's own
     categories: tuple[str, ...] = ()  # the catalog's own category values
     min_price: float | None = None  # a product without a price is out of every price range
     max_price: float | None = None
@@ -123,7 +123,7 @@ class ObjectResult:
     # whole photo, which is searched, not scored.
     score: float | None
     products: list[Match]
-    # How close the best product is, in [0, 1] on the index's own calibrated scale (index.calibration);
+    # How close the best product is, in [0, 1] on the index's own calibrated scale (index.vectors.calibration);
     # None when there is no product to judge.
     closeness: float | None = None
     close_match: bool | None = None  # closeness reaches the index's "close" level

@@ -30,6 +30,12 @@ FIELDS = ("image", "id", "name", "category", "price", "link", "popularity", "mor
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    return {"build": _build, "update": _update, "inspect": _inspect, "push": _push}[args.command](args)
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m index", description="Build a Lookalike catalog index.")
     commands = parser.add_subparsers(dest="command", required=True)
     build = commands.add_parser("build", help="embed a catalog into an index directory")
@@ -39,6 +45,17 @@ def main(argv: list[str] | None = None) -> int:
     inspect.add_argument("source", nargs="?", help="as --source of build")
     for command in (build, update, inspect):
         _catalog_options(command)
+    _build_options(build)
+    _update_options(update)
+    for command in (build, update):
+        command.add_argument("--thumbnails", choices=THUMBNAILS,
+                             help="a web image's thumbnail: a copy in the index, or its link (default: "
+                                  "$LOOKALIKE_THUMBNAILS or copy; an update: as the index keeps them)")
+    _push_options(commands.add_parser("push", help="upload a built index to a Hugging Face Hub dataset repository"))
+    return parser
+
+
+def _build_options(build) -> None:
     build.add_argument("--out", help="index directory (default: $LOOKALIKE_INDEX_DIR or the user cache)")
     build.add_argument("--encoder", help=f"model id or folder (default: $LOOKALIKE_ENCODER or {DEFAULT_ENCODER})")
     build.add_argument("--device", help="cpu or cuda (default: cuda when present)")
@@ -55,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("--ray-shards", metavar="DIR", help="with --ray: where the cluster writes the embeddings, "
                                                            "storage every node writes to (a shared folder, s3://...; "
                                                            "default: ray-shards in the index directory)")
+
+
+def _update_options(update) -> None:
     update.add_argument("--index", help="index directory (default: $LOOKALIKE_INDEX_DIR or the user cache); "
                                         "the catalog flags default to what it was built from")
     update.add_argument("--encoder", help="model id or folder (default: the one the index was built with)")
@@ -63,30 +83,30 @@ def main(argv: list[str] | None = None) -> int:
     update.add_argument("--vector-index", choices=VECTOR_INDEXES,
                         help="as build's (default: the index's own)")
     update.add_argument("--milvus-uri", help="with --vector-index milvus: as build's")
-    for command in (build, update):
-        command.add_argument("--thumbnails", choices=THUMBNAILS,
-                             help="a web image's thumbnail: a copy in the index, or its link (default: "
-                                  "$LOOKALIKE_THUMBNAILS or copy; an update: as the index keeps them)")
-    push = commands.add_parser("push", help="upload a built index to a Hugging Face Hub dataset repository")
+
+
+def _push_options(push) -> None:
     push.add_argument("--repo", required=True, help="OWNER/NAME of the dataset repository (made when missing)")
     push.add_argument("--index", help="index directory (default: $LOOKALIKE_INDEX_DIR or the user cache)")
     push.add_argument("--license", help="the catalog's license as a Hub license id (default: cc-by-4.0 for the "
                                         "default catalog, else other)")
     push.add_argument("--private", action="store_true", help="make the repository private")
     push.add_argument("--stage", metavar="DIR", help="write what would be uploaded into DIR, and upload nothing")
-    args = parser.parse_args(argv)
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    if args.command == "push":
-        return _push(args)
-    if args.command == "update":
-        return _update(args)
+
+def _inspect(args) -> int:
     try:
-        if args.command == "inspect":
-            settings = _settings(args, source=args.source or args.source_flag)
-            columns, reading = _reading(args, settings.catalog)
-            print(inspect_catalog(settings.catalog.source, columns, reading))
-            return 0
+        settings = _settings(args, source=args.source or args.source_flag)
+        columns, reading = _reading(args, settings.catalog)
+        print(inspect_catalog(settings.catalog.source, columns, reading))
+    except LookalikeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _build(args) -> int:
+    try:
         settings = _settings(args, source=args.source_flag, index_dir=args.out, encoder=args.encoder,
                              device=args.device, batch_size=args.batch_size, vector_index=args.vector_index,
                              milvus_uri=args.milvus_uri, thumbnails=args.thumbnails)

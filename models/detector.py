@@ -156,7 +156,7 @@ class PooledDetector:
 def load_detector(settings: ModelSettings, kinds: Sequence[str] = ()) -> Detector | PooledDetector:
     """Load `settings.detector`: a local `.pt`/`.yaml` path, or a model name ultralytics can fetch;
     pooled with `settings.catalog_detector` when there is one. An open-vocabulary detector is told
-    `kinds`, the catalog's words for what it sells (`index.kinds.ProductKinds.words`)."""
+    `kinds`, the catalog's words for what it sells (`index.store.kinds.ProductKinds.words`)."""
     detector = _load(settings.detector, settings)
     if settings.catalog_detector:
         detector = PooledDetector([detector, _load(settings.catalog_detector, settings, trained_size=True)])

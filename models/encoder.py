@@ -115,7 +115,7 @@ class Encoder:
     def __post_init__(self) -> None:
         self.forward_batch = self.forward_batch or batch_for(self.model, self.device)
         # A conv net on a CPU runs channels-last, where oneDNN's convolutions are fastest: MobileNetV2
-        # takes 60 ms for 6 crops against 144 (README: Speed and footprint), the same embeddings to 1e-5.
+        # takes 60 ms for 6 crops against 144 (docs/speed.md), the same embeddings to 1e-5.
         self.channels_last = self.device == "cpu" and not _attends(self.model)
         if self.channels_last:
             self.model.to(memory_format=torch.channels_last)

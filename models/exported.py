@@ -2,7 +2,7 @@
 
 ONNX Runtime's CPU kernels do the same float32 arithmetic in less time than PyTorch's eager passes,
 and give the same embeddings to about 1e-6: a MobileNetV2 search 247 -> 182 ms, its builds 2.7x as
-fast; a CLIP-B/32 search 3-5% faster only (README: Speed and footprint). The graph is exported the
+fast; a CLIP-B/32 search 3-5% faster only (docs/speed.md). The graph is exported the
 first time a model is loaded and kept in the user cache, one a model configuration. What is found
 there is checked against the PyTorch model on the probe image first: a graph of other weights of
 that configuration, or a damaged file, is exported again; a model that cannot be exported runs in

@@ -15,7 +15,7 @@ def set_threads(count: int) -> None:
     Called after the models load: importing ultralytics pins OMP_NUM_THREADS to 1, and its first
     predict resets torch to cpu_count - 1 threads.
     """
-    import torch  # before faiss (index.vectors says why)
+    import torch  # before faiss (index.vectors.faiss says why)
 
     import faiss  # noqa: I001
 

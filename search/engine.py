@@ -434,7 +434,7 @@ def _percentiles(values: list[float | None]) -> np.ndarray | None:
 def load_engine(settings: Settings, *, build_index: bool = False, progress: bool = True,
                 on_progress=None) -> Engine:
     """The pipeline `settings` describe: the index (built first with `build_index`, see
-    `index.ensure.ensure_index`, which `progress` and `on_progress` go to), the encoder it was built
+    `index.build.ensure.ensure_index`, which `progress` and `on_progress` go to), the encoder it was built
     with (unless the settings name one), and the detector, told the kinds the catalog sells."""
     set_threads(settings.models.threads)
     index, encoder = ensure_index(settings.catalog, settings.models, build=build_index, progress=progress,

@@ -3,7 +3,7 @@
 Each product's views in rooms (`train.views`) are embedded by the encoder, and a linear map of the
 embeddings (`models.adaptation.Adaptation`) is fitted so that a view lands nearer its own catalog
 photo than any other product's (InfoNCE over the whole catalog), the map kept near the identity.
-The index is then written anew with its vectors mapped (`index.adapted`); the engine maps queries alike.
+The index is then written anew with its vectors mapped (`index.build.adapted`); the engine maps queries alike.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ EMBED_BATCH = 32  # views embedded per call
 
 @dataclass(frozen=True)
 class FitSettings:
-    """How the map is fitted; chosen on the tune half of the dev scenes (README: adaptation)."""
+    """How the map is fitted; chosen on the tune half of the dev scenes (docs/training.md)."""
 
     epochs: int = 30
     temperature: float = 0.05  # of the softmax over the catalog's products

@@ -110,7 +110,7 @@ def shelf_detail(shelf, currency: str | None) -> str:
     detail = product_detail(found[0], 0, currency)
     if obj.get("close_match") is False:
         return "**The catalog has nothing close to this;** these are the nearest it has. " + detail
-    return detail  # "close" is not a promise that the first is the product (README: "Nothing close")
+    return detail  # "close" is not a promise that the first is the product (docs/app.md: "Nothing close")
 
 
 def caption(product: dict, currency: str | None) -> str:

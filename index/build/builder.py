@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import islice
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -21,7 +21,7 @@ from core.settings import CatalogSettings
 from core.types import Product
 
 from index.vectors.calibration import calibrate
-from index.catalog.catalog import Catalog
+from index.catalog.catalog import Catalog, CatalogItem
 from index.catalog.fetch import is_url
 from index.catalog.image_reader import ImageReader, decode, digest
 from index.store.kinds import KindRules, ProductKinds, load_kind_rules
@@ -71,7 +71,7 @@ class BuildReport:
 class Embedded:
     """Photos embedded already, known by (product id, photo digest): a build takes their vectors, border
     colours and thumbnails over rather than making them again. From an index's live version, for an update
-    (`index.update.LiveVersion`), or from embeddings made elsewhere."""
+    (`index.build.update.LiveVersion`), or from embeddings made elsewhere."""
 
     def __init__(self, keys: dict[tuple[str, bytes], int], borders: np.ndarray):
         self.keys = keys  # (product id, photo digest) -> its key here
@@ -91,7 +91,7 @@ class Embedded:
         return None
 
     def adaptation(self, folder: Path) -> AdaptationInfo | None:
-        """The adaptation the vectors went through (`index.adapted`), its file written into `folder`."""
+        """The adaptation the vectors went through (`index.build.adapted`), its file written into `folder`."""
         return None
 
 
@@ -104,7 +104,7 @@ def build_index(catalog: Catalog, encoder, out_dir: str | Path, batch_size: int 
     by `rules` (default: the built-in ones), its images read by `images` (default: web links fetched
     into the user cache); raises `BuildError` if nothing was readable. `progress`: a bar in the log;
     `on_progress` is told (catalog rows done, rows in all) after each batch. `vector_index`: how the
-    vectors are searched (`index.vectors.spec_for`), or the spec of a backend. The photos `embedded`
+    vectors are searched (`index.vectors.backends.spec_for`), or the spec of a backend. The photos `embedded`
     holds are taken over from it, and nothing is written when the catalog is as it holds it. `thumbnails`:
     "link" keeps a web image's link as its thumbnail rather than a copy."""
     start = time.perf_counter()
@@ -145,72 +145,99 @@ def _embed(catalog: Catalog, encoder, vectors: VectorBackend, folder: Path, batc
     """Every readable catalog image embedded into `vectors` and its thumbnail saved into `folder`/images:
     the products by row, the (product id, reason, detail) of each unreadable image, the photos' borders,
     their digests, and how many of them were taken over from `embedded`. With `links`, a photo that is a
-    web link keeps the link as its thumbnail.
+    web link keeps the link as its thumbnail."""
+    embedding = _Embedding(encoder, vectors, folder, reader, embedded, links)
+    embedding.run(catalog, batch_size, progress, on_progress)
+    return embedding.products, embedding.skipped, embedding.borders, embedding.digests, embedding.reused
 
-    The model is the cost: while it embeds one batch, a thread readies the next (fetches, decodes,
-    prepares it for the model, saves its thumbnails), so that the model never waits for them.
-    """
-    products: list[Product] = []
-    skipped: list[tuple[str, str, str]] = []
-    borders: list[np.ndarray] = []
-    digests: list[bytes] = []
-    reused = 0
-    (folder / "images").mkdir()
-    items = iter(catalog)
-    bar = tqdm(total=len(catalog), desc="Indexing catalog", unit="product", disable=not progress)
-    if on_progress:
-        on_progress(0, len(catalog))
-    readied = 0  # products readied so far: the next one's row
 
-    def ready_next():
-        nonlocal readied
-        batch = list(islice(items, batch_size))
-        kept, images, new_rows, taken, old_rows = [], [], [], [], []
-        for item, value in zip(batch, reader.fetch([item.image for item in batch])):
-            found = digest(value)
-            old = embedded.keys.get((item.id, found)) if embedded and found else None
-            image = decode(value) if old is None else None
-            if isinstance(image, tuple):
-                skipped.append((item.id, *image))
-                continue
-            row = readied + len(kept)
-            linked = links and is_url(item.image)
-            kept.append(Product(row=row, id=item.id, name=item.name, category=item.category, price=item.price,
-                                link=item.link, image=item.image if linked else f"images/{row}.jpg",
-                                popularity=item.popularity, attributes=item.attributes))
-            digests.append(found or bytes(DIGEST_BYTES))
-            if old is None:
-                new_rows.append(row)
-                images.append(image)
-                borders.append(border_colour(image))
-                if not linked:
-                    save_thumbnail(image, folder / kept[-1].image)
-            else:
-                taken.append(row)
-                old_rows.append(old)
-                borders.append(embedded.borders[old])
-                if not linked:
-                    embedded.thumbnail(old, folder / kept[-1].image)
-        readied += len(kept)
-        old_vectors = embedded.vectors(np.array(old_rows, np.int64)) if old_rows else None
-        return batch, kept, new_rows, encoder.prepare(images) if images else None, taken, old_vectors
+@dataclass
+class _Readied:
+    """A batch of catalog items readied for the model: the products kept (their images readable), the rows to
+    embed and their images prepared for the model, and the rows taken over with their vectors."""
 
-    with ThreadPoolExecutor(1) as ahead:
-        coming = ahead.submit(ready_next)
-        while (readied_batch := coming.result())[0]:
-            coming = ahead.submit(ready_next)
-            batch, kept, new_rows, prepared, taken, old_vectors = readied_batch
-            if new_rows:
-                vectors.add(encoder.embed_prepared(prepared), np.array(new_rows, np.int64))
-            if taken:
-                vectors.add(old_vectors, np.array(taken, np.int64))
-                reused += len(taken)
-            products += kept
-            bar.update(batch[-1].row + 1 - bar.n)  # rows of the catalog, whatever their photos
-            if on_progress:
-                on_progress(bar.n, len(catalog))
-    bar.close()
-    return products, skipped, borders, digests, reused
+    items: list[CatalogItem]
+    kept: list[Product] = field(default_factory=list)
+    new_rows: list[int] = field(default_factory=list)
+    prepared: object | None = None
+    taken: list[int] = field(default_factory=list)
+    old_vectors: np.ndarray | None = None
+
+
+class _Embedding:
+    """The model is the cost: while it embeds one batch, a thread readies the next (fetches, decodes,
+    prepares it for the model, saves its thumbnails), so that the model never waits for them."""
+
+    def __init__(self, encoder, vectors: VectorBackend, folder: Path, reader: ImageReader,
+                 embedded: Embedded | None, links: bool):
+        self.encoder, self.vectors, self.folder, self.reader = encoder, vectors, folder, reader
+        self.embedded, self.links = embedded, links
+        self.products: list[Product] = []
+        self.skipped: list[tuple[str, str, str]] = []
+        self.borders: list[np.ndarray] = []
+        self.digests: list[bytes] = []
+        self.reused = 0
+        self.readied = 0  # products readied so far: the next one's row
+
+    def run(self, catalog: Catalog, batch_size: int, progress: bool, on_progress) -> None:
+        (self.folder / "images").mkdir()
+        items = iter(catalog)
+        bar = tqdm(total=len(catalog), desc="Indexing catalog", unit="product", disable=not progress)
+        if on_progress:
+            on_progress(0, len(catalog))
+        with ThreadPoolExecutor(1) as ahead:
+            coming = ahead.submit(self._ready_next, items, batch_size)
+            while (readied := coming.result()).items:
+                coming = ahead.submit(self._ready_next, items, batch_size)
+                if readied.new_rows:
+                    self.vectors.add(self.encoder.embed_prepared(readied.prepared),
+                                     np.array(readied.new_rows, np.int64))
+                if readied.taken:
+                    self.vectors.add(readied.old_vectors, np.array(readied.taken, np.int64))
+                    self.reused += len(readied.taken)
+                self.products += readied.kept
+                bar.update(readied.items[-1].row + 1 - bar.n)  # rows of the catalog, whatever their photos
+                if on_progress:
+                    on_progress(bar.n, len(catalog))
+        bar.close()
+
+    def _ready_next(self, items: Iterator[CatalogItem], batch_size: int) -> _Readied:
+        readied = _Readied(list(islice(items, batch_size)))
+        images: list = []
+        old_rows: list[int] = []
+        for item, value in zip(readied.items, self.reader.fetch([item.image for item in readied.items])):
+            self._ready_one(item, value, readied, images, old_rows)
+        self.readied += len(readied.kept)
+        readied.old_vectors = self.embedded.vectors(np.array(old_rows, np.int64)) if old_rows else None
+        readied.prepared = self.encoder.prepare(images) if images else None
+        return readied
+
+    def _ready_one(self, item: CatalogItem, value, readied: _Readied, images: list, old_rows: list[int]) -> None:
+        found = digest(value)
+        old = self.embedded.keys.get((item.id, found)) if self.embedded and found else None
+        image = decode(value) if old is None else None
+        if isinstance(image, tuple):
+            self.skipped.append((item.id, *image))
+            return
+        row = self.readied + len(readied.kept)
+        linked = self.links and is_url(item.image)
+        product = Product(row=row, id=item.id, name=item.name, category=item.category, price=item.price,
+                          link=item.link, image=item.image if linked else f"images/{row}.jpg",
+                          popularity=item.popularity, attributes=item.attributes)
+        readied.kept.append(product)
+        self.digests.append(found or bytes(DIGEST_BYTES))
+        if old is None:
+            readied.new_rows.append(row)
+            images.append(image)
+            self.borders.append(border_colour(image))
+            if not linked:
+                save_thumbnail(image, self.folder / product.image)
+        else:
+            readied.taken.append(row)
+            old_rows.append(old)
+            self.borders.append(self.embedded.borders[old])
+            if not linked:
+                self.embedded.thumbnail(old, self.folder / product.image)
 
 
 def border_colour(image) -> np.ndarray:

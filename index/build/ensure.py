@@ -37,7 +37,7 @@ def ensure_index(settings: CatalogSettings, models: ModelSettings, *, build: boo
     default, so that a prebuilt index can be served by pointing LOOKALIKE_INDEX_DIR at it alone.
     Without `build`, those cases are errors. An index on the Hub (`hf://datasets/OWNER/NAME@REVISION`)
     is downloaded into the local Hub cache and served as it is, never rebuilt. `progress` and
-    `on_progress` are a build's (`index.build.build_index`).
+    `on_progress` are a build's (`index.build.builder.build_index`).
     """
     hub = hub_index(settings.index_dir)
     directory = download(hub) if hub else Path(settings.index_dir)

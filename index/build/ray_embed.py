@@ -2,9 +2,9 @@
 
 The cluster reads the catalog's parquet files itself (the id and image columns alone), and its actors
 (one a GPU where the cluster has them) decode each photo, make its thumbnail and border colour as a
-build does (`index.build`), embed it, and write (id, sha256, vector, border, thumbnail) into parquet
+build does (`index.build.builder`), embed it, and write (id, sha256, vector, border, thumbnail) into parquet
 shards. The build then takes each photo from the shards by (product id, content digest): `Shards`, an
-`index.build.Embedded`. What the shards lack is embedded here, so a lost shard costs time, not the
+`index.build.builder.Embedded`. What the shards lack is embedded here, so a lost shard costs time, not the
 result. Ray is an optional install (requirements-scale.txt), imported only here.
 """
 
@@ -49,7 +49,7 @@ class RayError(LookalikeError):
 
 def build_on_ray(catalog: Catalog, encoder, out_dir: str | Path, *, address: str, shards: str | None = None,
                  **build_options) -> BuildReport:
-    """`index.build.build_index` with the photos embedded on the Ray cluster at `address` ("local": one
+    """`index.build.builder.build_index` with the photos embedded on the Ray cluster at `address` ("local": one
     started here; "auto": the one this machine is part of; "ray://host:10001": through Ray Client) into
     shards under `shards` (default: ray-shards in the index directory; on a cluster of several machines,
     storage every node writes to and this one reads: a shared folder, s3://...). The run's own shards are

@@ -1,7 +1,7 @@
 """Bring an index up to date with its catalog: new products embedded, removed ones dropped, and a
-product's photo embedded again only when its content changed (`index.image_reader.digest`).
+product's photo embedded again only when its content changed (`index.catalog.image_reader.digest`).
 
-An update is a build (`index.build.build_index`) that takes each unchanged photo's vector and thumbnail
+An update is a build (`index.build.builder.build_index`) that takes each unchanged photo's vector and thumbnail
 over from the live version: it writes a new version beside it and makes it live atomically, so a killed
 update leaves the live index as it was, and a running app picks the new version up (`search.starting`).
 """

@@ -50,7 +50,7 @@ class Catalog:
                  schema: dict[str, str] | None = None, every_category: Sequence | None = None,
                  notes: Sequence[str] = ()):
         """`limit` rows are kept (0: all), `prefer`red ones first, in the order of `keys` (default: a
-        hash of each row's id) within each category: `index.selection.spread`. What `index inspect`
+        hash of each row's id) within each category: `index.catalog.selection.spread`. What `index inspect`
         shows: `schema` (each column's type; default: judged from the rows), `every_category` (the
         category of every row read, before any was left out), `notes` on how the rows were read."""
         self.columns, self.source, self._base_dir = columns, source, base_dir

@@ -1,8 +1,8 @@
 """A batch of catalog images, whatever holds them, read, fingerprinted and decoded for the build.
 
 A catalog's image is a file, bytes, a decoded image, a `datasets` image value ({"bytes", "path"}),
-a web link (fetched: `index.fetch`) or an image stored in a dataset's parquet files (read by row
-group: `index.catalog_tables`). What cannot be read comes back as a short reason, to be counted.
+a web link (fetched: `index.catalog.fetch`) or an image stored in a dataset's parquet files (read by row
+group: `index.catalog.from_tables`). What cannot be read comes back as a short reason, to be counted.
 Each image read has a content digest (`digest`), by which an update knows an image it embedded before.
 """
 

@@ -89,7 +89,7 @@ class Reading:
     # Images stored elsewhere, by id: (configuration or dataset, the row's column, that table's column).
     images: tuple[str, str, str] | None = None
     prefer: tuple[str, tuple[str, ...]] | None = None  # (column, values): these rows first when the cap chooses
-    limit: int = 0  # products taken, spread over the categories (index.selection); 0: all
+    limit: int = 0  # products taken, spread over the categories (index.catalog.selection); 0: all
     name: str | None = None  # the catalog's name for people, shown on the page
 
     @classmethod

@@ -1,9 +1,9 @@
 """An index's product table: one product per row (per catalog photo), with what narrows them.
 
 Stored in a version as `products.parquet` (a column per product field and per text column of the
-catalog; no pickle) and `kinds.json` (`index.kinds`); versions of format 4 and 5 hold `products.jsonl`
+catalog; no pickle) and `kinds.json` (`index.store.kinds`); versions of format 4 and 5 hold `products.jsonl`
 (JSON lines) instead. The table answers which rows a `core.types.Where` keeps, for the vector backend,
-and holds the catalog's categories, prices and words (`index.text`) for the filters and text search.
+and holds the catalog's categories, prices and words (`index.store.text`) for the filters and text search.
 Its products are made from the columns when asked for (`Products`), so that a million load in seconds.
 """
 
@@ -34,7 +34,7 @@ COLUMNS = ("id", "name", "category", "price", "price_text", "link", "image", "po
 ATTRIBUTE = "attribute:"  # the column of a catalog text column (Product.attributes) is named so
 CHUNK = 10_000  # products made at once when the table is iterated
 MADE_KEPT = 8_192  # products kept once made
-# Each row's photo's SHA-256 (index.image_reader.digest; zeros where it has none) and border colour, by which
+# Each row's photo's SHA-256 (index.catalog.image_reader.digest; zeros where it has none) and border colour, by which
 # an update knows the photos it embedded before and works out the catalog's background as a build would.
 # Written by builds since issue 27: an earlier index lacks it.
 PHOTOS = "photos.npz"

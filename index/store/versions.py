@@ -3,7 +3,7 @@
 Layout of an index directory:
     DIR/CURRENT             name of the live version and its manifest's SHA-256, replaced atomically
                             when a build finishes
-    DIR/v-<utc time>-<id>/  manifest.json and what the build wrote: the product table (index.products),
+    DIR/v-<utc time>-<id>/  manifest.json and what the build wrote: the product table (index.store.products),
                             the vectors (index.vectors), images/<row>.jpg
 A build writes a new version beside the live one and only then flips CURRENT, so a build that
 dies half way leaves the earlier index loadable. The manifest holds every other file's SHA-256,

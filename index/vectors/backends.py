@@ -21,7 +21,7 @@ EXACT_UPTO = 20_000
 
 def spec_for(rows: int, wanted: str = "auto") -> VectorSpec:
     """The backend for a catalog of `rows` photos: `wanted` ("exact", "hnsw", "milvus" or "milvus:URI",
-    `index.milvus`) or, with "auto", by size."""
+    `index.vectors.milvus`) or, with "auto", by size."""
     if wanted == "auto":
         wanted = "exact" if rows <= EXACT_UPTO else "hnsw"
     name, _, uri = wanted.partition(":")

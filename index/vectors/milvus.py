@@ -208,7 +208,7 @@ def _drop_stale(client: MilvusClient, directory: Path) -> None:
 
 
 def _version(folder: Path) -> str:
-    """The version a folder is or becomes (index.store: `.building-<pid>-v-...` -> `v-...`), as a collection
+    """The version a folder is or becomes (index.store.versions: `.building-<pid>-v-...` -> `v-...`), as a collection
     name may spell it: `v_...`."""
     name = folder.name[folder.name.find("v-"):] if "v-" in folder.name else f"v-{folder.name}"
     return re.sub(r"[^0-9A-Za-z_]", "_", name)

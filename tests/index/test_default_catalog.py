@@ -36,7 +36,7 @@ def default_reading(limit: int | None = None, **overrides) -> Reading:
 
 
 def open_default(folder, limit: int | None = None, **overrides):
-    """`folder` read as the default catalog is, by the settings' columns and reading (index.ensure's way)."""
+    """`folder` read as the default catalog is, by the settings' columns and reading (index.build.ensure's way)."""
     settings = default_settings(limit, **overrides)
     return open_catalog(folder, ColumnMap(text=settings.text_column_list), Reading.from_settings(settings))
 

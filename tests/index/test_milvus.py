@@ -114,7 +114,7 @@ def test_a_build_drops_the_collections_of_versions_gone_and_no_other_directorys(
     other = _committed(tmp_path / "other", "v-1", uri=str(tmp_path / "idx" / "milvus.db"))  # the same Milvus
     assert other["uri"] == str(tmp_path / "idx" / "milvus.db")  # outside its index directory: absolute
     second = _committed(tmp_path / "idx", "v-2")
-    building = _committed(tmp_path / "idx", ".building-123-v-3")  # a build under way (index.store's name)
+    building = _committed(tmp_path / "idx", ".building-123-v-3")  # a build under way (index.store.versions's name)
     shutil.rmtree(tmp_path / "idx" / "v-1")  # as the store deletes a version two builds old
     fourth = _committed(tmp_path / "idx", "v-4")
     assert building["collection"].endswith("_v_3")

@@ -1,4 +1,4 @@
-"""The contract every vector backend (index.vectors.BACKENDS) keeps: the nearest rows by inner product,
+"""The contract every vector backend (index.vectors.backends.BACKENDS) keeps: the nearest rows by inner product,
 best first, only among the rows a Where keeps and k of them whenever k are kept, the same after a
 commit and a load, and its stored vectors back for calibration."""
 

@@ -35,7 +35,7 @@ def test_pick_device():
 
 @pytest.mark.slow  # a fresh interpreter
 def test_torch_is_loaded_before_faiss_so_that_faiss_runs_on_its_openmp_runtime():
-    # faiss first, each library runs its own OpenMP threads, which contend (index.vectors).
+    # faiss first, each library runs its own OpenMP threads, which contend (index.vectors.faiss).
     check = "import sys, search.engine; m = list(sys.modules); print(m.index('torch') < m.index('faiss'))"
     out = subprocess.run([sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "True"
