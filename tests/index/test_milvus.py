@@ -85,7 +85,11 @@ def test_the_vectors_live_in_a_collection_of_the_version_in_the_index_directory(
     assert (folder / "milvus" / "milvus.db").is_dir()
     assert sorted(p.name for p in milvus.path.iterdir()) == ["images", "kinds.json", "manifest.json", "photos.npz",
                                                          "products.parquet"]
-    assert len(milvus.vectors) == len(exact) == 30 and milvus.manifest.calibration == exact.manifest.calibration
+    assert len(milvus.vectors) == len(exact) == 30
+    # Medians of similarities that Milvus and FAISS each compute in float32 their own way: equal to float
+    # noise (last digits), as the scores of the test above are.
+    ours, theirs = milvus.manifest.calibration, exact.manifest.calibration
+    assert (ours.unrelated, ours.near) == pytest.approx((theirs.unrelated, theirs.near), abs=1e-5)
 
 
 def test_a_where_becomes_a_milvus_expression_over_the_scalar_fields():
