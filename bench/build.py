@@ -18,8 +18,8 @@ import torch
 
 from core.settings import DEFAULT_CATALOG_READING
 from index.build.builder import build_index
-from index.catalog.source import ColumnMap, Reading
 from index.catalog.open import open_catalog
+from index.catalog.source import ColumnMap, Reading
 from models.encoder import load_encoder, save_random_clip_b32
 from models.runtime import set_threads
 

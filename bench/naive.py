@@ -45,7 +45,7 @@ class NaiveSearch:
         objects = []
         if len(kept):
             ranked = self.index.search(vectors[kept], max(top_k, GROUP_DEPTH))
-            objects = [ObjectResult(found.labels[i], tuple(int(round(v)) for v in boxes[i]), float(found.scores[i]),
+            objects = [ObjectResult(found.labels[i], tuple(round(v) for v in boxes[i]), float(found.scores[i]),
                                     fuse_best([products], top_k)) for i, products in zip(kept, ranked)]
         if not objects:
             [products] = self.index.search(vectors[-1:], top_k)

@@ -21,10 +21,10 @@ import sys
 import time
 import zlib
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from statistics import mean
-from typing import Callable, Iterable, Sequence
 
 from tqdm.auto import tqdm
 
@@ -163,10 +163,10 @@ def evaluate_colours(engines: dict[float, Engine], photos: dict[str, Path], quer
         relevant = truth[q.category, q.colour]
         if q.product not in alone:  # one search per photo, whatever its colour words
             alone[q.product] = clock.ranking(
-                "photo", lambda: photo_engine.search(photos[q.product], top_k=max(KS)).objects[0].products)
+                "photo", lambda q=q: photo_engine.search(photos[q.product], top_k=max(KS)).objects[0].products)
         ranks["photo"].append(first_hit(alone[q.product], relevant))
         for weight, engine in engines.items():
-            ranking = clock.ranking("words", lambda: engine.search(photos[q.product], top_k=max(KS),
+            ranking = clock.ranking("words", lambda q=q, engine=engine: engine.search(photos[q.product], top_k=max(KS),
                                                                    words=phrase.format(q.colour)).objects[0].products)
             ranks[weight].append(first_hit(ranking, relevant))
     return {"queries": len(queries), "photos": len(alone), "photo": hit_rates(ranks["photo"]),
@@ -177,7 +177,7 @@ def evaluate_keywords(engine: Engine, queries: dict[str, dict[str, frozenset[str
     """Mean precision@DEPTH of each variant's queries, and its ceiling (when every place it can fill is a hit)."""
     out = {}
     for variant, wanted in queries.items():
-        found = {q: clock.ranking("text", lambda: engine.search_text(q, top_k=DEPTH).products) for q in wanted}
+        found = {q: clock.ranking("text", lambda q=q: engine.search_text(q, top_k=DEPTH).products) for q in wanted}
         scores = [precision(found[q], relevant) for q, relevant in wanted.items()]
         ceilings = [min(DEPTH, len(relevant)) / DEPTH for relevant in wanted.values()]
         out[variant] = {"queries": len(wanted),  # a small catalog's half may have none: no figure then
@@ -227,7 +227,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.refine", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("--catalog", required=True, help="products CSV (product_id, image_path, type, color, ...)")
-    parser.add_argument("--encoder", help="encoder, a local folder or a Hub id (default: %s)" % DEFAULT_ENCODER)
+    parser.add_argument("--encoder", help=f"encoder, a local folder or a Hub id (default: {DEFAULT_ENCODER})")
     parser.add_argument("--half", choices=HALVES, help="score one half only (default: each, apart)")
     parser.add_argument("--limit", type=int, help="score only the first N colour queries of each half")
     parser.add_argument("--weights", default="0.05,0.1,0.2,0.4", type=lambda text: [float(w) for w in text.split(",")],

@@ -25,9 +25,9 @@ import numpy as np
 from core.types import Product, Where
 from index.catalog_index import CatalogIndex
 from index.store.kinds import ProductKinds, load_kind_rules
-from index.vectors.backend import VectorSpec
 from index.store.products import FILES as TABLE_FILES
 from index.store.products import write_table
+from index.vectors.backend import VectorSpec
 from index.vectors.backends import BACKENDS, new_backend
 from index.vectors.faiss import FaissFlatIP
 from models.runtime import set_threads
@@ -78,8 +78,8 @@ def measure(kind: str, vectors: np.ndarray, queries: np.ndarray, kept: np.ndarra
                "index_to_raw": round(size / vectors.nbytes, 3), "rss_mib": rss_mib(os.getpid())}
     for name, where in (("all", None), ("kind_5pct", KIND)):
         backend.search(queries[:16], 10, where)  # warm
-        one = _ms(lambda: [backend.search(q[None], 10, where) for q in queries]) / len(queries)
-        batch = _ms(lambda: [backend.search(queries[i:i + 16], 10, where) for i in range(0, len(queries), 16)])
+        one = _ms(lambda where=where: [backend.search(q[None], 10, where) for q in queries]) / len(queries)
+        batch = _ms(lambda where=where: [backend.search(queries[i:i + 16], 10, where) for i in range(0, len(queries), 16)])
         _, rows = backend.search(queries, 10, where)
         figures[name] = {"ms_per_query": round(one, 3), "ms_per_query_in_16s": round(batch / len(queries), 3),
                          "recall_at_10": round(_recall(rows, truth[name]), 4)}

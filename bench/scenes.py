@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import csv
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from core.errors import LookalikeError
-
 
 HALVES = ("tune", "held")  # a fixed split of any scenes file: settings are chosen on one half, checked on the other
 

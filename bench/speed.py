@@ -35,9 +35,9 @@ from bench.quality import parse_overrides
 from core.images import load_image
 from core.settings import Settings
 from index.build.builder import build_index
-from index.catalog.source import ColumnMap, Reading
-from index.catalog.open import open_catalog
 from index.catalog.image_reader import ImageReader
+from index.catalog.open import open_catalog
+from index.catalog.source import ColumnMap, Reading
 from models.encoder import encoder_for
 from models.runtime import set_threads
 from search.boxes import letterbox

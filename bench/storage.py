@@ -28,15 +28,15 @@ import numpy as np
 from PIL import Image
 
 from core.types import EncoderInfo, Product
-from index.vectors.calibration import calibrate
 from index.catalog.source import CatalogSource
 from index.catalog_index import CatalogIndex
 from index.store.kinds import ProductKinds, load_kind_rules
 from index.store.manifest import Manifest
 from index.store.products import write_photos, write_table
 from index.store.versions import VersionWriter
-from index.vectors.recall import commit_measured
 from index.vectors.backends import new_backend, spec_for
+from index.vectors.calibration import calibrate
+from index.vectors.recall import commit_measured
 from models.runtime import set_threads
 
 from .load import rss_mib

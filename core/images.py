@@ -9,7 +9,6 @@ import io
 import re
 import warnings
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -17,7 +16,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .errors import LookalikeError
 from .settings import SearchSettings
 
-ImageInput = Union[str, Path, bytes, bytearray, Image.Image, np.ndarray]
+ImageInput = str | Path | bytes | bytearray | Image.Image | np.ndarray
 
 
 class ImageError(LookalikeError):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Collection, Protocol, Sequence, runtime_checkable
+from collections.abc import Collection, Sequence
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 from PIL import Image

@@ -147,7 +147,7 @@ class CatalogSettings:
         if not self.index_dir:
             object.__setattr__(self, "index_dir", str(cache_root() / "index"))
         # Malformed values are refused now, not at the next build.
-        self.keep_rows, self.preferred_rows, self.image_reference, self.link_templates
+        _ = self.keep_rows, self.preferred_rows, self.image_reference, self.link_templates
 
     @property
     def vectors(self) -> str:
@@ -313,7 +313,7 @@ class Settings:
     search: SearchSettings = field(default_factory=SearchSettings)
 
     @classmethod
-    def of(cls, **values) -> "Settings":
+    def of(cls, **values) -> Settings:
         """Settings from flat names (`Settings.of(top_k=5, detector="yolo11n.pt")`), the rest at their defaults."""
         grouped: dict[str, dict] = {group: {} for group in GROUPS}
         for name, value in values.items():
@@ -326,7 +326,7 @@ class Settings:
         return {name: getattr(getattr(self, group), attribute) for name, (group, attribute) in PLACES.items()}
 
     @classmethod
-    def from_env(cls, env=os.environ, **overrides) -> "Settings":
+    def from_env(cls, env=os.environ, **overrides) -> Settings:
         """Defaults < LOOKALIKE_<NAME> environment variables < `overrides` that are not None."""
         values = {}
         for name in NAMES:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Sequence
 
 import numpy as np
 
@@ -51,7 +51,7 @@ class Where:
     rows: np.ndarray | None = None  # int64 rows, where a search is narrowed to given products (those words name)
 
     @classmethod
-    def of(cls, filters: Filters, **narrower) -> "Where":
+    def of(cls, filters: Filters, **narrower) -> Where:
         """The rows a shopper's `filters` keep, narrowed further by `narrower` (kinds, rows)."""
         return cls(categories=filters.categories, min_price=filters.min_price, max_price=filters.max_price,
                    **narrower)
@@ -98,19 +98,19 @@ class Detections:
         object.__setattr__(self, "labels", tuple(self.labels))
 
     @classmethod
-    def empty(cls) -> "Detections":
+    def empty(cls) -> Detections:
         return cls(np.zeros((0, 4)), np.zeros(0), ())
 
     def __len__(self) -> int:
         return len(self.labels)
 
-    def __getitem__(self, keep: Sequence[int] | np.ndarray) -> "Detections":
+    def __getitem__(self, keep: Sequence[int] | np.ndarray) -> Detections:
         """The detections at the indices (or where the mask is true) in `keep`, in that order."""
         keep = np.asarray(keep)
         keep = np.flatnonzero(keep) if keep.dtype == bool else keep.astype(np.int64).reshape(-1)
         return Detections(self.boxes[keep], self.scores[keep], tuple(self.labels[i] for i in keep))
 
-    def __add__(self, other: "Detections") -> "Detections":
+    def __add__(self, other: Detections) -> Detections:
         return Detections(np.concatenate([self.boxes, other.boxes]), np.concatenate([self.scores, other.scores]),
                           self.labels + other.labels)
 

@@ -12,19 +12,19 @@ from functools import partial
 
 from core.errors import LookalikeError
 from core.settings import DEFAULT_CATALOG, DEFAULT_ENCODER, THUMBNAILS, VECTOR_INDEXES, Settings
+from index.build.builder import build_index
+from index.build.ray_embed import build_on_ray
+from index.build.update import update_index
+from index.catalog.inspect import inspect as inspect_catalog
+from index.catalog.open import open_catalog
+from index.catalog.source import CatalogError, CatalogSource, ColumnMap, Reading
+from index.store.kinds import load_kind_rules
+from index.store.versions import read_live_manifest
 from models.encoder import encoder_for
 from models.runtime import set_threads
 
 from .build import hub
-from index.build.builder import build_index
-from index.catalog.source import CatalogError, CatalogSource, ColumnMap, Reading
-from index.catalog.open import open_catalog
 from .errors import IndexMismatchError, IndexNotFoundError
-from index.catalog.inspect import inspect as inspect_catalog
-from index.store.kinds import load_kind_rules
-from index.build.ray_embed import build_on_ray
-from index.store.versions import read_live_manifest
-from index.build.update import update_index
 
 FIELDS = ("image", "id", "name", "category", "price", "link", "popularity", "more_images")
 

@@ -9,16 +9,16 @@ from pathlib import Path
 import numpy as np
 
 from core.types import Match, Product, Where
-from models.adaptation import Adaptation, AdaptedEncoder
-
 from index.store.adaptation import load_adaptation
-from .errors import IndexCorruptError, IndexMismatchError
 from index.store.manifest import Manifest
 from index.store.products import EARLIER_FILES, ProductTable
 from index.store.products import FILES as TABLE_FILES
 from index.store.versions import open_version, verify
 from index.vectors.backend import VectorBackend
 from index.vectors.backends import backend_files, load_backend
+from models.adaptation import Adaptation, AdaptedEncoder
+
+from .errors import IndexCorruptError, IndexMismatchError
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ class CatalogIndex:
         self.manifest.check_encoder(encoder, self.path)
 
     @classmethod
-    def load(cls, directory: str | Path, encoder=None) -> "CatalogIndex":
+    def load(cls, directory: str | Path, encoder=None) -> CatalogIndex:
         """The live version of the index in `directory`, every file checked; refused (CatalogIndexError)
         when damaged, or built with another encoder than `encoder` where one is given."""
         version, manifest, later = open_version(directory, _required)

@@ -6,8 +6,8 @@ through the same map, so that a product seen in a room lands nearer its catalog 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from PIL import Image
@@ -48,7 +48,7 @@ class Adaptation:
         return np.ascontiguousarray(out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12), np.float32)
 
     @classmethod
-    def identity(cls, dim: int) -> "Adaptation":
+    def identity(cls, dim: int) -> Adaptation:
         return cls(np.zeros(dim, np.float32), np.eye(dim, dtype=np.float32))
 
 

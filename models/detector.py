@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Collection, Sequence
 from pathlib import Path
-from typing import Collection, Sequence
 
 import numpy as np
 from PIL import Image

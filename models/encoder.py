@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -241,10 +241,10 @@ def save_random_clip_b32(out: Path) -> Path:
     with its image processor: the default encoder's cost, for timings, with no download."""
     from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
 
-    vision = dict(image_size=224, patch_size=32, hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
-                  num_attention_heads=12, projection_dim=512)
-    text = dict(vocab_size=64, hidden_size=64, intermediate_size=64, num_hidden_layers=1, num_attention_heads=1,
-                bos_token_id=1, eos_token_id=0, pad_token_id=0)
+    vision = {"image_size": 224, "patch_size": 32, "hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12,
+                  "num_attention_heads": 12, "projection_dim": 512}
+    text = {"vocab_size": 64, "hidden_size": 64, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 1,
+                "bos_token_id": 1, "eos_token_id": 0, "pad_token_id": 0}
     with torch.random.fork_rng():
         torch.manual_seed(0)  # the same weights every time: the same objects found, the same timings
         model = CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=512))

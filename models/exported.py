@@ -70,7 +70,7 @@ def exported_pass(name: str, model: torch.nn.Module, pooled, probe: torch.Tensor
     log.info("Exporting the encoder %s to ONNX, once: kept in %s.", name, path)
     try:
         _export(model, pooled, probe, path)
-    except Exception as exc:  # noqa: BLE001 torch.onnx raises many types for what it cannot export
+    except Exception as exc:
         log.warning("The encoder %s could not be exported to ONNX (%s); it runs in PyTorch.", name, exc)
         return None
     exported = _agreeing(path, probe, expected)
@@ -84,7 +84,7 @@ def _agreeing(path: Path, probe: torch.Tensor, expected: np.ndarray) -> Exported
     try:
         exported = ExportedPass(path, torch.get_num_threads())
         found = _unit(exported(probe))
-    except Exception as exc:  # noqa: BLE001 a damaged graph fails in onnxruntime's own types
+    except Exception as exc:
         log.info("The ONNX graph %s could not be run (%s).", path, exc)
         return None
     if found.shape != expected.shape or float(np.abs(found - expected).max()) > AGREEMENT:

@@ -76,7 +76,7 @@ class SearchBatcher:
                     batch, self._waiting = self._waiting[: self.max_batch], self._waiting[self.max_batch:]
                 try:
                     self._run(batch)
-                except BaseException as exc:  # noqa: BLE001 no caller may wait forever, and the thread goes on
+                except BaseException as exc:
                     for request in batch:
                         if not request.done.is_set():
                             request.error = exc

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Sequence
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -13,8 +13,8 @@ from core.images import ImageInput, detail, load_image
 from core.protocols import ImageEncoder, ObjectDetector
 from core.settings import SearchSettings, Settings, SettingsError
 from core.types import SELECTION, WHOLE_PHOTO, Detections, Filters, Match, ObjectResult, SearchResult, TextResult, Where
-from index.catalog_index import CatalogIndex
 from index.build.ensure import ensure_index
+from index.catalog_index import CatalogIndex
 from index.store.text import TOKEN
 from models.adaptation import AdaptedEncoder
 from models.detector import load_detector
@@ -95,7 +95,7 @@ class Engine:
                                 f"it knows {sorted(names)}.")
         return tuple(c for c in wanted if c in names)
 
-    def with_index(self, index: CatalogIndex) -> "Engine":
+    def with_index(self, index: CatalogIndex) -> Engine:
         """The same models and settings over another version of the index (`search.starting` reloads)."""
         frozen = self.encoder.base if isinstance(self.encoder, AdaptedEncoder) else self.encoder
         return Engine(self.detector, frozen, index, self.settings)
@@ -273,7 +273,7 @@ class Engine:
         if found <= self.settings.whole_photo_upto:  # 0 <= upto: always when nothing was found
             [matches] = self._rank(vectors_of(photo.regions[:1]), request.top_k, (), request)
             # A blank photo looks like many a plain product on white: its nearest are never a match.
-            judged = dict(closeness=0.0, close_match=False) if photo.regions[0].blank else {}
+            judged = {"closeness": 0.0, "close_match": False} if photo.regions[0].blank else {}
             whole = ObjectResult(WHOLE_PHOTO, (0, 0, photo.image.width, photo.image.height), None, matches, **judged)
             # One object found or none: the photo is most likely of one product, so the whole photo leads.
             objects.insert(0 if found <= 1 else len(objects), whole)
@@ -394,7 +394,7 @@ class Engine:
 
 
 def _pixels(box: np.ndarray) -> tuple[int, int, int, int]:
-    return tuple(int(round(v)) for v in box)
+    return tuple(round(v) for v in box)
 
 
 def _distinct(matches: list[Match], k: int) -> list[Match]:

@@ -5,7 +5,7 @@ Ranks, not scores, are fused: BM25 scores and cosine similarities have no common
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from core.types import Match
 

@@ -7,7 +7,7 @@ one group, and the group's products are the best matches of any of its members.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from core.types import Match
 

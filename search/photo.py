@@ -31,7 +31,7 @@ class Request:
         """Whether words or filters change the product lists (never the objects found)."""
         return bool(self.filters) or self.reranks or self.text_vector is not None
 
-    def plain(self) -> "Request":
+    def plain(self) -> Request:
         """The request without its words and filters: what the objects found are judged by."""
         return Request(self.top_k, self.conf, Filters())
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Sequence
 
 from core.errors import LookalikeError
 from core.images import ImageInput
@@ -67,7 +67,7 @@ def check_box(box, size: tuple[int, int]) -> tuple[int, int, int, int]:
     if not (isinstance(box, (list, tuple)) and len(box) == 4 and all(
             isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in box)):
         raise QueryError(f"box must be four numbers [x1, y1, x2, y2] in pixels of the photo; got {box!r}.")
-    x1, y1, x2, y2 = (int(round(v)) for v in box)
+    x1, y1, x2, y2 = (round(v) for v in box)
     x1, x2 = max(0, min(x1, width)), max(0, min(x2, width))
     y1, y2 = max(0, min(y1, height)), max(0, min(y2, height))
     if x2 - x1 < MIN_BOX_SIDE or y2 - y1 < MIN_BOX_SIDE:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from core.errors import LookalikeError
 from core.settings import Settings
@@ -41,11 +41,11 @@ class StartingEngine:
         self._refused: str | None = None  # a live version that could not be loaded: not tried again
 
     @classmethod
-    def of(cls, engine: Engine) -> "StartingEngine":
+    def of(cls, engine: Engine) -> StartingEngine:
         """An engine already loaded."""
         return cls(Settings(search=engine.settings), engine)
 
-    def start(self) -> "StartingEngine":
+    def start(self) -> StartingEngine:
         self._thread = threading.Thread(target=self._load, name="lookalike-start", daemon=True)
         self._thread.start()
         return self
@@ -59,7 +59,7 @@ class StartingEngine:
                 return
         hook(self.engine)
 
-    def follow(self, every: float = CHECK_EVERY_S) -> "StartingEngine":
+    def follow(self, every: float = CHECK_EVERY_S) -> StartingEngine:
         """Look at the index directory every `every` seconds, and serve a new live version when one appears."""
         def watch():
             while not self._stop.wait(every):

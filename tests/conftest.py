@@ -11,10 +11,21 @@ os.environ["YOLO_OFFLINE"] = "1"
 os.environ["YOLO_AUTOINSTALL"] = "False"
 os.environ.setdefault("YOLO_CONFIG_DIR", tempfile.mkdtemp(prefix="yolo-config-"))
 
-import pytest  # noqa: E402
+import pytest
 
-from support import (HK, MOBILENET, SHARED_MISSING, SHARED_REASON, YOLO_WEIGHTS, colour_catalog,  # noqa: E402
-                     embed_words, save_tiny_clip, save_tiny_vit, served, write_csv)
+from support import (
+    HK,
+    MOBILENET,
+    SHARED_MISSING,
+    SHARED_REASON,
+    YOLO_WEIGHTS,
+    colour_catalog,
+    embed_words,
+    save_tiny_clip,
+    save_tiny_vit,
+    served,
+    write_csv,
+)
 
 
 @pytest.fixture(scope="session")

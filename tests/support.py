@@ -6,9 +6,10 @@ from __future__ import annotations
 import csv
 import socket
 import zlib
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -42,11 +43,11 @@ def save_tiny_clip(out: Path) -> Path:
     from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPTokenizer
 
     config = CLIPConfig(
-        text_config=dict(vocab_size=64, hidden_size=32, intermediate_size=37, num_hidden_layers=2,
-                         num_attention_heads=4, max_position_embeddings=32, eos_token_id=0, pad_token_id=0,
-                         bos_token_id=1),
-        vision_config=dict(image_size=32, patch_size=8, hidden_size=32, intermediate_size=37, num_hidden_layers=2,
-                           num_attention_heads=4, projection_dim=16),
+        text_config={"vocab_size": 64, "hidden_size": 32, "intermediate_size": 37, "num_hidden_layers": 2,
+                         "num_attention_heads": 4, "max_position_embeddings": 32, "eos_token_id": 0, "pad_token_id": 0,
+                         "bos_token_id": 1},
+        vision_config={"image_size": 32, "patch_size": 8, "hidden_size": 32, "intermediate_size": 37, "num_hidden_layers": 2,
+                           "num_attention_heads": 4, "projection_dim": 16},
         projection_dim=16,
     )
     CLIPModel(config).save_pretrained(out)
@@ -186,7 +187,7 @@ class FakeDetector:
     Detections below `conf` or of classes not asked for are left out, like ultralytics does.
     """
 
-    names = {0: "bed", 1: "chair", 2: "couch", 3: "dining table", 4: "person"}
+    names: ClassVar[dict[int, str]] = {0: "bed", 1: "chair", 2: "couch", 3: "dining table", 4: "person"}
     knows_catalog_kinds = False  # a general detector: the kind rules say which of its classes the shop sells
     iou = 0.5
 

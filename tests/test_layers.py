@@ -4,6 +4,7 @@
 """
 
 import pytest
+
 from source_tree import imported_names, project_modules
 
 LAYERS = {"core": 0, "models": 1, "index": 2, "search": 3, "train": 4, "web": 5, "bench": 6, "app": 6}

@@ -4,6 +4,7 @@
 import ast
 
 import pytest
+
 from source_tree import ROOT, cycles, import_graph, imported_names, project_modules
 
 LONGEST_FUNCTION = 60

@@ -11,8 +11,8 @@ from pathlib import Path
 from core.errors import LookalikeError
 from core.images import ImageError, load_image
 from core.settings import Settings, cache_root
-from index.catalog.source import ColumnMap, Reading
 from index.catalog.open import open_catalog
+from index.catalog.source import ColumnMap, Reading
 from index.catalog_index import CatalogIndex
 from index.store.kinds import ProductKinds, load_kind_rules
 from index.store.versions import read_live_manifest

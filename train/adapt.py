@@ -12,7 +12,7 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 
@@ -133,7 +133,7 @@ def adapt_index(index: CatalogIndex, encoder, *, per_photo: int = 4, settings: F
     refuse_adapted(index)  # now, not after minutes of learning
     index.check_encoder(encoder)
     start = time.perf_counter()
-    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    created = datetime.now(UTC).isoformat(timespec="seconds")
     views, owners = embed_views(index, encoder, per_photo, padding, progress, settings.seed)
     product_of = {}
     products = np.array([product_of.setdefault(p.id, len(product_of)) for p in index.products], np.int64)

@@ -9,7 +9,7 @@ square of the catalog's background). A photo without a plain background gives a 
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import cv2
 import numpy as np

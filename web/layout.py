@@ -134,9 +134,9 @@ def _controls(starting: StartingEngine, catalog: CatalogView) -> dict:
     photos = example_photos()
     examples = gr.Examples(photos, inputs=[photo], label="Or try one of these", elem_id="examples",
                            api_visibility="private") if photos else None
-    return dict(filter_box=filter_box, price_row=price_row, photo=photo, words=words,
-                filters=[category, min_price, max_price], top_k=top_k, conf=conf, find=find, picker=picker, box=box,
-                find_region=find_region, text_query=text_query, find_words=find_words, examples=examples)
+    return {"filter_box": filter_box, "price_row": price_row, "photo": photo, "words": words,
+                "filters": [category, min_price, max_price], "top_k": top_k, "conf": conf, "find": find, "picker": picker, "box": box,
+                "find_region": find_region, "text_query": text_query, "find_words": find_words, "examples": examples}
 
 
 def _found(starting: StartingEngine, catalog: CatalogView) -> dict:
@@ -154,8 +154,8 @@ def _found(starting: StartingEngine, catalog: CatalogView) -> dict:
                                             elem_classes="products"))
             tab_items.append(tab)
     box_map = gr.HTML(elem_id="box-map")
-    return dict(annotated=annotated, status=status, tabs=tabs, tab_items=tab_items, galleries=galleries,
-                details=details, box_map=box_map)
+    return {"annotated": annotated, "status": status, "tabs": tabs, "tab_items": tab_items, "galleries": galleries,
+                "details": details, "box_map": box_map}
 
 
 def slots(starting: StartingEngine) -> int:

@@ -56,7 +56,7 @@ def annotated_photo(photo, result):
     shown.thumbnail((DISPLAY_SIDE, DISPLAY_SIDE))
     scale = shown.width / photo.width
     objects = result.objects
-    return shown, [(tuple(int(round(v * scale)) for v in objects[i].box), object_label(i, objects[i].label))
+    return shown, [(tuple(round(v * scale) for v in objects[i].box), object_label(i, objects[i].label))
                    for i in drawn_objects(objects)]
 
 
@@ -80,4 +80,4 @@ def scaled_box(path: str, clicks: tuple[float, float, float, float]) -> tuple[in
     photo = load_image(path)
     scale = max(1.0, max(photo.size) / DISPLAY_SIDE)
     x1, y1, x2, y2 = (v * scale for v in clicks)
-    return (int(round(min(x1, x2))), int(round(min(y1, y2))), int(round(max(x1, x2))), int(round(max(y1, y2))))
+    return (round(min(x1, x2)), round(min(y1, y2)), round(max(x1, x2)), round(max(y1, y2)))

@@ -28,11 +28,11 @@ def wire(page: Page, starting: StartingEngine, search, search_text) -> dict:
     outputs = [page.annotated, page.status, page.result_json, page.timings]
     # After every search: each object's products in its tab, the boxes for a click on the photo, and a
     # words-only search clears the photo's marks; then what was found comes into view.
-    shown = dict(fn=_show_products(starting, len(page.tab_items)), inputs=page.result_json,
-                 outputs=[page.tabs, *page.tab_items, *page.galleries, *page.details, page.box_map, page.annotated,
-                          page.timings], api_visibility="private", concurrency_limit=None)
-    show = dict(fn=None, js=SHOW_RESULTS, api_visibility="private", queue=False)
-    searches = dict(concurrency_id="engine", concurrency_limit=MAX_BATCH, preprocess=False)
+    shown = {"fn": _show_products(starting, len(page.tab_items)), "inputs": page.result_json,
+                 "outputs": [page.tabs, *page.tab_items, *page.galleries, *page.details, page.box_map, page.annotated,
+                          page.timings], "api_visibility": "private", "concurrency_limit": None}
+    show = {"fn": None, "js": SHOW_RESULTS, "api_visibility": "private", "queue": False}
+    searches = {"concurrency_id": "engine", "concurrency_limit": MAX_BATCH, "preprocess": False}
     # The photo's own searches leave the region out; "Search this region" sends it.
     whole = [page.photo, page.top_k, page.conf, gr.State(None), page.words, *page.filters]
     # The public endpoint, named "search" (the check before it is the page's own). Up to MAX_BATCH
@@ -65,10 +65,10 @@ def wire(page: Page, starting: StartingEngine, search, search_text) -> dict:
                        queue=False)
     # What depends on the catalog follows the start on every page shown meanwhile, and a new version of the
     # index (search.starting) on every page opened after it.
-    follow = dict(fn=_catalog_updates(starting, len(page.tab_items)), inputs=None,
-                  outputs=[page.headline, page.starting, page.ticks, page.filter_box, page.filters[0],
+    follow = {"fn": _catalog_updates(starting, len(page.tab_items)), "inputs": None,
+                  "outputs": [page.headline, page.starting, page.ticks, page.filter_box, page.filters[0],
                            page.price_row, *page.filters[1:], page.annotated, page.text_query],
-                  api_visibility="private", queue=False)
+                  "api_visibility": "private", "queue": False}
     if starting.engine is None:
         page.ticks.tick(**follow)
     return follow

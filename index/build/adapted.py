@@ -13,15 +13,13 @@ import numpy as np
 from safetensors.numpy import save_file
 
 from index.catalog_index import CatalogIndex
-from models.adaptation import Adaptation, AdaptationError
-
-from index.vectors.calibration import calibrate
 from index.store.manifest import FORMAT_VERSION, AdaptationInfo
 from index.store.products import PHOTOS, write_table
 from index.store.versions import VersionWriter, link_or_copy
-from index.vectors.recall import commit_measured
 from index.vectors.backends import new_backend
-
+from index.vectors.calibration import calibrate
+from index.vectors.recall import commit_measured
+from models.adaptation import Adaptation, AdaptationError
 
 
 def write_adapted(index: CatalogIndex, adaptation: Adaptation, info: AdaptationInfo,

@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -19,19 +19,17 @@ from tqdm.auto import tqdm
 from core.errors import LookalikeError
 from core.settings import CatalogSettings
 from core.types import Product
-
-from index.vectors.calibration import calibrate
 from index.catalog.catalog import Catalog, CatalogItem
 from index.catalog.fetch import is_url
 from index.catalog.image_reader import ImageReader, decode, digest
 from index.store.kinds import KindRules, ProductKinds, load_kind_rules
 from index.store.manifest import AdaptationInfo, Manifest, package_versions
-from index.vectors.backend import VectorSpec
 from index.store.products import DIGEST_BYTES, write_photos, write_table
 from index.store.versions import VersionWriter
-from index.vectors.backend import VectorBackend
-from index.vectors.recall import commit_measured
+from index.vectors.backend import VectorBackend, VectorSpec
 from index.vectors.backends import new_backend, spec_for
+from index.vectors.calibration import calibrate
+from index.vectors.recall import commit_measured
 
 log = logging.getLogger(__name__)
 THUMBNAIL_SIZE = 384  # the longest side of the product images the app shows
@@ -108,7 +106,7 @@ def build_index(catalog: Catalog, encoder, out_dir: str | Path, batch_size: int 
     holds are taken over from it, and nothing is written when the catalog is as it holds it. `thumbnails`:
     "link" keeps a web image's link as its thumbnail rather than a copy."""
     start = time.perf_counter()
-    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    created = datetime.now(UTC).isoformat(timespec="seconds")
     rules = rules or load_kind_rules(None)
     with VersionWriter(out_dir) as version, nullcontext(images) if images else ImageReader() as reader:
         spec = vector_index if isinstance(vector_index, VectorSpec) else spec_for(len(catalog), vector_index)
@@ -134,7 +132,7 @@ def build_index(catalog: Catalog, encoder, out_dir: str | Path, batch_size: int 
             products=len(products), calibration=calibrate(vectors, [p.id for p in products]),
             vectors=spec, kind_rules=rules.sha256, adaptation=adaptation,
             # Query crops are padded with this, so that they look like the catalog's photos.
-            background=tuple(int(round(v)) for v in np.median(borders, axis=0))))
+            background=tuple(round(v) for v in np.median(borders, axis=0))))
     for product_id, _, detail in skipped:
         log.warning("skipped %s: %s", product_id, detail)
     return BuildReport(path, len(products), skipped, time.perf_counter() - start, reused, ids)

@@ -11,17 +11,17 @@ from pathlib import Path
 
 from core.protocols import ImageEncoder
 from core.settings import DEFAULT_CATALOG, DEFAULT_ENCODER, CatalogSettings, ModelSettings
-from models.encoder import Encoder, encoder_for
-
-from .builder import build_index
-from index.catalog.source import ColumnMap, Reading
 from index.catalog.open import open_catalog
+from index.catalog.source import ColumnMap, Reading
 from index.catalog_index import CatalogIndex
 from index.errors import CatalogIndexError, IndexMismatchError
-from .hub import download, hub_index
 from index.store.kinds import load_kind_rules
 from index.store.manifest import Manifest
 from index.store.versions import read_live_manifest
+from models.encoder import Encoder, encoder_for
+
+from .builder import build_index
+from .hub import download, hub_index
 
 log = logging.getLogger(__name__)
 

@@ -25,14 +25,14 @@ import numpy as np
 
 from core.errors import LookalikeError
 from core.settings import CatalogSettings
-
-from .builder import BuildReport, Embedded, border_colour, build_index, save_thumbnail
 from index.catalog.catalog import Catalog
-from index.catalog.values import as_text
-from index.catalog.tables import StoredImage
 from index.catalog.fetch import is_url
 from index.catalog.image_reader import decode, digest
+from index.catalog.tables import StoredImage
+from index.catalog.values import as_text
 from index.store.products import DIGEST_BYTES
+
+from .builder import BuildReport, Embedded, border_colour, build_index, save_thumbnail
 
 log = logging.getLogger(__name__)
 CPUS_PER_ACTOR = 4  # torch threads of an actor on CPUs: past a few, another actor does more than more threads
@@ -73,7 +73,7 @@ def build_on_ray(catalog: Catalog, encoder, out_dir: str | Path, *, address: str
 
 def embed_on_ray(catalog: Catalog, encoder, folder: str, address: str = "local",
                  batch_size: int = CatalogSettings.batch_size,
-                 shard_rows: int = SHARD_ROWS) -> "Shards":
+                 shard_rows: int = SHARD_ROWS) -> Shards:
     """Every photo of `catalog` held in its parquet files (or in local files) embedded by `encoder` (loaded
     by name on each actor) on Ray, into parquet shards in `folder`; uses the Ray this process is connected to,
     if any, else connects to `address` (see `build_on_ray`) for the run."""
@@ -181,7 +181,7 @@ class _Source:
         self.files, self.columns, self.ids, self.photos = files, columns, ids, photos
 
     @classmethod
-    def of(cls, catalog: Catalog) -> "_Source":
+    def of(cls, catalog: Catalog) -> _Source:
         stored, ids, photos = set(), set(), []
         for item in catalog:
             if isinstance(item.image, StoredImage) and item.image.column == catalog.columns["image"]:
@@ -278,8 +278,8 @@ def _ray():
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no usage report sent home
     try:
         import ray
-        import ray.data  # noqa: F401
-        import ray.exceptions  # noqa: F401
+        import ray.data
+        import ray.exceptions
     except ImportError as exc:
         raise RayError("Embedding on Ray needs Ray Data: pip install -r requirements-scale.txt") from exc
     return ray

@@ -16,17 +16,17 @@ from pathlib import Path
 import numpy as np
 
 from core.settings import cache_root
-
-from .builder import BuildReport, Embedded, build_index
 from index.catalog.catalog import Catalog
-from index.catalog_index import CatalogIndex
 from index.catalog.fetch import ImageFetcher, is_url
 from index.catalog.image_reader import ImageReader
+from index.catalog_index import CatalogIndex
 from index.store.manifest import AdaptationInfo
 from index.store.products import DIGEST_BYTES, read_photos
 from index.store.products import FILES as TABLE_FILES
 from index.store.versions import file_sha256, link_or_copy
 from index.vectors.backends import spec_for
+
+from .builder import BuildReport, Embedded, build_index
 
 log = logging.getLogger(__name__)
 

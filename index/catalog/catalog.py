@@ -4,16 +4,27 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from .fetch import is_url
 from .selection import spread, stable_key
 from .source import CatalogError, CatalogSource, link_columns, template_fields
-from .values import (as_number, as_text, column_names, column_sample, holds_words, kind_of_values, parse_money,
-                     parse_price, web_link, whole_column)
+from .values import (
+    as_number,
+    as_text,
+    column_names,
+    column_sample,
+    holds_words,
+    kind_of_values,
+    parse_money,
+    parse_price,
+    web_link,
+    whole_column,
+)
 
 MAX_ATTRIBUTE_CHARS = 500  # per column and product: enough for a description, not a whole page
 

@@ -18,8 +18,8 @@ from PIL import Image
 from core.images import ImageError, load_image
 from core.settings import cache_root
 
-from .tables import StoredImage
 from .fetch import FetchFailure, ImageFetcher, is_url
+from .tables import StoredImage
 
 UNREADABLE = "unreadable image"
 
@@ -50,7 +50,7 @@ class ImageReader:
                 raw[i] = got
         return raw
 
-    def __enter__(self) -> "ImageReader":
+    def __enter__(self) -> ImageReader:
         return self
 
     def __exit__(self, *exc_info) -> None:

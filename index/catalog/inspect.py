@@ -10,12 +10,11 @@ from __future__ import annotations
 from itertools import islice
 from pathlib import Path
 
-from .source import COLUMN_CANDIDATES, ColumnMap, Reading
 from .catalog import Catalog
-from .open import open_catalog
-from .tables import StoredImage
 from .fetch import is_url
-from .tables import TableError, config_names
+from .open import open_catalog
+from .source import COLUMN_CANDIDATES, ColumnMap, Reading
+from .tables import StoredImage, TableError, config_names
 
 SAMPLES = 3
 TYPES_SHOWN = 40  # product types listed; the rest are counted in one line

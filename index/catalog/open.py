@@ -18,6 +18,7 @@ from .from_tables import read_tables
 from .source import MANIFEST_NAMES, CatalogError, CatalogSource, ColumnMap, Reading, recorded_reading
 from .values import as_text, whole_column
 
+
 def open_catalog(source, columns: ColumnMap = ColumnMap(), reading: Reading = Reading()) -> Catalog:
     """`source`: a CSV/JSONL manifest or feed, a folder holding one, a `save_to_disk` folder, a
     `datasets.Dataset`, a Hugging Face Hub dataset id, or a folder laid out as one (parquet files)."""

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import string
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Mapping
-import string
 
 from core.errors import LookalikeError
 
@@ -93,7 +93,7 @@ class Reading:
     name: str | None = None  # the catalog's name for people, shown on the page
 
     @classmethod
-    def from_settings(cls, settings, split: str = "train", revision: str | None = None) -> "Reading":
+    def from_settings(cls, settings, split: str = "train", revision: str | None = None) -> Reading:
         """How `settings` (core.settings.CatalogSettings) say the catalog is read."""
         return cls(split, revision, settings.catalog_config or None, settings.keep_rows, settings.link_templates,
                    settings.catalog_credit or None, settings.image_reference, settings.preferred_rows,

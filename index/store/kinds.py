@@ -13,9 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -62,7 +62,7 @@ class KindRules:
     phrases: Mapping[str, tuple[tuple[str, ...], ...]]
 
     @classmethod
-    def from_mapping(cls, rules: Mapping[str, Iterable[str]]) -> "KindRules":
+    def from_mapping(cls, rules: Mapping[str, Iterable[str]]) -> KindRules:
         return cls({kind: tuple(_words(p) for p in phrases) for kind, phrases in rules.items()})
 
     @property
@@ -140,7 +140,7 @@ class ProductKinds:
         self.others = {noun: rows for noun, rows in sorted(zip(nouns, _groups(codes, len(nouns)))) if noun}
 
     @classmethod
-    def of_categories(cls, categories: Sequence[str | None], rules: KindRules) -> "ProductKinds":
+    def of_categories(cls, categories: Sequence[str | None], rules: KindRules) -> ProductKinds:
         """The kinds of products of these `categories` (by row) under `rules`."""
         of_row = [rules.kinds_of(c) for c in categories]
         own = ["" if kinds else category_noun(c) for kinds, c in zip(of_row, categories)]
@@ -152,7 +152,7 @@ class ProductKinds:
                            "uncategorised": self.uncategorised}, ensure_ascii=False)
 
     @classmethod
-    def from_json(cls, text: str) -> "ProductKinds":
+    def from_json(cls, text: str) -> ProductKinds:
         """What `to_json` wrote; ValueError, KeyError or TypeError when it is not that."""
         data = json.loads(text)
         if len(data["classes"]) != len(data["own"]):

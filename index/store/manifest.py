@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
@@ -12,11 +13,10 @@ import numpy as np
 import pydantic
 
 from core.types import EncoderInfo
-
-from index.vectors.backend import VectorSpec
-from index.vectors.calibration import Calibration
 from index.catalog.source import CatalogSource
 from index.errors import IndexCorruptError, IndexMismatchError
+from index.vectors.backend import VectorSpec
+from index.vectors.calibration import Calibration
 
 # 2: checksums of every file, and of the manifest in CURRENT; 3: the similarity scale (calibration),
 # products' text columns and popularity; 4: products' kinds (kinds.json) and the vector backend;
@@ -67,7 +67,7 @@ class Manifest:
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
     @classmethod
-    def read(cls, path: Path, digest: str | None = None) -> "Manifest":
+    def read(cls, path: Path, digest: str | None = None) -> Manifest:
         """The manifest at `path`, checked against its SHA-256 `digest` when given; IndexCorruptError,
         naming what is wrong, when it cannot be one."""
         try:
@@ -115,8 +115,6 @@ def package_versions() -> dict[str, str]:
     """The installed versions of the packages whose behaviour an index or a benchmark depends on."""
     found = {}
     for name in ("faiss-cpu", "torch", "transformers", "datasets", "ultralytics"):
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
     return found

@@ -22,9 +22,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from core.types import Product, Where
-
-from index.errors import IndexCorruptError
 from index.catalog.fetch import is_url
+from index.errors import IndexCorruptError
+
 from .kinds import ProductKinds
 from .text import TextIndex
 
@@ -53,7 +53,7 @@ class Products(Sequence[Product]):
         self._at = lru_cache(maxsize=MADE_KEPT)(self._at)
 
     @classmethod
-    def of(cls, products: Sequence[Product]) -> "Products":
+    def of(cls, products: Sequence[Product]) -> Products:
         """`products` (rows 0 to N - 1, in order) as columns."""
         if any(p.row != i for i, p in enumerate(products)):
             raise ValueError("a table's products must be its rows 0 to N - 1, in order")
@@ -173,7 +173,7 @@ class ProductTable:
         return self._masks[key]
 
     @classmethod
-    def load(cls, folder: Path) -> "ProductTable":
+    def load(cls, folder: Path) -> ProductTable:
         """The table of the version `folder`; thumbnails as absolute paths. IndexCorruptError when it cannot be read."""
         earlier = not (folder / FILES[0]).exists() and (folder / EARLIER_FILES[0]).exists()
         try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -19,8 +19,7 @@ from core.types import Product
 TOKEN = re.compile(r"[^\W_]+")  # what FTS5's unicode61 tokenizer keeps as a word
 # English words that join a shopper's phrase ("this, but in green", "like this with a lid") and name no
 # product: matched, they lift every product whose description uses them (measured: bench.refine).
-FILLER = frozenset("""a an and any as at but by for from in into is it its like look looking me more my of
-on one or same similar so some something than that the this those to want with without""".split())
+FILLER = frozenset(["a", "an", "and", "any", "as", "at", "but", "by", "for", "from", "in", "into", "is", "it", "its", "like", "look", "looking", "me", "more", "my", "of", "on", "one", "or", "same", "similar", "so", "some", "something", "than", "that", "the", "this", "those", "to", "want", "with", "without"])
 
 
 class TextIndex:
@@ -55,7 +54,7 @@ class TextIndex:
         if not tokens:
             return np.zeros(0, np.int64), np.zeros(0, np.float64)
         held: dict[int, list[float]] = {}
-        for token, (rows, scores) in zip(tokens, self._each(tokens)):
+        for rows, scores in self._each(tokens):
             for row, score in zip(rows, scores / max(scores[0], 1e-12) if len(scores) else scores):
                 held.setdefault(int(row), []).append(float(score))
         if not held:

@@ -17,12 +17,13 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, Sequence
 
 from index.errors import CatalogIndexError, IndexCorruptError, IndexNotFoundError
+
 from .manifest import Manifest, sha256
 
 STALE_AFTER_S = 24 * 3600  # a build still running after this long is taken for dead
@@ -113,12 +114,12 @@ class VersionWriter:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         _remove_leftovers(self.directory)
-        name = f"v-{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S-%f')}-{uuid.uuid4().hex[:4]}"
+        name = f"v-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S-%f')}-{uuid.uuid4().hex[:4]}"
         self.folder = self.directory / f".building-{os.getpid()}-{name}"
         self.final = self.directory / name
         self.folder.mkdir(parents=True)
 
-    def __enter__(self) -> "VersionWriter":
+    def __enter__(self) -> VersionWriter:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -8,9 +8,10 @@ so a narrow filter still returns k rows when k exist. Every backend passes `test
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, ClassVar, Protocol
+from typing import ClassVar, Protocol
 
 import numpy as np
 

@@ -8,8 +8,8 @@ a product is to an unrelated one (the median over random pairs), and to its near
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch  # noqa: F401  (before faiss: see below)
-
-import faiss  # noqa: I001
+import faiss
 import numpy as np
+import torch  # noqa: F401  (before faiss: see below)
 
 from core.types import Where
 
@@ -31,11 +30,11 @@ class FaissFlatIP:
         self.index, self._select = index, select
 
     @classmethod
-    def new(cls, dim: int, params: dict | None = None) -> "FaissFlatIP":
+    def new(cls, dim: int, params: dict | None = None) -> FaissFlatIP:
         return cls(faiss.IndexIDMap2(faiss.IndexFlatIP(dim)))
 
     @classmethod
-    def load(cls, folder: Path, params: dict, select: Select) -> "FaissFlatIP":
+    def load(cls, folder: Path, params: dict, select: Select) -> FaissFlatIP:
         try:
             return cls(faiss.read_index(str(folder / cls.files[0])), select)
         except RuntimeError as exc:
@@ -101,7 +100,7 @@ class FaissHNSW(FaissFlatIP):
         self._pending: list[tuple[np.ndarray, np.ndarray]] = []
 
     @classmethod
-    def new(cls, dim: int, params: dict | None = None) -> "FaissHNSW":
+    def new(cls, dim: int, params: dict | None = None) -> FaissHNSW:
         # Vectors kept as 16-bit floats: half the memory and 0.60x the raw float32 vectors on disk with the
         # graph, at recall@10 0.957 against 0.959 for float32 (1.10x), and faster (less memory read a
         # query). No id map (IndexIDMap2, 8 bytes a vector and more in memory): the rows are put in the

@@ -29,7 +29,6 @@ import pyarrow.parquet as pq
 from pymilvus import DataType, MilvusClient, MilvusException
 
 from core.types import Where
-
 from index.errors import CatalogIndexError, IndexCorruptError
 from index.store.kinds import ProductKinds
 from index.store.products import FILES as TABLE_FILES
@@ -63,7 +62,7 @@ class MilvusVectors:
         self._pending: list[tuple[np.ndarray, np.ndarray]] = []  # added, inserted at commit with the table's fields
 
     @classmethod
-    def new(cls, dim: int, params: dict | None = None) -> "MilvusVectors":
+    def new(cls, dim: int, params: dict | None = None) -> MilvusVectors:
         """`params["uri"]`: a server's URL, or Milvus Lite's folder (a relative one is in the index directory)."""
         uri = str((params or {}).get("uri") or LITE_DEFAULT)
         if not uri.startswith(_SERVERS) and not uri.endswith(".db"):
@@ -72,7 +71,7 @@ class MilvusVectors:
         return cls(dim, uri)
 
     @classmethod
-    def load(cls, folder: Path, params: dict, select=None) -> "MilvusVectors":
+    def load(cls, folder: Path, params: dict, select=None) -> MilvusVectors:
         """The collection the version `folder` names; its filters need no product table (`select`)."""
         uri, collection = str(params.get("uri", "")), str(params.get("collection", ""))
         client = _connect(_address(uri, folder.parent))

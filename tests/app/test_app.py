@@ -74,7 +74,7 @@ def test_a_photo_with_nothing_detected_is_searched_whole(client, tmp_path, hk_en
     # A plain wall. (A grey gradient is an unsure "bed" to YOLO11n, which the served pipeline keeps.)
     Image.new("RGB", (320, 240), (210, 200, 190)).save(tmp_path / "blank.png")
 
-    annotated, status, result, _ = _search(client, tmp_path / "blank.png", top_k=3)
+    annotated, _status, result, _ = _search(client, tmp_path / "blank.png", top_k=3)
 
     # The whole photo leads; then at most one kind of the shop's that no detector class covers, if
     # the catalog agrees enough that the photo shows it.

@@ -21,7 +21,7 @@ def shop(tmp_path_factory):
     from search.engine import load_engine
 
     with (HK / "products.csv").open(newline="", encoding="utf-8") as f:
-        rows = [r for r in csv.DictReader(f)]
+        rows = list(csv.DictReader(f))
     picked = [r for r in rows if r["category"] == "sofas"][:12] + [r for r in rows if r["category"] == "chairs"][:12]
     catalog = [{"product_id": f"P{i // 2}", "name": f"Product {i // 2}", "category": r["category"],
                 "price_hkd": r["price_hkd"], "rating": str(1 + (7 * i) % 5), "image_path": str(HK / r["image_path"])}

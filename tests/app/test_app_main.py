@@ -130,8 +130,8 @@ def test_a_new_version_of_the_index_is_served_without_a_restart(tmp_path, tiny_c
     import urllib.request
 
     import app
-    from index.catalog.open import open_catalog
     from index.build.update import update_index
+    from index.catalog.open import open_catalog
 
     shop = [("P0", "Chair", (255, 0, 0)), ("P1", "Sofa", (0, 0, 255))]
     settings = Settings.of(catalog=str(colour_catalog(tmp_path, shop)), index_dir=str(tmp_path / "index"),

@@ -40,7 +40,7 @@ def test_the_products_are_in_view_after_a_search_without_scrolling_by_hand(brows
     page = searched(browser, served_app, viewport)
     first = page.evaluate("() => [...document.querySelectorAll('.products img')].find(e => e.offsetParent)"
                           ".getBoundingClientRect().toJSON()")
-    assert 0 <= first["top"] and first["top"] + first["height"] / 2 <= viewport["height"], first
+    assert first["top"] >= 0 and first["top"] + first["height"] / 2 <= viewport["height"], first
     if viewport is DESKTOP:  # the marked photo is in view too, the products under it
         found = page.locator("#found").bounding_box()
         assert found["y"] >= -1 and found["y"] < first["top"]

@@ -5,8 +5,7 @@ import json
 
 import pytest
 
-from bench.refine import (KS, colour_queries, colours, first_hit, hit_rates, keyword_queries, main,
-                          precision)
+from bench.refine import KS, colour_queries, colours, first_hit, hit_rates, keyword_queries, main, precision
 from bench.scenes import HALVES
 from core.types import Product
 from support import INTERIOR, MOBILENET, SHARED_MISSING, SHARED_REASON, write_csv

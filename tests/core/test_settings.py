@@ -72,7 +72,7 @@ def test_bad_values_are_refused_naming_the_setting(values, message):
 
 
 def test_values_given_in_code_are_checked_too():
-    with pytest.raises(SettingsError, match="top_k .* must be a int"):
+    with pytest.raises(SettingsError, match=r"top_k .* must be a int"):
         Settings.of(top_k="5")
     with pytest.raises(SettingsError, match="iou"):
         Settings.of(iou=2.0)

@@ -124,9 +124,8 @@ def test_an_error_during_a_rebuild_leaves_the_old_index(color_catalog, tiny_clip
 
 def test_a_catalog_of_web_images_can_keep_its_thumbnails_as_links(tmp_path, tiny_clip):
     """With thumbnails="link" a web image's thumbnail is its link (nothing copied), and updates keep it so."""
-    from support import http_folder, write_csv
-
     from index.build.update import update_index
+    from support import http_folder, write_csv
 
     (tmp_path / "site").mkdir()
     for i, colour in enumerate([(200, 30, 30), (30, 200, 30)]):

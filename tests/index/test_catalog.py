@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from index.catalog.source import CatalogError, CatalogSource, ColumnMap
 from index.catalog.open import open_catalog
+from index.catalog.source import CatalogError, CatalogSource, ColumnMap
 
 
 def test_a_csv_with_guessed_columns(color_catalog):

@@ -13,10 +13,10 @@ from PIL import Image
 
 from core.settings import ABO_HOME_TYPES, DEFAULT_CATALOG, DEFAULT_CATALOG_READING, Settings, SettingsError
 from index.build.builder import build_index
-from index.catalog.source import CatalogError, ColumnMap, Reading
 from index.catalog.open import open_catalog
-from index.catalog_index import CatalogIndex
+from index.catalog.source import CatalogError, ColumnMap, Reading
 from index.catalog.tables import ParquetTable, dataset_files
+from index.catalog_index import CatalogIndex
 from support import ABO_LISTINGS, abo_colour, abo_standin
 
 

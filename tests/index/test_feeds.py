@@ -7,12 +7,12 @@ import pytest
 from PIL import Image
 
 from index.build.builder import build_index
-from index.catalog.source import ColumnMap, Reading
-from index.catalog.open import open_catalog
-from index.catalog_index import CatalogIndex
 from index.catalog.fetch import ImageFetcher
 from index.catalog.image_reader import ImageReader
+from index.catalog.open import open_catalog
 from index.catalog.selection import spread
+from index.catalog.source import ColumnMap, Reading
+from index.catalog_index import CatalogIndex
 from support import http_folder
 
 COLOURS = {"sofa": (200, 40, 40), "sofa-back": (190, 60, 60), "chair": (40, 200, 40), "lamp": (40, 40, 200)}

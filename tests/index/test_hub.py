@@ -10,15 +10,15 @@ import shutil
 from pathlib import Path
 
 import pytest
-from support import ensure
 
 from core.settings import Settings
 from index.build.builder import build_index
+from index.build.hub import HubIndex, hub_index, stage
 from index.catalog.open import open_catalog
 from index.catalog_index import CatalogIndex
 from index.errors import IndexCorruptError, IndexNotFoundError
-from index.build.hub import HubIndex, hub_index, stage
 from index.store.versions import live_version
+from support import ensure
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -110,7 +110,7 @@ def test_a_damaged_snapshot_is_refused_not_served_or_rebuilt(hub_cache):
     data = bytearray(products.read_bytes())
     data[len(data) // 2] ^= 1
     products.write_bytes(bytes(data))
-    with pytest.raises(IndexCorruptError, match="products.parquet is damaged"):
+    with pytest.raises(IndexCorruptError, match=r"products.parquet is damaged"):
         ensure(Settings.of(index_dir=f"hf://datasets/owner/shop-index@{COMMIT}"), build=True)
 
 

@@ -9,11 +9,11 @@ import time
 import numpy as np
 import pytest
 from PIL import Image
-from support import ROOT
 
 from index.__main__ import main
 from index.catalog_index import CatalogIndex
 from index.store.versions import live_version
+from support import ROOT
 
 
 def test_build_prints_a_summary(color_catalog, tiny_clip_path, tmp_path, capsys):

@@ -10,7 +10,6 @@ import sys
 
 import numpy as np
 import pytest
-from support import write_csv
 
 from core.settings import CatalogSettings
 from core.types import Where
@@ -19,13 +18,14 @@ from index.catalog.open import open_catalog
 from index.catalog_index import CatalogIndex
 from index.errors import CatalogIndexError, IndexCorruptError
 from index.store.kinds import ProductKinds, load_kind_rules
-from index.vectors.backend import VectorSpec
 from index.store.products import write_table
+from index.vectors.backend import VectorSpec
 from index.vectors.backends import load_backend, new_backend, spec_for
+from support import write_csv
 
 pytest.importorskip("pymilvus", reason="pymilvus is not installed (pip install -r requirements-scale.txt)")
 
-from index.vectors.milvus import MilvusError, MilvusVectors, expression  # noqa: E402
+from index.vectors.milvus import MilvusError, MilvusVectors, expression
 
 CATEGORIES = ("Chair", "Three-seat sofa", "Rug", 'Armchair "Oslo" \\ oak', "")  # a quote and a backslash, none
 
@@ -64,7 +64,7 @@ WHERES = {
 
 @pytest.mark.parametrize("name", WHERES)
 def test_an_index_built_in_milvus_finds_what_exact_faiss_finds(built, name):
-    folder, exact, milvus = built
+    _folder, exact, milvus = built
     where = WHERES[name]
     assert (exact.table.count(where) > 0) == (name != "nothing")
     queries = np.vstack([exact.vectors.sample(np.array([0, 7, 13])),
@@ -142,10 +142,10 @@ def test_an_unreachable_server_a_missing_collection_and_a_bad_uri_are_refused(tm
     with pytest.raises(MilvusError, match=f"Milvus at http://127.0.0.1:{port} cannot be reached"):
         _committed(tmp_path / "idx", "v-1", uri=f"http://127.0.0.1:{port}")
     params = _committed(tmp_path / "idx", "v-2")
-    with pytest.raises(IndexCorruptError, match="has no collection 'lookalike_0_v_gone'.*Rebuild the index"):
+    with pytest.raises(IndexCorruptError, match=r"has no collection 'lookalike_0_v_gone'.*Rebuild the index"):
         load_backend(VectorSpec("milvus", {**params, "collection": "lookalike_0_v_gone"}), tmp_path / "idx" / "v-2",
                      None)
-    with pytest.raises(MilvusError, match="a server's URL .* or a Milvus Lite folder ending in .db"):
+    with pytest.raises(MilvusError, match=r"a server's URL .* or a Milvus Lite folder ending in .db"):
         new_backend(VectorSpec("milvus", {"uri": "ftp://host/x"}), 8)
 
 

@@ -5,16 +5,17 @@ import io
 import os
 import sys
 from dataclasses import astuple
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from index.build.builder import build_index
+from index.build.ray_embed import RayError, Shards, build_on_ray, embed_on_ray
 from index.catalog.open import open_catalog
 from index.catalog_index import CatalogIndex
 from index.store.products import read_photos
-from index.build.ray_embed import RayError, Shards, build_on_ray, embed_on_ray
 
 try:
     import ray
@@ -94,7 +95,7 @@ def _same_index(a: CatalogIndex, b: CatalogIndex) -> None:
     rows = np.arange(len(a), dtype=np.int64)
     np.testing.assert_allclose(a.vectors.sample(rows), b.vectors.sample(rows), atol=1e-5)
     for p, q in zip(a.products, b.products):
-        assert open(p.image, "rb").read() == open(q.image, "rb").read(), p.id
+        assert Path(p.image).read_bytes() == Path(q.image).read_bytes(), p.id
     (digests_a, borders_a), (digests_b, borders_b) = read_photos(a.path, len(a)), read_photos(b.path, len(b))
     assert np.array_equal(digests_a, digests_b) and np.array_equal(borders_a, borders_b)
     assert a.manifest.background == b.manifest.background and a.manifest.probe == b.manifest.probe
@@ -142,7 +143,7 @@ def test_a_catalog_of_web_links_is_refused(tmp_path, tiny_clip):
 
 def test_without_ray_the_error_says_what_to_install(monkeypatch, color_catalog, tiny_clip, tmp_path):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray fails, as where it is not installed
-    with pytest.raises(RayError, match="pip install -r requirements-scale.txt"):
+    with pytest.raises(RayError, match=r"pip install -r requirements-scale.txt"):
         embed_on_ray(open_catalog(color_catalog), tiny_clip, str(tmp_path / "shards"))
 
 

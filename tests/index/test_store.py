@@ -5,7 +5,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support import FakeEncoder, colour_catalog
 
 from core.types import Match, Where
 from index.build.builder import build_index
@@ -14,6 +13,7 @@ from index.catalog_index import CatalogIndex
 from index.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from index.store import versions as store
 from index.store.versions import live_version, read_live_manifest
+from support import FakeEncoder, colour_catalog
 
 COLOURS = {(255, 0, 0): [1, 0, 0], (200, 0, 50): [0.9, 0.1, 0], (150, 0, 100): [0.8, 0.2, 0], (0, 0, 255): [0, 1, 0],
            (255, 255, 255): [0, 0, 1]}
@@ -57,7 +57,7 @@ def test_queries_of_the_wrong_size_are_refused(index_dir):
 
 
 def test_another_encoder_is_refused_at_load(index_dir, tiny_clip):
-    with pytest.raises(IndexMismatchError, match="built with the encoder 'fake-centre-colour' .*3-d.*16-d"):
+    with pytest.raises(IndexMismatchError, match=r"built with the encoder 'fake-centre-colour' .*3-d.*16-d"):
         CatalogIndex.load(index_dir, encoder=tiny_clip)
 
 
@@ -119,7 +119,7 @@ def test_the_thumbnails_of_a_large_index_are_checked_while_it_serves(index_dir, 
         assert index.damage is None and _ranked(index.search(np.array([[1.0, 0, 0]]), k=1)[0])[0][0] == "P0"
         return
     assert "images/2.jpg" in index.damage and "rebuild the index" in index.damage.lower()
-    with pytest.raises(IndexCorruptError, match="2.jpg"):
+    with pytest.raises(IndexCorruptError, match=r"2.jpg"):
         index.search(np.array([[1.0, 0, 0]]), k=1)
 
 

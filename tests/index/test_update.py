@@ -7,16 +7,16 @@ import os
 import numpy as np
 import pytest
 from PIL import Image
-from support import http_folder, write_csv
 
 from index.__main__ import main
 from index.build.builder import build_index
+from index.build.update import update_index
 from index.catalog.open import open_catalog
 from index.catalog_index import CatalogIndex
 from index.store.manifest import Manifest, sha256
 from index.store.products import PHOTOS
 from index.store.versions import live_version
-from index.build.update import update_index
+from support import http_folder, write_csv
 
 COLOURS = {"P0": (220, 30, 30), "P1": (30, 200, 40), "P2": (30, 40, 220), "P3": (240, 230, 20),
            "P4": (10, 10, 10)}
@@ -233,7 +233,7 @@ def test_an_approximate_index_is_updated_as_one(tmp_path, tiny_clip):
     catalog = _shop(tmp_path / "shop", {"P9": (9, 99, 199), **COLOURS, "P2": (200, 40, 200)})
     update_index(open_catalog(catalog), tiny_clip, tmp_path / "idx", progress=False, batch_size=2)
     after = CatalogIndex.load(tmp_path / "idx", tiny_clip)
-    assert after.manifest.vectors.backend == "faiss-hnsw" and [p.id for p in after.products][0] == "P9"
+    assert after.manifest.vectors.backend == "faiss-hnsw" and next(p.id for p in after.products) == "P9"
     photos = [Image.open(tmp_path / "shop" / "img" / f"{p.id}.png").convert("RGB") for p in after.products]
     hits = after.search(tiny_clip.embed_images(photos), k=1)
     assert [h[0].product.id for h in hits] == [p.id for p in after.products]

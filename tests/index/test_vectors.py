@@ -9,9 +9,9 @@ import pytest
 
 from core.types import Product, Where
 from index.store.kinds import ProductKinds, load_kind_rules
-from index.vectors.backend import VectorSpec
 from index.store.products import FILES as TABLE_FILES
 from index.store.products import ProductTable, write_table
+from index.vectors.backend import VectorSpec
 from index.vectors.backends import BACKENDS, EXACT_UPTO, OPTIONAL, load_backend, new_backend, spec_for
 from index.vectors.faiss import FaissFlatIP, FaissHNSW
 from index.vectors.recall import recall_at_10
@@ -125,7 +125,7 @@ def test_recall_is_measured_against_exact_search(vectors):
 
 
 def test_fewer_rows_than_asked_are_padded(backend):
-    scores, rows = backend.search(QUERIES[:1], 8, Where(rows=np.array([5, 9])))
+    _scores, rows = backend.search(QUERIES[:1], 8, Where(rows=np.array([5, 9])))
     assert sorted(rows[0][:2]) == [5, 9] and rows[0][2:].tolist() == [-1] * 6
 
 

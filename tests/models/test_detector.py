@@ -168,5 +168,5 @@ def test_kinds_that_cannot_be_embedded_are_a_clear_error(monkeypatch):
         raise ConnectionError("no route to the Hub")
 
     monkeypatch.setattr(YOLOEModel, "get_text_pe", offline)
-    with pytest.raises(DetectorError, match="open-vocabulary detector .*no route to the Hub"):
+    with pytest.raises(DetectorError, match=r"open-vocabulary detector .*no route to the Hub"):
         load_detector(Settings.of(detector="yoloe-11n.yaml", device="cpu").models, kinds=("rug",))

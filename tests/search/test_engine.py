@@ -188,7 +188,7 @@ def test_a_detector_that_knows_the_catalogs_kinds_finds_them_as_objects(index):
     settings = SearchSettings(other_kinds=2, whole_photo_upto=0)
     engine = Engine(detector, FakeEncoder(VECTORS), index, settings)
     assert "lamp" in engine.labels and "shelf" not in engine.labels  # the shop sells no shelf
-    chair, lamp, rug = engine.search(LAMP_ROOM, top_k=3).objects
+    _chair, lamp, rug = engine.search(LAMP_ROOM, top_k=3).objects
     assert (lamp.label, lamp.box, lamp.score) == ("lamp", (138, 38, 162, 62), 0.8)  # the catalog agrees: 0.8
     assert _ids(lamp) == ["L1"]  # searched among lamps only, though the red chairs are near
     # The regions look for the kinds not found yet: the rug, not the lamp again.

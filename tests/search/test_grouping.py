@@ -21,14 +21,14 @@ def test_lookalikes_of_one_label_are_one_group():
 
 
 def test_a_detection_joins_through_any_member_of_a_group():
-    a = _ranked(*range(0, 10))
+    a = _ranked(*range(10))
     b = _ranked(0, 1, 2, *range(100, 107))  # like a
     c = _ranked(100, 101, 102, *range(200, 207))  # like b, not like a
     assert group_lookalikes(["chair"] * 3, [a, b, c]) == [[0, 1, 2]]
 
 
 def test_products_beyond_the_top_ten_do_not_group():
-    a = _ranked(*range(0, 10), 50, 51, 52)
+    a = _ranked(*range(10), 50, 51, 52)
     b = _ranked(*range(20, 30), 50, 51, 52)
     assert group_lookalikes(["bed", "bed"], [a, b]) == [[0], [1]]
 

@@ -4,8 +4,17 @@ products, how sure, price phrases among the words, a region's box, filters."""
 import pytest
 
 from core.types import Filters
-from search.query import (QueryError, check_box, check_conf, check_filters, check_top_k, check_words, read_box,
-                          read_filters, split_price)
+from search.query import (
+    QueryError,
+    check_box,
+    check_conf,
+    check_filters,
+    check_top_k,
+    check_words,
+    read_box,
+    read_filters,
+    split_price,
+)
 
 
 @pytest.mark.parametrize("words, given, expected_words, low, high", [

@@ -4,14 +4,14 @@ version before stay reachable, and a version that cannot be served is refused wh
 import time
 
 import pytest
-from support import colour_catalog, save_tiny_vit
 
 from core.settings import Settings
 from index.build.builder import build_index
-from index.catalog.open import open_catalog
 from index.build.update import update_index
+from index.catalog.open import open_catalog
 from models.encoder import load_encoder
 from search.starting import StartingEngine
+from support import colour_catalog, save_tiny_vit
 
 SHOP = [("P0", "Chair", (255, 0, 0)), ("P1", "Sofa", (0, 0, 255)), ("P2", "Rug", (255, 255, 0))]
 

@@ -15,10 +15,10 @@ from index.store.versions import live_version
 from models.adaptation import Adaptation, AdaptationError, AdaptedEncoder
 from models.encoder import load_encoder
 from search.engine import Engine, load_engine
+from support import colour_catalog, ensure
 from train.__main__ import main
 from train.adapt import FitSettings, fit_adaptation
 from train.views import room_views
-from support import colour_catalog, ensure
 
 SHOP = [("P0", "Chair", (255, 0, 0)), ("P1", "Sofa", (0, 0, 255)), ("P2", "Rug", (255, 255, 0)),
         ("P3", "Lamp", (0, 160, 0)), ("P4", "Chair", (120, 0, 160))]
@@ -110,7 +110,7 @@ def test_an_adaptation_learnt_on_another_encoder_is_refused(tiny_index, tiny_vit
     other = AdaptationInfo(EncoderInfo("someone-elses-vit", "vit", "cls", encoder.dim),
                            tuple(-x for x in index.manifest.probe), "linear-infonce", "2026-12-06T00:00:00+00:00")
     write_adapted(index, Adaptation.identity(encoder.dim), other)
-    with pytest.raises(IndexMismatchError, match="was learnt on the encoder 'someone-elses-vit'.*does not fit"):
+    with pytest.raises(IndexMismatchError, match=r"was learnt on the encoder 'someone-elses-vit'.*does not fit"):
         CatalogIndex.load(tiny_index.catalog.index_dir, encoder)
 
 

@@ -3,9 +3,9 @@
 import pytest
 
 from core.settings import Settings
-from train.__main__ import main
 from models.detector import load_detector
 from support import colour_catalog
+from train.__main__ import main
 
 
 @pytest.mark.slow  # a real (one-epoch, tiny) ultralytics training run

@@ -50,7 +50,7 @@ def test_each_labelled_box_holds_the_product_pasted_there(seed):
         x0, y0, x1, y1 = obj.xyxy
         assert 0 <= x0 < x1 <= 160 and 0 <= y0 < y1 <= 120
         region = pixels[y0:y1, x0:x1]
-        channel = [c for c, v in enumerate(COLOURS[obj.kind]) if v][0]
+        channel = next(c for c, v in enumerate(COLOURS[obj.kind]) if v)
         # Pasted blocks are recoloured a little but keep their one strong channel.
         own = (region[..., channel] > 150) & (np.delete(region, channel, axis=2).max(axis=2) < 60)
         assert own.mean() > 0.3, (obj, own.mean())
