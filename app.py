@@ -40,6 +40,7 @@ def main() -> int:
     # with no backend named, finding the default one imports pyplot too (0.35 s): name it, import it now.
     os.environ.setdefault("MPLBACKEND", "agg")
     import matplotlib  # noqa: F401
+
     try:
         demo, _ = serve(Settings.from_env())
     except LookalikeError as exc:
@@ -66,8 +67,13 @@ def serve(settings: Settings, **options) -> tuple[gr.Blocks, StartingEngine]:
     built = time.perf_counter()
     launch(demo, starting, prevent_thread_lock=True, **options)
     starting.follow()  # a new version of the index (python -m index update) is served without a restart
-    log.info("Serving after %.1f s: models and index %.1f s, page %.1f s, server %.1f s.", time.perf_counter() - began,
-             loaded - began, built - loaded, time.perf_counter() - built)
+    log.info(
+        "Serving after %.1f s: models and index %.1f s, page %.1f s, server %.1f s.",
+        time.perf_counter() - began,
+        loaded - began,
+        built - loaded,
+        time.perf_counter() - built,
+    )
     return demo, starting
 
 
@@ -81,12 +87,22 @@ def launch(demo: gr.Blocks, engine: Engine | StartingEngine, **options):
     atomic_gradio_cache_writes()
     demo.queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
     # The public endpoints are MCP tools too (at gradio_api/mcp/), described by their docstrings.
-    launched = demo.launch(max_file_size=MAX_UPLOAD, allowed_paths=served, css=CSS, js=JS, theme=gr.themes.Soft(),
-                           app_kwargs={"routes": [product_images_route(starting)]}, mcp_server=True, **options)
+    launched = demo.launch(
+        max_file_size=MAX_UPLOAD,
+        allowed_paths=served,
+        css=CSS,
+        js=JS,
+        theme=gr.themes.Soft(),
+        app_kwargs={"routes": [product_images_route(starting)]},
+        mcp_server=True,
+        **options,
+    )
 
     def allow_thumbnails(ready: Engine) -> None:  # the engine's once it is ready, then each new version's
-        demo.allowed_paths = [*demo.allowed_paths,
-                              *(f for f in thumbnail_folders(ready.index) if f not in demo.allowed_paths)]
+        demo.allowed_paths = [
+            *demo.allowed_paths,
+            *(f for f in thumbnail_folders(ready.index) if f not in demo.allowed_paths),
+        ]
 
     starting.when_ready(allow_thumbnails)
     return launched

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from core.settings import DEFAULT_CATALOG_READING
+from core.defaults import DEFAULT_CATALOG_READING
 from index.build.builder import build_index
 from index.catalog.open import open_catalog
 from index.catalog.source import ColumnMap, Reading
@@ -47,10 +47,15 @@ def main(argv: list[str] | None = None) -> int:
         report = build_index(catalog, encoder, Path(tmp) / "index", batch_size=args.batch_size, progress=False)
     rate = report.products / report.seconds
     default_cap = DEFAULT_CATALOG_READING["catalog_limit"]
-    figures = {"encoder": args.encoder, "products": report.products, "seconds": round(report.seconds, 1),
-               "images_per_second": round(rate, 1), "default_cap": default_cap,
-               "default_cap_minutes": round(default_cap / rate / 60, 1),
-               "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads()}}
+    figures = {
+        "encoder": args.encoder,
+        "products": report.products,
+        "seconds": round(report.seconds, 1),
+        "images_per_second": round(rate, 1),
+        "default_cap": default_cap,
+        "default_cap_minutes": round(default_cap / rate / 60, 1),
+        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads()},
+    }
     print(json.dumps(figures, indent=2))
     if args.out:
         Path(args.out).write_text(json.dumps(figures, indent=2))

@@ -35,10 +35,21 @@ from bench.served import start_app
 # What a client meets when the connection, not the app, fails it: httpx's and httpcore's transport errors
 # (by their base classes' names, so that the check imports neither), the builtin ones, and their words
 # where something re-raised them; gradio_client's CancelledError is its event stream closing early.
-CONNECTION_ERRORS = {"TransportError", "NetworkError", "ProtocolError", "TimeoutException", "ConnectionError",
-                     "CancelledError"}
-CONNECTION_WORDS = ("peer closed connection", "server disconnected", "connection refused", "connection reset",
-                    "broken pipe")
+CONNECTION_ERRORS = {
+    "TransportError",
+    "NetworkError",
+    "ProtocolError",
+    "TimeoutException",
+    "ConnectionError",
+    "CancelledError",
+}
+CONNECTION_WORDS = (
+    "peer closed connection",
+    "server disconnected",
+    "connection refused",
+    "connection reset",
+    "broken pipe",
+)
 
 
 def outcome(exc: BaseException | None) -> str:
@@ -50,13 +61,14 @@ def outcome(exc: BaseException | None) -> str:
     text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     if "Queue is full" in str(exc):
         return "refused: queue full"
-    if ({cls.__name__ for cls in type(exc).__mro__} & CONNECTION_ERRORS
-            or any(words in str(exc).lower() for words in CONNECTION_WORDS)):
+    if {cls.__name__ for cls in type(exc).__mro__} & CONNECTION_ERRORS or any(
+        words in str(exc).lower() for words in CONNECTION_WORDS
+    ):
         return f"lost: {text}"
     return f"failed: {text}"
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.splitlines()[0])
     parser.add_argument("--photos", nargs="+", required=True, help="the photos the clients search, in turn")
     parser.add_argument("--url", help="an app already running; otherwise one is started with the options below")
@@ -65,33 +77,57 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--detector")
     parser.add_argument("--encoder")
     parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--searches", type=int, default=10,
-                        help="searches per client, one after another (alone: at least one per photo)")
+    parser.add_argument(
+        "--searches",
+        type=int,
+        default=10,
+        help="searches per client, one after another (alone: at least one per photo)",
+    )
     parser.add_argument("--soak", type=int, metavar="N", help="measure memory over N searches by --clients clients")
     parser.add_argument("--warmup", type=int, default=20, help="searches before the soak's memory baseline")
     parser.add_argument("--out", help="write the figures as JSON here")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
     if not args.url and not (args.catalog and args.detector and args.encoder):
         parser.error("give --url, or --catalog, --detector and --encoder to start the app")
     if args.soak and args.url and not args.pid:
         parser.error("--soak with --url needs the app's --pid")
 
-    server = None if args.url else start_app({
-        "LOOKALIKE_CATALOG": args.catalog, "LOOKALIKE_DETECTOR": args.detector, "LOOKALIKE_ENCODER": args.encoder,
-        "LOOKALIKE_INDEX_DIR": str(cache_dir(args.catalog, args.encoder))})
+    server = (
+        None
+        if args.url
+        else start_app(
+            {
+                "LOOKALIKE_CATALOG": args.catalog,
+                "LOOKALIKE_DETECTOR": args.detector,
+                "LOOKALIKE_ENCODER": args.encoder,
+                "LOOKALIKE_INDEX_DIR": str(cache_dir(args.catalog, args.encoder)),
+            }
+        )
+    )
     url = args.url or server.url
     try:
         if args.soak:
-            figures = {"photos": len(args.photos),
-                       "soak": _soak(url, args.pid or server.process.pid, args.photos, args.clients, args.soak,
-                                     args.warmup)}
+            figures = {
+                "photos": len(args.photos),
+                "soak": _soak(url, args.pid or server.process.pid, args.photos, args.clients, args.soak, args.warmup),
+            }
         else:
             _crowd(url, args.photos, clients=1, searches=1)  # warm-up
             alone = _crowd(url, args.photos, clients=1, searches=max(args.searches, len(args.photos)))
             crowd = _crowd(url, args.photos, clients=args.clients, searches=args.searches)
-            figures = {"photos": len(args.photos), "alone": alone, "crowd": crowd,
-                       "throughput_ratio": round(crowd["searches_per_s"] / alone["searches_per_s"], 2)
-                       if alone["searches_per_s"] else None}
+            figures = {
+                "photos": len(args.photos),
+                "alone": alone,
+                "crowd": crowd,
+                "throughput_ratio": round(crowd["searches_per_s"] / alone["searches_per_s"], 2)
+                if alone["searches_per_s"]
+                else None,
+            }
     finally:
         if server:
             server.stop()
@@ -154,14 +190,19 @@ def _crowd(url: str, photos: list[str], clients: int, searches: int, tally: _Tal
     served = outcomes.get("served", 0)
     lost = {o.removeprefix("lost: "): n for o, n in outcomes.items() if o.startswith("lost")}
     quantiles = statistics.quantiles(latencies, n=20, method="inclusive") if len(latencies) > 1 else latencies * 19
-    return {"clients": clients, "searches": clients * searches, "served": served,
-            "refused": sum(n for o, n in outcomes.items() if o.startswith("refused")),
-            "failed": {o.removeprefix("failed: "): n for o, n in outcomes.items() if o.startswith("failed")},
-            "lost": {"count": sum(lost.values()), "messages": lost},
-            "seconds": round(seconds, 1), "searches_per_s": round(served / seconds, 3),
-            "p50_s": round(statistics.median(latencies), 2) if latencies else None,
-            "p95_s": round(quantiles[18], 2) if latencies else None,
-            "max_s": round(max(latencies), 2) if latencies else None}
+    return {
+        "clients": clients,
+        "searches": clients * searches,
+        "served": served,
+        "refused": sum(n for o, n in outcomes.items() if o.startswith("refused")),
+        "failed": {o.removeprefix("failed: "): n for o, n in outcomes.items() if o.startswith("failed")},
+        "lost": {"count": sum(lost.values()), "messages": lost},
+        "seconds": round(seconds, 1),
+        "searches_per_s": round(served / seconds, 3),
+        "p50_s": round(statistics.median(latencies), 2) if latencies else None,
+        "p95_s": round(quantiles[18], 2) if latencies else None,
+        "max_s": round(max(latencies), 2) if latencies else None,
+    }
 
 
 def _soak(url: str, pid: int, photos: list[str], clients: int, total: int, warmup: int) -> dict:
@@ -187,11 +228,16 @@ def _soak(url: str, pid: int, photos: list[str], clients: int, total: int, warmu
     time.sleep(1.0)  # what stays once the last answers are sent
     samples.append((tally.done, end := rss_mib(pid)))
     second_half = [(n, mib) for n, mib in samples if n >= clients * per_client / 2]
-    return {**figures, "rss_after_warmup_mib": after_warmup, "rss_end_mib": end,
-            "rss_peak_mib": max(mib for _, mib in samples), "rss_hwm_mib": rss_mib(pid, "VmHWM"),
-            "end_over_warmup": round(end / after_warmup, 3),
-            "second_half_mib_per_100": round(100 * slope(second_half), 1),
-            "rss_mib": samples}
+    return {
+        **figures,
+        "rss_after_warmup_mib": after_warmup,
+        "rss_end_mib": end,
+        "rss_peak_mib": max(mib for _, mib in samples),
+        "rss_hwm_mib": rss_mib(pid, "VmHWM"),
+        "end_over_warmup": round(end / after_warmup, 3),
+        "second_half_mib_per_100": round(100 * slope(second_half), 1),
+        "rss_mib": samples,
+    }
 
 
 def rss_mib(pid: int, field: str = "VmRSS") -> int:

@@ -117,9 +117,7 @@ class RetrievalScores:
 
     def add(self, rankings: Sequence[Ranking], relevant: Set[str]) -> None:
         _check_rankings(rankings)
-        self._scenes.append(
-            (tuple(tuple(ranking) for ranking in rankings), frozenset(relevant))
-        )
+        self._scenes.append((tuple(tuple(ranking) for ranking in rankings), frozenset(relevant)))
 
     def summary(self, ks: Sequence[int] = (1, 5, 10, 20)) -> dict[str, float]:
         """Metrics over the scenes added so far.

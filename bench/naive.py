@@ -36,8 +36,9 @@ class NaiveSearch:
     def search(self, photo, top_k: int) -> SearchResult:
         image = load_image(photo)
         width, height = image.size
-        found = self.detector.detect([image], conf=CONF, classes=self.labels)[0] if self.detector \
-            else Detections.empty()
+        found = (
+            self.detector.detect([image], conf=CONF, classes=self.labels)[0] if self.detector else Detections.empty()
+        )
         boxes = clip_boxes(found.boxes, width, height)
         whole = clip_boxes(photo_regions(width, height)[:1], width, height)
         vectors = self.encoder.embed_images([crop(image, box, self.background) for box in (*boxes, *whole)])
@@ -45,8 +46,15 @@ class NaiveSearch:
         objects = []
         if len(kept):
             ranked = self.index.search(vectors[kept], max(top_k, GROUP_DEPTH))
-            objects = [ObjectResult(found.labels[i], tuple(round(v) for v in boxes[i]), float(found.scores[i]),
-                                    fuse_best([products], top_k)) for i, products in zip(kept, ranked)]
+            objects = [
+                ObjectResult(
+                    found.labels[i],
+                    tuple(round(float(v)) for v in boxes[i]),
+                    float(found.scores[i]),
+                    fuse_best([products], top_k),
+                )
+                for i, products in zip(kept, ranked)
+            ]
         if not objects:
             [products] = self.index.search(vectors[-1:], top_k)
             objects = [ObjectResult(WHOLE_PHOTO, (0, 0, width, height), None, products)]

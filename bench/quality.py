@@ -21,8 +21,9 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from core.defaults import DEFAULT_ENCODER
 from core.errors import LookalikeError
-from core.settings import DEFAULT_ENCODER, Settings, parse_setting
+from core.settings import Settings, parse_setting
 from index.build.ensure import ensure_index
 from index.store.manifest import package_versions
 from models.detector import load_detector
@@ -38,9 +39,14 @@ from .scenes import HALVES, BenchmarkError, Scene, read_product_classes, read_sc
 DEFAULT_COLUMNS = ("product_ids", "furniture_product_ids", "coco_detectable_product_ids")
 
 
-def evaluate(engine: Engine | NaiveSearch, baseline: Engine | NaiveSearch, scenes: Sequence[Scene],
-             columns: Sequence[str],
-             classes: dict[str, str] | None, progress: bool = True) -> dict[str, ColumnScores]:
+def evaluate(
+    engine: Engine | NaiveSearch,
+    baseline: Engine | NaiveSearch,
+    scenes: Sequence[Scene],
+    columns: Sequence[str],
+    classes: dict[str, str] | None,
+    progress: bool = True,
+) -> dict[str, ColumnScores]:
     """Search every scene with `engine` and `baseline`, scoring each ground-truth column."""
     scores = {c: ColumnScores() for c in columns}
     kinds = searched_kinds(engine)
@@ -93,26 +99,50 @@ def _naive(settings: Settings, progress: bool) -> tuple[NaiveSearch, NaiveSearch
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bench.quality", description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.quality",
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__,
+    )
     parser.add_argument("--catalog", required=True, help="products CSV (product_id, image_path, ...)")
     parser.add_argument("--scenes", required=True, help="scenes CSV (scene_id, image_path, ground-truth columns)")
-    parser.add_argument("--columns", default=",".join(DEFAULT_COLUMNS),
-                        help="comma-separated ground-truth columns to score (default: %(default)s)")
+    parser.add_argument(
+        "--columns",
+        default=",".join(DEFAULT_COLUMNS),
+        help="comma-separated ground-truth columns to score (default: %(default)s)",
+    )
     parser.add_argument("--detector", help="YOLO weights, a local path or a name (default: the settings' detector)")
     parser.add_argument("--encoder", help="encoder, a local folder or a Hub id (default: the settings' encoder)")
     parser.add_argument("--limit", type=int, help="score only the first N scenes with ground truth")
-    parser.add_argument("--half", choices=HALVES, help="score only one half of the scenes: settings are "
-                        "chosen on 'tune' and checked on 'held' (a fixed split by scene id)")
+    parser.add_argument(
+        "--half",
+        choices=HALVES,
+        help="score only one half of the scenes: settings are "
+        "chosen on 'tune' and checked on 'held' (a fixed split by scene id)",
+    )
     parser.add_argument("--out", help="write every figure and the settings used to this JSON file")
-    parser.add_argument("--index", help="index directory to reuse or build "
-                                        "(default: a cache keyed by catalog and encoder)")
-    parser.add_argument("--class-column", default="coco_class", help="catalog column giving each product's "
-                        "detector class, for scoring only (default: %(default)s)")
-    parser.add_argument("--naive", action="store_true", help="measure the naive pipeline (bench.naive): every "
-                        "class at 0.25, the raw box, one product list per box over the whole catalog")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="override an engine setting (docs/settings.md), e.g. --set low_conf=0.25; repeatable")
+    parser.add_argument(
+        "--index", help="index directory to reuse or build (default: a cache keyed by catalog and encoder)"
+    )
+    parser.add_argument(
+        "--class-column",
+        default="coco_class",
+        help="catalog column giving each product's detector class, for scoring only (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--naive",
+        action="store_true",
+        help="measure the naive pipeline (bench.naive): every "
+        "class at 0.25, the raw box, one product list per box over the whole catalog",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override an engine setting (docs/settings.md), e.g. --set low_conf=0.25; repeatable",
+    )
     parser.add_argument("--device", help="cpu or cuda (default: cuda when present)")
     parser.add_argument("--no-progress", action="store_true")
     return parser
@@ -126,8 +156,13 @@ def main(argv: list[str] | None = None) -> int:
         scenes = read_scenes(args.scenes, columns, args.limit, args.half)
         classes = read_product_classes(args.catalog, args.class_column)
         # The benchmark ignores LOOKALIKE_* variables: its settings are the defaults plus these flags.
-        given = {"detector": args.detector, "encoder": args.encoder, "device": args.device, "catalog": args.catalog,
-                 "index_dir": args.index or str(cache_dir(args.catalog, args.encoder or DEFAULT_ENCODER))}
+        given = {
+            "detector": args.detector,
+            "encoder": args.encoder,
+            "device": args.device,
+            "catalog": args.catalog,
+            "index_dir": args.index or str(cache_dir(args.catalog, args.encoder or DEFAULT_ENCODER)),
+        }
         settings = Settings.of(**{k: v for k, v in {**given, **parse_overrides(args.set)}.items() if v is not None})
         start = time.perf_counter()
         engine, baseline = (_naive if args.naive else _engines)(settings, progress=not args.no_progress)
@@ -142,18 +177,32 @@ def main(argv: list[str] | None = None) -> int:
     results = {c: s.summary(KS) for c, s in scores.items()}
     report = {
         "results": results,
-        "settings": {"catalog": str(Path(args.catalog).resolve()), "scenes": str(Path(args.scenes).resolve()),
-                     "columns": columns, "limit": args.limit, "half": args.half, "naive": args.naive, "ks": list(KS),
-                     "class_column": args.class_column if classes is not None else None,
-                     "index": str(engine.index.path), "engine": settings.flat(),
-                     "kinds": list(engine.kinds.classes) if engine.kinds else None,
-                     "versions": package_versions()},
-        "timing": {"load_or_build_s": round(load_seconds, 1), "scenes_s": round(seconds, 1),
-                   "per_scene_ms": round(1000 * seconds / len(scenes), 1), "device": engine.encoder.device},
+        "settings": {
+            "catalog": str(Path(args.catalog).resolve()),
+            "scenes": str(Path(args.scenes).resolve()),
+            "columns": columns,
+            "limit": args.limit,
+            "half": args.half,
+            "naive": args.naive,
+            "ks": list(KS),
+            "class_column": args.class_column if classes is not None else None,
+            "index": str(engine.index.path),
+            "engine": settings.flat(),
+            "kinds": list(engine.kinds.classes) if engine.kinds else None,
+            "versions": package_versions(),
+        },
+        "timing": {
+            "load_or_build_s": round(load_seconds, 1),
+            "scenes_s": round(seconds, 1),
+            "per_scene_ms": round(1000 * seconds / len(scenes), 1),
+            "device": engine.encoder.device,
+        },
     }
     print(format_table(results, KS))
-    print(f"{len(scenes)} scenes in {seconds:.0f} s ({report['timing']['per_scene_ms']:.0f} ms each, "
-          f"engine and whole photo).")
+    print(
+        f"{len(scenes)} scenes in {seconds:.0f} s ({report['timing']['per_scene_ms']:.0f} ms each, "
+        f"engine and whole photo)."
+    )
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         print(f"Wrote {args.out}.")

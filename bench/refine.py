@@ -28,8 +28,9 @@ from statistics import mean
 
 from tqdm.auto import tqdm
 
+from core.defaults import DEFAULT_ENCODER
 from core.errors import LookalikeError
-from core.settings import DEFAULT_ENCODER, Settings
+from core.settings import Settings
 from core.types import Match, Product
 from index.build.ensure import ensure_index
 from index.store.manifest import package_versions
@@ -45,8 +46,28 @@ from .scenes import HALVES, BenchmarkError, in_half
 TEXT_COLUMNS = "color,size,description"
 COLOUR_COLUMN = "color"
 # Basic colour names; IKEA names many colours by their wood, so woods count as colours here.
-COLOURS = frozenset({"white", "black", "grey", "gray", "beige", "brown", "green", "blue", "red", "yellow", "pink",
-                     "orange", "turquoise", "anthracite", "oak", "birch", "pine", "walnut"})
+COLOURS = frozenset(
+    {
+        "white",
+        "black",
+        "grey",
+        "gray",
+        "beige",
+        "brown",
+        "green",
+        "blue",
+        "red",
+        "yellow",
+        "pink",
+        "orange",
+        "turquoise",
+        "anthracite",
+        "oak",
+        "birch",
+        "pine",
+        "walnut",
+    }
+)
 WORDS_PER_PRODUCT = 3  # colour queries per product at most
 MIN_CATEGORY = 5  # products a category needs to be a keyword query
 KS = (1, 5, 10)
@@ -152,8 +173,14 @@ class Timed:
         return {f"{kind}_ms": round(mean(ms), 1) for kind, ms in self.ms.items()}
 
 
-def evaluate_colours(engines: dict[float, Engine], photos: dict[str, Path], queries: Sequence[ColourQuery],
-                     clock: Timed, phrase: str, progress: bool = True) -> dict:
+def evaluate_colours(
+    engines: dict[float, Engine],
+    photos: dict[str, Path],
+    queries: Sequence[ColourQuery],
+    clock: Timed,
+    phrase: str,
+    progress: bool = True,
+) -> dict:
     """Hit rates of `queries` by the photo alone and by the photo and `phrase` (its colour word in it)
     with each of `engines` (words_weight -> engine)."""
     photo_engine = next(iter(engines.values()))  # without words the weight plays no part
@@ -163,14 +190,23 @@ def evaluate_colours(engines: dict[float, Engine], photos: dict[str, Path], quer
         relevant = truth[q.category, q.colour]
         if q.product not in alone:  # one search per photo, whatever its colour words
             alone[q.product] = clock.ranking(
-                "photo", lambda q=q: photo_engine.search(photos[q.product], top_k=max(KS)).objects[0].products)
+                "photo", lambda q=q: photo_engine.search(photos[q.product], top_k=max(KS)).objects[0].products
+            )
         ranks["photo"].append(first_hit(alone[q.product], relevant))
         for weight, engine in engines.items():
-            ranking = clock.ranking("words", lambda q=q, engine=engine: engine.search(photos[q.product], top_k=max(KS),
-                                                                   words=phrase.format(q.colour)).objects[0].products)
+            ranking = clock.ranking(
+                "words",
+                lambda q=q, engine=engine: (
+                    engine.search(photos[q.product], top_k=max(KS), words=phrase.format(q.colour)).objects[0].products
+                ),
+            )
             ranks[weight].append(first_hit(ranking, relevant))
-    return {"queries": len(queries), "photos": len(alone), "photo": hit_rates(ranks["photo"]),
-            "words": {str(w): hit_rates(ranks[w]) for w in engines}}
+    return {
+        "queries": len(queries),
+        "photos": len(alone),
+        "photo": hit_rates(ranks["photo"]),
+        "words": {str(w): hit_rates(ranks[w]) for w in engines},
+    }
 
 
 def evaluate_keywords(engine: Engine, queries: dict[str, dict[str, frozenset[str]]], clock: Timed) -> dict:
@@ -180,9 +216,11 @@ def evaluate_keywords(engine: Engine, queries: dict[str, dict[str, frozenset[str
         found = {q: clock.ranking("text", lambda q=q: engine.search_text(q, top_k=DEPTH).products) for q in wanted}
         scores = [precision(found[q], relevant) for q, relevant in wanted.items()]
         ceilings = [min(DEPTH, len(relevant)) / DEPTH for relevant in wanted.values()]
-        out[variant] = {"queries": len(wanted),  # a small catalog's half may have none: no figure then
-                        f"precision@{DEPTH}": mean(scores) if wanted else None,
-                        f"ceiling@{DEPTH}": mean(ceilings) if wanted else None}
+        out[variant] = {
+            "queries": len(wanted),  # a small catalog's half may have none: no figure then
+            f"precision@{DEPTH}": mean(scores) if wanted else None,
+            f"ceiling@{DEPTH}": mean(ceilings) if wanted else None,
+        }
     return out
 
 
@@ -199,9 +237,11 @@ def load(settings: Settings, progress: bool) -> Engine:
     index, encoder = ensure_index(settings.catalog, settings.models, build=True, progress=progress)
     wanted = settings.catalog.text_column_list
     if index.manifest.text_columns != wanted:  # ensure_index does not rebuild for them
-        raise BenchmarkError(f"The index in {settings.catalog.index_dir} reads the text columns "
-                             f"{list(index.manifest.text_columns)}, not {list(wanted or ())}; "
-                             "remove it or give another --index.")
+        raise BenchmarkError(
+            f"The index in {settings.catalog.index_dir} reads the text columns "
+            f"{list(index.manifest.text_columns)}, not {list(wanted or ())}; "
+            "remove it or give another --index."
+        )
     return Engine(None, encoder, index, settings.search)
 
 
@@ -212,77 +252,125 @@ def format_table(results: dict, default: float) -> str:
         colour = result["colour"]
         rows = [("photo alone", colour["photo"])] + [
             (f"photo + words w={w}" + (" (default)" if float(w) == default else ""), rates)
-            for w, rates in colour["words"].items()]
+            for w, rates in colour["words"].items()
+        ]
         for i, (name, rates) in enumerate(rows):
             lines.append(f"{half if i == 0 else '':<5} {name:<30}" + "".join(f"{rates[f'hit@{k}']:>8.3f}" for k in KS))
         lines.append(f"{'':<5} {colour['queries']} colour queries on {colour['photos']} product photos")
         for variant, scores in result["keywords"].items():
             if scores["queries"]:
-                lines.append(f"{'':<5} keywords by {variant}: precision@{DEPTH} {scores[f'precision@{DEPTH}']:.3f} "
-                             f"(ceiling {scores[f'ceiling@{DEPTH}']:.3f}), {scores['queries']} queries")
+                lines.append(
+                    f"{'':<5} keywords by {variant}: precision@{DEPTH} {scores[f'precision@{DEPTH}']:.3f} "
+                    f"(ceiling {scores[f'ceiling@{DEPTH}']:.3f}), {scores['queries']} queries"
+                )
     return "\n".join(lines)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bench.refine", description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.refine",
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__,
+    )
     parser.add_argument("--catalog", required=True, help="products CSV (product_id, image_path, type, color, ...)")
     parser.add_argument("--encoder", help=f"encoder, a local folder or a Hub id (default: {DEFAULT_ENCODER})")
     parser.add_argument("--half", choices=HALVES, help="score one half only (default: each, apart)")
     parser.add_argument("--limit", type=int, help="score only the first N colour queries of each half")
-    parser.add_argument("--weights", default="0.05,0.1,0.2,0.4", type=lambda text: [float(w) for w in text.split(",")],
-                        help="words_weight values to try besides the settings' own (default: %(default)s)")
-    parser.add_argument("--phrase", default="in {}", help="the words of a colour query, {} the colour "
-                                                          "(default: %(default)r)")
+    parser.add_argument(
+        "--weights",
+        default="0.05,0.1,0.2,0.4",
+        type=lambda text: [float(w) for w in text.split(",")],
+        help="words_weight values to try besides the settings' own (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--phrase", default="in {}", help="the words of a colour query, {} the colour (default: %(default)r)"
+    )
     parser.add_argument("--out", help="write every figure and the settings used to this JSON file")
-    parser.add_argument("--index", help="index directory to reuse or build "
-                                        "(default: a cache keyed by catalog, encoder and text columns)")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="override an engine setting (docs/settings.md), e.g. --set words_weight=0.2; repeatable")
+    parser.add_argument(
+        "--index",
+        help="index directory to reuse or build (default: a cache keyed by catalog, encoder and text columns)",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override an engine setting (docs/settings.md), e.g. --set words_weight=0.2; repeatable",
+    )
     parser.add_argument("--device", help="cpu or cuda (default: cuda when present)")
     parser.add_argument("--no-progress", action="store_true")
     return parser
 
 
+def _settings(args) -> Settings:
+    overrides = parse_overrides(args.set)
+    # The text columns are part of the cache key: the index keeps the ones it was built with.
+    encoder = args.encoder or DEFAULT_ENCODER
+    text = overrides.get("text_columns", TEXT_COLUMNS)
+    given = {
+        "encoder": args.encoder,
+        "device": args.device,
+        "catalog": args.catalog,
+        "text_columns": TEXT_COLUMNS,
+        "index_dir": args.index or str(cache_dir(args.catalog, f"{encoder}+text={text}")),
+    }
+    return Settings.of(**{k: v for k, v in {**given, **overrides}.items() if v is not None})
+
+
+def _measure(args, settings: Settings):
+    """The engine the settings make, one per words weight tried (sharing its index and models), the figures of
+    each half, and the clock that timed them."""
+    base = load(settings, progress=not args.no_progress)
+    photos = read_photos(args.catalog, base.index.manifest.columns)
+    engines = {
+        w: Engine(None, base.encoder, base.index, replace(settings.search, words_weight=w))
+        for w in sorted({*args.weights, settings.search.words_weight})
+    }  # the index and models, shared
+    products = base.index.products
+    first = distinct(products)[0]  # warm-up: first-call allocations and lazy imports, not timed
+    base.search(photos[first.id], words=args.phrase.format("white"))
+    base.search_text(first.category or first.id)
+    clock, results = Timed(), {}
+    for half in [args.half] if args.half else HALVES:
+        queries = colour_queries(products, half)[: args.limit]
+        if not queries:
+            raise BenchmarkError(
+                f"No colour query in the {half} half of {args.catalog}: its products need "
+                f"colour words ({', '.join(sorted(COLOURS))}) in a {COLOUR_COLUMN!r} column."
+            )
+        results[half] = {
+            "colour": evaluate_colours(engines, photos, queries, clock, args.phrase, progress=not args.no_progress),
+            "keywords": evaluate_keywords(base, keyword_queries(products, half), clock),
+        }
+    return base, engines, results, clock
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-
     try:
-        overrides = parse_overrides(args.set)
-        # The text columns are part of the cache key: the index keeps the ones it was built with.
-        encoder = args.encoder or DEFAULT_ENCODER
-        text = overrides.get("text_columns", TEXT_COLUMNS)
-        given = {"encoder": args.encoder, "device": args.device, "catalog": args.catalog, "text_columns": TEXT_COLUMNS,
-                 "index_dir": args.index or str(cache_dir(args.catalog, f"{encoder}+text={text}"))}
-        settings = Settings.of(**{k: v for k, v in {**given, **overrides}.items() if v is not None})
-        base = load(settings, progress=not args.no_progress)
-        photos = read_photos(args.catalog, base.index.manifest.columns)
-        engines = {w: Engine(None, base.encoder, base.index, replace(settings.search, words_weight=w))
-                   for w in sorted({*args.weights, settings.search.words_weight})}  # the index and models, shared
-        products = base.index.products
-        first = distinct(products)[0]  # warm-up: first-call allocations and lazy imports, not timed
-        base.search(photos[first.id], words=args.phrase.format("white"))
-        base.search_text(first.category or first.id)
-        clock, results = Timed(), {}
-        for half in [args.half] if args.half else HALVES:
-            queries = colour_queries(products, half)[: args.limit]
-            if not queries:
-                raise BenchmarkError(f"No colour query in the {half} half of {args.catalog}: its products need "
-                                     f"colour words ({', '.join(sorted(COLOURS))}) in a {COLOUR_COLUMN!r} column.")
-            results[half] = {"colour": evaluate_colours(engines, photos, queries, clock, args.phrase,
-                                                        progress=not args.no_progress),
-                             "keywords": evaluate_keywords(base, keyword_queries(products, half), clock)}
+        settings = _settings(args)
+        base, engines, results, clock = _measure(args, settings)
     except LookalikeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
     report = {
         "results": results,
-        "settings": {"catalog": str(Path(args.catalog).resolve()), "half": args.half, "limit": args.limit,
-                     "phrase": args.phrase, "weights": [float(w) for w in engines], "ks": list(KS),
-                     "default_weight": settings.search.words_weight, "index": str(base.index.path),
-                     "columns": base.index.manifest.columns, "text_columns": list(base.index.manifest.text_columns),
-                     "engine": settings.flat(), "versions": package_versions()},
+        "settings": {
+            "catalog": str(Path(args.catalog).resolve()),
+            "half": args.half,
+            "limit": args.limit,
+            "phrase": args.phrase,
+            "weights": [float(w) for w in engines],
+            "ks": list(KS),
+            "default_weight": settings.search.words_weight,
+            "index": str(base.index.path),
+            "columns": base.index.manifest.columns,
+            "text_columns": list(base.index.manifest.text_columns),
+            "engine": settings.flat(),
+            "versions": package_versions(),
+        },
         "timing": {**clock.summary(), "device": base.encoder.device},
     }
     print(format_table(results, settings.search.words_weight))

@@ -30,9 +30,15 @@ class ColumnScores:
     misses: Counter = field(default_factory=Counter)  # MISSES key -> ground-truth products, at depth K
     depth: int = max(KS)
 
-    def add(self, engine: Sequence[Ranking], whole_photo: Sequence[Ranking], relevant: Set[str],
-            labels: Set[str], classes: Mapping[str, str] | None,
-            kinds: Mapping[str, Set[str]] | None = None) -> None:
+    def add(
+        self,
+        engine: Sequence[Ranking],
+        whole_photo: Sequence[Ranking],
+        relevant: Set[str],
+        labels: Set[str],
+        classes: Mapping[str, str] | None,
+        kinds: Mapping[str, Set[str]] | None = None,
+    ) -> None:
         """One scene: its rankings, its ground truth, the labels the engine detected, product -> class,
         and product -> the kinds it is searched under (None when the engine searches everything)."""
         self.engine.add(engine, relevant)

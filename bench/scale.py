@@ -53,48 +53,70 @@ def clustered(seeds: np.ndarray, count: int, dim: int, rng: np.random.Generator)
         share = rng.uniform(0.5, 1.0, size=(n, 1)).astype(np.float32)
         mixed = share * base[rng.integers(len(base), size=n)] + (1 - share) * base[rng.integers(len(base), size=n)]
         mixed += rng.normal(scale=NOISE / np.sqrt(dim), size=(n, dim)).astype(np.float32)
-        out[start:start + n] = mixed / np.linalg.norm(mixed, axis=1, keepdims=True)
+        out[start : start + n] = mixed / np.linalg.norm(mixed, axis=1, keepdims=True)
     return out
 
 
-def measure(kind: str, vectors: np.ndarray, queries: np.ndarray, kept: np.ndarray,
-            truth: dict[str, np.ndarray]) -> dict:
+def measure(
+    kind: str, vectors: np.ndarray, queries: np.ndarray, kept: np.ndarray, truth: dict[str, np.ndarray]
+) -> dict:
     """One backend over `vectors`: its figures, recall against `truth` (exact rows, unfiltered and filtered)."""
     with tempfile.TemporaryDirectory() as directory:
         folder = Path(directory) / "v-bench"  # a version of an index directory, its product table written first
         folder.mkdir()
         categories = np.where(np.isin(np.arange(len(vectors)), kept), "kind", "other").tolist()
-        write_table(folder, [Product(row=i, id=str(i), category=c) for i, c in enumerate(categories)],
-                    ProductKinds.of_categories(categories, load_kind_rules(None)))
+        write_table(
+            folder,
+            [Product(row=i, id=str(i), category=c) for i, c in enumerate(categories)],
+            ProductKinds.of_categories(categories, load_kind_rules(None)),
+        )
         start = time.perf_counter()  # a build: the vectors added as a build adds them, then written
         backend = new_backend(VectorSpec(kind), vectors.shape[1])
         for chunk in range(0, len(vectors), 100_000):
-            backend.add(vectors[chunk:chunk + 100_000], np.arange(chunk, min(chunk + 100_000, len(vectors))))
+            backend.add(vectors[chunk : chunk + 100_000], np.arange(chunk, min(chunk + 100_000, len(vectors))))
         backend.commit(folder)
         build_s = time.perf_counter() - start
         size = sum(p.stat().st_size for p in Path(directory).rglob("*") if p.is_file() and p.name not in TABLE_FILES)
     backend._select = lambda where: kept  # FAISS's one filter: a kind holding 5% of the rows (Milvus reads the table)
-    figures = {"backend": kind, "build_s": round(build_s, 2), "index_bytes": size,
-               "index_to_raw": round(size / vectors.nbytes, 3), "rss_mib": rss_mib(os.getpid())}
+    figures = {
+        "backend": kind,
+        "build_s": round(build_s, 2),
+        "index_bytes": size,
+        "index_to_raw": round(size / vectors.nbytes, 3),
+        "rss_mib": rss_mib(os.getpid()),
+    }
     for name, where in (("all", None), ("kind_5pct", KIND)):
         backend.search(queries[:16], 10, where)  # warm
         one = _ms(lambda where=where: [backend.search(q[None], 10, where) for q in queries]) / len(queries)
-        batch = _ms(lambda where=where: [backend.search(queries[i:i + 16], 10, where) for i in range(0, len(queries), 16)])
+        batch = _ms(
+            lambda where=where: [backend.search(queries[i : i + 16], 10, where) for i in range(0, len(queries), 16)]
+        )
         _, rows = backend.search(queries, 10, where)
-        figures[name] = {"ms_per_query": round(one, 3), "ms_per_query_in_16s": round(batch / len(queries), 3),
-                         "recall_at_10": round(_recall(rows, truth[name]), 4)}
+        figures[name] = {
+            "ms_per_query": round(one, 3),
+            "ms_per_query_in_16s": round(batch / len(queries), 3),
+            "recall_at_10": round(_recall(rows, truth[name]), 4),
+        }
     return figures
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    parser.add_argument("--seed-index", help="an index whose vectors the benchmark's are made from "
-                                             "(default: random cluster centres)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.scale",
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__,
+    )
+    parser.add_argument(
+        "--seed-index", help="an index whose vectors the benchmark's are made from (default: random cluster centres)"
+    )
     parser.add_argument("--sizes", default="10000,100000", help="comma-separated vector counts")
     parser.add_argument("--dims", default="512,1280", help="comma-separated dimensions")
-    parser.add_argument("--backends", default=",".join(sorted(BACKENDS)),
-                        help="comma-separated backends (milvus, on Milvus Lite, when named)")
+    parser.add_argument(
+        "--backends",
+        default=",".join(sorted(BACKENDS)),
+        help="comma-separated backends (milvus, on Milvus Lite, when named)",
+    )
     parser.add_argument("--out", help="write every figure to this JSON file")
     args = parser.parse_args(argv)
     set_threads(0)
@@ -142,10 +164,12 @@ def _ms(run) -> float:
 
 def _row(f: dict) -> str:
     a, k = f["all"], f["kind_5pct"]
-    return (f"{f['size']:>9,} x {f['dim']:<5} {f['backend']:<14} build {f['build_s']:>7.1f} s  "
-            f"{a['ms_per_query']:>7.3f} ms ({a['ms_per_query_in_16s']:.3f} in 16s) R@10 {a['recall_at_10']:.3f}  "
-            f"kind 5%: {k['ms_per_query']:>7.3f} ms ({k['ms_per_query_in_16s']:.3f}) R@10 {k['recall_at_10']:.3f}  "
-            f"index {f['index_to_raw']:.2f}x raw, rss {f['rss_mib']} MiB")
+    return (
+        f"{f['size']:>9,} x {f['dim']:<5} {f['backend']:<14} build {f['build_s']:>7.1f} s  "
+        f"{a['ms_per_query']:>7.3f} ms ({a['ms_per_query_in_16s']:.3f} in 16s) R@10 {a['recall_at_10']:.3f}  "
+        f"kind 5%: {k['ms_per_query']:>7.3f} ms ({k['ms_per_query_in_16s']:.3f}) R@10 {k['recall_at_10']:.3f}  "
+        f"index {f['index_to_raw']:.2f}x raw, rss {f['rss_mib']} MiB"
+    )
 
 
 if __name__ == "__main__":

@@ -24,8 +24,9 @@ class Scene:
     truth: dict[str, frozenset[str]]  # ground-truth column -> product ids (may be empty)
 
 
-def read_scenes(path: str | Path, columns: Sequence[str], limit: int | None = None,
-                half: str | None = None) -> list[Scene]:
+def read_scenes(
+    path: str | Path, columns: Sequence[str], limit: int | None = None, half: str | None = None
+) -> list[Scene]:
     """The scenes of `path` (CSV: scene_id, image_path, and `columns` of `|`-separated product ids)
     that have ground truth in at least one of `columns`, in file order, at most `limit` of them;
     with `half`, only the scenes of that half (`in_half`)."""

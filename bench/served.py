@@ -30,8 +30,13 @@ def start_app(settings: dict[str, str], timeout_s: float = 900, poll_s: float = 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, **settings, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
-           "GRADIO_ANALYTICS_ENABLED": "False"}
+    env = {
+        **os.environ,
+        **settings,
+        "GRADIO_SERVER_NAME": "127.0.0.1",
+        "GRADIO_SERVER_PORT": str(port),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+    }
     url = f"http://127.0.0.1:{port}/"
     started = time.perf_counter()
     process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env)

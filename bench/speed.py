@@ -53,28 +53,44 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--photo", required=True, help="photo to search")
     parser.add_argument("--detector", required=True)
     parser.add_argument("--encoder", required=True)
-    parser.add_argument("--also", nargs="*", default=[CLIP_B32],
-                        help=f"more encoders timed the same way (model ids or folders, or {CLIP_B32}); none: --also")
+    parser.add_argument(
+        "--also",
+        nargs="*",
+        default=[CLIP_B32],
+        help=f"more encoders timed the same way (model ids or folders, or {CLIP_B32}); none: --also",
+    )
     parser.add_argument("--limit", type=int, help="index at most this many products (the catalog cap)")
     parser.add_argument("--batch-size", type=int, default=Settings().catalog.batch_size)
     parser.add_argument("--repeats", type=int, default=10, help="timed rounds after one warm-up")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a setting (docs/settings.md), e.g. --set detect_mirrored=false")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a setting (docs/settings.md), e.g. --set detect_mirrored=false",
+    )
     parser.add_argument("--out", help="write the figures as JSON here")
     args = parser.parse_args(argv)
 
     set_threads(0)
     with tempfile.TemporaryDirectory() as tmp:
-        runs = [_timed(name, encoder_path(name, Path(tmp) / f"encoder-{i}"), args, Path(tmp) / f"index-{i}")
-                for i, name in enumerate([args.encoder, *args.also])]
+        runs = [
+            _timed(name, encoder_path(name, Path(tmp) / f"encoder-{i}"), args, Path(tmp) / f"index-{i}")
+            for i, name in enumerate([args.encoder, *args.also])
+        ]
     figures = {
-        "photo": args.photo, "catalog": args.catalog, "settings": args.set,
+        "photo": args.photo,
+        "catalog": args.catalog,
+        "settings": args.set,
         "search_ratio": max(run["search_ratio"] for run in runs),
         "build_ratio": min(run["build_ratio"] for run in runs),
         "goals": {"search_ratio_at_most": GOAL_SEARCH_RATIO, "build_ratio_at_least": GOAL_BUILD_RATIO},
         "encoders": runs,
-        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                    "processor": platform.processor() or platform.machine()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "processor": platform.processor() or platform.machine(),
+        },
     }
     print(json.dumps(figures, indent=2))
     if args.out:
@@ -84,8 +100,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _timed(name: str, path: str, args, index_dir: Path) -> dict:
     # The app's pipeline; LOOKALIKE_* variables are not read.
-    settings = Settings.of(detector=args.detector, encoder=path, catalog=args.catalog, index_dir=str(index_dir),
-                           **parse_overrides(args.set))
+    settings = Settings.of(
+        detector=args.detector,
+        encoder=path,
+        catalog=args.catalog,
+        index_dir=str(index_dir),
+        **parse_overrides(args.set),
+    )
     catalog = open_catalog(args.catalog, ColumnMap(), Reading(limit=args.limit or 0))
     encoder = encoder_for(path, settings.models)
     report = build_index(catalog, encoder, index_dir, batch_size=args.batch_size, progress=False)
@@ -108,16 +129,21 @@ def _timed(name: str, path: str, args, index_dir: Path) -> dict:
         total = time.perf_counter() - begin
         detect = _seconds(lambda: engine.detector.detect([photo], conf=settings.search.conf, classes=None))
         embed = _seconds(lambda: encoder.embed_prepared(pixels))
-        rounds.append({"total": total * 1000, **searched.timings_ms, "bare_detect": detect * 1000,
-                       "bare_embed": embed * 1000})
+        rounds.append(
+            {"total": total * 1000, **searched.timings_ms, "bare_detect": detect * 1000, "bare_embed": embed * 1000}
+        )
     ms = {key: round(statistics.median(r[key] for r in rounds), 1) for key in rounds[0]}
     return {
-        "encoder": name, "forward_batch": encoder.forward_batch,
+        "encoder": name,
+        "forward_batch": encoder.forward_batch,
         "runtime": getattr(encoder, "base", encoder).runtime,  # an adapted index's encoder wraps its own
-        "index_products": report.products, "build_seconds": round(report.seconds, 1),
-        "build_images_per_second": round(build_rate, 1), "model_images_per_second": round(model_rate, 1),
+        "index_products": report.products,
+        "build_seconds": round(report.seconds, 1),
+        "build_images_per_second": round(build_rate, 1),
+        "model_images_per_second": round(model_rate, 1),
         "build_ratio": round(build_rate / model_rate, 2),
-        "objects": len(result.objects), "search_ms_median": ms,
+        "objects": len(result.objects),
+        "search_ms_median": ms,
         "search_ratio": round(ms["total"] / (ms["bare_detect"] + ms["bare_embed"]), 2),
     }
 

@@ -42,8 +42,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="write the figures as JSON here")
     args = parser.parse_args(argv)
 
-    settings = {"LOOKALIKE_INDEX_DIR": args.index, "LOOKALIKE_DETECTOR": args.detector,
-                "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    settings = {
+        "LOOKALIKE_INDEX_DIR": args.index,
+        "LOOKALIKE_DETECTOR": args.detector,
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+    }
     if args.encoder:
         settings["LOOKALIKE_ENCODER"] = args.encoder
     runs = [_run(settings, args.photo, args.warm) for _ in range(args.runs)]
@@ -52,8 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         run["first_done_after_model_imports_s"] = round(run["first_done_s"] - run["model_imports_s"], 2)
         run["first_over_warm"] = round(run["first_search_s"] / run["warm_search_s"], 2)
     figures = {key: round(statistics.median(run[key] for run in runs), 2) for key in runs[0]}
-    figures["goals_met"] = (figures["first_done_after_imports_s"] <= GOAL_AFTER_IMPORTS_S
-                            and figures["first_over_warm"] <= GOAL_FIRST_OVER_WARM)
+    figures["goals_met"] = (
+        figures["first_done_after_imports_s"] <= GOAL_AFTER_IMPORTS_S
+        and figures["first_over_warm"] <= GOAL_FIRST_OVER_WARM
+    )
     figures["runs"] = runs
     print(json.dumps(figures, indent=2))
     if args.out:
@@ -79,10 +85,14 @@ def _run(settings: dict[str, str], photo: str, warm: int) -> dict[str, float]:
             warm_times.append(time.perf_counter() - start)
     finally:
         app.stop()
-    return {"imports_s": round(imports, 2), "model_imports_s": round(model_imports, 2),
-            "page_answers_s": round(app.ready - app.started, 2),
-            "first_done_s": round(first_done - app.started, 2), "first_search_s": round(first_done - begin, 2),
-            "warm_search_s": round(statistics.median(warm_times), 2)}
+    return {
+        "imports_s": round(imports, 2),
+        "model_imports_s": round(model_imports, 2),
+        "page_answers_s": round(app.ready - app.started, 2),
+        "first_done_s": round(first_done - app.started, 2),
+        "first_search_s": round(first_done - begin, 2),
+        "warm_search_s": round(statistics.median(warm_times), 2),
+    }
 
 
 def _timed(command: list[str]) -> float:

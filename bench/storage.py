@@ -43,23 +43,44 @@ from .load import rss_mib
 from .scale import clustered
 
 DIM = 512
-CATEGORIES = ("Sofas", "Armchairs", "Rugs", "Table lamps", "Beds", "Wardrobes", "Chairs", "Desks", "Bookcases",
-              "Mirrors", "Curtains", "Cushions")
+CATEGORIES = (
+    "Sofas",
+    "Armchairs",
+    "Rugs",
+    "Table lamps",
+    "Beds",
+    "Wardrobes",
+    "Chairs",
+    "Desks",
+    "Bookcases",
+    "Mirrors",
+    "Curtains",
+    "Cushions",
+)
 COLOURS = ("grey", "white", "oak", "black", "green", "beige", "blue")
 
 
 def write_index(directory: Path, size: int, links: bool, rng: np.random.Generator) -> None:
     """A version of `size` products in `directory`, written as a build writes one."""
-    products = [Product(row=i, id=f"SKU{i:08d}", name=f"{CATEGORIES[i % 12][:-1]} {i} in {COLOURS[i % 7]}",
-                        category=CATEGORIES[i % 12], price=float(rng.integers(10, 3000)),
-                        link=f"https://shop.example/p/{i}",
-                        image=f"https://cdn.shop.example/img/{i}.jpg" if links else f"images/{i}.jpg",
-                        attributes={"description": f"A {COLOURS[i % 7]} piece for the living room, "
-                                                   f"with a removable cover ({i % 97})."})
-                for i in range(size)]
+    products = [
+        Product(
+            row=i,
+            id=f"SKU{i:08d}",
+            name=f"{CATEGORIES[i % 12][:-1]} {i} in {COLOURS[i % 7]}",
+            category=CATEGORIES[i % 12],
+            price=float(rng.integers(10, 3000)),
+            link=f"https://shop.example/p/{i}",
+            image=f"https://cdn.shop.example/img/{i}.jpg" if links else f"images/{i}.jpg",
+            attributes={
+                "description": f"A {COLOURS[i % 7]} piece for the living room, with a removable cover ({i % 97})."
+            },
+        )
+        for i in range(size)
+    ]
     with VersionWriter(directory) as version:
-        write_table(version.folder, products, ProductKinds.of_categories([p.category for p in products],
-                                                                        load_kind_rules(None)))
+        write_table(
+            version.folder, products, ProductKinds.of_categories([p.category for p in products], load_kind_rules(None))
+        )
         write_photos(version.folder, [rng.bytes(32) for _ in range(size)], np.full((size, 3), 255.0))
         (version.folder / "images").mkdir()
         if not links:
@@ -72,11 +93,20 @@ def write_index(directory: Path, size: int, links: bool, rng: np.random.Generato
             count = min(100_000, size - start)
             vectors.add(clustered(seeds, count, DIM, np.random.default_rng(start)), np.arange(start, start + count))
         spec = commit_measured(vectors, version.folder)
-        version.commit(Manifest(
-            encoder=EncoderInfo("bench-storage", "clip", "cls", DIM), probe=(0.0,) * 4,
-            source=CatalogSource("local", path="/bench/catalog.csv"), columns={}, currency="USD",
-            created="2026-12-06T00:00:00+00:00", products=size, vectors=spec,
-            calibration=calibrate(vectors, [p.id for p in products]), kind_rules=load_kind_rules(None).sha256))
+        version.commit(
+            Manifest(
+                encoder=EncoderInfo("bench-storage", "clip", "cls", DIM),
+                probe=(0.0,) * 4,
+                source=CatalogSource("local", path="/bench/catalog.csv"),
+                columns={},
+                currency="USD",
+                created="2026-12-06T00:00:00+00:00",
+                products=size,
+                vectors=spec,
+                calibration=calibrate(vectors, [p.id for p in products]),
+                kind_rules=load_kind_rules(None).sha256,
+            )
+        )
 
 
 def measure(directory: Path) -> dict:
@@ -91,15 +121,26 @@ def measure(directory: Path) -> dict:
     index.checked.wait()
     checked = time.perf_counter()
     version = index.path
-    parts = {"vectors": sum(f.stat().st_size for f in version.glob("vectors.*")),
-             "table": sum(f.stat().st_size for f in version.iterdir() if f.is_file() and f.suffix in
-                          (".parquet", ".json", ".npz") and f.name != "manifest.json"),
-             "thumbnails": sum(f.stat().st_size for f in (version / "images").iterdir()),
-             "manifest": (version / "manifest.json").stat().st_size}
-    return {"load_s": round(loaded - start, 2), "first_search_ms": round((searched - loaded) * 1000, 1),
-            "checked_s": round(checked - start, 2), "text_ready_s": round(texted - start, 2),
-            "rss_mib": rss_mib(os.getpid()), "disk_bytes": sum(parts.values()), "disk": parts,
-            "backend": index.manifest.vectors.backend}
+    parts = {
+        "vectors": sum(f.stat().st_size for f in version.glob("vectors.*")),
+        "table": sum(
+            f.stat().st_size
+            for f in version.iterdir()
+            if f.is_file() and f.suffix in (".parquet", ".json", ".npz") and f.name != "manifest.json"
+        ),
+        "thumbnails": sum(f.stat().st_size for f in (version / "images").iterdir()),
+        "manifest": (version / "manifest.json").stat().st_size,
+    }
+    return {
+        "load_s": round(loaded - start, 2),
+        "first_search_ms": round((searched - loaded) * 1000, 1),
+        "checked_s": round(checked - start, 2),
+        "text_ready_s": round(texted - start, 2),
+        "rss_mib": rss_mib(os.getpid()),
+        "disk_bytes": sum(parts.values()),
+        "disk": parts,
+        "backend": index.manifest.vectors.backend,
+    }
 
 
 def _thumbnail_bytes(rng: np.random.Generator) -> bytes:
@@ -112,11 +153,19 @@ def _thumbnail_bytes(rng: np.random.Generator) -> bytes:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.storage", description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.storage",
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__,
+    )
     parser.add_argument("--sizes", default="10000,100000", help="comma-separated product counts")
-    parser.add_argument("--thumbnails", choices=("files", "links"), default="files",
-                        help="thumbnails copied into the index, or the catalog's links")
+    parser.add_argument(
+        "--thumbnails",
+        choices=("files", "links"),
+        default="files",
+        help="thumbnails copied into the index, or the catalog's links",
+    )
     parser.add_argument("--work", help="where the indexes are written (default: a temporary folder, removed)")
     parser.add_argument("--out", help="write every figure to this JSON file")
     args = parser.parse_args(argv)
@@ -128,8 +177,12 @@ def main(argv: list[str] | None = None) -> int:
             directory = work / f"index-{size}"
             start = time.perf_counter()
             write_index(directory, size, args.thumbnails == "links", np.random.default_rng(0))
-            figures = {"size": size, "thumbnails": args.thumbnails, "write_s": round(time.perf_counter() - start, 1),
-                       **measure(directory)}
+            figures = {
+                "size": size,
+                "thumbnails": args.thumbnails,
+                "write_s": round(time.perf_counter() - start, 1),
+                **measure(directory),
+            }
             results.append(figures)
             print(_row(figures), flush=True)
             shutil.rmtree(directory)
@@ -143,11 +196,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _row(f: dict) -> str:
     d = f["disk"]
-    return (f"{f['size']:>9,} products, thumbnails as {f['thumbnails']:<5} ({f['backend']}): "
-            f"disk {f['disk_bytes'] / 2**20:,.0f} MiB (vectors {d['vectors'] / 2**20:,.0f}, table "
-            f"{d['table'] / 2**20:,.0f}, thumbnails {d['thumbnails'] / 2**20:,.0f})  load {f['load_s']:.2f} s, "
-            f"first search {f['first_search_ms']:.1f} ms, checked {f['checked_s']:.2f} s, "
-            f"text ready {f['text_ready_s']:.2f} s, rss {f['rss_mib']:,} MiB")
+    return (
+        f"{f['size']:>9,} products, thumbnails as {f['thumbnails']:<5} ({f['backend']}): "
+        f"disk {f['disk_bytes'] / 2**20:,.0f} MiB (vectors {d['vectors'] / 2**20:,.0f}, table "
+        f"{d['table'] / 2**20:,.0f}, thumbnails {d['thumbnails'] / 2**20:,.0f})  load {f['load_s']:.2f} s, "
+        f"first search {f['first_search_ms']:.1f} ms, checked {f['checked_s']:.2f} s, "
+        f"text ready {f['text_ready_s']:.2f} s, rss {f['rss_mib']:,} MiB"
+    )
 
 
 if __name__ == "__main__":

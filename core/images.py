@@ -68,7 +68,9 @@ def _open(fp, size: int) -> Image.Image:
     # ultralytics patches Image.open to fetch a HEIF plugin on unidentified files; with auto-install
     # off (models.runtime) that surfaces as ImportError, which means the same thing here.
     except (UnidentifiedImageError, ImportError) as exc:
-        raise ImageError("The file is not an image format we can read (use JPEG, PNG, WebP, BMP, GIF or TIFF).") from exc
+        raise ImageError(
+            "The file is not an image format we can read (use JPEG, PNG, WebP, BMP, GIF or TIFF)."
+        ) from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageError("The image has too many pixels to process safely.") from exc
     except Exception as exc:  # a recognised format with a malformed header (PPM's maxval, PNG's text chunks, ...)

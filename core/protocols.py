@@ -18,8 +18,9 @@ class ObjectDetector(Protocol):
     iou: float  # the NMS IoU its boxes were kept at, which the boxes of several looks are merged at too
     max_objects: int  # the most boxes it keeps per photo
 
-    def detect(self, images: Sequence[Image.Image], *, conf: float,
-               classes: Collection[str] | None) -> list[Detections]:
+    def detect(
+        self, images: Sequence[Image.Image], *, conf: float, classes: Collection[str] | None
+    ) -> list[Detections]:
         """For each of `images` (RGB), its boxes of `classes` (names; None: all) scoring at least `conf`,
         best first."""
 

@@ -14,55 +14,10 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from .errors import LookalikeError
+from .defaults import DEFAULT_CATALOG, DEFAULT_CATALOG_READING, DEFAULT_ENCODER, HOME_CLASSES
+from .setting_fields import SettingsError, check, column_values, described, flat_name, kind_of, setting, variable
 
-DEFAULT_ENCODER = "openai/clip-vit-base-patch32"
-# Amazon Berkeley Objects (CC BY 4.0), furniture and home goods: see docs/space.md (The default catalog).
-DEFAULT_CATALOG = "huggingface/amazon-berkeley-objects"
-# ABO's product types that are furniture and home goods (docs/space.md: The default catalog, for how they
-# were chosen); `python -m index inspect` counts the listings each keeps.
-ABO_HOME_TYPES = (
-    "BASKET", "BED", "BED_FRAME", "BENCH", "BLANKET", "BOOKCASE", "CABINET", "CHAIR", "CLOCK", "CURTAIN", "DESK",
-    "DRESSER", "FURNITURE", "HEADBOARD", "HOME_BED_AND_BATH", "HOME_FURNITURE_AND_DECOR", "HOME_MIRROR", "LAMP",
-    "LIGHT_FIXTURE", "MATTRESS", "MIRROR", "OTTOMAN", "PILLOW", "PLANTER", "RUG", "SHELF", "SOFA", "STOOL_SEATING",
-    "TABLE", "VASE", "WALL_ART",
-)
-# The Amazon store of each marketplace (ABO's `country`): a listing links to its own store's page;
-# one of a marketplace not named here gets no link rather than a guessed one.
-ABO_STORES = {
-    "US": "www.amazon.com", "GB": "www.amazon.co.uk", "CA": "www.amazon.ca", "AU": "www.amazon.com.au",
-    "IN": "www.amazon.in", "SG": "www.amazon.sg", "AE": "www.amazon.ae", "SA": "www.amazon.sa",
-    "DE": "www.amazon.de", "FR": "www.amazon.fr", "IT": "www.amazon.it", "ES": "www.amazon.es",
-    "NL": "www.amazon.nl", "SE": "www.amazon.se", "PL": "www.amazon.pl", "TR": "www.amazon.com.tr",
-    "MX": "www.amazon.com.mx", "BR": "www.amazon.com.br", "JP": "www.amazon.co.jp", "CN": "www.amazon.cn",
-}
-ABO_ENGLISH = ("US", "GB", "CA", "AU", "IN", "SG")  # marketplaces whose listings are written in English
-# How the default catalog is read, for each of these settings left empty.
-DEFAULT_CATALOG_READING = {
-    "catalog_name": "Amazon Berkeley Objects",
-    "catalog_config": "listings",
-    "catalog_images": "images_small:main_image_id=image_id",
-    "catalog_keep": "product_type=" + ",".join(ABO_HOME_TYPES),
-    "catalog_prefer": "country=" + ",".join(ABO_ENGLISH),
-    # On a free CPU Space (2 vCPUs) CLIP B/32 indexes about 10 images/s: 2,000 is about 3-4 minutes.
-    "catalog_limit": 2000,
-    "text_columns": "brand_en,color_en",
-    "link_template": json.dumps({"country": {c: f"https://{store}/dp/{{item_id}}" for c, store in ABO_STORES.items()}}),
-    "catalog_credit": "[Amazon Berkeley Objects](https://amazon-berkeley-objects.s3.amazonaws.com/index.html) "
-                      "© Amazon.com, [CC BY 4.0](https://creativecommons.org/licenses/by/4.0/); "
-                      "furniture and home goods selected",
-}
-# COCO classes that are things people buy for a home: what the detector keeps when the catalog
-# gives no product kinds.
-HOME_CLASSES = (
-    "bench", "chair", "couch", "potted plant", "bed", "dining table", "toilet", "tv", "microwave",
-    "oven", "sink", "refrigerator", "clock", "vase",
-)
 MAX_TOP_K = 30  # products per object a search may ask for: what a page can show
-
-
-class SettingsError(LookalikeError):
-    """A setting has a value it cannot take."""
 
 
 def cache_root(env=os.environ) -> Path:
@@ -76,70 +31,93 @@ PRECISIONS = ("float32", "bfloat16")
 RUNTIMES = ("auto", "onnx", "torch")
 
 
-def setting(default, doc: str, **metadata):
-    """A setting's field: its default and its description (Markdown), from which docs/settings.md is
-    generated (`python -m core.settings_page`). `name=` gives it another flat name, `choices=` the values
-    it accepts."""
-    return field(default=default, metadata={"doc": doc, **metadata})
-
-
 @dataclass(frozen=True)
 class CatalogSettings:
     """What is indexed and how the catalog is read: `index/` reads these."""
 
     source: str = setting(
-        DEFAULT_CATALOG, "What is indexed: a Hub dataset id, a folder (holding `products.csv`, `metadata.csv` or "
+        DEFAULT_CATALOG,
+        "What is indexed: a Hub dataset id, a folder (holding `products.csv`, `metadata.csv` or "
         "a `.jsonl`, or saved by `save_to_disk`), or a CSV/JSONL manifest or feed. The app rebuilds an index "
-        "that was built from another catalog.", name="catalog")
+        "that was built from another catalog.",
+        name="catalog",
+    )
     catalog_config: str = setting("", "A Hub dataset's configuration (subset). Empty: its default one.")
     catalog_images: str = setting(
-        "", "Images stored apart from the rows, by id: `CONFIG:column=column` (another configuration of the "
+        "",
+        "Images stored apart from the rows, by id: `CONFIG:column=column` (another configuration of the "
         "dataset, e.g. `images_small:main_image_id=image_id`) or `OWNER/NAME:column=column` (another dataset). "
-        "Empty: the images are in the rows.")
+        "Empty: the images are in the rows.",
+    )
     catalog_keep: str = setting(
-        "", "The rows indexed: `column=value,value` (e.g. `product_type=SOFA,CHAIR`). Empty: every row.")
+        "", "The rows indexed: `column=value,value` (e.g. `product_type=SOFA,CHAIR`). Empty: every row."
+    )
     catalog_prefer: str = setting(
-        "", "Rows the cap (`catalog_limit`) takes first: `column=value,value`. Empty: none preferred.")
+        "", "Rows the cap (`catalog_limit`) takes first: `column=value,value`. Empty: none preferred."
+    )
     catalog_limit: int = setting(
-        0, "At most this many products, spread over the categories, the same on every run; a new cap rebuilds "
-        "the app's index. `0`: all.")
+        0,
+        "At most this many products, spread over the categories, the same on every run; a new cap rebuilds "
+        "the app's index. `0`: all.",
+        low=0,
+        high=10**9,
+    )
     link_template: str = setting(
-        "", "A product's link, made from its columns where the catalog has no link column: a link with "
+        "",
+        "A product's link, made from its columns where the catalog has no link column: a link with "
         "`{column}`s (`https://www.amazon.com/dp/{item_id}`), or one per value of a column as JSON "
-        '`{"country": {"US": "https://www.amazon.com/dp/{item_id}", ...}}`. Empty: no link.')
+        '`{"country": {"US": "https://www.amazon.com/dp/{item_id}", ...}}`. Empty: no link.',
+    )
     catalog_credit: str = setting(
-        "", "The catalog's attribution and license (Markdown), recorded in the index and shown on the page. "
-        "Empty: none.")
+        "",
+        "The catalog's attribution and license (Markdown), recorded in the index and shown on the page. Empty: none.",
+    )
     catalog_name: str = setting(
-        "", 'The catalog\'s name for people ("IKEA Hong Kong"), recorded in the index and shown on the page. '
-        "Empty: its folder or Hub id.")
+        "",
+        'The catalog\'s name for people ("IKEA Hong Kong"), recorded in the index and shown on the page. '
+        "Empty: its folder or Hub id.",
+    )
     index_dir: str = setting(
-        "", "The index's folder, or an index on the Hub, `hf://datasets/OWNER/NAME@REVISION` (served as it is, "
-        "never rebuilt). Empty: `lookalike/index` in the user cache (`~/.cache`, or `$XDG_CACHE_HOME`).")
-    batch_size: int = setting(32, "Catalog images embedded at once when building an index.")
+        "",
+        "The index's folder, or an index on the Hub, `hf://datasets/OWNER/NAME@REVISION` (served as it is, "
+        "never rebuilt). Empty: `lookalike/index` in the user cache (`~/.cache`, or `$XDG_CACHE_HOME`).",
+    )
+    batch_size: int = setting(32, "Catalog images embedded at once when building an index.", low=1, high=4096)
     vector_index: str = setting(
-        "auto", "How an index built from now on searches its vectors: `exact`; `hnsw`, approximately (a FAISS HNSW "
+        "auto",
+        "How an index built from now on searches its vectors: `exact`; `hnsw`, approximately (a FAISS HNSW "
         "graph, its recall measured at build); `auto`, exactly up to 20,000 catalog photos, HNSW above "
         "(`index.vectors.backends`); `milvus`, exactly, in Milvus at `milvus_uri` (`index.vectors.milvus`; "
-        "`pip install -r requirements-scale.txt`).", choices=VECTOR_INDEXES)
+        "`pip install -r requirements-scale.txt`).",
+        choices=VECTOR_INDEXES,
+    )
     milvus_uri: str = setting(
-        "", "Where `vector_index=milvus` keeps the vectors: a server's URL (`http://host:19530`; its token in "
+        "",
+        "Where `vector_index=milvus` keeps the vectors: a server's URL (`http://host:19530`; its token in "
         "`$LOOKALIKE_MILVUS_TOKEN`) or a Milvus Lite folder ending in `.db`. Empty: `milvus.db` in the index "
-        "directory.")
+        "directory.",
+    )
     thumbnails: str = setting(
-        "copy", "How an index built from now on keeps the thumbnails of a catalog whose images are web links: "
+        "copy",
+        "How an index built from now on keeps the thumbnails of a catalog whose images are web links: "
         "`copy`, a small JPEG of each in the index (about 9 KB a photo); `link`, the link itself, which the page "
-        "and the API show as it is (the shop's server then serves it).", choices=THUMBNAILS)
+        "and the API show as it is (the shop's server then serves it).",
+        choices=THUMBNAILS,
+    )
     text_columns: str = setting(
-        "", "Comma-separated catalog columns whose words text search reads besides the name and the category "
-        "(colour, material, description...). Empty: every column that holds words (not numbers, paths or links).")
+        "",
+        "Comma-separated catalog columns whose words text search reads besides the name and the category "
+        "(colour, material, description...). Empty: every column that holds words (not numbers, paths or links).",
+    )
     kind_rules: str = setting(
-        "", 'A JSON file `{"detector class": ["category phrase", ...]}` that gives each product its kind when the '
+        "",
+        'A JSON file `{"detector class": ["category phrase", ...]}` that gives each product its kind when the '
         "index is built (for other shops or languages); naming other rules than an index was built with rebuilds "
-        "it. Empty: the built-in rules (`index.store.kinds`).")
+        "it. Empty: the built-in rules (`index.store.kinds`).",
+    )
 
     def __post_init__(self):
-        _check(self)
+        check(self)
         if self.source == DEFAULT_CATALOG:
             for name, value in DEFAULT_CATALOG_READING.items():
                 if not getattr(self, name):
@@ -151,18 +129,19 @@ class CatalogSettings:
 
     @property
     def vectors(self) -> str:
-        """How an index built now searches its vectors, as `index.build.builder.build_index` takes it (`vector_index`)."""
+        """How an index built now searches its vectors (`vector_index`), as `index.build.builder.build_index`
+        takes it."""
         return f"milvus:{self.milvus_uri}" if self.vector_index == "milvus" and self.milvus_uri else self.vector_index
 
     @property
     def keep_rows(self) -> tuple[str, tuple[str, ...]] | None:
         """The catalog rows kept, as (column, values); None for every row."""
-        return _column_values("catalog_keep", self.catalog_keep)
+        return column_values("catalog_keep", self.catalog_keep)
 
     @property
     def preferred_rows(self) -> tuple[str, tuple[str, ...]] | None:
         """The catalog rows a cap takes first, as (column, values); None for none."""
-        return _column_values("catalog_prefer", self.catalog_prefer)
+        return column_values("catalog_prefer", self.catalog_prefer)
 
     @property
     def image_reference(self) -> tuple[str, str, str] | None:
@@ -172,8 +151,10 @@ class CatalogSettings:
         where, _, join = self.catalog_images.rpartition(":")
         left, _, right = join.partition("=")
         if not (where.strip() and left.strip() and right.strip()):
-            raise SettingsError(f"{_name('catalog_images')} must be 'CONFIG:column=column' or "
-                                f"'OWNER/NAME:column=column', got {self.catalog_images!r}.")
+            raise SettingsError(
+                f"{described('catalog_images')} must be 'CONFIG:column=column' or "
+                f"'OWNER/NAME:column=column', got {self.catalog_images!r}."
+            )
         return where.strip(), left.strip(), right.strip()
 
     @property
@@ -187,15 +168,18 @@ class CatalogSettings:
                 [(column, templates)] = json.loads(text).items()
                 assert isinstance(templates, dict) and all(isinstance(t, str) for t in templates.values())
             except (ValueError, AssertionError) as exc:
-                raise SettingsError(f"{_name('link_template')} must be a link, or JSON "
-                                    f'{{"column": {{"value": "link", ...}}}}, got {text[:80]!r}.') from exc
+                raise SettingsError(
+                    f"{described('link_template')} must be a link, or JSON "
+                    f'{{"column": {{"value": "link", ...}}}}, got {text[:80]!r}.'
+                ) from exc
             found = (column, templates)
         else:
             found = (None, {"": text})
         for template in found[1].values():
             if not template.startswith(("https://", "http://")):
-                raise SettingsError(f"{_name('link_template')}: a link must start with https:// or http://, "
-                                    f"got {template!r}.")
+                raise SettingsError(
+                    f"{described('link_template')}: a link must start with https:// or http://, got {template!r}."
+                )
         return found
 
     @property
@@ -211,34 +195,53 @@ class ModelSettings:
 
     detector: str = setting("yolo11n.pt", "YOLO weights: a local `.pt` file, or a model name that ultralytics fetches.")
     catalog_detector: str = setting(
-        "", "YOLO weights that know the catalog's own kinds (made by `python -m train detector`), or an "
+        "",
+        "YOLO weights that know the catalog's own kinds (made by `python -m train detector`), or an "
         "open-vocabulary YOLOE, which is told them; run beside the detector, at the size they were trained at. "
-        "Empty: none.")
+        "Empty: none.",
+    )
     encoder: str | None = setting(
-        None, "The image encoder: a `transformers` model id or folder, CLIP-family or image-only (ViT, DINOv2, "
+        None,
+        "The image encoder: a `transformers` model id or folder, CLIP-family or image-only (ViT, DINOv2, "
         "MobileNetV2...); the app rebuilds an index built with another. Not set: the encoder the index was built "
-        f"with, and `{DEFAULT_ENCODER}` for a new index.")
-    device: str | None = setting(None, "Where the models run: `cpu` or `cuda`. Not set: `cuda` when present, "
-                                       "else `cpu`.")
-    threads: int = setting(0, "Threads torch and FAISS use. `0`: every core.")
-    imgsz: int = setting(640, "The detector's input size in pixels: larger finds smaller objects, more slowly.")
-    iou: float = setting(0.5, "The IoU above which the detector's non-maximum suppression drops the weaker box.")
+        f"with, and `{DEFAULT_ENCODER}` for a new index.",
+    )
+    device: str | None = setting(
+        None, "Where the models run: `cpu` or `cuda`. Not set: `cuda` when present, else `cpu`."
+    )
+    threads: int = setting(0, "Threads torch and FAISS use. `0`: every core.", low=0, high=1024)
+    imgsz: int = setting(
+        640, "The detector's input size in pixels: larger finds smaller objects, more slowly.", low=32, high=4096
+    )
+    iou: float = setting(
+        0.5, "The IoU above which the detector's non-maximum suppression drops the weaker box.", low=0.0, high=1.0
+    )
     max_objects: int = setting(
-        30, "Most boxes kept per detection pass, before look-alike boxes are grouped into objects; the "
-        "low-confidence candidates the catalog may vouch for (`low_conf`) need room.")
+        30,
+        "Most boxes kept per detection pass, before look-alike boxes are grouped into objects; the "
+        "low-confidence candidates the catalog may vouch for (`low_conf`) need room.",
+        low=1,
+        high=1000,
+    )
     precision: str = setting(
-        "float32", "The encoder's arithmetic: `float32`; or `bfloat16`, 0.6x of a CLIP-B/32 search's time on a "
+        "float32",
+        "The encoder's arithmetic: `float32`; or `bfloat16`, 0.6x of a CLIP-B/32 search's time on a "
         "CPU with bf16 instructions (`avx512_bf16` or `amx_bf16` in `/proc/cpuinfo`), slower on one without, "
-        "and answers that differ a little.", choices=PRECISIONS)
+        "and answers that differ a little.",
+        choices=PRECISIONS,
+    )
     runtime: str = setting(
-        "auto", "What runs the encoder's image pass on a CPU in float32: `onnx`, ONNX Runtime (the same embeddings, "
+        "auto",
+        "What runs the encoder's image pass on a CPU in float32: `onnx`, ONNX Runtime (the same embeddings, "
         "MobileNetV2's in 0.6x the time; the graph is exported once into the user cache), or PyTorch where "
         "onnxruntime is not installed or cannot run the model; `torch`, PyTorch; `auto`, ONNX Runtime for a "
         "convolutional encoder, PyTorch for a transformer (a CLIP-B/32 search was only 3% faster for a second "
-        "copy of its weights).", choices=RUNTIMES)
+        "copy of its weights).",
+        choices=RUNTIMES,
+    )
 
     def __post_init__(self):
-        _check(self)
+        check(self)
 
 
 @dataclass(frozen=True)
@@ -246,58 +249,101 @@ class SearchSettings:
     """How a photo is searched, and each request's defaults: the engine (`search/`) reads these. "With kinds":
     where the index gives each product a kind, from the catalog's categories (`kind_rules`)."""
 
-    top_k: int = setting(10, "Products listed per object: the page's starting value, and a request's default.")
+    top_k: int = setting(
+        10, "Products listed per object: the page's starting value, and a request's default.", low=1, high=MAX_TOP_K
+    )
     conf: float = setting(
-        0.25, "The score an object needs to be listed (the detector's confidence, or with kinds the catalog's "
-        "agreement where it is stronger: `catalog_weight`): the page's starting value, and a request's default.")
+        0.25,
+        "The score an object needs to be listed (the detector's confidence, or with kinds the catalog's "
+        "agreement where it is stronger: `catalog_weight`): the page's starting value, and a request's default.",
+        low=0.0,
+        high=1.0,
+    )
     max_pixels: int = setting(
-        40_000_000, "Larger photos are refused before they are decoded: well above any phone photo, far below "
-        "what exhausts memory decoded.")
+        40_000_000,
+        "Larger photos are refused before they are decoded: well above any phone photo, far below "
+        "what exhausts memory decoded.",
+        low=1,
+        high=10**9,
+    )
     classes: str = setting(
-        ",".join(HOME_CLASSES), "Comma-separated detector class names kept when the catalog gives no product "
-        "kinds, or `all`; with kinds, the detector looks for the classes the catalog sells.")
-    crop_padding: float = setting(0.05, "The share of a box's size added around each crop.")
+        ",".join(HOME_CLASSES),
+        "Comma-separated detector class names kept when the catalog gives no product "
+        "kinds, or `all`; with kinds, the detector looks for the classes the catalog sells.",
+    )
+    crop_padding: float = setting(0.05, "The share of a box's size added around each crop.", low=0.0, high=1.0)
     # Retrieval quality (docs/quality.md); each measured on the ikea-interior benchmark.
     catalog_weight: float = setting(
-        0.8, "With kinds, an object's score is the stronger of the detector's confidence and the catalog's "
+        0.8,
+        "With kinds, an object's score is the stronger of the detector's confidence and the catalog's "
         "agreement: this weight times (11 - r) / 10, r the rank of the first product of its kind among the "
         "crop's 10 nearest catalog products. Below 1, so that `conf=1` lets nothing pass. `0`: the detector's "
-        "confidence alone.")
+        "confidence alone.",
+        low=0.0,
+        high=0.99,
+    )
     low_conf: float = setting(
-        0.05, "With kinds, the detector's boxes are taken down to this confidence, and those below `conf` are "
-        "kept when the catalog vouches for them (`catalog_weight`). `conf` or above: off.")
+        0.05,
+        "With kinds, the detector's boxes are taken down to this confidence, and those below `conf` are "
+        "kept when the catalog vouches for them (`catalog_weight`). `conf` or above: off.",
+        low=0.0,
+        high=1.0,
+    )
     detect_mirrored: bool = setting(
-        True, "Also detect on the mirrored photo: finds more, for twice the detection time (a speed choice).")
+        True, "Also detect on the mirrored photo: finds more, for twice the detection time (a speed choice)."
+    )
     other_kinds: int = setting(
-        1, "With kinds, how many objects of the catalog's own kinds that no detector class covers (bookcases, "
+        1,
+        "With kinds, how many objects of the catalog's own kinds that no detector class covers (bookcases, "
         "wardrobes, rugs...) each photo gets, labelled with the catalog's word: found by the catalog detector "
-        "first, then in the photo's regions. `0`: none.")
+        "first, then in the photo's regions. `0`: none.",
+        low=0,
+        high=100,
+    )
     whole_photo_upto: int = setting(
-        4, "The whole photo is one more object when at most this many objects were found, so that a close-up of "
-        "one product is never worse than no detector; with one or none, it comes first. `0`: only when none was.")
+        4,
+        "The whole photo is one more object when at most this many objects were found, so that a close-up of "
+        "one product is never worse than no detector; with one or none, it comes first. `0`: only when none was.",
+        low=0,
+        high=1000,
+    )
     # Shopper search (docs/app.md: Search by words, regions and filters).
     words_weight: float = setting(
-        0.4, "Words refining a photo search lift each product by this weight times its keyword relevance (BM25, "
-        "1 for the best match in the catalog), on top of its similarity; chosen on `bench.refine`'s tune half.")
+        0.4,
+        "Words refining a photo search lift each product by this weight times its keyword relevance (BM25, "
+        "1 for the best match in the catalog), on top of its similarity; chosen on `bench.refine`'s tune half.",
+        low=0.0,
+        high=10.0,
+    )
     close_level: float = setting(
-        0.3, "A best match at least this close (0 to 1, on the index's own scale: `index.vectors.calibration`) is a "
+        0.3,
+        "A best match at least this close (0 to 1, on the index's own scale: `index.vectors.calibration`) is a "
         'close match; below it the page says "nothing close". Chosen on the tune half of the ikea-interior '
-        "scenes, where 0.5 called two objects in five so, one in five of them wrongly.")
+        "scenes, where 0.5 called two objects in five so, one in five of them wrongly.",
+        low=0.0,
+        high=1.0,
+    )
     popularity_weight: float = setting(
-        0.0, "Near-ties re-ranked by the catalog's rating or popularity column, where it has one: this weight "
+        0.0,
+        "Near-ties re-ranked by the catalog's rating or popularity column, where it has one: this weight "
         "times the product's popularity percentile is added to its similarity (the scores shown stay the "
-        "similarities). `0`: off.")
+        "similarities). `0`: off.",
+        low=0.0,
+        high=1.0,
+    )
 
     def __post_init__(self):
-        _check(self)
+        check(self)
         if self.class_list == ():
-            raise SettingsError(f"{_name('classes')} names no class; give class names or 'all'.")
+            raise SettingsError(f"{described('classes')} names no class; give class names or 'all'.")
 
     @property
     def class_list(self) -> tuple[str, ...] | None:
         """The detector classes to keep; None for all of them."""
-        return None if self.classes.strip().lower() == "all" else tuple(
-            c.strip() for c in self.classes.split(",") if c.strip()
+        return (
+            None
+            if self.classes.strip().lower() == "all"
+            else tuple(c.strip() for c in self.classes.split(",") if c.strip())
         )
 
 
@@ -330,29 +376,15 @@ class Settings:
         """Defaults < LOOKALIKE_<NAME> environment variables < `overrides` that are not None."""
         values = {}
         for name in NAMES:
-            raw = env.get(_variable(name))
+            raw = env.get(variable(name))
             if raw not in (None, ""):
                 values[name] = parse_setting(name, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls.of(**values)
 
 
-# (setting, lowest, highest): checked when a Settings is made.
-_RANGES = (
-    ("top_k", 1, MAX_TOP_K), ("conf", 0.0, 1.0), ("iou", 0.0, 1.0), ("imgsz", 32, 4096), ("max_objects", 1, 1000),
-    ("crop_padding", 0.0, 1.0), ("max_pixels", 1, 10**9), ("threads", 0, 1024), ("batch_size", 1, 4096),
-    ("catalog_limit", 0, 10**9),
-    ("catalog_weight", 0.0, 0.99), ("low_conf", 0.0, 1.0), ("other_kinds", 0, 100), ("whole_photo_upto", 0, 1000),
-    ("words_weight", 0.0, 10.0), ("close_level", 0.0, 1.0), ("popularity_weight", 0.0, 1.0),
-)
-
-
-def _flat_name(f) -> str:
-    return f.metadata.get("name", f.name)
-
-
 # Flat name -> (group, attribute), for every setting.
-PLACES = {_flat_name(f): (group, f.name) for group, kind in GROUPS.items() for f in fields(kind)}
+PLACES = {flat_name(f): (group, f.name) for group, kind in GROUPS.items() for f in fields(kind)}
 NAMES = tuple(PLACES)
 
 
@@ -362,63 +394,18 @@ def _place(name: str) -> tuple[str, str]:
     return PLACES[name]
 
 
-def _column_values(name: str, text: str) -> tuple[str, tuple[str, ...]] | None:
-    """A "column=value,value" setting as (column, values); None when empty."""
-    if not text.strip():
-        return None
-    column, _, values = text.partition("=")
-    found = tuple(v.strip() for v in values.split(",") if v.strip())
-    if not column.strip() or not found:
-        raise SettingsError(f"{_name(name)} must be 'column=value,value', got {text!r}.")
-    return column.strip(), found
-
-
-def _check(group) -> None:
-    """Refuse a value of the wrong type, out of range or not among its choices, naming the setting; ints become
-    floats where floats are due."""
-    for f in fields(group):
-        name, value, kind = _flat_name(f), getattr(group, f.name), _kind(f)
-        if value is None and f.default is None:
-            continue
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            object.__setattr__(group, f.name, float(value))
-        elif not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise SettingsError(f"{_name(name)} must be a {kind.__name__}, got {value!r}.")
-    for name, low, high in _RANGES:
-        group_name, attribute = PLACES[name]
-        if isinstance(group, GROUPS[group_name]) and not (low <= getattr(group, attribute) <= high):
-            raise SettingsError(f"{_name(name)} must be between {low} and {high}, got {getattr(group, attribute)!r}.")
-    for f in fields(group):
-        choices, value = f.metadata.get("choices"), getattr(group, f.name)
-        if choices and value not in choices:
-            raise SettingsError(f"{_name(_flat_name(f))} must be one of {', '.join(choices)}, got {value!r}.")
-
-
 def parse_setting(name: str, raw: str):
     """The value of setting `name` written as text (as in LOOKALIKE_<NAME>), of the setting's type."""
     group, attribute = _place(name)
-    kind = _kind(next(f for f in fields(GROUPS[group]) if f.name == attribute))
+    kind = kind_of(next(f for f in fields(GROUPS[group]) if f.name == attribute))
     text = raw.strip()
     if kind is bool:  # bool("false") is True
         if text.lower() in ("1", "true", "yes", "on"):
             return True
         if text.lower() in ("0", "false", "no", "off"):
             return False
-        raise SettingsError(f"{_variable(name)}={raw!r} is not a valid bool (true or false).")
+        raise SettingsError(f"{variable(name)}={raw!r} is not a valid bool (true or false).")
     try:
         return kind(text) if kind is not str else raw
     except ValueError as exc:
-        raise SettingsError(f"{_variable(name)}={raw!r} is not a valid {kind.__name__}.") from exc
-
-
-def _kind(f) -> type:
-    """A setting's type: its default's, or str where the default is None."""
-    return str if f.default is None else type(f.default)
-
-
-def _name(name: str) -> str:
-    return f"The setting {name} ({_variable(name)})"
-
-
-def _variable(name: str) -> str:
-    return f"LOOKALIKE_{name.upper()}"
+        raise SettingsError(f"{variable(name)}={raw!r} is not a valid {kind.__name__}.") from exc

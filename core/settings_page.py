@@ -11,22 +11,29 @@ import sys
 from dataclasses import Field, fields
 from pathlib import Path
 
-from .settings import _RANGES, DEFAULT_CATALOG, DEFAULT_CATALOG_READING, GROUPS, CatalogSettings, _flat_name, _variable
+from .defaults import DEFAULT_CATALOG, DEFAULT_CATALOG_READING
+from .setting_fields import flat_name, variable
+from .settings import GROUPS, CatalogSettings
 
 COMMAND = "python -m core.settings_page"
 PATH = Path(__file__).resolve().parent.parent / "docs" / "settings.md"
 SHORT = 40  # a default catalog's value longer than this is left to the list at the top, not repeated in its row
-RANGES = {name: (low, high) for name, low, high in _RANGES}
 
 
 def page() -> str:
     """The Markdown of docs/settings.md: an introduction, then a table of settings for each group."""
-    parts = [f"<!-- Generated from core/settings.py by `{COMMAND}`: edit the descriptions there. -->",
-             "# Settings", _introduction()]
+    parts = [
+        f"<!-- Generated from core/settings.py by `{COMMAND}`: edit the descriptions there. -->",
+        "# Settings",
+        _introduction(),
+    ]
     for group, kind in GROUPS.items():
-        rows = [_row(_flat_name(f), f) for f in fields(kind)]
-        parts += [f"## {group.title()}", " ".join(inspect.getdoc(kind).split()),
-                  "| setting | variable | default | what it does |\n|---|---|---|---|\n" + "\n".join(rows)]
+        rows = [_row(flat_name(f), f) for f in fields(kind)]
+        parts += [
+            f"## {group.title()}",
+            " ".join(inspect.getdoc(kind).split()),
+            "| setting | variable | default | what it does |\n|---|---|---|---|\n" + "\n".join(rows),
+        ]
     return "\n\n".join(parts) + "\n"
 
 
@@ -41,7 +48,8 @@ def _introduction() -> str:
         "their defaults, and `Settings.from_env()` reads the variables (`core.settings`); the benchmarks take "
         "`--set NAME=VALUE`.\n\n"
         f"When `catalog` is the default catalog, `{DEFAULT_CATALOG}`, these settings, left empty, are read as:\n\n"
-        + filled)
+        + filled
+    )
 
 
 def _reading(name: str, value: str | int) -> str:
@@ -51,8 +59,10 @@ def _reading(name: str, value: str | int) -> str:
         column, links = CatalogSettings(link_template=str(value)).link_templates  # parsed as the settings parse it
         if column is not None:
             first, link = next(iter(links.items()))
-            return (f"one link for each of {len(links)} values of `{column}` ({', '.join(links)}), "
-                    f"e.g. `{link}` for {first}")
+            return (
+                f"one link for each of {len(links)} values of `{column}` ({', '.join(links)}), "
+                f"e.g. `{link}` for {first}"
+            )
     return f"`{value}`"
 
 
@@ -60,14 +70,13 @@ def _row(name: str, f: Field) -> str:
     doc = f.metadata["doc"]
     if "choices" in f.metadata:
         doc += " One of " + ", ".join(f"`{choice}`" for choice in f.metadata["choices"]) + "."
-    if name in RANGES:
-        low, high = RANGES[name]
-        doc += f" From {_number(low)} to {_number(high)}."
+    if "low" in f.metadata:
+        doc += f" From {_number(f.metadata['low'])} to {_number(f.metadata['high'])}."
     default = _default(f.default)
     if name in DEFAULT_CATALOG_READING:
         value = str(DEFAULT_CATALOG_READING[name])
         default += f"; default catalog: `{value}`" if len(value) <= SHORT else "; default catalog: see above"
-    cells = (f"`{name}`", f"`{_variable(name)}`", default, doc)
+    cells = (f"`{name}`", f"`{variable(name)}`", default, doc)
     return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
 
 

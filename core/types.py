@@ -44,7 +44,9 @@ class Where:
     a database's payload filter) rather than being handed a list of rows.
     """
 
-    kinds: tuple[str, ...] = ()  # products of any of these kinds (index.store.kinds): detector classes or the catalog's own
+    kinds: tuple[
+        str, ...
+    ] = ()  # products of any of these kinds (index.store.kinds): detector classes or the catalog's own
     categories: tuple[str, ...] = ()  # the catalog's own category values
     min_price: float | None = None  # a product without a price is out of every price range
     max_price: float | None = None
@@ -53,12 +55,15 @@ class Where:
     @classmethod
     def of(cls, filters: Filters, **narrower) -> Where:
         """The rows a shopper's `filters` keep, narrowed further by `narrower` (kinds, rows)."""
-        return cls(categories=filters.categories, min_price=filters.min_price, max_price=filters.max_price,
-                   **narrower)
+        return cls(categories=filters.categories, min_price=filters.min_price, max_price=filters.max_price, **narrower)
 
     def __bool__(self) -> bool:
-        return bool(self.kinds or self.categories) or self.min_price is not None or self.max_price is not None \
+        return (
+            bool(self.kinds or self.categories)
+            or self.min_price is not None
+            or self.max_price is not None
             or self.rows is not None
+        )
 
 
 @dataclass(frozen=True)
@@ -111,8 +116,11 @@ class Detections:
         return Detections(self.boxes[keep], self.scores[keep], tuple(self.labels[i] for i in keep))
 
     def __add__(self, other: Detections) -> Detections:
-        return Detections(np.concatenate([self.boxes, other.boxes]), np.concatenate([self.scores, other.scores]),
-                          self.labels + other.labels)
+        return Detections(
+            np.concatenate([self.boxes, other.boxes]),
+            np.concatenate([self.scores, other.scores]),
+            self.labels + other.labels,
+        )
 
 
 @dataclass(frozen=True)
@@ -139,8 +147,14 @@ class SearchResult:
     def to_dict(self) -> dict:
         return {
             "objects": [
-                {"label": o.label, "box": list(o.box), "score": o.score, "closeness": o.closeness,
-                 "close_match": o.close_match, "products": [{**asdict(m.product), "score": m.score} for m in o.products]}
+                {
+                    "label": o.label,
+                    "box": list(o.box),
+                    "score": o.score,
+                    "closeness": o.closeness,
+                    "close_match": o.close_match,
+                    "products": [{**asdict(m.product), "score": m.score} for m in o.products],
+                }
                 for o in self.objects
             ],
             "whole_image": self.whole_image,

@@ -7,6 +7,7 @@ sweethome3d-furniture; CC0). Not part of the app; kept to show where the photos 
     mkdir -p /tmp/sh3f && unzip -o /usr/share/sweethome3d/furniture/BlendSwap-CC-0.sh3f -d /tmp/sh3f
     blender -b -P examples/render_scenes.py -- living-room examples/living-room.jpg 48
 """
+
 import math
 import sys
 
@@ -25,12 +26,24 @@ M = {  # name: (obj path, width, depth, height) in cm, from PluginFurnitureCatal
 }
 # (model, x cm, y cm, z cm, rotation degrees about the vertical axis); the camera looks along +y.
 SCENES = {
-    "living-room": [("couch", 0, 130, 0, 0), ("armchair", -165, 50, 0, 35), ("plant", 160, 150, 0, 0),
-                    ("osaka", 120, 10, 0, -30)],
-    "bedroom": [("bed", 0, 140, 0, 0), ("bedside", -140, 210, 0, 0),
-                ("bedside", 140, 210, 0, 0), ("plant", 200, 120, 0, 0), ("winchester", 175, 20, 0, -35)],
+    "living-room": [
+        ("couch", 0, 130, 0, 0),
+        ("armchair", -165, 50, 0, 35),
+        ("plant", 160, 150, 0, 0),
+        ("osaka", 120, 10, 0, -30),
+    ],
+    "bedroom": [
+        ("bed", 0, 140, 0, 0),
+        ("bedside", -140, 210, 0, 0),
+        ("bedside", 140, 210, 0, 0),
+        ("plant", 200, 120, 0, 0),
+        ("winchester", 175, 20, 0, -35),
+    ],
 }
-CAMERAS = {"living-room": ((60, -260, 150), 72), "bedroom": ((-70, -230, 170), 68)}  # position cm, field of view degrees
+CAMERAS = {
+    "living-room": ((60, -260, 150), 72),
+    "bedroom": ((-70, -230, 170), 68),
+}  # position cm, field of view degrees
 
 
 def place(name, x, y, z, rot):
@@ -108,5 +121,5 @@ def main(scene, out):
     bpy.ops.render.render(write_still=True)
 
 
-args = sys.argv[sys.argv.index("--") + 1:]
+args = sys.argv[sys.argv.index("--") + 1 :]
 main(args[0], args[1])

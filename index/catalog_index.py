@@ -26,8 +26,14 @@ log = logging.getLogger(__name__)
 class CatalogIndex:
     """One row per catalog photo, several rows for a product with several photos."""
 
-    def __init__(self, table: ProductTable, vectors: VectorBackend, manifest: Manifest, path: Path,
-                 adaptation: Adaptation | None = None):
+    def __init__(
+        self,
+        table: ProductTable,
+        vectors: VectorBackend,
+        manifest: Manifest,
+        path: Path,
+        adaptation: Adaptation | None = None,
+    ):
         self.table, self.vectors, self.manifest, self.path = table, vectors, manifest, path
         self.adaptation = adaptation  # what the vectors were mapped by, and queries must be (index.build.adapted)
         self.damage: str | None = None  # what a check after the load found damaged: then nothing is searched
@@ -37,6 +43,7 @@ class CatalogIndex:
     def check_later(self, checksums: dict[str, str]) -> None:
         """Check these files of the version on a thread of its own, refusing every search once one is
         found damaged."""
+
         def check():
             try:
                 verify(self.path, checksums)
@@ -117,8 +124,10 @@ class CatalogIndex:
         table = ProductTable.load(version)
         vectors = load_backend(manifest.vectors, version, table.rows_where)
         if not (len(table) == len(vectors) == manifest.products):
-            raise IndexCorruptError(f"{version} is inconsistent: {len(table)} products, {len(vectors)} "
-                                    f"vectors, manifest says {manifest.products}. Rebuild the index.")
+            raise IndexCorruptError(
+                f"{version} is inconsistent: {len(table)} products, {len(vectors)} "
+                f"vectors, manifest says {manifest.products}. Rebuild the index."
+            )
         index = cls(table, vectors, manifest, version, load_adaptation(version, manifest))
         if encoder is not None:
             index.check_encoder(encoder)

@@ -29,8 +29,9 @@ class Adaptation:
 
     def __post_init__(self) -> None:
         if self.mean.ndim != 1 or self.matrix.shape != (len(self.mean), len(self.mean)):
-            raise AdaptationError(f"An adaptation is a mean (D,) and a matrix (D, D); got {self.mean.shape} "
-                                  f"and {self.matrix.shape}.")
+            raise AdaptationError(
+                f"An adaptation is a mean (D,) and a matrix (D, D); got {self.mean.shape} and {self.matrix.shape}."
+            )
         if not (np.isfinite(self.mean).all() and np.isfinite(self.matrix).all()):
             raise AdaptationError("The adaptation holds values that are not finite numbers.")
 
@@ -42,8 +43,9 @@ class Adaptation:
         """(N, D) embeddings -> L2-normalised float32 (N, D)."""
         vectors = np.asarray(vectors, np.float32)
         if vectors.ndim != 2 or vectors.shape[1] != self.dim:
-            raise AdaptationError(f"Embeddings of shape {vectors.shape} do not fit an adaptation of dimension "
-                                  f"{self.dim}.")
+            raise AdaptationError(
+                f"Embeddings of shape {vectors.shape} do not fit an adaptation of dimension {self.dim}."
+            )
         out = (vectors - self.mean) @ self.matrix
         return np.ascontiguousarray(out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12), np.float32)
 
@@ -60,8 +62,9 @@ class AdaptedEncoder:
 
     def __init__(self, base, adaptation: Adaptation):
         if adaptation.dim != base.dim:
-            raise AdaptationError(f"The adaptation maps {adaptation.dim}-d embeddings; the encoder {base.name!r} "
-                                  f"makes {base.dim}-d ones.")
+            raise AdaptationError(
+                f"The adaptation maps {adaptation.dim}-d embeddings; the encoder {base.name!r} makes {base.dim}-d ones."
+            )
         self.base, self.adaptation = base, adaptation
         self.name, self.dim, self.device, self.reads_text = base.name, base.dim, base.device, base.reads_text
 

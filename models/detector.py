@@ -72,15 +72,18 @@ class Detector:
         try:
             embeddings = self.model.get_text_pe(words)
         except Exception as exc:  # the text model is fetched from the Hub: offline, ultralytics raises many types
-            raise DetectorError(f"Could not embed the catalog's kinds for the open-vocabulary detector (its "
-                                f"text model comes from the Hub the first time): {exc}") from exc
+            raise DetectorError(
+                f"Could not embed the catalog's kinds for the open-vocabulary detector (its "
+                f"text model comes from the Hub the first time): {exc}"
+            ) from exc
         with self._lock:
             self.model.set_classes(words, embeddings)
             self._name(self.model.names)
         _warm_up(self)  # set_classes dropped the predictor
 
-    def detect(self, images: Sequence[Image.Image], *, conf: float,
-               classes: Collection[str] | None) -> list[Detections]:
+    def detect(
+        self, images: Sequence[Image.Image], *, conf: float, classes: Collection[str] | None
+    ) -> list[Detections]:
         """For each of `images` (RGB PIL), its boxes scoring at least `conf`, of `classes` (names;
         None: all), best first.
 
@@ -98,10 +101,17 @@ class Detector:
         with self._lock:
             for same_size in by_size.values():
                 for start in range(0, len(same_size), self.forward_batch):
-                    members = same_size[start:start + self.forward_batch]
-                    results = self.model.predict([images[i] for i in members], conf=conf, iou=s.iou, classes=ids,
-                                                 max_det=s.max_objects, imgsz=self.imgsz, device=s.device,
-                                                 verbose=False)
+                    members = same_size[start : start + self.forward_batch]
+                    results = self.model.predict(
+                        [images[i] for i in members],
+                        conf=conf,
+                        iou=s.iou,
+                        classes=ids,
+                        max_det=s.max_objects,
+                        imgsz=self.imgsz,
+                        device=s.device,
+                        verbose=False,
+                    )
                     for i, result in zip(members, results):
                         found[i] = self._detections(result.boxes)
         return found
@@ -110,8 +120,11 @@ class Detector:
         scores = np.asarray(boxes.conf.tolist(), dtype=np.float64)
         order = np.argsort(-scores, kind="stable")
         labels = [self.names[int(c)] for c in boxes.cls.tolist()]
-        return Detections(np.asarray(boxes.xyxy.tolist(), dtype=np.float64).reshape(-1, 4)[order], scores[order],
-                          tuple(labels[i] for i in order))
+        return Detections(
+            np.asarray(boxes.xyxy.tolist(), dtype=np.float64).reshape(-1, 4)[order],
+            scores[order],
+            tuple(labels[i] for i in order),
+        )
 
 
 class PooledDetector:
@@ -129,8 +142,10 @@ class PooledDetector:
         pooled = dict.fromkeys(name for d in self.detectors for name in d.names.values())
         self.names: dict[int, str] = dict(enumerate(pooled))
         # The classes each detector is asked for: its own, less those a later one knows.
-        self._owned = [set(d.names.values()) - {n for later in self.detectors[i + 1:] for n in later.names.values()}
-                       for i, d in enumerate(self.detectors)]
+        self._owned = [
+            set(d.names.values()) - {n for later in self.detectors[i + 1 :] for n in later.names.values()}
+            for i, d in enumerate(self.detectors)
+        ]
 
     @property
     def open_vocabulary(self) -> bool:
@@ -143,8 +158,9 @@ class PooledDetector:
             detector.learn_kinds([k for k in kinds if k not in fixed])
         self._pool()
 
-    def detect(self, images: Sequence[Image.Image], *, conf: float,
-               classes: Collection[str] | None) -> list[Detections]:
+    def detect(
+        self, images: Sequence[Image.Image], *, conf: float, classes: Collection[str] | None
+    ) -> list[Detections]:
         """As `Detector.detect`, the boxes of every detector together, best first."""
         found = [Detections.empty() for _ in images]
         for detector, owned in zip(self.detectors, self._owned):

@@ -29,8 +29,15 @@ log = logging.getLogger(__name__)
 # the pooler is a tanh classification head, poor for retrieval; DINOv2's pooler, its normalised CLS
 # token. Other models: their pooler where they have one (a conv net's global pooling), else the mean
 # of their tokens. CLIP-family models (with `get_image_features`) use their projection.
-POOLING_OF_TYPE = {"vit": "cls", "deit": "cls", "beit": "cls", "data2vec-vision": "cls", "vit_msn": "cls",
-                   "vit_mae": "cls", "dinov2": "pooler"}
+POOLING_OF_TYPE = {
+    "vit": "cls",
+    "deit": "cls",
+    "beit": "cls",
+    "data2vec-vision": "cls",
+    "vit_msn": "cls",
+    "vit_mae": "cls",
+    "dinov2": "pooler",
+}
 
 
 def _mean(output) -> torch.Tensor:
@@ -108,8 +115,9 @@ class Encoder:
             raise EncoderError(f"The encoder {self.name!r} embeds images only; it cannot embed words.")
         tokens = self.tokenizer(list(texts), padding=True, truncation=True, return_tensors="pt").to(self.device)
         with self._lock, self._arithmetic():
-            features = self.model.get_text_features(input_ids=tokens["input_ids"],
-                                                    attention_mask=tokens["attention_mask"]).pooler_output
+            features = self.model.get_text_features(
+                input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"]
+            ).pooler_output
         return _normalise(features)
 
     def __post_init__(self) -> None:
@@ -120,13 +128,16 @@ class Encoder:
         if self.channels_last:
             self.model.to(memory_format=torch.channels_last)
         if self.precision == "bfloat16" and self.device == "cpu" and cpu_has_bf16() is False:
-            log.warning("precision=bfloat16 on a CPU without bfloat16 instructions (avx512_bf16, AMX): the encoder "
-                        "runs slower than in float32; set LOOKALIKE_PRECISION=float32.")
+            log.warning(
+                "precision=bfloat16 on a CPU without bfloat16 instructions (avx512_bf16, AMX): the encoder "
+                "runs slower than in float32; set LOOKALIKE_PRECISION=float32."
+            )
 
     def _arithmetic(self):
         """The context the model runs in: bfloat16 autocast where the settings ask for it."""
-        return torch.autocast(torch.device(self.device).type, dtype=torch.bfloat16,
-                              enabled=self.precision == "bfloat16")
+        return torch.autocast(
+            torch.device(self.device).type, dtype=torch.bfloat16, enabled=self.precision == "bfloat16"
+        )
 
     @cached_property
     def dim(self) -> int:
@@ -179,14 +190,21 @@ def load_encoder(name: str, device: str | None = None, precision: str = "float32
         raise EncoderError(f"Could not load the encoder {name!r}: {exc}") from exc
     device = pick_device(device)
     tokenizer = _tokenizer(name) if hasattr(model, "get_text_features") else None
-    encoder = Encoder(name=name, model=model.eval().to(device), processor=processor, device=device,
-                      tokenizer=tokenizer, precision=precision)
+    encoder = Encoder(
+        name=name,
+        model=model.eval().to(device),
+        processor=processor,
+        device=device,
+        tokenizer=tokenizer,
+        precision=precision,
+    )
     # "auto": ONNX Runtime for a convolutional net, PyTorch for a transformer: its graph ran a CLIP-B/32
     # search 3% faster only, and holds a second copy of the weights (350 MB).
     wanted = runtime == "onnx" or (runtime == "auto" and not _attends(model))
     if wanted and device == "cpu" and precision == "float32":
-        encoder.exported = exported_pass(name, encoder.model, POOLINGS[encoder.pooling],
-                                         encoder.prepare([_probe_image()]))
+        encoder.exported = exported_pass(
+            name, encoder.model, POOLINGS[encoder.pooling], encoder.prepare([_probe_image()])
+        )
     return encoder
 
 
@@ -241,10 +259,25 @@ def save_random_clip_b32(out: Path) -> Path:
     with its image processor: the default encoder's cost, for timings, with no download."""
     from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
 
-    vision = {"image_size": 224, "patch_size": 32, "hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12,
-                  "num_attention_heads": 12, "projection_dim": 512}
-    text = {"vocab_size": 64, "hidden_size": 64, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 1,
-                "bos_token_id": 1, "eos_token_id": 0, "pad_token_id": 0}
+    vision = {
+        "image_size": 224,
+        "patch_size": 32,
+        "hidden_size": 768,
+        "intermediate_size": 3072,
+        "num_hidden_layers": 12,
+        "num_attention_heads": 12,
+        "projection_dim": 512,
+    }
+    text = {
+        "vocab_size": 64,
+        "hidden_size": 64,
+        "intermediate_size": 64,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 1,
+        "bos_token_id": 1,
+        "eos_token_id": 0,
+        "pad_token_id": 0,
+    }
     with torch.random.fork_rng():
         torch.manual_seed(0)  # the same weights every time: the same objects found, the same timings
         model = CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=512))

@@ -110,9 +110,16 @@ def _export(model: torch.nn.Module, pooled, probe: torch.Tensor, path: Path) -> 
     try:
         with warnings.catch_warnings():  # the TorchScript exporter's deprecation notice, once per model
             warnings.simplefilter("ignore")
-            torch.onnx.export(Pass().eval(), (probe,), str(part), input_names=[INPUT], output_names=[OUTPUT],
-                              dynamic_axes={INPUT: {0: "images"}, OUTPUT: {0: "images"}}, opset_version=OPSET,
-                              dynamo=False)
+            torch.onnx.export(
+                Pass().eval(),
+                (probe,),
+                str(part),
+                input_names=[INPUT],
+                output_names=[OUTPUT],
+                dynamic_axes={INPUT: {0: "images"}, OUTPUT: {0: "images"}},
+                opset_version=OPSET,
+                dynamo=False,
+            )
         os.replace(part, path)
     finally:
         part.unlink(missing_ok=True)
@@ -121,8 +128,11 @@ def _export(model: torch.nn.Module, pooled, probe: torch.Tensor, path: Path) -> 
 def _graph_path(model: torch.nn.Module, shape, runtime_version: str) -> Path:
     """Where the graph of `model` is kept: named by what it depends on but the weights (the model's
     configuration, the input's shape, torch's and ONNX Runtime's versions), which the probe checks."""
-    key = hashlib.sha256("\n".join([model.config.to_json_string(), str(tuple(shape)), torch.__version__,
-                                    runtime_version, str(OPSET)]).encode()).hexdigest()[:16]
+    key = hashlib.sha256(
+        "\n".join(
+            [model.config.to_json_string(), str(tuple(shape)), torch.__version__, runtime_version, str(OPSET)]
+        ).encode()
+    ).hexdigest()[:16]
     return cache_root() / "onnx" / f"{model.config.model_type}-{key}.onnx"
 
 

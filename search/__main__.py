@@ -22,8 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--detector", help="YOLO weights (default: $LOOKALIKE_DETECTOR or yolo11n.pt)")
     parser.add_argument("--encoder", help="encoder (default: the one the index was built with)")
     parser.add_argument("--top-k", type=int, help="products per object, 1 to 30 (default: $LOOKALIKE_TOP_K or 10)")
-    parser.add_argument("--conf", type=float, help="the score an object needs to be listed (default: "
-                                                   "$LOOKALIKE_CONF or 0.25)")
+    parser.add_argument(
+        "--conf", type=float, help="the score an object needs to be listed (default: $LOOKALIKE_CONF or 0.25)"
+    )
     parser.add_argument("--device", help="cpu or cuda (default: cuda when present)")
     args = parser.parse_args(argv)
 
@@ -32,8 +33,9 @@ def main(argv: list[str] | None = None) -> int:
         # Standard output carries the result alone: what the libraries print (ultralytics announces
         # its settings file on a first run) goes to standard error.
         with contextlib.redirect_stdout(sys.stderr):
-            settings = Settings.from_env(index_dir=args.index, detector=args.detector, encoder=args.encoder,
-                                         device=args.device)
+            settings = Settings.from_env(
+                index_dir=args.index, detector=args.detector, encoder=args.encoder, device=args.device
+            )
             # A bad request or photo fails before any model loads.
             top_k = None if args.top_k is None else check_top_k(args.top_k)
             conf = None if args.conf is None else check_conf(args.conf)

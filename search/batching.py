@@ -49,12 +49,22 @@ class SearchBatcher:
         self._engine_lock = threading.Lock()  # held while a batch runs: whoever must have the engine alone takes it
         self._thread: threading.Thread | None = None  # the engine thread, started by the first search
 
-    def search(self, photo: Image.Image, top_k: int, conf: float, *, box: tuple[float, ...] | None = None,
-               words: str = "", filters: Filters = Filters()) -> SearchResult:
+    def search(
+        self,
+        photo: Image.Image,
+        top_k: int,
+        conf: float,
+        *,
+        box: tuple[float, ...] | None = None,
+        words: str = "",
+        filters: Filters = Filters(),
+    ) -> SearchResult:
         """`Engine.search(photo, top_k, conf, ...)`, run in a batch with the searches waiting beside it."""
         pixels = hashlib.sha256(photo.tobytes()).hexdigest()
-        request = _Request(Query(photo, top_k, conf, box, words, filters),
-                           (pixels, photo.size, photo.mode, top_k, conf, box, words, filters))
+        request = _Request(
+            Query(photo, top_k, conf, box, words, filters),
+            (pixels, photo.size, photo.mode, top_k, conf, box, words, filters),
+        )
         with self._arrived:
             self._waiting.append(request)
             if self._thread is None:
@@ -73,7 +83,7 @@ class SearchBatcher:
                 self._arrived.wait_for(lambda: self._waiting)
             with self._engine_lock:
                 with self._arrived:
-                    batch, self._waiting = self._waiting[: self.max_batch], self._waiting[self.max_batch:]
+                    batch, self._waiting = self._waiting[: self.max_batch], self._waiting[self.max_batch :]
                 try:
                     self._run(batch)
                 except BaseException as exc:

@@ -38,8 +38,9 @@ def crop(image: Image.Image, box, fill: tuple[int, int, int] = (255, 255, 255)) 
     return canvas
 
 
-def letterbox(image: Image.Image, box, fill: tuple[int, int, int] = (255, 255, 255),
-              shrink_from: int | None = None) -> Image.Image:
+def letterbox(
+    image: Image.Image, box, fill: tuple[int, int, int] = (255, 255, 255), shrink_from: int | None = None
+) -> Image.Image:
     """Cut `box` out of `image` and centre it on a square canvas of `fill`, like a catalog photo.
 
     Encoders resize and centre-crop to a square: a tall or wide crop would lose its ends. A cut of
@@ -66,9 +67,12 @@ def mirror_boxes(boxes: np.ndarray, width: int) -> np.ndarray:
 def nms(boxes: np.ndarray, scores, labels, iou: float) -> list[int]:
     """Non-maximum suppression within each label: (N, 4) boxes -> the kept indices, best score first."""
     groups = {label: i for i, label in enumerate(dict.fromkeys(labels))}
-    keep = batched_nms(torch.as_tensor(np.asarray(boxes, dtype=np.float64).reshape(-1, 4)),
-                       torch.as_tensor(scores, dtype=torch.float64),
-                       torch.as_tensor([groups[label] for label in labels], dtype=torch.int64), iou)
+    keep = batched_nms(
+        torch.as_tensor(np.asarray(boxes, dtype=np.float64).reshape(-1, 4)),
+        torch.as_tensor(scores, dtype=torch.float64),
+        torch.as_tensor([groups[label] for label in labels], dtype=torch.int64),
+        iou,
+    )
     return keep.tolist()
 
 

@@ -21,11 +21,11 @@ from models.detector import load_detector
 from models.runtime import set_threads
 
 from .boxes import clip_boxes, letterbox, mirror_boxes, nms, pad_boxes, photo_regions
-from .fusion import fuse_rankings
 from .grouping import DEPTH as GROUP_DEPTH
 from .grouping import fuse_best, group_lookalikes
 from .photo import Crop, Photo, Request, vectors_of
-from .query import Query, QueryError, check_box, check_conf, check_filters, check_top_k, check_words, split_price
+from .query import Query, check_box, check_conf, check_filters, check_top_k, check_words, split_price
+from .words import search_words
 
 WHITE = (255, 255, 255)
 # The catalog agrees that a crop shows a kind as far as a product of that kind is near the top of
@@ -35,8 +35,6 @@ AGREEMENT_NEIGHBOURS = 10
 OTHER_DEPTH = 20
 # Words or popularity re-rank this many of an object's nearest products (and as many of those the words name).
 RERANK_DEPTH = 100
-# Text search fuses this many products of each ranking (keywords, and the text tower's where there is one).
-TEXT_DEPTH = 100
 # A region with less detail than this (core.images.detail) is blank: a plain colour, a smooth gradient,
 # a bare wall (2 at most, measured), never a region of the benchmarks' rooms (42 and up) or one of their
 # product photos (31 and up), nor a small lamp on a plain wall.
@@ -65,8 +63,13 @@ class Engine:
     Without a detector, the whole photo is the query.
     """
 
-    def __init__(self, detector: ObjectDetector | None, encoder: ImageEncoder, index: CatalogIndex,
-                 settings: SearchSettings | None = None):
+    def __init__(
+        self,
+        detector: ObjectDetector | None,
+        encoder: ImageEncoder,
+        index: CatalogIndex,
+        settings: SearchSettings | None = None,
+    ):
         self.detector, self.encoder, self.index = detector, index.query_encoder(encoder), index
         self.settings = settings = settings or SearchSettings()
         kinds = index.table.kinds
@@ -91,8 +94,9 @@ class Engine:
         if wanted is None:
             return names
         if not set(wanted) & set(names):
-            raise SettingsError(f"None of the classes {list(wanted)} is known to the detector; "
-                                f"it knows {sorted(names)}.")
+            raise SettingsError(
+                f"None of the classes {list(wanted)} is known to the detector; it knows {sorted(names)}."
+            )
         return tuple(c for c in wanted if c in names)
 
     def with_index(self, index: CatalogIndex) -> Engine:
@@ -105,8 +109,16 @@ class Engine:
         first search sets up: the models' first passes at their batch shapes, the index's first search."""
         self.search(Image.new("RGB", (1024, 768), self.background))
 
-    def search(self, photo: ImageInput, top_k: int | None = None, conf: float | None = None, *,
-               box: Sequence[float] | None = None, words: str = "", filters: Filters = Filters()) -> SearchResult:
+    def search(
+        self,
+        photo: ImageInput,
+        top_k: int | None = None,
+        conf: float | None = None,
+        *,
+        box: Sequence[float] | None = None,
+        words: str = "",
+        filters: Filters = Filters(),
+    ) -> SearchResult:
         """Detect objects in `photo`, embed each crop, and return each object's top-`k` products.
 
         `top_k` and `conf` default to the settings'. `box` (pixel xyxy): search that region alone, no
@@ -135,35 +147,16 @@ class Engine:
             photo.objects = [self._judged(o) for o in self._objects(photo)]
         timings = {"detect": (t1 - t0) * 1000, "embed": (t2 - t1) * 1000, "search": (time.perf_counter() - t2) * 1000}
         timings = {stage: round(ms, 1) for stage, ms in timings.items()}
-        return [SearchResult(p.objects, all(o.label == WHOLE_PHOTO for o in p.objects), p.image.size, dict(timings))
-                for p in photos]
+        return [
+            SearchResult(p.objects, all(o.label == WHOLE_PHOTO for o in p.objects), p.image.size, dict(timings))
+            for p in photos
+        ]
 
     def search_text(self, words: str, top_k: int | None = None, filters: Filters = Filters()) -> TextResult:
         """The catalog's products for `words` ("oak bookcase", "velvet armchair under 300"): its keyword
         ranking (BM25 over its text columns) and, with a CLIP-family encoder, its text tower's ranking
         of the product photos, fused by rank."""
-        t0 = time.perf_counter()
-        k = self._top_k(top_k)
-        words, filters = split_price(check_words(words), check_filters(filters))
-        where = Where.of(filters)
-        if not TOKEN.search(words):
-            raise QueryError("Type some words to search for, e.g. \"oak bookcase\".")
-        named, relevance = self.index.table.text.search(words)
-        rows = self.index.table.rows_where(where)
-        if rows is not None:
-            keep = np.isin(named, rows)
-            named, relevance = named[keep], relevance[keep]
-        rankings = [[Match(self.index.products[named[i]], float(relevance[i]))
-                     for i in _first_photos(named, self.index.table.ids, TEXT_DEPTH)]]
-        matched_by = ["keywords"] if rankings[0] else []
-        if self.encoder.reads_text:
-            [by_photo] = self.index.search(self.encoder.embed_texts([words]), TEXT_DEPTH, where)
-            rankings.append(by_photo)
-            matched_by.append("photos")
-        products = fuse_rankings([r for r in rankings if r], k)
-        return TextResult(words, filters, products, tuple(matched_by),
-                          {"search": round((time.perf_counter() - t0) * 1000, 1)},
-                          tuple(self.index.table.text.unknown(words)))
+        return search_words(self.index, self.encoder, words, self._top_k(top_k), filters)
 
     def _top_k(self, asked: int | None) -> int:
         """How many products a request gets: what it asked, checked, or the settings'."""
@@ -185,8 +178,9 @@ class Engine:
                 dense = np.zeros(len(self.index), np.float64)
                 dense[named] = relevance
             conf = self.settings.conf if query.conf is None else check_conf(query.conf)
-            request = Request(self._top_k(query.top_k), conf, filters, vectors.get(words), dense,
-                              named if named.size else None)
+            request = Request(
+                self._top_k(query.top_k), conf, filters, vectors.get(words), dense, named if named.size else None
+            )
             photos.append(Photo(image, request, None if query.box is None else check_box(query.box, image.size)))
         return photos
 
@@ -232,9 +226,15 @@ class Engine:
         else:
             regions = photo_regions(width, height)[: 1 if self._own_kinds is None else None]
         found = photo.detections
-        photo.found = [Crop(box, image, label, float(score)) for box, image, label, score in zip(
-            clip_boxes(found.boxes, width, height), self._crops(photo, found.boxes, self.settings.crop_padding),
-            found.labels, found.scores)]
+        photo.found = [
+            Crop(box, image, label, float(score))
+            for box, image, label, score in zip(
+                clip_boxes(found.boxes, width, height),
+                self._crops(photo, found.boxes, self.settings.crop_padding),
+                found.labels,
+                found.scores,
+            )
+        ]
         photo.regions = [Crop(box, image) for box, image in zip(regions, self._crops(photo, regions, 0.0))]
         if photo.selection is None:
             # Judged on a copy at most about 512 px: detail looks at 64 px, and a phone photo's own
@@ -303,9 +303,15 @@ class Engine:
         ranked = ranked_as(request)
         # Look-alikes are told by the photo alone: words and filters re-rank the products, not what is found.
         alike = ranked_as(request.plain()) if request.refines else ranked
-        return [ObjectResult(crops[members[0]].label, _pixels(crops[members[0]].box), float(scores[kept[members[0]]]),
-                             fuse_best([ranked[i] for i in members], request.top_k, self._order_key(request)))
-                for members in group_lookalikes([crop.label for crop in crops], alike)]
+        return [
+            ObjectResult(
+                crops[members[0]].label,
+                _pixels(crops[members[0]].box),
+                float(scores[kept[members[0]]]),
+                fuse_best([ranked[i] for i in members], request.top_k, self._order_key(request)),
+            )
+            for members in group_lookalikes([crop.label for crop in crops], alike)
+        ]
 
     def _own_kinds_limited(self, objects: list[ObjectResult]) -> tuple[list[ObjectResult], int]:
         """`objects` with at most `other_kinds` of the catalog's own kinds (a catalog detector's), best
@@ -329,8 +335,11 @@ class Engine:
         if not crops:
             return []
         vectors = vectors_of(crops)
-        pairs = [(m.score, q, self.kinds.own_of_row[m.product.row])
-                 for q, near in enumerate(self.index.search(vectors, OTHER_DEPTH, self._own_kinds)) for m in near]
+        pairs = [
+            (m.score, q, self.kinds.own_of_row[m.product.row])
+            for q, near in enumerate(self.index.search(vectors, OTHER_DEPTH, self._own_kinds))
+            for m in near
+        ]
         objects, seen = [], set(found)
         for _, q, noun in sorted(pairs, key=lambda p: -p[0]):
             if len(objects) == room:
@@ -340,7 +349,7 @@ class Engine:
             seen.add(noun)
             [score] = self._agreement([crops[q].near], [noun])
             if score >= request.conf:
-                [matches] = self._rank(vectors[q:q + 1], request.top_k, (noun,), request)
+                [matches] = self._rank(vectors[q : q + 1], request.top_k, (noun,), request)
                 objects.append(ObjectResult(noun, _pixels(crops[q].box), float(score), matches))
         return objects
 
@@ -370,8 +379,12 @@ class Engine:
 
         def key(match: Match) -> float:
             row = match.product.row
-            return (match.score + (words_weight * relevance[row] if relevance is not None else 0.0)
-                    + (popularity_weight * popularity[row] if popularity is not None else 0.0))
+            return (
+                match.score
+                + (words_weight * relevance[row] if relevance is not None else 0.0)
+                + (popularity_weight * popularity[row] if popularity is not None else 0.0)
+            )
+
         return key
 
     def _judged(self, obj: ObjectResult) -> ObjectResult:
@@ -387,14 +400,16 @@ class Engine:
         (11 - r) / 10, where r is the rank (1 to 10) of the first product of that kind among the
         crop's 10 nearest in the whole catalog (`near`); 0 when none of them is of it."""
         is_of = self.kinds.is_of
-        ranks = [next((r for r, m in enumerate(found) if is_of(m.product.row, kind)), AGREEMENT_NEIGHBOURS)
-                 for kind, found in zip(kinds, near)]  # from 0; AGREEMENT_NEIGHBOURS for none
+        ranks = [
+            next((r for r, m in enumerate(found) if is_of(m.product.row, kind)), AGREEMENT_NEIGHBOURS)
+            for kind, found in zip(kinds, near)
+        ]  # from 0; AGREEMENT_NEIGHBOURS for none
         weight = self.settings.catalog_weight
         return weight * (AGREEMENT_NEIGHBOURS - np.asarray(ranks, np.float64)) / AGREEMENT_NEIGHBOURS
 
 
 def _pixels(box: np.ndarray) -> tuple[int, int, int, int]:
-    return tuple(round(v) for v in box)
+    return tuple(round(float(v)) for v in box)
 
 
 def _distinct(matches: list[Match], k: int) -> list[Match]:
@@ -404,18 +419,6 @@ def _distinct(matches: list[Match], k: int) -> list[Match]:
         if match.product.id not in seen and len(kept) < k:
             seen.add(match.product.id)
             kept.append(match)
-    return kept
-
-
-def _first_photos(rows: np.ndarray, ids: list[str], k: int) -> list[int]:
-    """Where in `rows` each product's first photo is, for the first `k` products."""
-    seen, kept = set(), []
-    for i, row in enumerate(rows.tolist()):
-        if len(kept) == k:
-            break
-        if ids[row] not in seen:
-            seen.add(ids[row])
-            kept.append(i)
     return kept
 
 
@@ -431,14 +434,14 @@ def _percentiles(values: list[float | None]) -> np.ndarray | None:
     return found
 
 
-def load_engine(settings: Settings, *, build_index: bool = False, progress: bool = True,
-                on_progress=None) -> Engine:
+def load_engine(settings: Settings, *, build_index: bool = False, progress: bool = True, on_progress=None) -> Engine:
     """The pipeline `settings` describe: the index (built first with `build_index`, see
     `index.build.ensure.ensure_index`, which `progress` and `on_progress` go to), the encoder it was built
     with (unless the settings name one), and the detector, told the kinds the catalog sells."""
     set_threads(settings.models.threads)
-    index, encoder = ensure_index(settings.catalog, settings.models, build=build_index, progress=progress,
-                                  on_progress=on_progress)
+    index, encoder = ensure_index(
+        settings.catalog, settings.models, build=build_index, progress=progress, on_progress=on_progress
+    )
     kinds = index.table.kinds
     detector = load_detector(settings.models, kinds.words if kinds else ())
     return Engine(detector, encoder, index, settings.search)

@@ -36,8 +36,9 @@ def group_lookalikes(labels: Sequence[str], ranked: Sequence[Sequence[Match]]) -
     return [members for _, members, _ in groups]
 
 
-def fuse_best(ranked: Sequence[Sequence[Match]], k: int,
-              key: Callable[[Match], float] = lambda m: m.score) -> list[Match]:
+def fuse_best(
+    ranked: Sequence[Sequence[Match]], k: int, key: Callable[[Match], float] = lambda m: m.score
+) -> list[Match]:
     """The top `k` products of a group, each at its best `key` (the similarity) to any member.
 
     Exact when each member's list holds its own top `k`: a product outside all of them is beaten

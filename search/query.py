@@ -18,8 +18,11 @@ from core.settings import MAX_TOP_K
 from core.types import Filters
 
 # A price phrase among the words: "under 300", "below $50", "over 1,000". It is a filter, not words to match.
-PRICE_PHRASE = re.compile(r"\b(under|below|less than|cheaper than|up to|at most|over|above|more than|at least)"
-                          r"\s*[$€£¥]?\s*(\d[\d,]*(?:\.\d+)?)", re.IGNORECASE)
+PRICE_PHRASE = re.compile(
+    r"\b(under|below|less than|cheaper than|up to|at most|over|above|more than|at least)"
+    r"\s*[$€£¥]?\s*(\d[\d,]*(?:\.\d+)?)",
+    re.IGNORECASE,
+)
 AT_MOST = ("under", "below", "less than", "cheaper than", "up to", "at most")
 MIN_BOX_SIDE = 4  # pixels: a smaller region holds nothing an encoder can see
 MAX_WORDS = 200  # characters: a shopper's refinement, not a document
@@ -64,15 +67,20 @@ def check_filters(filters: Filters) -> Filters:
 def check_box(box, size: tuple[int, int]) -> tuple[int, int, int, int]:
     """`box` as whole pixels inside a photo of `size` (width, height); QueryError when it is not a region of it."""
     width, height = size
-    if not (isinstance(box, (list, tuple)) and len(box) == 4 and all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in box)):
+    if not (
+        isinstance(box, (list, tuple))
+        and len(box) == 4
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in box)
+    ):
         raise QueryError(f"box must be four numbers [x1, y1, x2, y2] in pixels of the photo; got {box!r}.")
     x1, y1, x2, y2 = (round(v) for v in box)
     x1, x2 = max(0, min(x1, width)), max(0, min(x2, width))
     y1, y2 = max(0, min(y1, height)), max(0, min(y2, height))
     if x2 - x1 < MIN_BOX_SIDE or y2 - y1 < MIN_BOX_SIDE:
-        raise QueryError(f"box {list(box)} leaves no region of the {width}x{height} photo of at least "
-                         f"{MIN_BOX_SIDE}x{MIN_BOX_SIDE} pixels; give [x1, y1, x2, y2] with x1 < x2 and y1 < y2.")
+        raise QueryError(
+            f"box {list(box)} leaves no region of the {width}x{height} photo of at least "
+            f"{MIN_BOX_SIDE}x{MIN_BOX_SIDE} pixels; give [x1, y1, x2, y2] with x1 < x2 and y1 < y2."
+        )
     return x1, y1, x2, y2
 
 
@@ -120,8 +128,10 @@ def read_filters(category, min_price, max_price, categories: Sequence[str]) -> F
     chosen = tuple(c for c in chosen if c)
     unknown = sorted(set(chosen) - set(categories))
     if unknown:
-        raise QueryError(f"The catalog has no category {unknown[0]!r}; it has {len(categories)} categories, "
-                         f"e.g. {', '.join(categories[:5])}.")
+        raise QueryError(
+            f"The catalog has no category {unknown[0]!r}; it has {len(categories)} categories, "
+            f"e.g. {', '.join(categories[:5])}."
+        )
     for name, value in (("min_price", min_price), ("max_price", max_price)):
         if value is not None and not (_is_number(value) and value >= 0):
             raise QueryError(f"{name} must be a number of at least 0, or empty; got {_shown(value)}.")

@@ -61,9 +61,11 @@ class StartingEngine:
 
     def follow(self, every: float = CHECK_EVERY_S) -> StartingEngine:
         """Look at the index directory every `every` seconds, and serve a new live version when one appears."""
+
         def watch():
             while not self._stop.wait(every):
                 self.reload_if_changed()
+
         threading.Thread(target=watch, name="lookalike-index-watch", daemon=True).start()
         return self
 
@@ -88,15 +90,24 @@ class StartingEngine:
             fresh = engine.with_index(index)
         except LookalikeError as exc:
             self._refused = live.name
-            log.warning("The index in %s has a new live version, %s, that cannot be served (%s); still serving %s.",
-                        directory, live.name, exc, engine.index.path.name)
+            log.warning(
+                "The index in %s has a new live version, %s, that cannot be served (%s); still serving %s.",
+                directory,
+                live.name,
+                exc,
+                engine.index.path.name,
+            )
             return False
         with self._ready:
             for hook in self._hooks:
                 hook(fresh)
             self.previous, self.engine = engine.index.path, fresh
-        log.info("Serving the index's new version %s (%d products), in place of %s.", index.path.name,
-                 len(index), engine.index.path.name)
+        log.info(
+            "Serving the index's new version %s (%d products), in place of %s.",
+            index.path.name,
+            len(index),
+            engine.index.path.name,
+        )
         return True
 
     def thumbnail(self, version: str, row: int) -> Path | None:
@@ -121,8 +132,10 @@ class StartingEngine:
         if self.error:
             return f"The catalog could not be loaded: {self.error}"
         if self.total:
-            return (f"Indexing the catalog: {self.done:,} of {self.total:,} products ({self.share:.0%}). "
-                    f"Search opens when it is done.")
+            return (
+                f"Indexing the catalog: {self.done:,} of {self.total:,} products ({self.share:.0%}). "
+                f"Search opens when it is done."
+            )
         return "Reading the catalog and loading the models…"
 
     @property

@@ -71,10 +71,17 @@ def tiny_shop_engine(tmp_path_factory, tiny_clip_path, tiny_yolo_path):
     from search.engine import load_engine
 
     folder = tmp_path_factory.mktemp("tiny-shop")
-    catalog = colour_catalog(folder, [("P0", "Chair", (255, 0, 0)), ("P1", "Sofa", (0, 0, 255)),
-                                      ("P2", "Rug", (255, 255, 0))])
-    settings = Settings.of(detector=str(tiny_yolo_path), encoder=str(tiny_clip_path), catalog=str(catalog),
-                        index_dir=str(folder / "idx"), device="cpu", top_k=2)
+    catalog = colour_catalog(
+        folder, [("P0", "Chair", (255, 0, 0)), ("P1", "Sofa", (0, 0, 255)), ("P2", "Rug", (255, 255, 0))]
+    )
+    settings = Settings.of(
+        detector=str(tiny_yolo_path),
+        encoder=str(tiny_clip_path),
+        catalog=str(catalog),
+        index_dir=str(folder / "idx"),
+        device="cpu",
+        top_k=2,
+    )
     return load_engine(settings, build_index=True, progress=False)
 
 
@@ -85,8 +92,11 @@ def yoloe_text(monkeypatch):
     from ultralytics.nn.tasks import YOLOEModel
 
     asked = []
-    monkeypatch.setattr(YOLOEModel, "get_text_pe",
-                        lambda self, words, *args, **kwargs: asked.append(list(words)) or embed_words(list(words)))
+    monkeypatch.setattr(
+        YOLOEModel,
+        "get_text_pe",
+        lambda self, words, *args, **kwargs: asked.append(list(words)) or embed_words(list(words)),
+    )
     return asked
 
 
@@ -102,8 +112,14 @@ def color_catalog(tmp_path):
     """A local CSV catalog of 6 plain-colour product photos with names, prices and links."""
     from PIL import Image
 
-    colors = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 40, 220),
-              "yellow": (240, 230, 20), "black": (10, 10, 10), "white": (250, 250, 250)}
+    colors = {
+        "red": (220, 30, 30),
+        "green": (30, 200, 40),
+        "blue": (30, 40, 220),
+        "yellow": (240, 230, 20),
+        "black": (10, 10, 10),
+        "white": (250, 250, 250),
+    }
     (tmp_path / "img").mkdir()
     lines = ["sku,image,title,category,price_usd,url"]
     for i, (name, rgb) in enumerate(colors.items()):
@@ -130,8 +146,13 @@ def hk_settings(tmp_path_factory):
             taken[row["category"]] = taken.get(row["category"], 0) + 1
             subset.append({**row, "image_path": str(HK / row["image_path"])})
     out = tmp_path_factory.mktemp("hk-catalog")
-    return Settings.of(detector=str(YOLO_WEIGHTS), encoder=str(MOBILENET), device="cpu",
-                    catalog=str(write_csv(out / "products.csv", subset)), index_dir=str(out / "index"))
+    return Settings.of(
+        detector=str(YOLO_WEIGHTS),
+        encoder=str(MOBILENET),
+        device="cpu",
+        catalog=str(write_csv(out / "products.csv", subset)),
+        index_dir=str(out / "index"),
+    )
 
 
 @pytest.fixture(scope="session")

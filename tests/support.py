@@ -28,8 +28,9 @@ YOLO_WEIGHTS = ASSETS / "yolo11n-coco-int8rebuilt.pt"
 MOBILENET = ASSETS / "mobilenet-v2-imagenet"
 APP_PHOTO = INTERIOR / "images" / "scenes" / "ikea-a-cosy-space-for-coffee-and-conversation__1364308407140-s4.jpg"
 
-SHARED_MISSING = not (YOLO_WEIGHTS.exists() and MOBILENET.exists() and INTERIOR.exists() and HK.exists()
-                      and REAL_PHOTOS.exists())
+SHARED_MISSING = not (
+    YOLO_WEIGHTS.exists() and MOBILENET.exists() and INTERIOR.exists() and HK.exists() and REAL_PHOTOS.exists()
+)
 SHARED_REASON = f"../shared (real weights and images) is absent at {SHARED}; real-data tests skipped"
 needs_shared = pytest.mark.skipif(SHARED_MISSING, reason=SHARED_REASON)
 
@@ -43,11 +44,26 @@ def save_tiny_clip(out: Path) -> Path:
     from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPTokenizer
 
     config = CLIPConfig(
-        text_config={"vocab_size": 64, "hidden_size": 32, "intermediate_size": 37, "num_hidden_layers": 2,
-                         "num_attention_heads": 4, "max_position_embeddings": 32, "eos_token_id": 0, "pad_token_id": 0,
-                         "bos_token_id": 1},
-        vision_config={"image_size": 32, "patch_size": 8, "hidden_size": 32, "intermediate_size": 37, "num_hidden_layers": 2,
-                           "num_attention_heads": 4, "projection_dim": 16},
+        text_config={
+            "vocab_size": 64,
+            "hidden_size": 32,
+            "intermediate_size": 37,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "max_position_embeddings": 32,
+            "eos_token_id": 0,
+            "pad_token_id": 0,
+            "bos_token_id": 1,
+        },
+        vision_config={
+            "image_size": 32,
+            "patch_size": 8,
+            "hidden_size": 32,
+            "intermediate_size": 37,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "projection_dim": 16,
+        },
         projection_dim=16,
     )
     CLIPModel(config).save_pretrained(out)
@@ -63,8 +79,9 @@ def save_tiny_vit(out: Path) -> Path:
     """A randomly initialised image-only ViT (24-d, CLS pooling)."""
     from transformers import ViTConfig, ViTImageProcessor, ViTModel
 
-    config = ViTConfig(image_size=32, patch_size=8, hidden_size=24, intermediate_size=37, num_hidden_layers=2,
-                       num_attention_heads=4)
+    config = ViTConfig(
+        image_size=32, patch_size=8, hidden_size=24, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4
+    )
     ViTModel(config).save_pretrained(out)
     ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(out)
     return out
@@ -99,8 +116,9 @@ def write_csv(path: Path, rows: Sequence[dict]) -> Path:
 GREY = (128, 128, 128)
 
 
-def paint(size: tuple[int, int], objects: Sequence[tuple[Sequence[float], tuple[int, int, int]]],
-          background=GREY) -> Image.Image:
+def paint(
+    size: tuple[int, int], objects: Sequence[tuple[Sequence[float], tuple[int, int, int]]], background=GREY
+) -> Image.Image:
     """A photo of `size` with each (box xyxy, colour) of `objects` painted on `background`."""
     image = Image.new("RGB", size, background)
     draw = ImageDraw.Draw(image)
@@ -124,8 +142,9 @@ def embed_words(words: list[str]):
     """Stands in for YOLOE's text model (MobileCLIP, fetched from the Hub): each word a fixed random direction."""
     import torch
 
-    return torch.stack([torch.randn(512, generator=torch.Generator().manual_seed(zlib.crc32(w.encode())))
-                        for w in words])[None]
+    return torch.stack(
+        [torch.randn(512, generator=torch.Generator().manual_seed(zlib.crc32(w.encode()))) for w in words]
+    )[None]
 
 
 def open_vocabulary_yolo(settings):
@@ -191,16 +210,21 @@ class FakeDetector:
     knows_catalog_kinds = False  # a general detector: the kind rules say which of its classes the shop sells
     iou = 0.5
 
-    def __init__(self, photo: Image.Image, objects: Sequence[tuple[Sequence[float], str, float, float | None]],
-                 max_objects: int = 30):
+    def __init__(
+        self,
+        photo: Image.Image,
+        objects: Sequence[tuple[Sequence[float], str, float, float | None]],
+        max_objects: int = 30,
+    ):
         self.max_objects = max_objects
         self.photo = photo.tobytes()
         self.mirrored = ImageOps.mirror(photo).tobytes()
         boxes = np.array([o[0] for o in objects], dtype=np.float64).reshape(-1, 4)
         labels = tuple(o[1] for o in objects)
         self.seen = Detections(boxes, [o[2] for o in objects], labels)
-        self.seen_mirrored = Detections(mirror_boxes(boxes, photo.width),
-                                        [o[2] if o[3] is None else o[3] for o in objects], labels)
+        self.seen_mirrored = Detections(
+            mirror_boxes(boxes, photo.width), [o[2] if o[3] is None else o[3] for o in objects], labels
+        )
         self.calls: list[dict] = []
 
     def detect(self, images: Sequence[Image.Image], *, conf: float, classes) -> list[Detections]:
@@ -209,8 +233,9 @@ class FakeDetector:
 
     def _detect(self, image: Image.Image, conf: float, classes) -> Detections:
         found = {self.photo: self.seen, self.mirrored: self.seen_mirrored}[image.tobytes()]
-        keep = [score >= conf and (classes is None or label in classes)
-                for score, label in zip(found.scores, found.labels)]
+        keep = [
+            score >= conf and (classes is None or label in classes) for score, label in zip(found.scores, found.labels)
+        ]
         found = found[keep]
         return found[np.argsort(-found.scores, kind="stable")]
 
@@ -224,8 +249,9 @@ def served(engine) -> Iterator[str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     demo = app.build_demo(engine)
-    _, url, _ = app.launch(demo, engine, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
-                           quiet=True)
+    _, url, _ = app.launch(
+        demo, engine, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True
+    )
     try:
         yield url
     finally:
@@ -235,13 +261,16 @@ def served(engine) -> Iterator[str]:
 def same_result(a, b, tolerance: float = 1e-4) -> bool:
     """Whether two search results hold the same objects, boxes and products, their scores equal within
     `tolerance`: a batch of several photos computes its floats its own way."""
+
     def close(x, y):
         return (x is None and y is None) or (x is not None and y is not None and abs(x - y) <= tolerance)
 
     return len(a.objects) == len(b.objects) and all(
         (p.label, p.box, [m.product.id for m in p.products]) == (q.label, q.box, [m.product.id for m in q.products])
-        and close(p.score, q.score) and all(close(m.score, n.score) for m, n in zip(p.products, q.products))
-        for p, q in zip(a.objects, b.objects))
+        and close(p.score, q.score)
+        and all(close(m.score, n.score) for m, n in zip(p.products, q.products))
+        for p, q in zip(a.objects, b.objects)
+    )
 
 
 # The default catalog's listings as the Hub's ABO mirror documents them (FIELD-NOTES: Amazon Berkeley
@@ -274,24 +303,47 @@ def abo_standin(folder: Path, images_per_group: int = 2) -> Path:
     (folder / "README.md").write_text(
         "---\nlicense: cc-by-4.0\nconfigs:\n- config_name: listings\n  data_files:\n  - split: train\n"
         "    path: listings/*.parquet\n- config_name: images_small\n  data_files:\n  - split: train\n"
-        "    path: images_small/*.parquet\n---\n# Amazon Berkeley Objects (stand-in)\n")
-    rows = [dict(zip(("item_id", "item_name_en", "brand_en", "product_type", "color_en", "country", "main_image_id"),
-                     listing), other_image_ids=[f"{listing[6][:-1]}X"], node_paths=[{"node_id": 1, "path": "/Home"}],
-                 raw_listing_json=json.dumps({"item_id": listing[0], "item_keywords": ["home"]}))
-            for listing in ABO_LISTINGS]
+        "    path: images_small/*.parquet\n---\n# Amazon Berkeley Objects (stand-in)\n"
+    )
+    rows = [
+        dict(
+            zip(
+                ("item_id", "item_name_en", "brand_en", "product_type", "color_en", "country", "main_image_id"), listing
+            ),
+            other_image_ids=[f"{listing[6][:-1]}X"],
+            node_paths=[{"node_id": 1, "path": "/Home"}],
+            raw_listing_json=json.dumps({"item_id": listing[0], "item_keywords": ["home"]}),
+        )
+        for listing in ABO_LISTINGS
+    ]
     half = len(rows) // 2
     for shard, part in enumerate((rows[:half], rows[half:])):
         datasets.Dataset.from_list(part).to_parquet(folder / "listings" / f"listings-{shard:05d}-of-00002.parquet")
-    images = [{"image_id": listing[6], "path": f"{i:02x}/{i:08x}.jpg", "height": 256, "width": 256,
-               "image": {"bytes": _jpeg(abo_colour(i)), "path": None}}
-              for i, listing in enumerate(ABO_LISTINGS) if "missing" not in listing[6]]
-    features = datasets.Features({"image_id": datasets.Value("string"), "path": datasets.Value("string"),
-                                  "height": datasets.Value("int32"), "width": datasets.Value("int32"),
-                                  "image": datasets.Image()})
+    images = [
+        {
+            "image_id": listing[6],
+            "path": f"{i:02x}/{i:08x}.jpg",
+            "height": 256,
+            "width": 256,
+            "image": {"bytes": _jpeg(abo_colour(i)), "path": None},
+        }
+        for i, listing in enumerate(ABO_LISTINGS)
+        if "missing" not in listing[6]
+    ]
+    features = datasets.Features(
+        {
+            "image_id": datasets.Value("string"),
+            "path": datasets.Value("string"),
+            "height": datasets.Value("int32"),
+            "width": datasets.Value("int32"),
+            "image": datasets.Image(),
+        }
+    )
     images.reverse()  # an image table is not in the listings' order
     for shard, part in enumerate((images[:4], images[4:])):
         datasets.Dataset.from_list(part, features=features).to_parquet(
-            folder / "images_small" / f"images_small-{shard:05d}-of-00002.parquet", batch_size=images_per_group)
+            folder / "images_small" / f"images_small-{shard:05d}-of-00002.parquet", batch_size=images_per_group
+        )
     return folder
 
 

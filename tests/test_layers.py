@@ -1,6 +1,6 @@
 """Dependencies point one way: a module imports only packages of lower layers, and its own package.
 
-    core  <  models  <  index  <  search  <  train  <  web  <  app.py, bench/
+core  <  models  <  index  <  search  <  train  <  web  <  app.py, bench/
 """
 
 import pytest
@@ -22,9 +22,11 @@ def imports(source: str, module: str) -> set[str]:
 
 def violations(source: str, module: str) -> list[str]:
     own = module.split(".")[0]
-    return [f"{module} (layer {layer_of(module)}) imports {package} (layer {LAYERS[package]})"
-            for package in sorted(imports(source, module) & set(LAYERS))
-            if package != own and LAYERS[package] >= layer_of(module)]
+    return [
+        f"{module} (layer {layer_of(module)}) imports {package} (layer {LAYERS[package]})"
+        for package in sorted(imports(source, module) & set(LAYERS))
+        if package != own and LAYERS[package] >= layer_of(module)
+    ]
 
 
 def test_every_module_imports_only_lower_layers():
@@ -35,14 +37,21 @@ def test_every_module_imports_only_lower_layers():
 
 
 # Each library's objects stay behind one seam; torch and faiss thread counts are set in models.runtime.
-CONFINED = {"faiss": {"index.vectors.faiss", "models.runtime"}, "ultralytics": {"models.detector"},
-            "transformers": {"models.encoder"}, "onnxruntime": {"models.exported"}, "pymilvus": {"index.vectors.milvus"}}
+CONFINED = {
+    "faiss": {"index.vectors.faiss", "models.runtime"},
+    "ultralytics": {"models.detector"},
+    "transformers": {"models.encoder"},
+    "onnxruntime": {"models.exported"},
+    "pymilvus": {"index.vectors.milvus"},
+}
 
 
 def test_libraries_are_used_behind_their_seams():
     modules = list(project_modules())
-    used = {library: {m for path, m in modules if library in imports(path.read_text(encoding="utf-8"), m)}
-            for library in CONFINED}
+    used = {
+        library: {m for path, m in modules if library in imports(path.read_text(encoding="utf-8"), m)}
+        for library in CONFINED
+    }
     assert used == CONFINED
 
 
@@ -52,17 +61,24 @@ def test_gradio_is_the_page_s_alone():
     assert users and all(m == "app" or m.startswith("web.") for m in users), users
 
 
-@pytest.mark.parametrize("module, source, bad", [
-    ("core.types", "from search.engine import Engine", True),
-    ("index.store.versions", "def f():\n    import search.engine", True),  # a lazy import counts too
-    ("models.encoder", "from index.store import versions", True),
-    ("bench.quality", "import app", True),  # same layer, another package
-    ("web.layout", "import app", True),
-    ("app", "from web.layout import Page", False),
-    ("index.build.builder", "from core.images import load_image\nfrom ..store.versions import VersionWriter", False),
-    ("index.__main__", "from search.engine import load_engine", True),  # a command is on its package's floor
-    ("train.__main__", "from search.engine import load_engine", False),
-    ("search.engine", "from index.catalog_index import CatalogIndex\nimport numpy", False),
-])
+@pytest.mark.parametrize(
+    "module, source, bad",
+    [
+        ("core.types", "from search.engine import Engine", True),
+        ("index.store.versions", "def f():\n    import search.engine", True),  # a lazy import counts too
+        ("models.encoder", "from index.store import versions", True),
+        ("bench.quality", "import app", True),  # same layer, another package
+        ("web.layout", "import app", True),
+        ("app", "from web.layout import Page", False),
+        (
+            "index.build.builder",
+            "from core.images import load_image\nfrom ..store.versions import VersionWriter",
+            False,
+        ),
+        ("index.__main__", "from search.engine import load_engine", True),  # a command is on its package's floor
+        ("train.__main__", "from search.engine import load_engine", False),
+        ("search.engine", "from index.catalog_index import CatalogIndex\nimport numpy", False),
+    ],
+)
 def test_the_check_tells_a_lower_layer_importing_a_higher_one(module, source, bad):
     assert bool(violations(source, module)) is bad

@@ -18,15 +18,22 @@ def test_no_module_imports_one_that_imports_it_back():
     assert not found, "import circles:\n" + "\n".join(" <-> ".join(group) for group in found)
 
 
-@pytest.mark.parametrize("modules, circles", [
-    ({"a": "import b", "b": "def f():\n    import a"}, [["a", "b"]]),  # inside a function counts
-    ({"a": "from b import x", "b": "from c import y", "c": "if TYPE_CHECKING:\n    from a import z"},
-     [["a", "b", "c"]]),  # around a loop, for types only
-    ({"a": "import b", "b": "import c", "c": "import os"}, []),
-])
+@pytest.mark.parametrize(
+    "modules, circles",
+    [
+        ({"a": "import b", "b": "def f():\n    import a"}, [["a", "b"]]),  # inside a function counts
+        (
+            {"a": "from b import x", "b": "from c import y", "c": "if TYPE_CHECKING:\n    from a import z"},
+            [["a", "b", "c"]],
+        ),  # around a loop, for types only
+        ({"a": "import b", "b": "import c", "c": "import os"}, []),
+    ],
+)
 def test_the_check_finds_circles_however_they_are_written(modules, circles):
-    graph = {name: {n for n in imported_names(source, name) if n in modules and n != name}
-             for name, source in modules.items()}
+    graph = {
+        name: {n for n in imported_names(source, name) if n in modules and n != name}
+        for name, source in modules.items()
+    }
     assert cycles(graph) == circles
 
 

@@ -28,12 +28,16 @@ from .synthetic import write_dataset
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train", description="Teach Lookalike's models a catalog.")
     commands = parser.add_subparsers(dest="command", required=True)
-    detector = commands.add_parser("detector", help="train a detector of the catalog's own kinds on synthetic "
-                                                   "scenes cut and pasted from its photos")
+    detector = commands.add_parser(
+        "detector",
+        help="train a detector of the catalog's own kinds on synthetic scenes cut and pasted from its photos",
+    )
     detector.add_argument("--source", help="the catalog, as for build (default: $LOOKALIKE_CATALOG)")
     detector.add_argument("--base", required=True, help="YOLO weights (.pt) to fine-tune from")
-    detector.add_argument("--out", help="weights file to write (default: <user cache>/lookalike/detectors/"
-                                        "<catalog>.pt); its scenes go beside it")
+    detector.add_argument(
+        "--out",
+        help="weights file to write (default: <user cache>/lookalike/detectors/<catalog>.pt); its scenes go beside it",
+    )
     detector.add_argument("--category-column", help="catalog column holding the product category")
     detector.add_argument("--kind-rules", help="JSON kind rules (default: $LOOKALIKE_KIND_RULES or the built-in ones)")
     detector.add_argument("--min-photos", type=int, default=8, help="a kind is learnt when it has this many photos")
@@ -41,15 +45,22 @@ def main(argv: list[str] | None = None) -> int:
     detector.add_argument("--epochs", type=int, default=10)
     detector.add_argument("--imgsz", type=int, default=320, help="training input size")
     detector.add_argument("--device", help="cpu or cuda (default: cuda when present)")
-    adapt = commands.add_parser("adapt", help="adapt the index's encoder to its catalog: its products' views in "
-                                             "rooms, made from their photos, brought near those photos")
-    adapt.add_argument("--index", help="index directory (default: $LOOKALIKE_INDEX_DIR or the user cache); "
-                                       "the adapted index becomes its live version")
+    adapt = commands.add_parser(
+        "adapt",
+        help="adapt the index's encoder to its catalog: its products' views in "
+        "rooms, made from their photos, brought near those photos",
+    )
+    adapt.add_argument(
+        "--index",
+        help="index directory (default: $LOOKALIKE_INDEX_DIR or the user cache); "
+        "the adapted index becomes its live version",
+    )
     adapt.add_argument("--out", help="write the adapted index into this directory instead, leaving --index as it is")
     adapt.add_argument("--encoder", help="the encoder the index was built with (default: the one it names)")
     adapt.add_argument("--views", type=int, default=4, help="views made of each catalog photo (default: %(default)s)")
-    adapt.add_argument("--epochs", type=int, default=FitSettings.epochs, help="passes over the views "
-                                                                             "(default: %(default)s)")
+    adapt.add_argument(
+        "--epochs", type=int, default=FitSettings.epochs, help="passes over the views (default: %(default)s)"
+    )
     adapt.add_argument("--device", help="cpu or cuda (default: cuda when present)")
     adapt.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
@@ -65,15 +76,23 @@ def _adapt(args) -> int:
         directory = settings.catalog.index_dir
         encoder = encoder_for(settings.models.encoder or read_live_manifest(directory).encoder.name, settings.models)
         index = CatalogIndex.load(directory)  # adapt_index checks it against the encoder
-        path, report = adapt_index(index, encoder, per_photo=args.views, settings=FitSettings(epochs=args.epochs),
-                                   padding=settings.search.crop_padding, out_dir=args.out,
-                                   progress=not args.no_progress)
+        path, report = adapt_index(
+            index,
+            encoder,
+            per_photo=args.views,
+            settings=FitSettings(epochs=args.epochs),
+            padding=settings.search.crop_padding,
+            out_dir=args.out,
+            progress=not args.no_progress,
+        )
     except (LookalikeError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"Adapted {len(index)} catalog photos' vectors into {path} in {report.seconds:.0f} s of fitting on "
-          f"{report.views} views. Held views nearest their own product: {report.held_top1_before:.3f} with the "
-          f"frozen encoder, {report.held_top1_after:.3f} adapted.")
+    print(
+        f"Adapted {len(index)} catalog photos' vectors into {path} in {report.seconds:.0f} s of fitting on "
+        f"{report.views} views. Held views nearest their own product: {report.held_top1_before:.3f} with the "
+        f"frozen encoder, {report.held_top1_after:.3f} adapted."
+    )
     return 0
 
 
@@ -82,29 +101,43 @@ def _detector(args) -> int:
     then a fine-tune of `--base` on them. Weights derived from a licensed catalog stay in the cache."""
     try:
         settings = Settings.from_env(catalog=args.source, kind_rules=args.kind_rules, device=args.device)
-        catalog = open_catalog(settings.catalog.source, ColumnMap(category=args.category_column),
-                               Reading.from_settings(settings.catalog))
+        catalog = open_catalog(
+            settings.catalog.source, ColumnMap(category=args.category_column), Reading.from_settings(settings.catalog)
+        )
         items = list(catalog)
         rules = load_kind_rules(settings.catalog.kind_rules)
         kinds = ProductKinds.of_categories([item.category for item in items], rules)
         names = sorted(noun for noun, rows in kinds.others.items() if len(rows) >= args.min_photos)
         if not names:
-            raise LookalikeError(f"No kind of the catalog outside the detector's classes has {args.min_photos} "
-                                 f"photos or more: there is nothing to learn.")
+            raise LookalikeError(
+                f"No kind of the catalog outside the detector's classes has {args.min_photos} "
+                f"photos or more: there is nothing to learn."
+            )
         kind_of_row = {int(row): i for i, noun in enumerate(names) for row in kinds.others[noun]}
         base = load_yolo(args.base)  # before the scenes: bad weights are told at once
         out = Path(args.out or cache_root() / "detectors" / f"{catalog.source.title.replace('/', '--')}.pt")
         photos = _readable((items[row].image, kind) for row, kind in sorted(kind_of_row.items()))
-        data = write_dataset(photos, names, out.parent / f"{out.stem}-scenes", train=args.scenes,
-                             val=max(20, args.scenes // 12))
+        data = write_dataset(
+            photos, names, out.parent / f"{out.stem}-scenes", train=args.scenes, val=max(20, args.scenes // 12)
+        )
         samples = [load_image(p) for p in sorted((data.parent / "images" / "train").glob("*.jpg"))[:64]]
-        weights = train_detector(data, base, out, samples=samples, epochs=args.epochs, imgsz=args.imgsz,
-                                 device=settings.models.device, threads=settings.models.threads)
+        weights = train_detector(
+            data,
+            base,
+            out,
+            samples=samples,
+            epochs=args.epochs,
+            imgsz=args.imgsz,
+            device=settings.models.device,
+            threads=settings.models.threads,
+        )
     except (LookalikeError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"Trained a detector of {len(names)} kinds ({', '.join(names)}) into {weights}. Use it with "
-          f"LOOKALIKE_CATALOG_DETECTOR={weights}")
+    print(
+        f"Trained a detector of {len(names)} kinds ({', '.join(names)}) into {weights}. Use it with "
+        f"LOOKALIKE_CATALOG_DETECTOR={weights}"
+    )
     return 0
 
 

@@ -56,8 +56,13 @@ class FitReport:
     seconds: float
 
 
-def fit_adaptation(anchors: np.ndarray, views: np.ndarray, owners: np.ndarray, products: np.ndarray,
-                   settings: FitSettings = FitSettings()) -> tuple[Adaptation, FitReport]:
+def fit_adaptation(
+    anchors: np.ndarray,
+    views: np.ndarray,
+    owners: np.ndarray,
+    products: np.ndarray,
+    settings: FitSettings = FitSettings(),
+) -> tuple[Adaptation, FitReport]:
     """The map under which each of `views` (M, D) is nearest the catalog photo `anchors[owners[i]]`
     (anchors (R, D), one row per catalog photo), its product's other photos (`products`: (R,) a product
     number per row) counted with it rather than against it."""
@@ -65,7 +70,7 @@ def fit_adaptation(anchors: np.ndarray, views: np.ndarray, owners: np.ndarray, p
     generator = torch.Generator().manual_seed(settings.seed)
     order = torch.randperm(len(views), generator=generator)
     held = order[: int(len(views) * settings.held_share)]
-    fitted = order[len(held):]
+    fitted = order[len(held) :]
     anchors_t, views_t = torch.as_tensor(anchors, dtype=torch.float32), torch.as_tensor(views, dtype=torch.float32)
     owners_t, products_t = torch.as_tensor(owners, dtype=torch.int64), torch.as_tensor(products, dtype=torch.int64)
     mean = anchors_t.mean(dim=0)
@@ -78,7 +83,7 @@ def fit_adaptation(anchors: np.ndarray, views: np.ndarray, owners: np.ndarray, p
         mapped = torch.nn.functional.normalize((views_t[rows] - centre) @ matrix, dim=1)
         catalog = torch.nn.functional.normalize((anchors_t - centre) @ matrix, dim=1)
         scores = mapped @ catalog.T / settings.temperature
-        others = (products_t[None, :] == products_t[owners_t[rows]][:, None])
+        others = products_t[None, :] == products_t[owners_t[rows]][:, None]
         others[torch.arange(len(rows)), owners_t[rows]] = False
         return scores.masked_fill(others, float("-inf"))
 
@@ -96,12 +101,14 @@ def fit_adaptation(anchors: np.ndarray, views: np.ndarray, owners: np.ndarray, p
             loss.backward()
             optimiser.step()
     adaptation = Adaptation(mean.numpy().copy(), matrix.detach().numpy().copy())
-    return adaptation, FitReport(len(fitted), round(before, 4), round(top1(held), 4),
-                                 round(time.perf_counter() - start, 1))
+    return adaptation, FitReport(
+        len(fitted), round(before, 4), round(top1(held), 4), round(time.perf_counter() - start, 1)
+    )
 
 
-def embed_views(index: CatalogIndex, encoder, per_photo: int, padding: float,
-                progress: bool = True, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def embed_views(
+    index: CatalogIndex, encoder, per_photo: int, padding: float, progress: bool = True, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Views in rooms of every catalog photo of `index` (its thumbnails), embedded by the frozen `encoder`:
     (M, D) vectors and (M,) the row each shows."""
     photos = _Thumbnails(index)
@@ -112,8 +119,10 @@ def embed_views(index: CatalogIndex, encoder, per_photo: int, padding: float,
         return [row for _, row in batch], encoder.prepare([view for view, _ in batch]) if batch else None
 
     vectors, owners = [], []
-    with tqdm(total=len(photos) * per_photo, desc="Embedding views", unit="view", disable=not progress) as bar, \
-            ThreadPoolExecutor(1) as ahead:
+    with (
+        tqdm(total=len(photos) * per_photo, desc="Embedding views", unit="view", disable=not progress) as bar,
+        ThreadPoolExecutor(1) as ahead,
+    ):
         coming = ahead.submit(ready_next)
         while (readied := coming.result())[0]:
             coming = ahead.submit(ready_next)
@@ -125,9 +134,16 @@ def embed_views(index: CatalogIndex, encoder, per_photo: int, padding: float,
     return np.concatenate(vectors), np.asarray(owners, np.int64)
 
 
-def adapt_index(index: CatalogIndex, encoder, *, per_photo: int = 4, settings: FitSettings = FitSettings(),
-                padding: float = SearchSettings.crop_padding, out_dir: str | Path | None = None,
-                progress: bool = True) -> tuple[Path, FitReport]:
+def adapt_index(
+    index: CatalogIndex,
+    encoder,
+    *,
+    per_photo: int = 4,
+    settings: FitSettings = FitSettings(),
+    padding: float = SearchSettings.crop_padding,
+    out_dir: str | Path | None = None,
+    progress: bool = True,
+) -> tuple[Path, FitReport]:
     """Learn the adaptation of `index` (unadapted, built with `encoder`) and make the adapted index the
     live version of `out_dir` (default: the index's own directory)."""
     refuse_adapted(index)  # now, not after minutes of learning
@@ -139,12 +155,21 @@ def adapt_index(index: CatalogIndex, encoder, *, per_photo: int = 4, settings: F
     products = np.array([product_of.setdefault(p.id, len(product_of)) for p in index.products], np.int64)
     anchors = index.vectors.sample(np.arange(len(index)))
     adaptation, report = fit_adaptation(anchors, views, owners, products, settings)
-    log.info("Held views with their own product nearest: %.3f frozen, %.3f adapted.",
-             report.held_top1_before, report.held_top1_after)
-    figures = {"views": report.views, "per_photo": per_photo, "epochs": settings.epochs,
-               "temperature": settings.temperature, "identity_weight": settings.identity_weight,
-               "held_top1_before": report.held_top1_before, "held_top1_after": report.held_top1_after,
-               "seconds": round(time.perf_counter() - start, 1)}
+    log.info(
+        "Held views with their own product nearest: %.3f frozen, %.3f adapted.",
+        report.held_top1_before,
+        report.held_top1_after,
+    )
+    figures = {
+        "views": report.views,
+        "per_photo": per_photo,
+        "epochs": settings.epochs,
+        "temperature": settings.temperature,
+        "identity_weight": settings.identity_weight,
+        "held_top1_before": report.held_top1_before,
+        "held_top1_after": report.held_top1_after,
+        "seconds": round(time.perf_counter() - start, 1),
+    }
     info = AdaptationInfo(encoder.describe(), index.manifest.probe, METHOD, created, figures)
     return write_adapted(index, adaptation, info, out_dir), report
 

@@ -12,8 +12,18 @@ from models.detector import DetectorError
 from models.runtime import pick_device, set_threads
 
 
-def train_detector(data: str | Path, model, out: str | Path, *, samples: Sequence[Image.Image],
-                   epochs: int, imgsz: int, device: str | None = None, batch: int = 16, threads: int = 0) -> Path:
+def train_detector(
+    data: str | Path,
+    model,
+    out: str | Path,
+    *,
+    samples: Sequence[Image.Image],
+    epochs: int,
+    imgsz: int,
+    device: str | None = None,
+    batch: int = 16,
+    threads: int = 0,
+) -> Path:
     """Fine-tune the YOLO `model` (`load_yolo`) on the ultralytics dataset `data` (a data.yaml); the
     best weights are copied to `out` (a .pt path), which is returned. `samples`: some of its training
     images, that the batch norms are first matched to (`match_batch_norms`)."""
@@ -22,8 +32,21 @@ def train_detector(data: str | Path, model, out: str | Path, *, samples: Sequenc
     match_batch_norms(model.model, samples, imgsz)
     run = out.parent / f"{out.stem}-run"
     # plots off: they fetch a font from the network; val on: best.pt is chosen on the held scenes.
-    model.train(data=str(data), epochs=epochs, imgsz=imgsz, batch=batch, device=pick_device(device), workers=2,
-                plots=False, amp=False, project=str(run.parent), name=run.name, exist_ok=True, seed=0, verbose=False)
+    model.train(
+        data=str(data),
+        epochs=epochs,
+        imgsz=imgsz,
+        batch=batch,
+        device=pick_device(device),
+        workers=2,
+        plots=False,
+        amp=False,
+        project=str(run.parent),
+        name=run.name,
+        exist_ok=True,
+        seed=0,
+        verbose=False,
+    )
     best = run / "weights" / "best.pt"
     if not best.exists():
         raise DetectorError(f"Training wrote no weights into {run}.")

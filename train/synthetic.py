@@ -81,8 +81,15 @@ def room(rng: np.random.Generator, size: tuple[int, int] = SCENE_SIZE) -> np.nda
     return image
 
 
-def compose(rng: np.random.Generator, cutouts: Sequence[Cutout], size: tuple[int, int] = SCENE_SIZE,
-            most: int = 5, *, every: bool = False, backdrop: np.ndarray | None = None) -> tuple[Image.Image, list[Pasted]]:
+def compose(
+    rng: np.random.Generator,
+    cutouts: Sequence[Cutout],
+    size: tuple[int, int] = SCENE_SIZE,
+    most: int = 5,
+    *,
+    every: bool = False,
+    backdrop: np.ndarray | None = None,
+) -> tuple[Image.Image, list[Pasted]]:
     """A room (or `backdrop`, float32 (h, w, 3)) with 1 to `most` random cutouts pasted in turn (with
     `every`: each of `cutouts`, in order), each 20-85% of the scene's height."""
     w, h = size
@@ -97,10 +104,10 @@ def compose(rng: np.random.Generator, cutouts: Sequence[Cutout], size: tuple[int
         # A soft edge, so that the paste's border is not a giveaway the detector learns instead.
         alpha = cv2.GaussianBlur(cv2.resize(cut.mask.astype(np.float32), (cw, ch)), (3, 3), 0)[..., None]
         x, y = int(rng.uniform(0, w - cw)), int(rng.uniform(0, h - ch))
-        region = image[y:y + ch, x:x + cw]
+        region = image[y : y + ch, x : x + cw]
         region[:] = region * (1 - alpha) + np.minimum(rgb, 255) * alpha
         solid = alpha[..., 0] > 0.5
-        owner[y:y + ch, x:x + cw][solid] = number
+        owner[y : y + ch, x : x + cw][solid] = number
         pasted.append((cut.kind, int(solid.sum())))
     objects = []
     for number, (kind, pixels) in enumerate(pasted):
@@ -110,8 +117,16 @@ def compose(rng: np.random.Generator, cutouts: Sequence[Cutout], size: tuple[int
     return Image.fromarray(np.clip(image, 0, 255).astype(np.uint8)), objects
 
 
-def write_dataset(photos: Iterable[tuple[Image.Image, int]], names: Sequence[str], out: str | Path, *,
-                  train: int = 2400, val: int = 200, seed: int = 0, progress: bool = True) -> Path:
+def write_dataset(
+    photos: Iterable[tuple[Image.Image, int]],
+    names: Sequence[str],
+    out: str | Path,
+    *,
+    train: int = 2400,
+    val: int = 200,
+    seed: int = 0,
+    progress: bool = True,
+) -> Path:
     """Scenes from `photos` ((photo, class id) pairs; classes named by `names`) into `out` as an
     ultralytics dataset; returns its `data.yaml`."""
     out = Path(out)
@@ -128,8 +143,11 @@ def write_dataset(photos: Iterable[tuple[Image.Image, int]], names: Sequence[str
             image.save(out / "images" / split / f"{i:05d}.jpg", quality=90)
             (out / "labels" / split / f"{i:05d}.txt").write_text("".join(_yolo_line(o, image.size) for o in objects))
     data = out / "data.yaml"
-    data.write_text(f"path: {out.resolve()}\ntrain: images/train\nval: images/val\nnames:\n"
-                    + "".join(f"  {i}: {json.dumps(name)}\n" for i, name in enumerate(names)), encoding="utf-8")
+    data.write_text(
+        f"path: {out.resolve()}\ntrain: images/train\nval: images/val\nnames:\n"
+        + "".join(f"  {i}: {json.dumps(name)}\n" for i, name in enumerate(names)),
+        encoding="utf-8",
+    )
     return data
 
 

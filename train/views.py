@@ -24,8 +24,9 @@ MOST_PER_ROOM = 3
 BOX_JITTER = 0.1
 
 
-def room_views(photos: Sequence[Image.Image], per_photo: int, background: tuple[int, int, int], padding: float,
-               seed: int = 0) -> Iterator[tuple[Image.Image, int]]:
+def room_views(
+    photos: Sequence[Image.Image], per_photo: int, background: tuple[int, int, int], padding: float, seed: int = 0
+) -> Iterator[tuple[Image.Image, int]]:
     """`per_photo` views of each of `photos` (RGB; a sequence that may decode them when asked), as (view,
     index of its photo) pairs, fewer where one hid another in its room; `background` and `padding` are
     the engine's, which it cuts a detection with (`search.engine.Engine._crops`)."""
@@ -70,7 +71,7 @@ def _backdrop(rng: np.random.Generator, photos, size: tuple[int, int]) -> np.nda
     for top, bottom in ((0, horizon), (horizon, h)):
         photo = np.asarray(photos[int(rng.integers(len(photos)))].convert("RGB"))
         ph, pw = photo.shape[:2]
-        middle = photo[ph // 3: ph - ph // 3, pw // 3: pw - pw // 3]
+        middle = photo[ph // 3 : ph - ph // 3, pw // 3 : pw - pw // 3]
         texture = cv2.resize(middle, (w, bottom - top), interpolation=cv2.INTER_LINEAR).astype(np.float32)
         image[top:bottom] = image[top:bottom] * 0.3 + texture * 0.7 * rng.uniform(0.7, 1.05)
     return image

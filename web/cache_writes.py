@@ -16,6 +16,7 @@ def atomic_gradio_cache_writes() -> None:
     that opens it truncated ends with the connection closed mid-body, "peer closed connection without
     sending complete message body (received 0 bytes, expected N)" (issue 25). Written under a temporary
     name and renamed into place, the path always holds the whole file (the same bytes, by its name)."""
+
     def save_pil_to_cache(img, cache_dir: str, name: str = "image", format: str = "webp") -> str:
         data = saving.encode_pil_to_bytes(img, format)
         folder = Path(cache_dir) / saving.hash_bytes(data)

@@ -24,8 +24,9 @@ def build_demo(engine: Engine | StartingEngine) -> gr.Blocks:
     starting = engine if isinstance(engine, StartingEngine) else StartingEngine.of(engine)
     search, search_text = endpoints(starting)
     # No usage reports leave the machine (gradio's analytics and version check).
-    with gr.Blocks(title="Lookalike: find the products in a photo", delete_cache=(3600, 3600),
-                   analytics_enabled=False) as demo:
+    with gr.Blocks(
+        title="Lookalike: find the products in a photo", delete_cache=(3600, 3600), analytics_enabled=False
+    ) as demo:
         page = layout(starting)
         demo.load(**wire(page, starting, search, search_text))
     return demo

@@ -49,8 +49,16 @@ def endpoints(starting: StartingEngine):
 def _photo_search(ready: _Ready):
     top_k, conf = ready.starting.settings.search.top_k, ready.starting.settings.search.conf
 
-    def search(image, top_k: int = top_k, conf: float = conf, box=None, words: str | None = None, category=None,
-               min_price: float | None = None, max_price: float | None = None):
+    def search(
+        image,
+        top_k: int = top_k,
+        conf: float = conf,
+        box=None,
+        words: str | None = None,
+        category=None,
+        min_price: float | None = None,
+        max_price: float | None = None,
+    ):
         """Find the objects in a photo and, for each, the most similar catalog products.
 
         Args:
@@ -90,8 +98,9 @@ def _photo_search(ready: _Ready):
 def _text_search(ready: _Ready):
     top_k = ready.starting.settings.search.top_k
 
-    def search_text(words: str, top_k: int = top_k, category=None, min_price: float | None = None,
-                    max_price: float | None = None):
+    def search_text(
+        words: str, top_k: int = top_k, category=None, min_price: float | None = None, max_price: float | None = None
+    ):
         """Find catalog products by words, e.g. "oak bookcase" or "velvet armchair under 300".
 
         Args:
@@ -133,12 +142,18 @@ def _photo_path(image) -> str:
     # The event skips Gradio's preprocessing so that unreadable photos reach the engine, whose
     # messages say what is wrong; the payload is the uploaded file's record, already checked by Gradio.
     if image is None:
-        raise gr.Error("Add a photo first: upload one, take one with the webcam, or paste one.", title="No photo yet",
-                       print_exception=False)
+        raise gr.Error(
+            "Add a photo first: upload one, take one with the webcam, or paste one.",
+            title="No photo yet",
+            print_exception=False,
+        )
     path = image.get("path") if isinstance(image, dict) else None
     if not path:
-        raise gr.Error("The photo did not arrive; please upload it again.", title="This photo can't be searched",
-                       print_exception=False)
+        raise gr.Error(
+            "The photo did not arrive; please upload it again.",
+            title="This photo can't be searched",
+            print_exception=False,
+        )
     return path
 
 

@@ -74,12 +74,23 @@ class CatalogView:
     @classmethod
     def of(cls, engine: Engine | None, slots: int = 0) -> CatalogView:
         if engine is None:
-            return cls("Find each piece of furniture in your photo among a shop's products. Getting ready…", [],
-                       False, "", {}, "e.g. “white sofa”")
+            return cls(
+                "Find each piece of furniture in your photo among a shop's products. Getting ready…",
+                [],
+                False,
+                "",
+                {},
+                "e.g. “white sofa”",
+            )
         currency, table = engine.index.manifest.currency, engine.index.table
-        return cls(catalog_headline(engine.index), list(table.categories), table.has_prices,
-                   f" ({currency})" if currency else "", box_colours(engine, slots or engine_slots(engine)),
-                   words_example(engine.index.products[::max(1, len(engine.index) // EXAMPLE_SAMPLE)]))
+        return cls(
+            catalog_headline(engine.index),
+            list(table.categories),
+            table.has_prices,
+            f" ({currency})" if currency else "",
+            box_colours(engine, slots or engine_slots(engine)),
+            words_example(engine.index.products[:: max(1, len(engine.index) // EXAMPLE_SAMPLE)]),
+        )
 
 
 def layout(starting: StartingEngine) -> Page:
@@ -97,30 +108,23 @@ def layout(starting: StartingEngine) -> Page:
     with gr.Accordion("For developers: the API's answer and the timings", open=False, elem_id="api"):
         timings = gr.Markdown(elem_classes="timings")
         result_json = gr.JSON(show_label=False)
-    return Page(headline, status, ticks, **controls, **found, timings=timings, result_json=result_json,
-                corner=gr.State())
+    return Page(
+        headline, status, ticks, **controls, **found, timings=timings, result_json=result_json, corner=gr.State()
+    )
 
 
 def _controls(starting: StartingEngine, catalog: CatalogView) -> dict:
     """The photo, its words, filters and sliders, the region picker, the words search and the examples."""
-    photo = gr.Image(label="Your photo", sources=["upload", "webcam", "clipboard"], type="filepath",
-                     image_mode=None, height=360)
-    words = gr.Textbox(label="Add words (optional)", max_length=MAX_WORDS, elem_id="words",
-                       placeholder="e.g. “in green”, “velvet, under 300”")
-    with gr.Accordion("Filters", open=False, visible=catalog.filters) as filter_box:
-        category = gr.Dropdown(catalog.categories, value=[], multiselect=True, label="Category",
-                               visible=bool(catalog.categories), elem_id="category")
-        with gr.Row(visible=catalog.prices) as price_row:
-            # Gradio shows an empty number as 0: the label says that 0 is no bound.
-            min_price = gr.Number(None, label=f"Lowest price{catalog.priced}", info=ANY_PRICE, minimum=0,
-                                  elem_id="min-price")
-            max_price = gr.Number(None, label=f"Highest price{catalog.priced}", info=ANY_PRICE, minimum=0,
-                                  elem_id="max-price")
+    photo = gr.Image(
+        label="Your photo", sources=["upload", "webcam", "clipboard"], type="filepath", image_mode=None, height=360
+    )
+    words_hint = "e.g. “in green”, “velvet, under 300”"
+    words = gr.Textbox(label="Add words (optional)", max_length=MAX_WORDS, elem_id="words", placeholder=words_hint)
+    filters = _filters(catalog)
     search_settings = starting.settings.search
     top_k = gr.Slider(1, MAX_TOP_K, value=search_settings.top_k, step=1, label="Results per object")
-    conf = gr.Slider(0.05, 0.95, value=search_settings.conf, step=0.05, label="Confidence",
-                     info="The score an object needs to be shown. Lower finds more "
-                          "objects; higher keeps only clear ones.")
+    conf_hint = "The score an object needs to be shown. Lower finds more objects; higher keeps only clear ones."
+    conf = gr.Slider(0.05, 0.95, value=search_settings.conf, step=0.05, label="Confidence", info=conf_hint)
     find = gr.Button("Find similar products", variant="primary")
     with gr.Accordion("Search a region you choose", open=False, elem_id="region"):
         gr.Markdown("Click two corners of the region in the photo below, or click an object found.")
@@ -128,34 +132,84 @@ def _controls(starting: StartingEngine, catalog: CatalogView) -> dict:
         box = gr.Textbox(label="Region: x1, y1, x2, y2 in pixels of the photo", elem_id="box")
         find_region = gr.Button("Search this region")
     with gr.Row():
-        text_query = gr.Textbox(label="Or search by words", placeholder=catalog.example,
-                                max_length=MAX_WORDS, scale=3, elem_id="text-query")
+        text_query = gr.Textbox(
+            label="Or search by words", placeholder=catalog.example, max_length=MAX_WORDS, scale=3, elem_id="text-query"
+        )
         find_words = gr.Button("Search words", scale=1)
     photos = example_photos()
-    examples = gr.Examples(photos, inputs=[photo], label="Or try one of these", elem_id="examples",
-                           api_visibility="private") if photos else None
-    return {"filter_box": filter_box, "price_row": price_row, "photo": photo, "words": words,
-                "filters": [category, min_price, max_price], "top_k": top_k, "conf": conf, "find": find, "picker": picker, "box": box,
-                "find_region": find_region, "text_query": text_query, "find_words": find_words, "examples": examples}
+    examples_label = "Or try one of these"
+    examples = (
+        gr.Examples(photos, inputs=[photo], label=examples_label, elem_id="examples", api_visibility="private")
+        if photos
+        else None
+    )
+    return dict(
+        filters,
+        photo=photo,
+        words=words,
+        top_k=top_k,
+        conf=conf,
+        find=find,
+        picker=picker,
+        box=box,
+        find_region=find_region,
+        text_query=text_query,
+        find_words=find_words,
+        examples=examples,
+    )
+
+
+def _filters(catalog: CatalogView) -> dict:
+    """The category and price filters, folded, and shown only where the catalog has categories or prices."""
+    with gr.Accordion("Filters", open=False, visible=catalog.filters) as filter_box:
+        categories = catalog.categories
+        category = gr.Dropdown(
+            categories, value=[], multiselect=True, label="Category", visible=bool(categories), elem_id="category"
+        )
+        with gr.Row(visible=catalog.prices) as price_row:
+            # Gradio shows an empty number as 0: the label says that 0 is no bound.
+            min_price = gr.Number(
+                None, label=f"Lowest price{catalog.priced}", info=ANY_PRICE, minimum=0, elem_id="min-price"
+            )
+            max_price = gr.Number(
+                None, label=f"Highest price{catalog.priced}", info=ANY_PRICE, minimum=0, elem_id="max-price"
+            )
+    return {"filter_box": filter_box, "price_row": price_row, "filters": [category, min_price, max_price]}
 
 
 def _found(starting: StartingEngine, catalog: CatalogView) -> dict:
     """The photo with its objects marked, what was found, and a tab of products per object."""
-    annotated = gr.AnnotatedImage(label="Objects found: click one to see its matches", height=380,
-                                  color_map=catalog.colours, elem_id="found")
+    annotated = gr.AnnotatedImage(
+        label="Objects found: click one to see its matches", height=380, color_map=catalog.colours, elem_id="found"
+    )
     status = gr.Markdown(elem_id="status")
     with gr.Tabs() as tabs:
         tab_items, galleries, details = [], [], []
         for i in range(slots(starting)):
             with gr.Tab(f"Object {i + 1}", id=i, visible=False) as tab:
                 details.append(gr.Markdown(elem_classes="product-detail"))
-                galleries.append(gr.Gallery(show_label=False, columns=4, height="auto", object_fit="contain",
-                                            allow_preview=True, buttons=["download", "fullscreen"],
-                                            elem_classes="products"))
+                galleries.append(
+                    gr.Gallery(
+                        show_label=False,
+                        columns=4,
+                        height="auto",
+                        object_fit="contain",
+                        allow_preview=True,
+                        buttons=["download", "fullscreen"],
+                        elem_classes="products",
+                    )
+                )
             tab_items.append(tab)
     box_map = gr.HTML(elem_id="box-map")
-    return {"annotated": annotated, "status": status, "tabs": tabs, "tab_items": tab_items, "galleries": galleries,
-                "details": details, "box_map": box_map}
+    return {
+        "annotated": annotated,
+        "status": status,
+        "tabs": tabs,
+        "tab_items": tab_items,
+        "galleries": galleries,
+        "details": details,
+        "box_map": box_map,
+    }
 
 
 def slots(starting: StartingEngine) -> int:

@@ -14,8 +14,7 @@ from .words import SELECTION_LABEL, WHOLE_PHOTO_LABEL, box_label, object_label
 
 DISPLAY_SIDE = 800  # the annotated photo is sent at most this size: the page shows it 420 px high; its
 # boxes cost a PNG each at this size (Gradio), 180 ms of CPU per search for 7 boxes at 800 px, 335 at 1280
-PALETTE = ("#e4572e", "#2e86ab", "#f3a712", "#4c9f70", "#a23b72", "#3b1f2b", "#17bebb", "#8f2d56",
-           "#6a4c93", "#c0a000")
+PALETTE = ("#e4572e", "#2e86ab", "#f3a712", "#4c9f70", "#a23b72", "#3b1f2b", "#17bebb", "#8f2d56", "#6a4c93", "#c0a000")
 
 
 def box_colours(engine: Engine, slots: int) -> dict[str, str]:
@@ -56,8 +55,10 @@ def annotated_photo(photo, result):
     shown.thumbnail((DISPLAY_SIDE, DISPLAY_SIDE))
     scale = shown.width / photo.width
     objects = result.objects
-    return shown, [(tuple(round(v * scale) for v in objects[i].box), object_label(i, objects[i].label))
-                   for i in drawn_objects(objects)]
+    return shown, [
+        (tuple(round(v * scale) for v in objects[i].box), object_label(i, objects[i].label))
+        for i in drawn_objects(objects)
+    ]
 
 
 def picker_photo(path: str, box: tuple[int, int, int, int] | None, corner: tuple[int, int] | None = None):

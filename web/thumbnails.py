@@ -45,6 +45,7 @@ def thumbnail_folders(index) -> list[str]:
 def product_images_route(starting: StartingEngine) -> Route:
     """`products/<version>/<row>.jpg`: a product's thumbnail at a URL that says nothing of where it lies
     on disk, for the version served and the one before it (`StartingEngine.thumbnail`)."""
+
     def serve(request):
         path = starting.thumbnail(request.path_params["version"], request.path_params["row"])
         if path is None:

@@ -24,51 +24,87 @@ SHOW_RESULTS = (Path(__file__).parent / "show-results.js").read_text(encoding="u
 def wire(page: Page, starting: StartingEngine, search, search_text) -> dict:
     """What each control does: the searches (the public endpoints among them), then the page's own events;
     and the event that brings what the page shows of the catalog up to date, for the page's load to run."""
+    shown = _shown(page, starting)
+    _wire_searches(page, search, search_text, shown)
+    _wire_clicks(page, starting, shown)
+    return _follow(page, starting)
+
+
+def _shown(page: Page, starting: StartingEngine) -> dict:
+    """After every search: each object's products in its tab, the boxes for a click on the photo, and a
+    words-only search clears the photo's marks."""
+    outputs = [page.tabs, *page.tab_items, *page.galleries, *page.details, page.box_map, page.annotated, page.timings]
+    return {
+        "fn": _show_products(starting, len(page.tab_items)),
+        "inputs": page.result_json,
+        "outputs": outputs,
+        "api_visibility": "private",
+        "concurrency_limit": None,
+    }
+
+
+def _wire_searches(page: Page, search, search_text, shown: dict) -> None:
     inputs = [page.photo, page.top_k, page.conf, page.box, page.words, *page.filters]
     outputs = [page.annotated, page.status, page.result_json, page.timings]
-    # After every search: each object's products in its tab, the boxes for a click on the photo, and a
-    # words-only search clears the photo's marks; then what was found comes into view.
-    shown = {"fn": _show_products(starting, len(page.tab_items)), "inputs": page.result_json,
-                 "outputs": [page.tabs, *page.tab_items, *page.galleries, *page.details, page.box_map, page.annotated,
-                          page.timings], "api_visibility": "private", "concurrency_limit": None}
-    show = {"fn": None, "js": SHOW_RESULTS, "api_visibility": "private", "queue": False}
+    show = {"fn": None, "js": SHOW_RESULTS, "api_visibility": "private", "queue": False}  # what was found, in view
     searches = {"concurrency_id": "engine", "concurrency_limit": MAX_BATCH, "preprocess": False}
     # The photo's own searches leave the region out; "Search this region" sends it.
     whole = [page.photo, page.top_k, page.conf, gr.State(None), page.words, *page.filters]
     # The public endpoint, named "search" (the check before it is the page's own). Up to MAX_BATCH
     # searches are in the engine at once, so that those arriving together are batched.
     # Queued, as only a queued event's error reaches the visitor with its message.
-    page.find_region.click(_check_region, page.box, None, api_visibility="private", concurrency_limit=None
-                           ).success(search, inputs, outputs, api_name="search", **searches
-                                     ).success(**shown).then(**show)
+    page.find_region.click(_check_region, page.box, None, api_visibility="private", concurrency_limit=None).success(
+        search, inputs, outputs, api_name="search", **searches
+    ).success(**shown).then(**show)
     # The page's own photo searches: an upload searches at once, and the button asks again only when
     # something changed (the words, the filters, the controls).
     last, again = gr.State(None), _remembered(search)
-    gr.on([page.find.click, page.photo.upload, page.words.submit], again, [last, *whole], [*outputs, last],
-          api_visibility="private", **searches).success(**shown).then(**show)
-    gr.on([page.find_words.click, page.text_query.submit], search_text, [page.text_query, page.top_k, *page.filters],
-          [page.status, page.result_json], api_name="search_text", preprocess=False
-          ).success(**shown).then(**show)
+    photo_events = [page.find.click, page.photo.upload, page.words.submit]
+    gr.on(photo_events, again, [last, *whole], [*outputs, last], api_visibility="private", **searches).success(
+        **shown
+    ).then(**show)
+    words_events = [page.find_words.click, page.text_query.submit]
+    words_inputs = [page.text_query, page.top_k, *page.filters]
+    gr.on(
+        words_events,
+        search_text,
+        words_inputs,
+        [page.status, page.result_json],
+        api_name="search_text",
+        preprocess=False,
+    ).success(**shown).then(**show)
     if page.examples:
-        page.examples.load_input_event.success(again, [last, *whole], [*outputs, last], api_visibility="private",
-                                               **searches).success(**shown).then(**show)
-    page.photo.change(lambda image: (picker_photo(image, None) if image else None, None, ""), page.photo,
-                      [page.picker, page.corner, page.box], api_visibility="private", queue=False)
-    page.photo.clear(lambda: (None, "", None, ""), None, outputs, api_visibility="private", queue=False
-                     ).then(**shown)
-    page.picker.select(_show_region, [page.photo, page.corner], [page.picker, page.corner, page.box],
-                       api_visibility="private", queue=False)
-    page.annotated.select(_choose_object, [page.result_json, page.photo], [page.tabs, page.box, page.picker],
-                          api_visibility="private", queue=False)
+        page.examples.load_input_event.success(
+            again, [last, *whole], [*outputs, last], api_visibility="private", **searches
+        ).success(**shown).then(**show)
+
+
+def _wire_clicks(page: Page, starting: StartingEngine, shown: dict) -> None:
+    """The page's own events: the photo changed or cleared, the region picker, the objects and the products."""
+    own = {"api_visibility": "private", "queue": False}
+    outputs = [page.annotated, page.status, page.result_json, page.timings]
+    picker_outputs = [page.picker, page.corner, page.box]
+    page.photo.change(
+        lambda image: (picker_photo(image, None) if image else None, None, ""), page.photo, picker_outputs, **own
+    )
+    page.photo.clear(lambda: (None, "", None, ""), None, outputs, **own).then(**shown)
+    page.picker.select(_show_region, [page.photo, page.corner], picker_outputs, **own)
+    page.annotated.select(_choose_object, [page.result_json, page.photo], [page.tabs, page.box, page.picker], **own)
     for slot, gallery in enumerate(page.galleries):
-        gallery.select(_detail_for(slot, starting), page.result_json, page.details[slot], api_visibility="private",
-                       queue=False)
-    # What depends on the catalog follows the start on every page shown meanwhile, and a new version of the
-    # index (search.starting) on every page opened after it.
-    follow = {"fn": _catalog_updates(starting, len(page.tab_items)), "inputs": None,
-                  "outputs": [page.headline, page.starting, page.ticks, page.filter_box, page.filters[0],
-                           page.price_row, *page.filters[1:], page.annotated, page.text_query],
-                  "api_visibility": "private", "queue": False}
+        gallery.select(_detail_for(slot, starting), page.result_json, page.details[slot], **own)
+
+
+def _follow(page: Page, starting: StartingEngine) -> dict:
+    """What depends on the catalog follows the start on every page shown meanwhile, and a new version of the
+    index (search.starting) on every page opened after it."""
+    catalog_parts = [page.headline, page.starting, page.ticks, page.filter_box, page.filters[0], page.price_row]
+    follow = {
+        "fn": _catalog_updates(starting, len(page.tab_items)),
+        "inputs": None,
+        "outputs": [*catalog_parts, *page.filters[1:], page.annotated, page.text_query],
+        "api_visibility": "private",
+        "queue": False,
+    }
     if starting.engine is None:
         page.ticks.tick(**follow)
     return follow
@@ -83,12 +119,19 @@ def _catalog_updates(starting: StartingEngine, slots: int):
             made[:] = [(engine, CatalogView.of(engine, slots))]
         catalog = made[0][1]
         waiting = starting.engine is None and starting.error is None
-        return (f"# Lookalike\n{catalog.headline}", gr.Markdown(starting.status, visible=starting.engine is None),
-                gr.Timer(active=waiting), gr.Accordion(visible=catalog.filters),
-                gr.Dropdown(choices=catalog.categories, visible=bool(catalog.categories)),
-                gr.Row(visible=catalog.prices), gr.Number(label=f"Lowest price{catalog.priced}"),
-                gr.Number(label=f"Highest price{catalog.priced}"), gr.AnnotatedImage(color_map=catalog.colours),
-                gr.Textbox(placeholder=catalog.example))
+        return (
+            f"# Lookalike\n{catalog.headline}",
+            gr.Markdown(starting.status, visible=starting.engine is None),
+            gr.Timer(active=waiting),
+            gr.Accordion(visible=catalog.filters),
+            gr.Dropdown(choices=catalog.categories, visible=bool(catalog.categories)),
+            gr.Row(visible=catalog.prices),
+            gr.Number(label=f"Lowest price{catalog.priced}"),
+            gr.Number(label=f"Highest price{catalog.priced}"),
+            gr.AnnotatedImage(color_map=catalog.colours),
+            gr.Textbox(placeholder=catalog.example),
+        )
+
     return updates
 
 
@@ -101,12 +144,16 @@ def _show_products(starting: StartingEngine, slots: int):
             return [gr.Tabs(selected=0), *[gr.Tab(visible=False)] * slots, *[None] * slots, *[""] * slots, "", *photo]
         index, currency = starting.engine.index, starting.engine.index.manifest.currency
         shelves = shelves_of(data, index.products)
-        tabs = [gr.Tab(visible=i < len(shelves), label=shelves[i][0] if i < len(shelves) else "")
-                for i in range(slots)]
-        galleries = [[(thumbnail_file(starting, product), caption(product, currency)) for product in shelves[i][1]]
-                     if i < len(shelves) else None for i in range(slots)]
+        tabs = [gr.Tab(visible=i < len(shelves), label=shelves[i][0] if i < len(shelves) else "") for i in range(slots)]
+        galleries = [
+            [(thumbnail_file(starting, product), caption(product, currency)) for product in shelves[i][1]]
+            if i < len(shelves)
+            else None
+            for i in range(slots)
+        ]
         details = [shelf_detail(shelves[i], currency) if i < len(shelves) else "" for i in range(slots)]
         return [gr.Tabs(selected=0), *tabs, *galleries, *details, boxes_html(data), *photo]
+
     return show_products
 
 
@@ -130,6 +177,7 @@ def _detail_for(slot: int, starting: StartingEngine):
         if slot >= len(shelves) or evt.index >= len(shelves[slot][1]):
             return ""
         return product_detail(shelves[slot][1][evt.index], evt.index, index.manifest.currency)
+
     return detail
 
 
@@ -150,17 +198,22 @@ def _choose_object(data: dict | None, image, evt: gr.SelectData):
 def _remembered(search):
     """`search` answering the same request twice in a row (an upload searched it, then the button was
     pressed) from the last answer; `last` is the page's (request, answer)."""
+
     def again(last, *request):
         asked = json.dumps(request, sort_keys=True, default=str)
         if last is not None and last[0] == asked:
             return (*last[1], last)
         answer = search(*request)
         return (*answer, (asked, answer))
+
     return again
 
 
 def _check_region(box: str) -> None:
-    """"Search this region" needs a region: never the whole photo in its place."""
+    """ "Search this region" needs a region: never the whole photo in its place."""
     if not (box or "").strip():
-        raise gr.Error("Choose a region first: click two corners of it in the photo above, or click an object "
-                       "found.", title="No region chosen", print_exception=False)
+        raise gr.Error(
+            "Choose a region first: click two corners of it in the photo above, or click an object found.",
+            title="No region chosen",
+            print_exception=False,
+        )

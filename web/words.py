@@ -22,8 +22,10 @@ def catalog_headline(index) -> str:
     source = index.manifest.source
     products = index.table.distinct_products
     credit = f" ({source.credit})" if source.credit else ""  # the operator's Markdown, from the settings
-    return (f"Find each piece of furniture in your photo among **{products:,} products of {md(source.title)}**"
-            f"{credit}: upload a photo, try an example, or search by words.")
+    return (
+        f"Find each piece of furniture in your photo among **{products:,} products of {md(source.title)}**"
+        f"{credit}: upload a photo, try an example, or search by words."
+    )
 
 
 def words_example(products: list[Product]) -> str:
@@ -40,22 +42,28 @@ def not_ready_text(starting: StartingEngine) -> str:
     if starting.error:
         return f"Search is unavailable: {starting.error}"
     if starting.total:
-        return (f"Still indexing the catalog, {starting.share:.0%} done ({starting.done:,} of {starting.total:,} "
-                f"products). Search opens when it is done; try again in a minute.")
+        return (
+            f"Still indexing the catalog, {starting.share:.0%} done ({starting.done:,} of {starting.total:,} "
+            f"products). Search opens when it is done; try again in a minute."
+        )
     return "Still starting: reading the catalog and loading the models. Try again in a minute."
 
 
 def photo_status(result) -> str:
     if result.whole_image:
-        text = ("**No furniture or home goods recognised, so the whole photo was searched.** "
-                "Lower the detection confidence to find more objects.")
+        text = (
+            "**No furniture or home goods recognised, so the whole photo was searched.** "
+            "Lower the detection confidence to find more objects."
+        )
     elif result.objects[0].label == SELECTION:
         text = "**Your region was searched.**"
     else:
         n = sum(o.label != WHOLE_PHOTO for o in result.objects)
         whole = " (and the whole photo)" if n < len(result.objects) else ""
-        text = (f"**Found {n} object{'s' if n != 1 else ''}{whole}.** Click a box in the photo, or a tab below, "
-                "to see its matches.")
+        text = (
+            f"**Found {n} object{'s' if n != 1 else ''}{whole}.** Click a box in the photo, or a tab below, "
+            "to see its matches."
+        )
     far = sum(o.close_match is False for o in result.objects)
     if far and far == len(result.objects):
         text += " **The catalog has nothing close to this:** the products below are the nearest it has, not matches."
@@ -67,8 +75,11 @@ def photo_status(result) -> str:
 def text_status(result) -> str:
     """What a search by words found, in a sentence."""
     found = len(result.products)
-    status = (f"**{found} product{'s' if found != 1 else ''} for “{md(result.words)}”.**" if found else
-              f"**No product of the catalog matches “{md(result.words)}”.** Try other words, or a photo.")
+    status = (
+        f"**{found} product{'s' if found != 1 else ''} for “{md(result.words)}”.**"
+        if found
+        else f"**No product of the catalog matches “{md(result.words)}”.** Try other words, or a photo."
+    )
     if found and result.unknown_words:
         unknown = " or ".join(f"“{md(w)}”" for w in result.unknown_words)
         status += f" Nothing in the catalog mentions {unknown}: these match the other words."
@@ -121,9 +132,12 @@ def caption(product: dict, currency: str | None) -> str:
 
 def product_detail(product: dict, rank: int, currency: str | None) -> str:
     name = md(product["name"] or product["category"] or f"#{product['id']}")
-    parts = [f"**{rank + 1}. {name}**", md(product["category"]) if product["name"] else None,
-             md(price_text(product["price"], currency)),
-             f"[Open the product page ↗]({md_url(product['link'])})" if product["link"] else None]
+    parts = [
+        f"**{rank + 1}. {name}**",
+        md(product["category"]) if product["name"] else None,
+        md(price_text(product["price"], currency)),
+        f"[Open the product page ↗]({md_url(product['link'])})" if product["link"] else None,
+    ]
     return " · ".join(p for p in parts if p)
 
 

@@ -22,8 +22,9 @@ from index.vectors.recall import commit_measured
 from models.adaptation import Adaptation, AdaptationError
 
 
-def write_adapted(index: CatalogIndex, adaptation: Adaptation, info: AdaptationInfo,
-                  out_dir: str | Path | None = None) -> Path:
+def write_adapted(
+    index: CatalogIndex, adaptation: Adaptation, info: AdaptationInfo, out_dir: str | Path | None = None
+) -> Path:
     """A new live version of `out_dir` (default: `index`'s own directory): `index`'s products, their
     vectors mapped by `adaptation`, which is stored with them. Written beside the live version and
     made live atomically, as a build."""
@@ -39,15 +40,24 @@ def write_adapted(index: CatalogIndex, adaptation: Adaptation, info: AdaptationI
         spec = commit_measured(vectors, version.folder)
         save_file({"mean": adaptation.mean, "matrix": adaptation.matrix}, str(version.folder / info.file))
         ids = index.table.products.column("id").to_pylist()
-        return version.commit(replace(index.manifest, vectors=spec, calibration=calibrate(vectors, ids),
-                                      adaptation=info, checksums={}, format=FORMAT_VERSION))
+        return version.commit(
+            replace(
+                index.manifest,
+                vectors=spec,
+                calibration=calibrate(vectors, ids),
+                adaptation=info,
+                checksums={},
+                format=FORMAT_VERSION,
+            )
+        )
 
 
 def refuse_adapted(index: CatalogIndex) -> None:
     """Refuse to adapt an index adapted already: its map was learnt on the frozen encoder's vectors."""
     if index.manifest.adaptation is not None:
-        raise AdaptationError(f"The index at {index.path} is adapted already; rebuild it (python -m index build) "
-                              f"to adapt it anew.")
+        raise AdaptationError(
+            f"The index at {index.path} is adapted already; rebuild it (python -m index build) to adapt it anew."
+        )
 
 
 def _link_tree(source: Path, target: Path) -> None:

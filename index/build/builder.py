@@ -93,11 +93,19 @@ class Embedded:
         return None
 
 
-def build_index(catalog: Catalog, encoder, out_dir: str | Path, batch_size: int = CatalogSettings.batch_size,
-                progress: bool = True, rules: KindRules | None = None, images: ImageReader | None = None,
-                on_progress: Callable[[int, int], None] | None = None,
-                vector_index: str | VectorSpec = CatalogSettings.vector_index,
-                embedded: Embedded | None = None, thumbnails: str = CatalogSettings.thumbnails) -> BuildReport:
+def build_index(
+    catalog: Catalog,
+    encoder,
+    out_dir: str | Path,
+    batch_size: int = CatalogSettings.batch_size,
+    progress: bool = True,
+    rules: KindRules | None = None,
+    images: ImageReader | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    vector_index: str | VectorSpec = CatalogSettings.vector_index,
+    embedded: Embedded | None = None,
+    thumbnails: str = CatalogSettings.thumbnails,
+) -> BuildReport:
     """Embed `catalog` with `encoder` into a new version of `out_dir`, each product's kind worked out
     by `rules` (default: the built-in ones), its images read by `images` (default: web links fetched
     into the user cache); raises `BuildError` if nothing was readable. `progress`: a bar in the log;
@@ -111,42 +119,57 @@ def build_index(catalog: Catalog, encoder, out_dir: str | Path, batch_size: int 
     with VersionWriter(out_dir) as version, nullcontext(images) if images else ImageReader() as reader:
         spec = vector_index if isinstance(vector_index, VectorSpec) else spec_for(len(catalog), vector_index)
         vectors = new_backend(spec, encoder.dim)
-        products, skipped, borders, digests, reused = _embed(catalog, encoder, vectors, version.folder, batch_size,
-                                                             progress, reader, on_progress, embedded,
-                                                             thumbnails == "link")
+        embedding = _Embedding(encoder, vectors, version.folder, reader, embedded, links=thumbnails == "link")
+        embedding.run(catalog, batch_size, progress, on_progress)
+        products, skipped, reused = embedding.products, embedding.skipped, embedding.reused
         if not products:
-            raise BuildError(f"None of the {len(catalog)} catalog images could be read "
-                             f"(first error: {skipped[0][2] if skipped else 'none'}); no index was written.")
+            raise BuildError(
+                f"None of the {len(catalog)} catalog images could be read "
+                f"(first error: {skipped[0][2] if skipped else 'none'}); no index was written."
+            )
         write_table(version.folder, products, ProductKinds.of_categories([p.category for p in products], rules))
-        write_photos(version.folder, digests, borders)
+        write_photos(version.folder, embedding.digests, embedding.borders)
         ids = frozenset(p.id for p in products)
-        same = embedded.same_as(version.folder, digests) if embedded and reused == len(products) else None
+        same = embedded.same_as(version.folder, embedding.digests) if embedded and reused == len(products) else None
         if same:
             return BuildReport(same, len(products), skipped, time.perf_counter() - start, reused, ids, changed=False)
         spec = commit_measured(vectors, version.folder)
         adaptation = embedded.adaptation(version.folder) if embedded else None
-        path = version.commit(Manifest(
-            encoder=encoder.describe(), probe=tuple(round(float(x), 6) for x in encoder.probe()),
-            source=catalog.source, columns=catalog.columns, currency=catalog.currency, created=created,
-            text_columns=catalog.text_columns, versions=package_versions(), skipped=len(skipped),
-            products=len(products), calibration=calibrate(vectors, [p.id for p in products]),
-            vectors=spec, kind_rules=rules.sha256, adaptation=adaptation,
-            # Query crops are padded with this, so that they look like the catalog's photos.
-            background=tuple(round(v) for v in np.median(borders, axis=0))))
+        path = version.commit(_manifest(catalog, encoder, embedding, vectors, spec, rules, adaptation, created))
     for product_id, _, detail in skipped:
         log.warning("skipped %s: %s", product_id, detail)
     return BuildReport(path, len(products), skipped, time.perf_counter() - start, reused, ids)
 
 
-def _embed(catalog: Catalog, encoder, vectors: VectorBackend, folder: Path, batch_size: int, progress: bool,
-           reader: ImageReader, on_progress, embedded: Embedded | None, links: bool):
-    """Every readable catalog image embedded into `vectors` and its thumbnail saved into `folder`/images:
-    the products by row, the (product id, reason, detail) of each unreadable image, the photos' borders,
-    their digests, and how many of them were taken over from `embedded`. With `links`, a photo that is a
-    web link keeps the link as its thumbnail."""
-    embedding = _Embedding(encoder, vectors, folder, reader, embedded, links)
-    embedding.run(catalog, batch_size, progress, on_progress)
-    return embedding.products, embedding.skipped, embedding.borders, embedding.digests, embedding.reused
+def _manifest(
+    catalog: Catalog,
+    encoder,
+    embedding: _Embedding,
+    vectors: VectorBackend,
+    spec: VectorSpec,
+    rules: KindRules,
+    adaptation: AdaptationInfo | None,
+    created: str,
+) -> Manifest:
+    products = embedding.products
+    return Manifest(
+        encoder=encoder.describe(),
+        probe=tuple(round(float(x), 6) for x in encoder.probe()),
+        source=catalog.source,
+        columns=catalog.columns,
+        currency=catalog.currency,
+        created=created,
+        text_columns=catalog.text_columns,
+        versions=package_versions(),
+        skipped=len(embedding.skipped),
+        products=len(products),
+        calibration=calibrate(vectors, [p.id for p in products]),
+        vectors=spec,
+        kind_rules=rules.sha256,
+        adaptation=adaptation,
+        # Query crops are padded with this, so that they look like the catalog's photos.
+        background=tuple(round(float(v)) for v in np.median(embedding.borders, axis=0)),
+    )
 
 
 @dataclass
@@ -163,11 +186,23 @@ class _Readied:
 
 
 class _Embedding:
-    """The model is the cost: while it embeds one batch, a thread readies the next (fetches, decodes,
+    """Every readable catalog image embedded into `vectors` and its thumbnail saved into `folder`/images: the
+    products by row, the (product id, reason, detail) of each unreadable image, the photos' borders, their
+    digests, and how many of them were taken over from `embedded`. With `links`, a photo that is a web link
+    keeps the link as its thumbnail.
+
+    The model is the cost: while it embeds one batch, a thread readies the next (fetches, decodes,
     prepares it for the model, saves its thumbnails), so that the model never waits for them."""
 
-    def __init__(self, encoder, vectors: VectorBackend, folder: Path, reader: ImageReader,
-                 embedded: Embedded | None, links: bool):
+    def __init__(
+        self,
+        encoder,
+        vectors: VectorBackend,
+        folder: Path,
+        reader: ImageReader,
+        embedded: Embedded | None,
+        links: bool,
+    ):
         self.encoder, self.vectors, self.folder, self.reader = encoder, vectors, folder, reader
         self.embedded, self.links = embedded, links
         self.products: list[Product] = []
@@ -188,8 +223,9 @@ class _Embedding:
             while (readied := coming.result()).items:
                 coming = ahead.submit(self._ready_next, items, batch_size)
                 if readied.new_rows:
-                    self.vectors.add(self.encoder.embed_prepared(readied.prepared),
-                                     np.array(readied.new_rows, np.int64))
+                    self.vectors.add(
+                        self.encoder.embed_prepared(readied.prepared), np.array(readied.new_rows, np.int64)
+                    )
                 if readied.taken:
                     self.vectors.add(readied.old_vectors, np.array(readied.taken, np.int64))
                     self.reused += len(readied.taken)
@@ -219,9 +255,17 @@ class _Embedding:
             return
         row = self.readied + len(readied.kept)
         linked = self.links and is_url(item.image)
-        product = Product(row=row, id=item.id, name=item.name, category=item.category, price=item.price,
-                          link=item.link, image=item.image if linked else f"images/{row}.jpg",
-                          popularity=item.popularity, attributes=item.attributes)
+        product = Product(
+            row=row,
+            id=item.id,
+            name=item.name,
+            category=item.category,
+            price=item.price,
+            link=item.link,
+            image=item.image if linked else f"images/{row}.jpg",
+            popularity=item.popularity,
+            attributes=item.attributes,
+        )
         readied.kept.append(product)
         self.digests.append(found or bytes(DIGEST_BYTES))
         if old is None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from core.defaults import DEFAULT_CATALOG, DEFAULT_ENCODER
 from core.protocols import ImageEncoder
-from core.settings import DEFAULT_CATALOG, DEFAULT_ENCODER, CatalogSettings, ModelSettings
+from core.settings import CatalogSettings, ModelSettings
 from index.catalog.open import open_catalog
 from index.catalog.source import ColumnMap, Reading
 from index.catalog_index import CatalogIndex
@@ -26,8 +27,9 @@ from .hub import download, hub_index
 log = logging.getLogger(__name__)
 
 
-def ensure_index(settings: CatalogSettings, models: ModelSettings, *, build: bool = False,
-                 progress: bool = True, on_progress=None) -> tuple[CatalogIndex, ImageEncoder]:
+def ensure_index(
+    settings: CatalogSettings, models: ModelSettings, *, build: bool = False, progress: bool = True, on_progress=None
+) -> tuple[CatalogIndex, ImageEncoder]:
     """The index in `settings.index_dir` and the encoder to query it with (`models.encoder`, by default
     the one it was built with; adapted as the index is, `CatalogIndex.query_encoder`).
 
@@ -46,22 +48,37 @@ def ensure_index(settings: CatalogSettings, models: ModelSettings, *, build: boo
     reason, encoder = _reason_to_build(settings, models, directory) if build and not hub else (None, None)
     if reason:
         log.info("Building the index in %s: %s.", directory, reason)
-        catalog = open_catalog(settings.source, ColumnMap(text=settings.text_column_list),
-                               Reading.from_settings(settings))
+        catalog = open_catalog(
+            settings.source, ColumnMap(text=settings.text_column_list), Reading.from_settings(settings)
+        )
         encoder = encoder or encoder_for(models.encoder or DEFAULT_ENCODER, models)
-        log.info("Embedding %d catalog images of %s with %s (done once; later starts reuse the index).",
-                 len(catalog), settings.source, encoder.name)
-        report = build_index(catalog, encoder, directory, batch_size=settings.batch_size, progress=progress,
-                             rules=load_kind_rules(settings.kind_rules), on_progress=on_progress,
-                             vector_index=settings.vectors, thumbnails=settings.thumbnails)
+        log.info(
+            "Embedding %d catalog images of %s with %s (done once; later starts reuse the index).",
+            len(catalog),
+            settings.source,
+            encoder.name,
+        )
+        report = build_index(
+            catalog,
+            encoder,
+            directory,
+            batch_size=settings.batch_size,
+            progress=progress,
+            rules=load_kind_rules(settings.kind_rules),
+            on_progress=on_progress,
+            vector_index=settings.vectors,
+            thumbnails=settings.thumbnails,
+        )
         log.info("%s", report.summary())
     if encoder is None:
         name = models.encoder or read_live_manifest(directory).encoder.name
         encoder = encoder_for(name, models)
     index = CatalogIndex.load(directory, encoder)
     if _other_rules(settings, index.manifest):
-        raise IndexMismatchError(f"The index at {directory} was built with other kind rules than "
-                                 f"{settings.kind_rules}; rebuild it with them (python -m index build).")
+        raise IndexMismatchError(
+            f"The index at {directory} was built with other kind rules than "
+            f"{settings.kind_rules}; rebuild it with them (python -m index build)."
+        )
     return index, index.query_encoder(encoder)
 
 
@@ -84,8 +101,10 @@ def _settings_reason(settings: CatalogSettings, models: ModelSettings, directory
     if settings.source != DEFAULT_CATALOG and not manifest.source.is_named_by(settings.source):
         return f"it was built from {manifest.source.describe()}, not {settings.source}"
     if manifest.source.is_named_by(settings.source) and (settings.catalog_limit or None) != manifest.source.limit:
-        return (f"it was built with a cap of {manifest.source.limit or 'no'} products, not "
-                f"{settings.catalog_limit or 'none'}")
+        return (
+            f"it was built with a cap of {manifest.source.limit or 'no'} products, not "
+            f"{settings.catalog_limit or 'none'}"
+        )
     if models.encoder and _normalise(models.encoder) != _normalise(built_with):
         return f"it was built with the encoder {built_with}, not {models.encoder}"
     if _other_rules(settings, manifest):
@@ -93,8 +112,9 @@ def _settings_reason(settings: CatalogSettings, models: ModelSettings, directory
     return None
 
 
-def _reason_to_build(settings: CatalogSettings, models: ModelSettings,
-                     directory: Path) -> tuple[str | None, Encoder | None]:
+def _reason_to_build(
+    settings: CatalogSettings, models: ModelSettings, directory: Path
+) -> tuple[str | None, Encoder | None]:
     """Why the index must be built, if it must; and the encoder, where one was loaded to tell."""
     reason = _settings_reason(settings, models, directory)
     if reason:
@@ -106,8 +126,13 @@ def _reason_to_build(settings: CatalogSettings, models: ModelSettings,
         manifest.check_encoder(encoder, directory)
     except IndexMismatchError:
         return f"it was built with other weights of the encoder {encoder.name}", encoder
-    log.info("Serving the index in %s (%s, encoder %s, %s products).",
-             directory, manifest.source.describe(), built_with, manifest.products)
+    log.info(
+        "Serving the index in %s (%s, encoder %s, %s products).",
+        directory,
+        manifest.source.describe(),
+        built_with,
+        manifest.products,
+    )
     return None, encoder
 
 

@@ -36,10 +36,11 @@ def hub_index(location: str) -> HubIndex | None:
     """The Hub index `location` names (`hf://datasets/OWNER/NAME[@REVISION]`), or None for a folder."""
     if not location.startswith(SCHEME):
         return None
-    repo, _, revision = location[len(SCHEME):].partition("@")
+    repo, _, revision = location[len(SCHEME) :].partition("@")
     if not REPO.fullmatch(repo) or location.endswith("@"):
-        raise IndexNotFoundError(f"{location!r} is not a Hub index; write hf://datasets/OWNER/NAME or "
-                                 f"hf://datasets/OWNER/NAME@REVISION.")
+        raise IndexNotFoundError(
+            f"{location!r} is not a Hub index; write hf://datasets/OWNER/NAME or hf://datasets/OWNER/NAME@REVISION."
+        )
     return HubIndex(repo, revision or None)
 
 
@@ -55,7 +56,8 @@ def download(index: HubIndex) -> Path:
         raise IndexNotFoundError(
             f"The index {index} is not in the local Hub cache at revision {index.revision or 'main'} and the Hub "
             f"cannot be reached ({type(exc).__name__}). Download it once with network, or point "
-            f"LOOKALIKE_INDEX_DIR at a folder.") from exc
+            f"LOOKALIKE_INDEX_DIR at a folder."
+        ) from exc
     except HfHubHTTPError as exc:
         raise IndexNotFoundError(f"Could not get the index {index} from the Hub: {exc}") from exc
 
@@ -82,17 +84,23 @@ def push(directory: str | Path, repo: str, license: str, *, private: bool = Fals
     with tempfile.TemporaryDirectory() as tmp:
         staged = stage(directory, Path(tmp) / "index", license)
         api.create_repo(repo, repo_type="dataset", private=private, exist_ok=True)
-        commit = api.upload_folder(repo_id=repo, repo_type="dataset", folder_path=staged,
-                                   commit_message=f"Lookalike index {live_version(directory).name}",
-                                   delete_patterns=["v-*/**", "CURRENT"])  # earlier versions go
+        commit = api.upload_folder(
+            repo_id=repo,
+            repo_type="dataset",
+            folder_path=staged,
+            commit_message=f"Lookalike index {live_version(directory).name}",
+            delete_patterns=["v-*/**", "CURRENT"],
+        )  # earlier versions go
     return commit.oid
 
 
 def card(manifest: Manifest, license: str) -> str:
     source = manifest.source
     built_from = source.describe() + (f" (revision {source.revision})" if source.revision else "")
-    reading = [f"configuration {source.config}" if source.config else "",
-               f"rows where {source.kept}" if source.kept else ""]
+    reading = [
+        f"configuration {source.config}" if source.config else "",
+        f"rows where {source.kept}" if source.kept else "",
+    ]
     reading_text = "; ".join(r for r in reading if r)
     return f"""---
 license: {license}

@@ -47,8 +47,9 @@ class RayError(LookalikeError):
     """Ray is missing, or the catalog cannot be embedded on it."""
 
 
-def build_on_ray(catalog: Catalog, encoder, out_dir: str | Path, *, address: str, shards: str | None = None,
-                 **build_options) -> BuildReport:
+def build_on_ray(
+    catalog: Catalog, encoder, out_dir: str | Path, *, address: str, shards: str | None = None, **build_options
+) -> BuildReport:
     """`index.build.builder.build_index` with the photos embedded on the Ray cluster at `address` ("local": one
     started here; "auto": the one this machine is part of; "ray://host:10001": through Ray Client) into
     shards under `shards` (default: ray-shards in the index directory; on a cluster of several machines,
@@ -64,16 +65,25 @@ def build_on_ray(catalog: Catalog, encoder, out_dir: str | Path, *, address: str
         embedded.remove()
     here = report.products - report.reused
     if here:
-        log.warning("Took %d photos from the Ray shards; embedded %d here, which the shards lacked (a lost shard, or "
-                    "--ray-shards not on storage every node writes to).", report.reused, here)
+        log.warning(
+            "Took %d photos from the Ray shards; embedded %d here, which the shards lacked (a lost shard, or "
+            "--ray-shards not on storage every node writes to).",
+            report.reused,
+            here,
+        )
     else:
         log.info("Took all %d photos from the Ray shards.", report.reused)
     return report
 
 
-def embed_on_ray(catalog: Catalog, encoder, folder: str, address: str = "local",
-                 batch_size: int = CatalogSettings.batch_size,
-                 shard_rows: int = SHARD_ROWS) -> Shards:
+def embed_on_ray(
+    catalog: Catalog,
+    encoder,
+    folder: str,
+    address: str = "local",
+    batch_size: int = CatalogSettings.batch_size,
+    shard_rows: int = SHARD_ROWS,
+) -> Shards:
     """Every photo of `catalog` held in its parquet files (or in local files) embedded by `encoder` (loaded
     by name on each actor) on Ray, into parquet shards in `folder`; uses the Ray this process is connected to,
     if any, else connects to `address` (see `build_on_ray`) for the run."""
@@ -82,29 +92,8 @@ def embed_on_ray(catalog: Catalog, encoder, folder: str, address: str = "local",
     started = not ray.is_initialized()
     try:
         if started:
-            if address == "local":
-                ray.init(include_dashboard=False)
-            else:  # the nodes have the dependencies installed; the project's code goes with the job
-                root = Path(__file__).resolve().parent.parent
-                ray.init(address=address, runtime_env={"py_modules": [str(root / p) for p in PACKAGES]})
-        start = time.perf_counter()
-        resources = ray.cluster_resources()
-        gpus, cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 1))
-        threads = 1 if gpus else max(1, min(CPUS_PER_ACTOR, cpus - 1))
-        actors = gpus or max(1, (cpus - 1) // threads)  # on CPUs, one left to read and write with
-        dataset = source.dataset(ray, blocks=BLOCKS_PER_ACTOR * actors, batch_size=batch_size)
-        dataset.map_batches(
-            _Embedder, batch_size=batch_size, batch_format="pyarrow", concurrency=actors,
-            num_gpus=1 if gpus else 0, num_cpus=1 if gpus else threads,
-            fn_constructor_kwargs={"encoder": encoder.name, "device": "cuda" if gpus else "cpu", "threads": threads,
-                                   "precision": encoder.precision, "runtime": encoder.runtime,
-                                   "probe": np.asarray(encoder.probe()), "ids": source.ids,
-                                   "columns": source.columns}).write_parquet(folder, max_rows_per_file=shard_rows,
-                                                                             row_group_size=min(GROUP_ROWS, shard_rows))
-        plural = "s" * (actors > 1)
-        log.info("Embedded the catalog's photos on Ray (%d %s) in %.1f s.", actors,
-                 f"GPU actor{plural}" if gpus else f"CPU actor{plural} of {threads} thread{'s' * (threads > 1)}",
-                 time.perf_counter() - start)
+            _connect(ray, address)
+        _embed_shards(ray, source, encoder, folder, batch_size, shard_rows)
     except (ray.exceptions.RayError, ConnectionError) as exc:  # a worker's error comes back wrapped, with its trace
         raise RayError(f"Embedding on Ray ({address}) failed: {_last_line(exc)}") from exc
     finally:
@@ -112,11 +101,57 @@ def embed_on_ray(catalog: Catalog, encoder, folder: str, address: str = "local",
             ray.shutdown()
     shards = Shards(folder)
     if not shards.keys:
-        log.warning("Found no embeddings in %s: every photo is embedded here. On a cluster of several machines, "
-                    "--ray-shards must be storage every node writes to and this machine reads.", folder)
+        log.warning(
+            "Found no embeddings in %s: every photo is embedded here. On a cluster of several machines, "
+            "--ray-shards must be storage every node writes to and this machine reads.",
+            folder,
+        )
     elif shards.dim != encoder.dim:
         raise RayError(f"The shards in {folder} hold {shards.dim}-d vectors; the encoder makes {encoder.dim}-d ones.")
     return shards
+
+
+def _connect(ray, address: str) -> None:
+    if address == "local":
+        ray.init(include_dashboard=False)
+    else:  # the nodes have the dependencies installed; the project's code goes with the job
+        root = Path(__file__).resolve().parents[2]
+        ray.init(address=address, runtime_env={"py_modules": [str(root / p) for p in PACKAGES]})
+
+
+def _embed_shards(ray, source: _Source, encoder, folder: str, batch_size: int, shard_rows: int) -> None:
+    """The catalog's photos embedded by actors sized to the cluster (one a GPU, or a few CPU threads each)."""
+    start = time.perf_counter()
+    resources = ray.cluster_resources()
+    gpus, cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 1))
+    threads = 1 if gpus else max(1, min(CPUS_PER_ACTOR, cpus - 1))
+    actors = gpus or max(1, (cpus - 1) // threads)  # on CPUs, one left to read and write with
+    dataset = source.dataset(ray, blocks=BLOCKS_PER_ACTOR * actors, batch_size=batch_size)
+    dataset.map_batches(
+        _Embedder,
+        batch_size=batch_size,
+        batch_format="pyarrow",
+        concurrency=actors,
+        num_gpus=1 if gpus else 0,
+        num_cpus=1 if gpus else threads,
+        fn_constructor_kwargs={
+            "encoder": encoder.name,
+            "device": "cuda" if gpus else "cpu",
+            "threads": threads,
+            "precision": encoder.precision,
+            "runtime": encoder.runtime,
+            "probe": np.asarray(encoder.probe()),
+            "ids": source.ids,
+            "columns": source.columns,
+        },
+    ).write_parquet(folder, max_rows_per_file=shard_rows, row_group_size=min(GROUP_ROWS, shard_rows))
+    plural = "s" * (actors > 1)
+    log.info(
+        "Embedded the catalog's photos on Ray (%d %s) in %.1f s.",
+        actors,
+        f"GPU actor{plural}" if gpus else f"CPU actor{plural} of {threads} thread{'s' * (threads > 1)}",
+        time.perf_counter() - start,
+    )
 
 
 class Shards(Embedded):
@@ -176,8 +211,13 @@ class _Source:
     """What Ray reads of a catalog: its parquet files (the id and image columns, and the ids of the products
     the build takes, since filters and a cap leave rows out), or its photos' local files by product id."""
 
-    def __init__(self, files: list[str] | None = None, columns: tuple[str, str] = ("id", "image"),
-                 ids: frozenset[str] | None = None, photos: list[dict] | None = None):
+    def __init__(
+        self,
+        files: list[str] | None = None,
+        columns: tuple[str, str] = ("id", "image"),
+        ids: frozenset[str] | None = None,
+        photos: list[dict] | None = None,
+    ):
         self.files, self.columns, self.ids, self.photos = files, columns, ids, photos
 
     @classmethod
@@ -192,12 +232,17 @@ class _Source:
         if stored:
             if catalog.columns["id"] is None:
                 raise RayError("A catalog embedded on Ray needs an id column; name it with --id-column.")
-            return cls(files=list(next(iter(stored))), columns=(catalog.columns["id"], catalog.columns["image"]),
-                       ids=frozenset(ids))
+            return cls(
+                files=list(next(iter(stored))),
+                columns=(catalog.columns["id"], catalog.columns["image"]),
+                ids=frozenset(ids),
+            )
         if photos:
             return cls(photos=photos)
-        raise RayError("Ray embeds photos stored in the catalog's own parquet files, or in local files (on storage "
-                       "every node reads); this catalog's photos are neither (web links, or stored by id elsewhere).")
+        raise RayError(
+            "Ray embeds photos stored in the catalog's own parquet files, or in local files (on storage "
+            "every node reads); this catalog's photos are neither (web links, or stored by id elsewhere)."
+        )
 
     def dataset(self, ray, blocks: int, batch_size: int):
         if self.photos is not None:
@@ -211,16 +256,29 @@ class _Source:
             fs = fsspec.core.url_to_fs(files[0])[0]
             files, filesystem = [fsspec.core.url_to_fs(f)[1] for f in files], PyFileSystem(FSSpecHandler(fs))
         # Blocks by count, not by size (Ray's default): a few hundred MB of photos would be one block, one actor's.
-        return ray.data.read_parquet(files, filesystem=filesystem, columns=list(dict.fromkeys(self.columns)),
-                                     override_num_blocks=max(len(files), blocks))
+        return ray.data.read_parquet(
+            files,
+            filesystem=filesystem,
+            columns=list(dict.fromkeys(self.columns)),
+            override_num_blocks=max(len(files), blocks),
+        )
 
 
 class _Embedder:
     """A Ray actor: batches of (id, image) rows -> shard rows; a photo that cannot be read is left out
     (the build reads it again, and reports it)."""
 
-    def __init__(self, encoder: str, device: str, threads: int, precision: str, runtime: str, probe: np.ndarray,
-                 ids: frozenset[str] | None, columns: tuple[str, str]):
+    def __init__(
+        self,
+        encoder: str,
+        device: str,
+        threads: int,
+        precision: str,
+        runtime: str,
+        probe: np.ndarray,
+        ids: frozenset[str] | None,
+        columns: tuple[str, str],
+    ):
         import torch
 
         from models.encoder import load_encoder
@@ -229,8 +287,10 @@ class _Embedder:
         self.encoder = load_encoder(encoder, device=device, precision=precision, runtime=runtime)
         found = self.encoder.probe()
         if found.shape != probe.shape or not np.allclose(found, probe, atol=PROBE_TOLERANCE):
-            raise RayError(f"The encoder {encoder!r} on {socket.gethostname()} is not the one the build uses "
-                           f"(another embedding of the probe image): install the same model on every node.")
+            raise RayError(
+                f"The encoder {encoder!r} on {socket.gethostname()} is not the one the build uses "
+                f"(another embedding of the probe image): install the same model on every node."
+            )
         self.ids, self.columns = ids, columns
 
     def __call__(self, batch):
@@ -255,11 +315,15 @@ class _Embedder:
             save_thumbnail(image, buffer)  # as the build saves its thumbnails
             thumbnails.append(buffer.getvalue())
         borders = np.array([border_colour(image) for image in images], np.float64).reshape(-1, 3)
-        return pa.table({
-            "id": pa.array(ids, pa.string()), "sha256": pa.array(digests, pa.binary(DIGEST_BYTES)),
-            "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel(), pa.float32()), vectors.shape[1]),
-            "border": pa.FixedSizeListArray.from_arrays(pa.array(borders.ravel(), pa.float64()), 3),
-            "thumbnail": pa.array(thumbnails, pa.binary())})
+        return pa.table(
+            {
+                "id": pa.array(ids, pa.string()),
+                "sha256": pa.array(digests, pa.binary(DIGEST_BYTES)),
+                "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel(), pa.float32()), vectors.shape[1]),
+                "border": pa.FixedSizeListArray.from_arrays(pa.array(borders.ravel(), pa.float64()), 3),
+                "thumbnail": pa.array(thumbnails, pa.binary()),
+            }
+        )
 
 
 def _rows_of(column, dtype) -> np.ndarray:

@@ -48,13 +48,22 @@ class UpdateReport:
         build = self.build
         if not build.changed:
             return f"The index in {build.path.parent} is up to date: {build.products} products, nothing changed."
-        return (f"Updated the index in {build.path.parent} in {build.seconds:.1f} s: {build.products} products "
-                f"({self.added} added, {self.removed} removed); {build.reused} photos kept, "
-                f"{build.products - build.reused} embedded{build.skipped_summary()}.")
+        return (
+            f"Updated the index in {build.path.parent} in {build.seconds:.1f} s: {build.products} products "
+            f"({self.added} added, {self.removed} removed); {build.reused} photos kept, "
+            f"{build.products - build.reused} embedded{build.skipped_summary()}."
+        )
 
 
-def update_index(catalog: Catalog, encoder, directory: str | Path, *, vector_index: str | None = None,
-                 thumbnails: str | None = None, **build_options) -> UpdateReport:
+def update_index(
+    catalog: Catalog,
+    encoder,
+    directory: str | Path,
+    *,
+    vector_index: str | None = None,
+    thumbnails: str | None = None,
+    **build_options,
+) -> UpdateReport:
     """Update the index in `directory` to `catalog`, embedding with `encoder` (the one it was built with,
     checked) what it does not hold; web images are fetched anew, so that a photo changed at its link is
     seen. `vector_index`, `thumbnails`: as a build's, or None to keep the live version's. The other options
@@ -63,16 +72,26 @@ def update_index(catalog: Catalog, encoder, directory: str | Path, *, vector_ind
     photos = read_photos(previous.path, len(previous))
     embedded = LiveVersion(previous, *(photos or (np.zeros((0, DIGEST_BYTES), np.uint8), np.zeros((0, 3)))))
     if photos is None:
-        log.warning("The index in %s was built before photos' digests were kept: every photo is embedded again.",
-                    directory)
+        log.warning(
+            "The index in %s was built before photos' digests were kept: every photo is embedded again.", directory
+        )
     spec = previous.manifest.vectors if vector_index is None else spec_for(len(catalog), vector_index)
     if thumbnails is None:
-        thumbnails = "link" if any(is_url(image) for image in previous.table.products.column("image").to_pylist()) \
-            else "copy"
+        thumbnails = (
+            "link" if any(is_url(image) for image in previous.table.products.column("image").to_pylist()) else "copy"
+        )
     given = build_options.pop("images", None)
     with nullcontext(given) if given else ImageReader(ImageFetcher(cache_root() / "images", refresh=True)) as reader:
-        report = build_index(catalog, previous.query_encoder(encoder), directory, vector_index=spec, images=reader,
-                             embedded=embedded, thumbnails=thumbnails, **build_options)
+        report = build_index(
+            catalog,
+            previous.query_encoder(encoder),
+            directory,
+            vector_index=spec,
+            images=reader,
+            embedded=embedded,
+            thumbnails=thumbnails,
+            **build_options,
+        )
     return UpdateReport(report, frozenset(previous.table.ids))
 
 
@@ -81,8 +100,11 @@ class LiveVersion(Embedded):
     files (hard-linked into the new version)."""
 
     def __init__(self, index: CatalogIndex, digests: np.ndarray, borders: np.ndarray):
-        keys = {(product_id, d.tobytes()): row for row, (product_id, d) in enumerate(zip(index.table.ids, digests))
-                if d.any()}
+        keys = {
+            (product_id, d.tobytes()): row
+            for row, (product_id, d) in enumerate(zip(index.table.ids, digests))
+            if d.any()
+        }
         super().__init__(keys, borders)
         self.index, self.digests = index, digests
 
@@ -95,7 +117,8 @@ class LiveVersion(Embedded):
     def same_as(self, folder: Path, digests: list[bytes]) -> Path | None:
         held = self.index.manifest.checksums
         same = b"".join(digests) == self.digests.tobytes() and all(
-            held.get(name) == file_sha256(folder / name) for name in TABLE_FILES)
+            held.get(name) == file_sha256(folder / name) for name in TABLE_FILES
+        )
         return self.index.path if same else None
 
     def adaptation(self, folder: Path) -> AdaptationInfo | None:

@@ -54,12 +54,22 @@ class Catalog:
     each of them and shown once.
     """
 
-    def __init__(self, rows, columns: dict[str, str | None], source: CatalogSource, base_dir: Path | None = None,
-                 label_names: dict | None = None, text_columns: tuple[str, ...] | None = None,
-                 links: tuple[str | None, Mapping[str, str]] | None = None, limit: int = 0,
-                 prefer: tuple[str, tuple[str, ...]] | None = None, keys: Sequence | None = None,
-                 schema: dict[str, str] | None = None, every_category: Sequence | None = None,
-                 notes: Sequence[str] = ()):
+    def __init__(
+        self,
+        rows,
+        columns: dict[str, str | None],
+        source: CatalogSource,
+        base_dir: Path | None = None,
+        label_names: dict | None = None,
+        text_columns: tuple[str, ...] | None = None,
+        links: tuple[str | None, Mapping[str, str]] | None = None,
+        limit: int = 0,
+        prefer: tuple[str, tuple[str, ...]] | None = None,
+        keys: Sequence | None = None,
+        schema: dict[str, str] | None = None,
+        every_category: Sequence | None = None,
+        notes: Sequence[str] = (),
+    ):
         """`limit` rows are kept (0: all), `prefer`red ones first, in the order of `keys` (default: a
         hash of each row's id) within each category: `index.catalog.selection.spread`. What `index inspect`
         shows: `schema` (each column's type; default: judged from the rows), `every_category` (the
@@ -70,8 +80,11 @@ class Catalog:
         self.schema = schema or {name: kind_of_values(column_sample(rows, name)) for name in names}
         self.notes = list(notes)
         self.kept_categories = self._categories(rows)  # rows kept by the filters, before the cap
-        self.every_category = self.kept_categories if every_category is None else Counter(
-            self._text_of(v, columns["category"]) for v in every_category)
+        self.every_category = (
+            self.kept_categories
+            if every_category is None
+            else Counter(self._text_of(v, columns["category"]) for v in every_category)
+        )
         if prefer and prefer[0] not in names:
             raise CatalogError(f"The catalog has no column {prefer[0]!r} to prefer rows by; it has {names}.")
         self._rows = self._capped(rows, limit, prefer, keys)
@@ -79,8 +92,9 @@ class Catalog:
         self._link_fields = sorted(template_fields(self._links))
         missing = [f for f in sorted(link_columns(self._links)) if f not in names]
         if missing:
-            raise CatalogError(f"The link template names {missing[0]!r}, which is not a column "
-                               f"of the catalog; it has {names}.")
+            raise CatalogError(
+                f"The link template names {missing[0]!r}, which is not a column of the catalog; it has {names}."
+            )
         if text_columns is None:
             used = {c for c in columns.values() if c}
             text_columns = tuple(c for c in names if c not in used and holds_words(rows, c))
@@ -104,11 +118,15 @@ class Catalog:
         if keys is None:
             ids = whole_column(rows, self.columns["id"])
             keys = [stable_key(self._text_of(v, self.columns["id"]) or str(i)) for i, v in enumerate(ids)]
-        preferred = [self._text_of(v, prefer[0]) in prefer[1] for v in whole_column(rows, prefer[0])] if prefer else None
+        preferred = (
+            [self._text_of(v, prefer[0]) in prefer[1] for v in whole_column(rows, prefer[0])] if prefer else None
+        )
         chosen = spread(categories, keys, limit, preferred)
         first = f", {prefer[0]} in {', '.join(prefer[1])} first" if prefer else ""
-        self.notes.append(f"Took {len(chosen):,} of {len(rows):,} rows, spread over {len(set(categories))} "
-                          f"categories (the cap){first}.")
+        self.notes.append(
+            f"Took {len(chosen):,} of {len(rows):,} rows, spread over {len(set(categories))} "
+            f"categories (the cap){first}."
+        )
         log.info("%s", self.notes[-1])
         return rows.select(chosen) if hasattr(rows, "select") else [rows[i] for i in chosen]
 
@@ -116,8 +134,9 @@ class Catalog:
         c = self.columns
         for i, row in enumerate(self._rows):
             category = self._value(row, c["category"])
-            attributes = {column: text[:MAX_ATTRIBUTE_CHARS] for column in self.text_columns
-                          if (text := self._value(row, column))}
+            attributes = {
+                column: text[:MAX_ATTRIBUTE_CHARS] for column in self.text_columns if (text := self._value(row, column))
+            }
             for image in self._images(row):
                 if self._base_dir is not None and isinstance(image, str) and not is_url(image):
                     image = self._base_dir / image
@@ -167,8 +186,11 @@ class Catalog:
             return price.rsplit("_", 1)[1].upper()
         if not price:
             return None
-        named = Counter(money[1] for value in column_sample(self._rows, price)
-                        if (money := parse_money(as_text(value))) and money[1])
+        named = Counter(
+            money[1]
+            for value in column_sample(self._rows, price)
+            if (money := parse_money(as_text(value))) and money[1]
+        )
         return named.most_common(1)[0][0] if named else None
 
 

@@ -56,9 +56,18 @@ class ImageFetcher:
     SHA-256. With `refresh`, every image is fetched anew (an update must see an image changed at its link)
     and the cache is only written."""
 
-    def __init__(self, cache_dir: Path | None, *, workers: int = 8, timeout: float = 10.0, retries: int = 2,
-                 backoff: float = 0.5, max_bytes: int = 20 * 2**20, max_redirects: int = 5,
-                 refresh: bool = False) -> None:
+    def __init__(
+        self,
+        cache_dir: Path | None,
+        *,
+        workers: int = 8,
+        timeout: float = 10.0,
+        retries: int = 2,
+        backoff: float = 0.5,
+        max_bytes: int = 20 * 2**20,
+        max_redirects: int = 5,
+        refresh: bool = False,
+    ) -> None:
         self.cache_dir, self.refresh = cache_dir, refresh
         self.workers, self.retries, self.backoff, self.max_bytes = workers, retries, backoff, max_bytes
         # httpx's timeout bounds each read; a server dripping a byte at a time would never meet it, so
@@ -66,10 +75,13 @@ class ImageFetcher:
         self.deadline = DEADLINE_TIMEOUTS * timeout
         self.stats: Counter[str] = Counter(fetched=0, cached=0, failed=0)  # per distinct URL asked for
         self._client = httpx.Client(
-            follow_redirects=True, max_redirects=max_redirects, timeout=httpx.Timeout(timeout),
+            follow_redirects=True,
+            max_redirects=max_redirects,
+            timeout=httpx.Timeout(timeout),
             headers={"User-Agent": USER_AGENT},
             # One connection per worker, kept alive: the images of a catalog often come from one host.
-            limits=httpx.Limits(max_connections=workers, max_keepalive_connections=workers))
+            limits=httpx.Limits(max_connections=workers, max_keepalive_connections=workers),
+        )
 
     def __enter__(self) -> ImageFetcher:
         return self
@@ -94,8 +106,10 @@ class ImageFetcher:
         missing = [url for url in unique if url not in results]
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="image-fetch") as pool:
             results.update(zip(missing, pool.map(self._download, missing)))
-        self.stats.update("failed" if isinstance(result, FetchFailure) else "cached" if url in cached else "fetched"
-                          for url, result in results.items())
+        self.stats.update(
+            "failed" if isinstance(result, FetchFailure) else "cached" if url in cached else "fetched"
+            for url, result in results.items()
+        )
         return [results[url] for url in urls]
 
     def _download(self, url: str) -> bytes | FetchFailure:

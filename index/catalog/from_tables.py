@@ -27,17 +27,14 @@ def read_tables(source: str, columns: ColumnMap, reading: Reading) -> Catalog:
     if not sample:
         raise CatalogError(f"The dataset {source!r} has no rows.")
     names = table.column_names
-    if reading.images:
-        joined = reading.images[1]
-        if joined not in names:
-            raise CatalogError(f"The catalog has no column {joined!r} naming its images; it has {names}.")
-        columns = replace(columns, image=columns.image or joined)
-    elif columns.image is None and table.image_columns:
-        columns = replace(columns, image=table.image_columns[0])
+    columns = _with_image_column(columns, table, reading)
     resolved = columns.resolve(names)
     used = {c for c in resolved.values() if c}
-    text = columns.text if columns.text is not None else tuple(
-        c for c in sample[0] if c not in used and holds_words(sample, c))
+    text = (
+        columns.text
+        if columns.text is not None
+        else tuple(c for c in sample[0] if c not in used and holds_words(sample, c))
+    )
     # A column named but missing is left for the catalog to refuse, in its own words.
     rows, positions = table.read(sorted(_needed(resolved, text, reading) & set(names) - set(table.image_columns)))
     every_category = [row.get(resolved["category"]) for row in rows] if resolved["category"] else None
@@ -55,13 +52,41 @@ def read_tables(source: str, columns: ColumnMap, reading: Reading) -> Catalog:
         for row, at in zip(rows, positions):
             row[resolved["image"]] = StoredImage(table, resolved["image"], at)
         keys = positions  # a capped build takes neighbouring rows, so it reads few row groups
-    catalog_source = CatalogSource("disk", path=source, split=reading.split, **recorded_reading(reading)) \
-        if table.files.source.startswith("/") else CatalogSource(
-            "hub", id=source, split=reading.split,
-            revision=table.files.revision or _resolved_revision(source, reading.revision), **recorded_reading(reading))
-    return Catalog(rows, resolved, catalog_source, text_columns=text, links=reading.links, limit=reading.limit,
-                   prefer=reading.prefer, keys=keys, schema={f.name: str(f.type) for f in table.schema},
-                   every_category=every_category, notes=notes)
+    return Catalog(
+        rows,
+        resolved,
+        _catalog_source(source, table, reading),
+        text_columns=text,
+        links=reading.links,
+        limit=reading.limit,
+        prefer=reading.prefer,
+        keys=keys,
+        schema={f.name: str(f.type) for f in table.schema},
+        every_category=every_category,
+        notes=notes,
+    )
+
+
+def _with_image_column(columns: ColumnMap, table: ParquetTable, reading: Reading) -> ColumnMap:
+    """`columns` with the image column filled in where it was not named: the column naming the images
+    stored apart, else the table's first image column."""
+    names = table.column_names
+    if reading.images:
+        joined = reading.images[1]
+        if joined not in names:
+            raise CatalogError(f"The catalog has no column {joined!r} naming its images; it has {names}.")
+        return replace(columns, image=columns.image or joined)
+    if columns.image is None and table.image_columns:
+        return replace(columns, image=table.image_columns[0])
+    return columns
+
+
+def _catalog_source(source: str, table: ParquetTable, reading: Reading) -> CatalogSource:
+    """A folder laid out as a dataset, or a Hub dataset at the commit indexed."""
+    if table.files.source.startswith("/"):
+        return CatalogSource("disk", path=source, split=reading.split, **recorded_reading(reading))
+    revision = table.files.revision or _resolved_revision(source, reading.revision)
+    return CatalogSource("hub", id=source, split=reading.split, revision=revision, **recorded_reading(reading))
 
 
 def image_table(source: str, reading: Reading) -> ParquetTable:
@@ -74,8 +99,9 @@ def image_table(source: str, reading: Reading) -> ParquetTable:
     if not table.image_columns:
         raise CatalogError(f"{where!r} holds no image column (it has {table.column_names}).")
     if reading.images[2] not in table.column_names:
-        raise CatalogError(f"{where!r} has no column {reading.images[2]!r} to find images by; "
-                           f"it has {table.column_names}.")
+        raise CatalogError(
+            f"{where!r} has no column {reading.images[2]!r} to find images by; it has {table.column_names}."
+        )
     return table
 
 
@@ -87,13 +113,19 @@ def _joined(rows: list[dict], source: str, reading: Reading) -> tuple[list[dict]
     wanted = {row[left] for row in rows if row.get(left)}
     ids, positions = table.read([right])
     found = {i[right]: at for i, at in zip(ids, positions) if i[right] in wanted}
-    joined = [{**row, left: StoredImage(table, table.image_columns[0], found[row[left]])}
-              for row in rows if row.get(left) in found]
+    joined = [
+        {**row, left: StoredImage(table, table.image_columns[0], found[row[left]])}
+        for row in rows
+        if row.get(left) in found
+    ]
     if not joined:
-        raise CatalogError(f"None of the {len(rows)} rows' {left} is an {right} of {reading.images[0]!r}; "
-                           f"nothing to index.")
-    note = (f"Found the images of {len(joined):,} of {len(rows):,} rows in {table.name} ({left} = {right}, "
-            f"{len(ids):,} images in {len(table.files.files)} parquet file(s)).")
+        raise CatalogError(
+            f"None of the {len(rows)} rows' {left} is an {right} of {reading.images[0]!r}; nothing to index."
+        )
+    note = (
+        f"Found the images of {len(joined):,} of {len(rows):,} rows in {table.name} ({left} = {right}, "
+        f"{len(ids):,} images in {len(table.files.files)} parquet file(s))."
+    )
     log.info("%s", note)
     return joined, [row[left].at for row in joined], note
 
@@ -119,8 +151,9 @@ def _streamed(source: str, columns: ColumnMap, reading: Reading) -> Catalog:
     import datasets
 
     try:
-        stream = datasets.load_dataset(source, reading.config, split=reading.split, revision=reading.revision,
-                                       streaming=True)
+        stream = datasets.load_dataset(
+            source, reading.config, split=reading.split, revision=reading.revision, streaming=True
+        )
         for name, feature in (stream.features or {}).items():
             if isinstance(feature, datasets.Image):
                 stream = stream.cast_column(name, datasets.Image(decode=False))
@@ -138,10 +171,24 @@ def _streamed(source: str, columns: ColumnMap, reading: Reading) -> Catalog:
         column, values = kept_column(reading.keep, names)
         total, rows = len(rows), [row for row in rows if as_text(row.get(column)) in values]
         notes.append(check_kept(rows, reading.keep, total))
-    catalog_source = CatalogSource("hub", id=source, split=reading.split,
-                                   revision=_resolved_revision(source, reading.revision), **recorded_reading(reading))
-    return Catalog(rows, resolved, catalog_source, text_columns=columns.text, links=reading.links,
-                   limit=reading.limit, prefer=reading.prefer, every_category=every_category, notes=notes)
+    catalog_source = CatalogSource(
+        "hub",
+        id=source,
+        split=reading.split,
+        revision=_resolved_revision(source, reading.revision),
+        **recorded_reading(reading),
+    )
+    return Catalog(
+        rows,
+        resolved,
+        catalog_source,
+        text_columns=columns.text,
+        links=reading.links,
+        limit=reading.limit,
+        prefer=reading.prefer,
+        every_category=every_category,
+        notes=notes,
+    )
 
 
 def _resolved_revision(dataset_id: str, revision: str | None) -> str | None:

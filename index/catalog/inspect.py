@@ -25,27 +25,38 @@ def inspect(source: str, columns: ColumnMap, reading: Reading) -> str:
     if not Path(source).is_file() and not (Path(source) / "dataset_info.json").exists():
         try:
             names = config_names(source, reading.revision)
-            lines.append(f"Configurations: {', '.join(names)} (reading {reading.config or 'the default'}, "
-                         f"split {reading.split})")
+            lines.append(
+                f"Configurations: {', '.join(names)} (reading {reading.config or 'the default'}, split {reading.split})"
+            )
         except TableError:
             pass  # a folder holding a manifest: no configurations
     catalog = open_catalog(source, columns, reading)
     lines += ["", "Columns:"]
     lines += [f"  {name}: {kind}" for name, kind in catalog.schema.items()]
     lines += ["", "Fields:"]
-    lines += [f"  {field:<11} <- {column}: {_why(field, column, columns, reading)}" if column else
-              f"  {field:<11} <- (none)" for field, column in catalog.columns.items()]
-    lines.append(f"  {'words':<11} <- {', '.join(catalog.text_columns) or '(none)'}: "
-                 + ("named by the settings" if columns.text is not None else "the other columns that hold words"))
+    lines += [
+        f"  {field:<11} <- {column}: {_why(field, column, columns, reading)}" if column else f"  {field:<11} <- (none)"
+        for field, column in catalog.columns.items()
+    ]
+    lines.append(
+        f"  {'words':<11} <- {', '.join(catalog.text_columns) or '(none)'}: "
+        + ("named by the settings" if columns.text is not None else "the other columns that hold words")
+    )
     lines += ["", "Reading:", *(f"  {note}" for note in catalog.notes)]
     lines += ["", *_type_counts(catalog, reading)]
     items = list(islice(iter(catalog), SAMPLES))
     lines += ["", f"{len(catalog):,} products would be indexed. The first {len(items)} photos:"]
     for item in items:
-        price = f" · {item.price}" + (f" {catalog.currency}" if catalog.currency and isinstance(item.price, float)
-                                      else "") if item.price is not None else ""
-        lines += [f"  {item.id} · {item.name} · {item.category}{price}", f"    link:  {item.link or '(none)'}",
-                  f"    image: {_image_text(item.image)}"]
+        price = (
+            f" · {item.price}" + (f" {catalog.currency}" if catalog.currency and isinstance(item.price, float) else "")
+            if item.price is not None
+            else ""
+        )
+        lines += [
+            f"  {item.id} · {item.name} · {item.category}{price}",
+            f"    link:  {item.link or '(none)'}",
+            f"    image: {_image_text(item.image)}",
+        ]
     lines += ["", f"Images: {_origin(items[0].image if items else None, catalog)}"]
     return "\n".join(lines)
 
@@ -89,11 +100,15 @@ def _image_text(image) -> str:
 
 def _origin(image, catalog: Catalog) -> str:
     if isinstance(image, StoredImage):
-        return (f"stored in {image.table.name}'s column {image.column!r} (parquet); a build reads the row "
-                f"groups that hold its products' images, nothing else.")
+        return (
+            f"stored in {image.table.name}'s column {image.column!r} (parquet); a build reads the row "
+            f"groups that hold its products' images, nothing else."
+        )
     if is_url(image):
-        return ("web links: a build fetches them (8 at a time, 10 s timeout, 2 retries, 20 MB cap) into "
-                "the user cache (lookalike/images), once per link.")
+        return (
+            "web links: a build fetches them (8 at a time, 10 s timeout, 2 retries, 20 MB cap) into "
+            "the user cache (lookalike/images), once per link."
+        )
     if isinstance(image, Path):
         return f"files, relative to {image.parent}."
     if image is None:

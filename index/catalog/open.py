@@ -30,8 +30,9 @@ def open_catalog(source, columns: ColumnMap = ColumnMap(), reading: Reading = Re
     if (path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists():
         loaded = datasets.load_from_disk(str(path))
         dataset = loaded[reading.split] if isinstance(loaded, datasets.DatasetDict) else loaded
-        return _from_dataset(dataset, columns, reading,
-                             CatalogSource("disk", path=str(path.resolve()), split=reading.split))
+        return _from_dataset(
+            dataset, columns, reading, CatalogSource("disk", path=str(path.resolve()), split=reading.split)
+        )
     if path.is_dir():
         found = [path / n for n in MANIFEST_NAMES if (path / n).exists()]
         if not found and not any(path.glob("**/*.parquet")):
@@ -66,8 +67,16 @@ def _from_manifest(path: Path, columns: ColumnMap, reading: Reading) -> Catalog:
         total, rows = len(rows), [row for row in rows if as_text(row.get(column)) in values]
         notes.append(check_kept(rows, reading.keep, total))
     source = CatalogSource("local", path=str(path.resolve()), **recorded_reading(reading))
-    return Catalog(rows, resolved, source, base_dir=path.parent.resolve(), text_columns=columns.text,
-                   every_category=every_category, notes=notes, **_choosing(reading))
+    return Catalog(
+        rows,
+        resolved,
+        source,
+        base_dir=path.parent.resolve(),
+        text_columns=columns.text,
+        every_category=every_category,
+        notes=notes,
+        **_choosing(reading),
+    )
 
 
 def _from_dataset(dataset, columns: ColumnMap, reading: Reading, source: CatalogSource) -> Catalog:
@@ -89,12 +98,22 @@ def _from_dataset(dataset, columns: ColumnMap, reading: Reading, source: Catalog
         total = len(dataset)
         dataset = dataset.filter(  # one column read, no image decoded
             lambda v: as_text(name_of(v) if name_of and isinstance(v, int) else v) in values,
-            input_columns=column, desc="Keeping the catalog's rows")
+            input_columns=column,
+            desc="Keeping the catalog's rows",
+        )
         notes.append(check_kept(dataset, reading.keep, total))
     source = replace(source, **recorded_reading(reading))
-    return Catalog(dataset, resolved, source, label_names=labels, text_columns=columns.text,
-                   schema={n: str(f) for n, f in dataset.features.items()}, every_category=every_category,
-                   notes=notes, **_choosing(reading))
+    return Catalog(
+        dataset,
+        resolved,
+        source,
+        label_names=labels,
+        text_columns=columns.text,
+        schema={n: str(f) for n, f in dataset.features.items()},
+        every_category=every_category,
+        notes=notes,
+        **_choosing(reading),
+    )
 
 
 def _choosing(reading: Reading) -> dict:
@@ -111,6 +130,7 @@ def _filled_in(rows: list[dict], id_column: str | None) -> list[dict]:
     filled = []
     for row in rows:
         product = first.setdefault(row[id_column], row) if row.get(id_column) else row
-        filled.append(row if product is row else {k: v if v not in (None, "") else product.get(k)
-                                                   for k, v in row.items()})
+        filled.append(
+            row if product is row else {k: v if v not in (None, "") else product.get(k) for k, v in row.items()}
+        )
     return filled

@@ -17,8 +17,9 @@ def stable_key(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
-def spread(categories: Sequence[str | None], keys: Sequence[Hashable], limit: int,
-           preferred: Sequence[bool] | None = None) -> list[int]:
+def spread(
+    categories: Sequence[str | None], keys: Sequence[Hashable], limit: int, preferred: Sequence[bool] | None = None
+) -> list[int]:
     """The indices (ascending) of at most `limit` rows, taken from each category in turn (categories
     in name order, uncategorised rows as one more), within a category preferred rows first, then by `keys`."""
     if limit <= 0 or limit >= len(categories):
@@ -26,11 +27,12 @@ def spread(categories: Sequence[str | None], keys: Sequence[Hashable], limit: in
     queues: dict[str, list[int]] = defaultdict(list)
     for i, category in enumerate(categories):
         queues[category or ""].append(i)
-    order = [sorted(rows, key=lambda i: (not (preferred and preferred[i]), keys[i]))
-             for _, rows in sorted(queues.items())]
+    order = [
+        sorted(rows, key=lambda i: (not (preferred and preferred[i]), keys[i])) for _, rows in sorted(queues.items())
+    ]
     chosen: list[int] = []
     depth = 0
     while len(chosen) < limit:
-        chosen += [rows[depth] for rows in order if depth < len(rows)][:limit - len(chosen)]
+        chosen += [rows[depth] for rows in order if depth < len(rows)][: limit - len(chosen)]
         depth += 1
     return sorted(chosen)

@@ -95,9 +95,18 @@ class Reading:
     @classmethod
     def from_settings(cls, settings, split: str = "train", revision: str | None = None) -> Reading:
         """How `settings` (core.settings.CatalogSettings) say the catalog is read."""
-        return cls(split, revision, settings.catalog_config or None, settings.keep_rows, settings.link_templates,
-                   settings.catalog_credit or None, settings.image_reference, settings.preferred_rows,
-                   settings.catalog_limit, settings.catalog_name or None)
+        return cls(
+            split,
+            revision,
+            settings.catalog_config or None,
+            settings.keep_rows,
+            settings.link_templates,
+            settings.catalog_credit or None,
+            settings.image_reference,
+            settings.preferred_rows,
+            settings.catalog_limit,
+            settings.catalog_name or None,
+        )
 
 
 @dataclass(frozen=True)
@@ -125,12 +134,12 @@ class ColumnMap:
             given = getattr(self, f.name)
             if given is not None and given not in columns:
                 raise CatalogError(f"The catalog has no column {given!r} (for {f.name}); it has {columns}.")
-            resolved[f.name] = given or next(
-                (by_lower[c] for c in COLUMN_CANDIDATES[f.name] if c in by_lower), None
-            )
+            resolved[f.name] = given or next((by_lower[c] for c in COLUMN_CANDIDATES[f.name] if c in by_lower), None)
         if resolved["image"] is None:
-            raise CatalogError(f"No image column found among {columns}; name it with --image-column "
-                               f"(or, for images stored by id elsewhere, LOOKALIKE_CATALOG_IMAGES).")
+            raise CatalogError(
+                f"No image column found among {columns}; name it with --image-column "
+                f"(or, for images stored by id elsewhere, LOOKALIKE_CATALOG_IMAGES)."
+            )
         for column in self.text or ():
             if column not in columns:
                 raise CatalogError(f"The catalog has no column {column!r} (for text); it has {columns}.")
@@ -139,8 +148,9 @@ class ColumnMap:
 
 def template_fields(links: tuple[str | None, Mapping[str, str]] | None) -> set[str]:
     """The columns the link templates fill in ({item_id})."""
-    return {f for template in (links[1].values() if links else ()) for _, f, _, _ in string.Formatter().parse(template)
-            if f}
+    return {
+        f for template in (links[1].values() if links else ()) for _, f, _, _ in string.Formatter().parse(template) if f
+    }
 
 
 def link_columns(links: tuple[str | None, Mapping[str, str]] | None) -> set[str]:
@@ -151,5 +161,10 @@ def link_columns(links: tuple[str | None, Mapping[str, str]] | None) -> set[str]
 def recorded_reading(reading: Reading) -> dict:
     """What the manifest records of how the catalog was read."""
     kept = f"{reading.keep[0]}={','.join(reading.keep[1])}" if reading.keep else None
-    return {"config": reading.config, "kept": kept, "credit": reading.credit, "limit": reading.limit or None,
-            "name": reading.name}
+    return {
+        "config": reading.config,
+        "kept": kept,
+        "credit": reading.credit,
+        "limit": reading.limit or None,
+        "name": reading.name,
+    }

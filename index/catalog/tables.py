@@ -56,8 +56,9 @@ def config_names(source: str, revision: str | None = None) -> list[str]:
         raise TableError(f"Could not list the configurations of {source!r}: {_gist(exc)}") from exc
 
 
-def dataset_files(source: str, config: str | None, split: str = "train",
-                  revision: str | None = None) -> DatasetFiles | None:
+def dataset_files(
+    source: str, config: str | None, split: str = "train", revision: str | None = None
+) -> DatasetFiles | None:
     """The files of `source`'s `config` and `split`; None when they are not parquet (then only
     `datasets` itself can read them)."""
     import datasets
@@ -65,8 +66,9 @@ def dataset_files(source: str, config: str | None, split: str = "train",
     try:
         builder = datasets.load_dataset_builder(source, config, revision=revision)
     except Exception as exc:
-        raise TableError(f"Could not find the dataset {source!r}{f' (configuration {config!r})' if config else ''}: "
-                         f"{_gist(exc)}") from exc
+        raise TableError(
+            f"Could not find the dataset {source!r}{f' (configuration {config!r})' if config else ''}: {_gist(exc)}"
+        ) from exc
     files = (builder.config.data_files or {}).get(split)
     if files is None:
         known = ", ".join(builder.config.data_files or {}) or "none"
@@ -104,9 +106,12 @@ class ParquetTable:
             features = datasets.Features.from_arrow_schema(self.schema)
         except Exception:  # a schema written by other tools: judged by its types alone
             features = {}
-        return [field.name for field in self.schema
-                if isinstance(features.get(field.name), datasets.Image)
-                or (pa.types.is_struct(field.type) and field.type.get_field_index("bytes") >= 0)]
+        return [
+            field.name
+            for field in self.schema
+            if isinstance(features.get(field.name), datasets.Image)
+            or (pa.types.is_struct(field.type) and field.type.get_field_index("bytes") >= 0)
+        ]
 
     def head(self, rows: int) -> list[dict]:
         """The first `rows` rows of the first file, every column but the images: a sample to judge columns by."""

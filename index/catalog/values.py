@@ -17,8 +17,15 @@ def kind_of_values(values: list) -> str:
         return "empty"
     if is_multilingual(value):
         return "text by language"
-    return {str: "text", int: "number", float: "number", bool: "yes/no", list: "list", dict: "record",
-            bytes: "bytes"}.get(type(value), type(value).__name__)
+    return {
+        str: "text",
+        int: "number",
+        float: "number",
+        bool: "yes/no",
+        list: "list",
+        dict: "record",
+        bytes: "bytes",
+    }.get(type(value), type(value).__name__)
 
 
 def as_text(value) -> str | None:
@@ -89,8 +96,14 @@ def holds_words(rows, column: str) -> bool:
     texts = [v.strip() for v in sample if isinstance(v, str) and v.strip()]
     if not texts or len(texts) < len([v for v in sample if v not in (None, "")]):  # not every value is text
         return False
-    words = [t for t in texts if re.search(r"[^\W\d_]", t) and not _looks_like_a_path(t) and as_number(t) is None
-             and not _looks_like_a_code(t)]
+    words = [
+        t
+        for t in texts
+        if re.search(r"[^\W\d_]", t)
+        and not _looks_like_a_path(t)
+        and as_number(t) is None
+        and not _looks_like_a_code(t)
+    ]
     return len(words) >= 0.9 * len(texts)
 
 

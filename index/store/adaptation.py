@@ -29,13 +29,16 @@ def load_adaptation(version: Path, manifest: Manifest) -> Adaptation | None:
         raise IndexMismatchError(
             f"The adaptation in {version} was learnt on the encoder {info.encoder.name!r} ({info.encoder.dim}-d), "
             f"but the index's vectors are of {manifest.encoder.name!r} ({manifest.encoder.dim}-d): it does not fit "
-            f"them. Rebuild the index (python -m index build), then adapt it again (python -m train adapt).")
+            f"them. Rebuild the index (python -m index build), then adapt it again (python -m train adapt)."
+        )
     try:
         arrays = load_file(version / info.file)
         adaptation = Adaptation(arrays["mean"], arrays["matrix"])
     except (SafetensorError, KeyError, OSError, AdaptationError) as exc:
         raise IndexCorruptError(f"The adaptation of {version} cannot be read ({exc}); rebuild the index.") from exc
     if adaptation.dim != manifest.encoder.dim:
-        raise IndexMismatchError(f"The adaptation in {version} maps {adaptation.dim}-d embeddings; the index's "
-                                 f"encoder makes {manifest.encoder.dim}-d ones. Adapt the index again.")
+        raise IndexMismatchError(
+            f"The adaptation in {version} maps {adaptation.dim}-d embeddings; the index's "
+            f"encoder makes {manifest.encoder.dim}-d ones. Adapt the index again."
+        )
     return adaptation

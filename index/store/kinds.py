@@ -80,7 +80,7 @@ class KindRules:
         for alternative in head.split(","):  # "Floor,reading lamp": the catalog's "Floor/reading lamp"
             words = _words(alternative)
             for kind, phrases in self.phrases.items():
-                if any(p and words[-len(p):] == p for p in phrases):
+                if any(p and words[-len(p) :] == p for p in phrases):
                     found.add(kind)
         return frozenset(found)
 
@@ -147,9 +147,14 @@ class ProductKinds:
         return cls(of_row, own, [row for row, c in enumerate(categories) if not (c and c.strip())])
 
     def to_json(self) -> str:
-        return json.dumps({"classes": [sorted(kinds) for kinds in self.of_row],
-                           "own": self.own_of_row,
-                           "uncategorised": self.uncategorised}, ensure_ascii=False)
+        return json.dumps(
+            {
+                "classes": [sorted(kinds) for kinds in self.of_row],
+                "own": self.own_of_row,
+                "uncategorised": self.uncategorised,
+            },
+            ensure_ascii=False,
+        )
 
     @classmethod
     def from_json(cls, text: str) -> ProductKinds:

@@ -85,8 +85,10 @@ class Manifest:
         if not isinstance(data, dict):
             raise IndexCorruptError(f"{path} holds no JSON object; rebuild the index.")
         if data.get("format") not in READABLE_FORMATS:
-            raise IndexCorruptError(f"{path.parent} has index format {data.get('format')}; this Lookalike reads "
-                                    f"format {FORMAT_VERSION}. Rebuild it with `python -m index build`.")
+            raise IndexCorruptError(
+                f"{path.parent} has index format {data.get('format')}; this Lookalike reads "
+                f"format {FORMAT_VERSION}. Rebuild it with `python -m index build`."
+            )
         try:
             return _SCHEMA.validate_python(data)
         except pydantic.ValidationError as exc:
@@ -101,7 +103,8 @@ class Manifest:
             raise IndexMismatchError(
                 f"The index at {where} was built with the encoder {built.name!r} ({built.dim}-d) but the encoder in "
                 f"use is {encoder.name!r} ({encoder.dim}-d), whose embeddings differ. Search with --encoder "
-                f"{built.name!r}, or rebuild the index with --encoder {encoder.name!r}.")
+                f"{built.name!r}, or rebuild the index with --encoder {encoder.name!r}."
+            )
 
 
 _SCHEMA = pydantic.TypeAdapter(Manifest)  # the dataclasses' own types are the schema

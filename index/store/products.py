@@ -99,10 +99,22 @@ class Products(Sequence[Product]):
         if image and self._folder and not is_url(image):
             image = self._folder + image
         price = values["price"] if values["price"] is not None else values["price_text"]
-        attributes = {name[len(ATTRIBUTE):]: value for name, value in values.items()
-                      if value is not None and name.startswith(ATTRIBUTE)}
-        return Product(row=row, id=values["id"], name=values["name"], category=values["category"], price=price,
-                       link=values["link"], image=image, popularity=values["popularity"], attributes=attributes)
+        attributes = {
+            name[len(ATTRIBUTE) :]: value
+            for name, value in values.items()
+            if value is not None and name.startswith(ATTRIBUTE)
+        }
+        return Product(
+            row=row,
+            id=values["id"],
+            name=values["name"],
+            category=values["category"],
+            price=price,
+            link=values["link"],
+            image=image,
+            popularity=values["popularity"],
+            attributes=attributes,
+        )
 
 
 class ProductTable:
@@ -161,8 +173,9 @@ class ProductTable:
         if key not in self._masks:
             keep = np.ones(len(self), dtype=bool)
             if categories:
-                keep &= np.isin(self._category, [self._category_codes[c] for c in categories
-                                                 if c in self._category_codes])
+                keep &= np.isin(
+                    self._category, [self._category_codes[c] for c in categories if c in self._category_codes]
+                )
             if low is not None:
                 keep &= self._price >= low  # a product without a price is out of every price range
             if high is not None:
@@ -191,11 +204,13 @@ class ProductTable:
         try:
             kinds = ProductKinds.from_json((folder / FILES[1]).read_text(encoding="utf-8"))
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise IndexCorruptError(f"The product kinds of {folder} cannot be read; rebuild the index. "
-                                    f"({exc})") from exc
+            raise IndexCorruptError(
+                f"The product kinds of {folder} cannot be read; rebuild the index. ({exc})"
+            ) from exc
         if len(kinds.of_row) != len(products):
-            raise IndexCorruptError(f"{folder} is inconsistent: {len(products)} products, kinds of "
-                                    f"{len(kinds.of_row)}. Rebuild the index.")
+            raise IndexCorruptError(
+                f"{folder} is inconsistent: {len(products)} products, kinds of {len(kinds.of_row)}. Rebuild the index."
+            )
         return cls(products, kinds)
 
 
@@ -208,8 +223,11 @@ def write_table(folder: Path, products: Sequence[Product] | Products, kinds: Pro
 
 def write_photos(folder: Path, digests: Sequence[bytes], borders: Sequence[np.ndarray]) -> None:
     """The rows' photos' digests and border colours, into an index version being written."""
-    np.savez(folder / PHOTOS, sha256=np.frombuffer(b"".join(digests), np.uint8).reshape(-1, DIGEST_BYTES),
-             border=np.asarray(borders, np.float32).reshape(-1, 3))
+    np.savez(
+        folder / PHOTOS,
+        sha256=np.frombuffer(b"".join(digests), np.uint8).reshape(-1, DIGEST_BYTES),
+        border=np.asarray(borders, np.float32).reshape(-1, 3),
+    )
 
 
 def read_photos(folder: Path, rows: int) -> tuple[np.ndarray, np.ndarray] | None:
@@ -224,6 +242,7 @@ def read_photos(folder: Path, rows: int) -> tuple[np.ndarray, np.ndarray] | None
     except (OSError, ValueError, KeyError) as exc:
         raise IndexCorruptError(f"The photos' digests of {folder} cannot be read ({exc}); rebuild the index.") from exc
     if digests.shape != (rows, DIGEST_BYTES) or digests.dtype != np.uint8 or borders.shape != (rows, 3):
-        raise IndexCorruptError(f"{folder} is inconsistent: {rows} products, photo digests of shape {digests.shape}. "
-                                f"Rebuild the index.")
+        raise IndexCorruptError(
+            f"{folder} is inconsistent: {rows} products, photo digests of shape {digests.shape}. Rebuild the index."
+        )
     return digests, borders

@@ -19,23 +19,67 @@ from core.types import Product
 TOKEN = re.compile(r"[^\W_]+")  # what FTS5's unicode61 tokenizer keeps as a word
 # English words that join a shopper's phrase ("this, but in green", "like this with a lid") and name no
 # product: matched, they lift every product whose description uses them (measured: bench.refine).
-FILLER = frozenset(["a", "an", "and", "any", "as", "at", "but", "by", "for", "from", "in", "into", "is", "it", "its", "like", "look", "looking", "me", "more", "my", "of", "on", "one", "or", "same", "similar", "so", "some", "something", "than", "that", "the", "this", "those", "to", "want", "with", "without"])
+FILLER = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "any",
+        "as",
+        "at",
+        "but",
+        "by",
+        "for",
+        "from",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "like",
+        "look",
+        "looking",
+        "me",
+        "more",
+        "my",
+        "of",
+        "on",
+        "one",
+        "or",
+        "same",
+        "similar",
+        "so",
+        "some",
+        "something",
+        "than",
+        "that",
+        "the",
+        "this",
+        "those",
+        "to",
+        "want",
+        "with",
+        "without",
+    ]
+)
 
 
 class TextIndex:
     def __init__(self, products: Sequence[Product]):
         self._db = sqlite3.connect(":memory:", check_same_thread=False)
         self._lock = threading.Lock()  # held while it is filled, and by each search
-        self._db.execute("CREATE VIRTUAL TABLE products USING fts5(words, "
-                         "tokenize='porter unicode61 remove_diacritics 2')")
+        self._db.execute(
+            "CREATE VIRTUAL TABLE products USING fts5(words, tokenize='porter unicode61 remove_diacritics 2')"
+        )
         self._lock.acquire()  # released by the filling thread, so that no search runs before it is filled
         threading.Thread(target=self._fill, args=(products,), name="text-index", daemon=True).start()
 
     def _fill(self, products: Sequence[Product]) -> None:
         try:
-            self._db.executemany("INSERT INTO products(rowid, words) VALUES (?, ?)",
-                                 ((p.row, " ".join(w for w in (p.name, p.category, *p.attributes.values()) if w))
-                                  for p in products))
+            self._db.executemany(
+                "INSERT INTO products(rowid, words) VALUES (?, ?)",
+                ((p.row, " ".join(w for w in (p.name, p.category, *p.attributes.values()) if w)) for p in products),
+            )
             self._db.commit()
         finally:
             self._lock.release()

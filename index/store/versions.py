@@ -33,8 +33,9 @@ THUMBNAILS = "images/"
 THUMBNAILS_CHECKED_AT_LOAD = 20_000
 
 
-def open_version(directory: str | Path,
-                 required: Callable[[Manifest], Sequence[str]]) -> tuple[Path, Manifest, dict[str, str]]:
+def open_version(
+    directory: str | Path, required: Callable[[Manifest], Sequence[str]]
+) -> tuple[Path, Manifest, dict[str, str]]:
     """The live version of the index in `directory` and its manifest, every file checked against its
     checksum, among them the files `required` says such a manifest's version must hold; but the
     thumbnails of a version holding more than THUMBNAILS_CHECKED_AT_LOAD, which are returned (name ->
@@ -69,15 +70,18 @@ def _pointer(directory: str | Path) -> tuple[Path, str]:
     directory = Path(directory)
     pointer = directory / "CURRENT"
     if not pointer.is_file():
-        raise IndexNotFoundError(f"No index at {directory}. Build one with `python -m index build --source SRC "
-                                 f"--out {directory}`.")
+        raise IndexNotFoundError(
+            f"No index at {directory}. Build one with `python -m index build --source SRC --out {directory}`."
+        )
     try:
         fields = pointer.read_bytes().decode("ascii").split()
     except UnicodeDecodeError as exc:
         raise IndexCorruptError(f"{pointer} is damaged; rebuild the index.") from exc
     if len(fields) == 1 and fields[0].startswith("v-"):  # format 1 named the version alone
-        raise IndexCorruptError(f"{directory} holds an index of an earlier format, without checksums; rebuild it "
-                                f"with `python -m index build`.")
+        raise IndexCorruptError(
+            f"{directory} holds an index of an earlier format, without checksums; rebuild it "
+            f"with `python -m index build`."
+        )
     if len(fields) != 2:
         raise IndexCorruptError(f"{pointer} is damaged; rebuild the index.")
     name, digest = fields
@@ -128,8 +132,11 @@ class VersionWriter:
 
     def commit(self, manifest: Manifest) -> Path:
         """Checksum every file written into `folder`, write `manifest` with them, and make the version live."""
-        checksums = {path.relative_to(self.folder).as_posix(): file_sha256(path)
-                     for path in sorted(self.folder.rglob("*")) if path.is_file()}
+        checksums = {
+            path.relative_to(self.folder).as_posix(): file_sha256(path)
+            for path in sorted(self.folder.rglob("*"))
+            if path.is_file()
+        }
         text = replace(manifest, checksums=checksums).to_json().encode("utf-8")
         (self.folder / "manifest.json").write_bytes(text)
         _fsync_tree(self.folder)

@@ -53,9 +53,13 @@ def _backend(spec: VectorSpec) -> type:
         try:
             return getattr(importlib.import_module(module), name)
         except ModuleNotFoundError as exc:
-            raise CatalogIndexError(f"The {spec.backend} vector backend needs {exc.name}, which is not installed: "
-                                    f"pip install -r requirements-scale.txt") from exc
+            raise CatalogIndexError(
+                f"The {spec.backend} vector backend needs {exc.name}, which is not installed: "
+                f"pip install -r requirements-scale.txt"
+            ) from exc
     if spec.backend not in BACKENDS:
-        raise IndexCorruptError(f"The index's vectors are in a backend this Lookalike does not know, "
-                                f"{spec.backend!r} (it knows {', '.join([*BACKENDS, *OPTIONAL])}); rebuild the index.")
+        raise IndexCorruptError(
+            f"The index's vectors are in a backend this Lookalike does not know, "
+            f"{spec.backend!r} (it knows {', '.join([*BACKENDS, *OPTIONAL])}); rebuild the index."
+        )
     return BACKENDS[spec.backend]

@@ -155,15 +155,20 @@ class FaissHNSW(FaissFlatIP):
         short = (found < 0).any(axis=1) & (k <= (len(self) if rows is None else len(rows)))
         for q in np.flatnonzero(short):  # the graph ran out of kept rows near this query
             kept = np.arange(len(self), dtype=np.int64) if rows is None else rows
-            scores[q], found[q] = (part[0] for part in exact(self.sample(kept), kept, queries[q:q + 1], k))
+            scores[q], found[q] = (part[0] for part in exact(self.sample(kept), kept, queries[q : q + 1], k))
         return scores, found
 
 
 def exact(vectors: np.ndarray, rows: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The `k` best of `rows` (whose `vectors` they are) for each query, padded with row -1, as FAISS pads."""
-    scores, at = faiss.knn(queries, vectors, min(k, len(rows)), metric=faiss.METRIC_INNER_PRODUCT) if len(rows) \
+    scores, at = (
+        faiss.knn(queries, vectors, min(k, len(rows)), metric=faiss.METRIC_INNER_PRODUCT)
+        if len(rows)
         else (np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64))
+    )
     found = np.where(at >= 0, rows[np.maximum(at, 0)], -1) if len(rows) else at
     pad = k - found.shape[1]
-    return (np.pad(scores, ((0, 0), (0, pad)), constant_values=-np.inf).astype(np.float32),
-            np.pad(found, ((0, 0), (0, pad)), constant_values=-1).astype(np.int64))
+    return (
+        np.pad(scores, ((0, 0), (0, pad)), constant_values=-np.inf).astype(np.float32),
+        np.pad(found, ((0, 0), (0, pad)), constant_values=-1).astype(np.int64),
+    )

@@ -56,8 +56,7 @@ class MilvusVectors:
     description = "exact inner product in a Milvus collection over L2-normalised vectors"
     approximate = False
 
-    def __init__(self, dim: int, uri: str, client: MilvusClient | None = None, collection: str = "",
-                 count: int = 0):
+    def __init__(self, dim: int, uri: str, client: MilvusClient | None = None, collection: str = "", count: int = 0):
         self.dim, self.uri, self._client, self.collection, self._count = dim, uri, client, collection, count
         self._pending: list[tuple[np.ndarray, np.ndarray]] = []  # added, inserted at commit with the table's fields
 
@@ -66,8 +65,10 @@ class MilvusVectors:
         """`params["uri"]`: a server's URL, or Milvus Lite's folder (a relative one is in the index directory)."""
         uri = str((params or {}).get("uri") or LITE_DEFAULT)
         if not uri.startswith(_SERVERS) and not uri.endswith(".db"):
-            raise MilvusError(f"The Milvus URI must be a server's URL (http://host:19530) or a Milvus Lite folder "
-                              f"ending in .db, got {uri!r}.")
+            raise MilvusError(
+                f"The Milvus URI must be a server's URL (http://host:19530) or a Milvus Lite folder "
+                f"ending in .db, got {uri!r}."
+            )
         return cls(dim, uri)
 
     @classmethod
@@ -76,8 +77,10 @@ class MilvusVectors:
         uri, collection = str(params.get("uri", "")), str(params.get("collection", ""))
         client = _connect(_address(uri, folder.parent))
         if not client.has_collection(collection):
-            raise IndexCorruptError(f"The vectors of {folder} are missing: Milvus at {uri} has no collection "
-                                    f"{collection!r}. Rebuild the index.")
+            raise IndexCorruptError(
+                f"The vectors of {folder} are missing: Milvus at {uri} has no collection "
+                f"{collection!r}. Rebuild the index."
+            )
         client.load_collection(collection)
         field = next(f for f in client.describe_collection(collection)["fields"] if f["name"] == "vector")
         count = client.query(collection, filter="", output_fields=["count(*)"])[0]["count(*)"]
@@ -93,16 +96,29 @@ class MilvusVectors:
         """Insert the vectors, with the fields of the product table already in `folder`, into a new
         collection; drop the collections of versions gone from the index directory."""
         directory = folder.parent
-        vectors, rows = (np.concatenate(part) for part in zip(*self._pending)) if self._pending \
+        vectors, rows = (
+            (np.concatenate(part) for part in zip(*self._pending))
+            if self._pending
             else (np.zeros((0, self.dim), np.float32), np.zeros(0, np.int64))
+        )
         kinds, categories, prices = _fields(folder)
         client = _connect(_address(self.uri, directory))
         name = f"lookalike_{_directory_id(directory)}_{_version(folder)}"
         _create(client, name, self.dim, kinds, categories)
         for start in range(0, len(rows), INSERT_BATCH):
-            client.insert(name, [{"row": int(row), "vector": vectors[i], "kinds": kinds[row],
-                                  "category": categories[row], "price": prices[row]}
-                                 for i, row in enumerate(rows[start:start + INSERT_BATCH].tolist(), start)])
+            client.insert(
+                name,
+                [
+                    {
+                        "row": int(row),
+                        "vector": vectors[i],
+                        "kinds": kinds[row],
+                        "category": categories[row],
+                        "price": prices[row],
+                    }
+                    for i, row in enumerate(rows[start : start + INSERT_BATCH].tolist(), start)
+                ],
+            )
         client.flush(name)
         client.load_collection(name)
         _drop_stale(client, directory)
@@ -115,21 +131,29 @@ class MilvusVectors:
         found = np.full((len(queries), k), -1, np.int64)
         if where is not None and where.rows is not None and not len(where.rows):
             return scores, found
-        hits = self._stored().search(self.collection, data=list(queries), limit=k, filter=expression(where),
-                                     output_fields=["row"], search_params={"metric_type": "IP"})
+        hits = self._stored().search(
+            self.collection,
+            data=list(queries),
+            limit=k,
+            filter=expression(where),
+            output_fields=["row"],
+            search_params={"metric_type": "IP"},
+        )
         for q, best in enumerate(hits):
-            scores[q, :len(best)] = [hit["distance"] for hit in best]
-            found[q, :len(best)] = [hit["row"] for hit in best]
+            scores[q, : len(best)] = [hit["distance"] for hit in best]
+            found[q, : len(best)] = [hit["row"] for hit in best]
         return scores, found
 
     def sample(self, rows: np.ndarray) -> np.ndarray:
         rows = np.asarray(rows, np.int64)
         out = np.zeros((len(rows), self.dim), np.float32)
         for start in range(0, len(rows), QUERY_BATCH):
-            part = rows[start:start + QUERY_BATCH]
-            got = {r["row"]: r["vector"] for r in self._stored().get(self.collection, ids=part.tolist(),
-                                                                      output_fields=["vector"])}
-            out[start:start + len(part)] = [got[row] for row in part.tolist()]
+            part = rows[start : start + QUERY_BATCH]
+            got = {
+                r["row"]: r["vector"]
+                for r in self._stored().get(self.collection, ids=part.tolist(), output_fields=["vector"])
+            }
+            out[start : start + len(part)] = [got[row] for row in part.tolist()]
         return out
 
     def _stored(self) -> MilvusClient:
@@ -174,8 +198,10 @@ def _fields(folder: Path) -> tuple[list[str], list[str], list[float | None]]:
         columns = pq.read_table(folder / TABLE_FILES[0], columns=["category", "price"])
         table = ProductKinds.from_json((folder / TABLE_FILES[1]).read_text(encoding="utf-8"))
     except (OSError, ValueError, KeyError, TypeError, pa.ArrowException) as exc:
-        raise CatalogIndexError(f"Milvus stores the products' kinds, categories and prices with their vectors: "
-                                f"write the product table into {folder} before the vectors. ({exc})") from exc
+        raise CatalogIndexError(
+            f"Milvus stores the products' kinds, categories and prices with their vectors: "
+            f"write the product table into {folder} before the vectors. ({exc})"
+        ) from exc
     kinds: list[list[str]] = [[] for _ in range(columns.num_rows)]
     for kind, rows in (*table.rows.items(), *table.others.items()):
         for row in rows.tolist():
@@ -209,7 +235,7 @@ def _drop_stale(client: MilvusClient, directory: Path) -> None:
 def _version(folder: Path) -> str:
     """The version a folder is or becomes (index.store.versions: `.building-<pid>-v-...` -> `v-...`), as a collection
     name may spell it: `v_...`."""
-    name = folder.name[folder.name.find("v-"):] if "v-" in folder.name else f"v-{folder.name}"
+    name = folder.name[folder.name.find("v-") :] if "v-" in folder.name else f"v-{folder.name}"
     return re.sub(r"[^0-9A-Za-z_]", "_", name)
 
 
@@ -234,16 +260,20 @@ def _recorded(uri: str, directory: Path) -> str:
 def _connect(address: str) -> MilvusClient:
     lite = not address.startswith(_SERVERS)
     if lite and importlib.util.find_spec("milvus_lite") is None:
-        raise CatalogIndexError(f"Milvus Lite ({address}) needs milvus-lite, which is not installed: "
-                                f"pip install -r requirements-scale.txt")
+        raise CatalogIndexError(
+            f"Milvus Lite ({address}) needs milvus-lite, which is not installed: pip install -r requirements-scale.txt"
+        )
     try:
         if lite:
             Path(address).parent.mkdir(parents=True, exist_ok=True)
         return MilvusClient(address, token=os.environ.get(TOKEN_VARIABLE, ""), timeout=CONNECT_TIMEOUT_S)
     except MilvusException as exc:
         if lite:
-            raise MilvusError(f"Milvus Lite cannot open {address} ({exc.message}): another process may be using it "
-                              f"(Milvus Lite serves one process at a time; share vectors through a Milvus server).") \
-                from exc
-        raise MilvusError(f"Milvus at {address} cannot be reached ({exc.message or exc}): start the server, or "
-                          f"check the URI and ${TOKEN_VARIABLE}.") from exc
+            raise MilvusError(
+                f"Milvus Lite cannot open {address} ({exc.message}): another process may be using it "
+                f"(Milvus Lite serves one process at a time; share vectors through a Milvus server)."
+            ) from exc
+        raise MilvusError(
+            f"Milvus at {address} cannot be reached ({exc.message or exc}): start the server, or "
+            f"check the URI and ${TOKEN_VARIABLE}."
+        ) from exc

@@ -22,9 +22,12 @@ def commit_measured(vectors: VectorBackend, folder: Path) -> VectorSpec:
     if vectors.approximate:
         params["recall_at_10"] = round(recall_at_10(vectors), 4)
         if params["recall_at_10"] < RECALL_FLOOR:
-            log.warning("The approximate index finds %.2f of the 10 nearest products of a sample (under %.2f): "
-                        "searches may miss close matches. Build it exact with LOOKALIKE_VECTOR_INDEX=exact.",
-                        params["recall_at_10"], RECALL_FLOOR)
+            log.warning(
+                "The approximate index finds %.2f of the 10 nearest products of a sample (under %.2f): "
+                "searches may miss close matches. Build it exact with LOOKALIKE_VECTOR_INDEX=exact.",
+                params["recall_at_10"],
+                RECALL_FLOOR,
+            )
     return VectorSpec(vectors.kind, params)
 
 

@@ -45,7 +45,11 @@ def test_search_returns_each_object_with_products_of_the_catalog(client, hk_engi
         for product in obj["products"]:
             expected = catalog[product["id"]]
             assert (product["name"], product["category"], product["price"], product["link"]) == (
-                expected.name, expected.category, expected.price, expected.link)
+                expected.name,
+                expected.category,
+                expected.price,
+                expected.link,
+            )
     assert set(result["timings_ms"]) == {"detect", "embed", "search"}
     boxed = [o for o in result["objects"] if o["label"] != "whole photo"]  # the whole photo is a tab, not a box
     assert f"Found {len(boxed)} objects" in status
@@ -58,13 +62,26 @@ def test_controls_default_and_api_is_the_two_documented_endpoints(client):
     assert set(api["named_endpoints"]) == {"/search", "/search_text"} and not api["unnamed_endpoints"]
     parameters = api["named_endpoints"]["/search"]["parameters"]
     # The first three as they always were; what came later is optional, so older clients keep working.
-    assert [p["parameter_name"] for p in parameters] == ["image", "top_k", "conf", "box", "words", "category",
-                                                         "min_price", "max_price"]
+    assert [p["parameter_name"] for p in parameters] == [
+        "image",
+        "top_k",
+        "conf",
+        "box",
+        "words",
+        "category",
+        "min_price",
+        "max_price",
+    ]
     assert [p["parameter_has_default"] for p in parameters] == [False] + [True] * 7
     assert len(api["named_endpoints"]["/search"]["returns"]) == 4
     text = api["named_endpoints"]["/search_text"]["parameters"]
     assert [(p["parameter_name"], p["parameter_has_default"]) for p in text] == [
-        ("words", False), ("top_k", True), ("category", True), ("min_price", True), ("max_price", True)]
+        ("words", False),
+        ("top_k", True),
+        ("category", True),
+        ("min_price", True),
+        ("max_price", True),
+    ]
 
     _, _, result, _ = _search(client, APP_PHOTO)
     assert all(len(o["products"]) == 10 for o in result["objects"])
@@ -97,13 +114,16 @@ def test_conf_is_a_threshold_on_the_score_objects_report(client, conf):
         assert result["whole_image"] and [o["label"] for o in result["objects"]] == ["whole photo"]
 
 
-@pytest.mark.parametrize("name, content, message", [
-    ("notes.jpg", b"these are not pixels", "not an image format"),
-    ("cut.jpg", APP_PHOTO.read_bytes()[:3000] if APP_PHOTO.exists() else b"", "corrupt or truncated"),
-    ("empty.jpg", b"", "The file is empty"),
-    ("bad.ppm", b"P6\n4 4\n0\n" + bytes(48), "malformed"),
-    ("quoting.ppm", b"P6\n" + b"9" * 200 + b" 4\n255\n", "malformed"),  # PIL's message quotes the file's bytes
-])
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("notes.jpg", b"these are not pixels", "not an image format"),
+        ("cut.jpg", APP_PHOTO.read_bytes()[:3000] if APP_PHOTO.exists() else b"", "corrupt or truncated"),
+        ("empty.jpg", b"", "The file is empty"),
+        ("bad.ppm", b"P6\n4 4\n0\n" + bytes(48), "malformed"),
+        ("quoting.ppm", b"P6\n" + b"9" * 200 + b" 4\n255\n", "malformed"),  # PIL's message quotes the file's bytes
+    ],
+)
 def test_bad_upload_is_a_clear_error_and_the_app_keeps_serving(client, tmp_path, name, content, message):
     (tmp_path / name).write_bytes(content)
 
@@ -132,16 +152,19 @@ def test_an_upload_over_the_size_limit_is_refused(client, served_app, tmp_path):
     assert refused.status_code == 413  # and the server refuses it whoever sends it
 
 
-@pytest.mark.parametrize("top_k, conf, message", [
-    (0, 0.25, "top_k must be a whole number from 1 to 30; got 0"),
-    (31, 0.25, "top_k .* got 31"),
-    (2.5, 0.25, "top_k .* got 2.5"),  # refused, not truncated to 2
-    (True, 0.25, "top_k .* got a bool"),
-    ("5", 0.25, "top_k .* got a str"),
-    (5, 0.0, "conf must be a number above 0 and at most 1; got 0.0"),
-    (5, 1.5, "conf .* got 1.5"),
-    (5, None, "conf .* got a NoneType"),
-])
+@pytest.mark.parametrize(
+    "top_k, conf, message",
+    [
+        (0, 0.25, "top_k must be a whole number from 1 to 30; got 0"),
+        (31, 0.25, "top_k .* got 31"),
+        (2.5, 0.25, "top_k .* got 2.5"),  # refused, not truncated to 2
+        (True, 0.25, "top_k .* got a bool"),
+        ("5", 0.25, "top_k .* got a str"),
+        (5, 0.0, "conf must be a number above 0 and at most 1; got 0.0"),
+        (5, 1.5, "conf .* got 1.5"),
+        (5, None, "conf .* got a NoneType"),
+    ],
+)
 def test_bad_controls_are_refused_with_a_message_that_names_them(client, top_k, conf, message):
     with pytest.raises(AppError, match=message):
         _search(client, APP_PHOTO, top_k=top_k, conf=conf)
@@ -156,11 +179,21 @@ def test_only_what_the_page_shows_is_served(client, served_app, hk_engine):
     with urllib.request.urlopen(f"{served_app}gradio_api/file={EXAMPLES_DIR / 'bedroom.jpg'}") as response:
         assert response.status == 200
 
-    private = [hk_engine.index.path / "manifest.json", hk_engine.index.path / "vectors.faiss",
-               EXAMPLES_DIR / "render_scenes.py", Path(app.__file__)]
+    private = [
+        hk_engine.index.path / "manifest.json",
+        hk_engine.index.path / "vectors.faiss",
+        EXAMPLES_DIR / "render_scenes.py",
+        Path(app.__file__),
+    ]
     version = hk_engine.index.path.name
-    wrong = [f"products/{version}/{len(hk_engine.index)}.jpg", f"products/{version}/-1.jpg", "products/0.jpg",
-             "products/v-elsewhere/0.jpg", f"products/..%2F{version}/0.jpg", "products/%2E%2E/0.jpg"]
+    wrong = [
+        f"products/{version}/{len(hk_engine.index)}.jpg",
+        f"products/{version}/-1.jpg",
+        "products/0.jpg",
+        "products/v-elsewhere/0.jpg",
+        f"products/..%2F{version}/0.jpg",
+        "products/%2E%2E/0.jpg",
+    ]
     for path in [f"gradio_api/file={p}" for p in private] + wrong:
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(served_app + path)
@@ -176,22 +209,30 @@ def test_a_crowd_of_clients_is_served_each_its_own_answer(client, served_app, tm
 
     def visit(i):  # each its own client, as separate visitors are; two photos, asked at once
         visitor = Client(served_app, verbose=False)
-        return [(path, _search(visitor, path, top_k=2)[2]["objects"]) for path in [(APP_PHOTO, other), (other, APP_PHOTO)][i % 2]]
+        return [
+            (path, _search(visitor, path, top_k=2)[2]["objects"])
+            for path in [(APP_PHOTO, other), (other, APP_PHOTO)][i % 2]
+        ]
 
     with ThreadPoolExecutor(8) as pool:
         answers = [a for visits in pool.map(visit, range(8)) for a in visits]
     assert len(answers) == 16
     for path, objects in answers:
         assert [(o["label"], o["box"]) for o in objects] == [(o["label"], o["box"]) for o in expected[path]]
-        assert [[p["id"] for p in o["products"]] for o in objects] == [[p["id"] for p in o["products"]]
-                                                                       for o in expected[path]]
+        assert [[p["id"] for p in o["products"]] for o in objects] == [
+            [p["id"] for p in o["products"]] for o in expected[path]
+        ]
 
 
 def test_a_region_is_searched_alone(client):
     _, status, result, _ = _search(client, APP_PHOTO, top_k=3, box=[100, 150, 420, 600])
     [obj] = result["objects"]
-    assert (obj["label"], obj["box"], obj["score"], len(obj["products"])) == ("your selection", [100, 150, 420, 600],
-                                                                               None, 3)
+    assert (obj["label"], obj["box"], obj["score"], len(obj["products"])) == (
+        "your selection",
+        [100, 150, 420, 600],
+        None,
+        3,
+    )
     assert "region" in status and not result["whole_image"]
     _, _, typed, _ = _search(client, APP_PHOTO, top_k=3, box="100, 150, 420, 600")  # as the page's field holds it
     assert typed["objects"] == result["objects"]
@@ -237,14 +278,17 @@ def test_search_text_lists_products_by_their_words(client):
     assert result["products"] == [] and "No product" in status
 
 
-@pytest.mark.parametrize("options, message", [
-    ({"box": [1, 2, 3]}, "box must be four numbers"),
-    ({"box": [400, 400, 100, 100]}, "leaves no region"),
-    ({"category": "spaceships"}, "no category 'spaceships'"),
-    ({"min_price": -5}, "min_price must be a number of at least 0"),
-    ({"min_price": 500, "max_price": 100}, "min_price .* is above max_price"),
-    ({"words": "x" * 201}, "at most 200 characters"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"box": [1, 2, 3]}, "box must be four numbers"),
+        ({"box": [400, 400, 100, 100]}, "leaves no region"),
+        ({"category": "spaceships"}, "no category 'spaceships'"),
+        ({"min_price": -5}, "min_price must be a number of at least 0"),
+        ({"min_price": 500, "max_price": 100}, "min_price .* is above max_price"),
+        ({"words": "x" * 201}, "at most 200 characters"),
+    ],
+)
 def test_bad_search_options_are_refused_with_a_message_that_names_them(client, options, message):
     with pytest.raises(AppError, match=message):
         _search(client, APP_PHOTO, **options)

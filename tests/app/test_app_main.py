@@ -56,21 +56,29 @@ def gated_feed(tmp_path, monkeypatch):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}"
     feed = tmp_path / "feed.csv"
-    feed.write_text("id,title,image_link,product_type\n" + "".join(
-        f"P{i},Product {i},{base}/{i}.jpg,{['Sofas', 'Chairs'][i % 2]}\n" for i in range(PRODUCTS)))
+    feed.write_text(
+        "id,title,image_link,product_type\n"
+        + "".join(f"P{i},Product {i},{base}/{i}.jpg,{['Sofas', 'Chairs'][i % 2]}\n" for i in range(PRODUCTS))
+    )
     yield feed, gate
     gate.set()
     server.shutdown()
     server.server_close()
 
 
-def test_a_first_start_serves_the_page_at_once_and_searches_once_indexed(gated_feed, tiny_clip_path, tiny_yolo_path,
-                                                                          tmp_path):
+def test_a_first_start_serves_the_page_at_once_and_searches_once_indexed(
+    gated_feed, tiny_clip_path, tiny_yolo_path, tmp_path
+):
     import app
 
     feed, gate = gated_feed
-    settings = Settings.of(catalog=str(feed), index_dir=str(tmp_path / "index"), encoder=str(tiny_clip_path),
-                           detector=str(tiny_yolo_path), batch_size=2)
+    settings = Settings.of(
+        catalog=str(feed),
+        index_dir=str(tmp_path / "index"),
+        encoder=str(tiny_clip_path),
+        detector=str(tiny_yolo_path),
+        batch_size=2,
+    )
     demo, starting = app.serve(settings, server_name="127.0.0.1", server_port=free_port(), quiet=True)
     try:
         assert starting.engine is None  # served before the index exists
@@ -98,8 +106,12 @@ def test_a_first_start_serves_the_page_at_once_and_searches_once_indexed(gated_f
 def test_a_build_that_fails_says_why_on_the_page_and_in_the_api(tmp_path, tiny_clip_path, tiny_yolo_path):
     import app
 
-    settings = Settings.of(catalog=str(tmp_path / "nowhere.csv"), index_dir=str(tmp_path / "index"),
-                           encoder=str(tiny_clip_path), detector=str(tiny_yolo_path))
+    settings = Settings.of(
+        catalog=str(tmp_path / "nowhere.csv"),
+        index_dir=str(tmp_path / "index"),
+        encoder=str(tiny_clip_path),
+        detector=str(tiny_yolo_path),
+    )
     demo, starting = app.serve(settings, server_name="127.0.0.1", server_port=free_port(), quiet=True)
     try:
         starting.wait(60)
@@ -134,8 +146,12 @@ def test_a_new_version_of_the_index_is_served_without_a_restart(tmp_path, tiny_c
     from index.catalog.open import open_catalog
 
     shop = [("P0", "Chair", (255, 0, 0)), ("P1", "Sofa", (0, 0, 255))]
-    settings = Settings.of(catalog=str(colour_catalog(tmp_path, shop)), index_dir=str(tmp_path / "index"),
-                           encoder=str(tiny_clip_path), detector=str(tiny_yolo_path))
+    settings = Settings.of(
+        catalog=str(colour_catalog(tmp_path, shop)),
+        index_dir=str(tmp_path / "index"),
+        encoder=str(tiny_clip_path),
+        detector=str(tiny_yolo_path),
+    )
     app.load_engine(settings, build_index=True, progress=False)
     demo, starting = app.serve(settings, server_name="127.0.0.1", server_port=free_port(), quiet=True)
     try:
@@ -144,8 +160,9 @@ def test_a_new_version_of_the_index_is_served_without_a_restart(tmp_path, tiny_c
         added = []
         for more, words in ((("P2", "Rug", (255, 255, 0)), "rug"), (("P3", "Table lamp", (9, 9, 9)), "lamp")):
             added.append(more)
-            update_index(open_catalog(colour_catalog(tmp_path, shop + added)), tiny_clip, tmp_path / "index",
-                         progress=False)
+            update_index(
+                open_catalog(colour_catalog(tmp_path, shop + added)), tiny_clip, tmp_path / "index", progress=False
+            )
             deadline = time.monotonic() + 30  # the app looks every 5 s
             while len(starting.engine.index) != 2 + len(added) and time.monotonic() < deadline:
                 time.sleep(0.2)

@@ -7,16 +7,21 @@ import pytest
 from support import APP_PHOTO
 
 CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Debian chromium is not installed at {CHROMIUM}")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Debian chromium is not installed at {CHROMIUM}"),
+]
 
 
 @pytest.fixture(scope="module")
 def page(served_app):
     playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
     with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
         page.goto(served_app)
         yield page
@@ -50,22 +55,29 @@ def test_an_example_photo_is_searched_on_click(page):
 
     examples.first.click()
 
-    page.wait_for_function("() => [...document.querySelectorAll('[role=tab]')].some(t => / bed\\b/.test(t.innerText))",
-                           timeout=60_000)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[role=tab]')].some(t => / bed\\b/.test(t.innerText))", timeout=60_000
+    )
 
 
 def _first_results(page) -> list[str]:
     """The captions of the products in the visible tab, once they are shown."""
-    page.wait_for_function("() => [...document.querySelectorAll('.products img')].some(e => e.offsetParent)",
-                           timeout=90_000)
-    return page.evaluate("() => [...document.querySelectorAll('.products .caption-label')]"
-                         ".filter(e => e.offsetParent).map(e => e.innerText)")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.products img')].some(e => e.offsetParent)", timeout=90_000
+    )
+    return page.evaluate(
+        "() => [...document.querySelectorAll('.products .caption-label')]"
+        ".filter(e => e.offsetParent).map(e => e.innerText)"
+    )
 
 
 def _changes(page, before: list[str]) -> list[str]:
-    page.wait_for_function("before => JSON.stringify([...document.querySelectorAll('.products .caption-label')]"
-                           ".filter(e => e.offsetParent).map(e => e.innerText)) !== JSON.stringify(before)",
-                           arg=before, timeout=60_000)
+    page.wait_for_function(
+        "before => JSON.stringify([...document.querySelectorAll('.products .caption-label')]"
+        ".filter(e => e.offsetParent).map(e => e.innerText)) !== JSON.stringify(before)",
+        arg=before,
+        timeout=60_000,
+    )
     return _first_results(page)
 
 
@@ -79,7 +91,8 @@ def test_words_a_filter_and_a_drawn_region_change_the_results(page, served_app):
     words.press("Enter")
     white = _changes(page, plain)
     assert "white" in white[0].lower() and sum("white" in c.lower() for c in white) > sum(
-        "white" in c.lower() for c in plain)
+        "white" in c.lower() for c in plain
+    )
 
     words.fill("")
     page.get_by_text("Filters").click()
@@ -88,8 +101,9 @@ def test_words_a_filter_and_a_drawn_region_change_the_results(page, served_app):
     page.get_by_role("option", name="sofas").click()
     page.get_by_role("button", name="Find similar products").click()
     # The category narrows each object's kind: the first object, a chair, has no sofa to list.
-    page.wait_for_function("() => /sofas|within the filters/.test(document.querySelector('.product-detail').innerText)",
-                           timeout=60_000)
+    page.wait_for_function(
+        "() => /sofas|within the filters/.test(document.querySelector('.product-detail').innerText)", timeout=60_000
+    )
 
     page.get_by_text("Search a region you choose").click()
     picker = page.locator("#picker img")
@@ -97,10 +111,12 @@ def test_words_a_filter_and_a_drawn_region_change_the_results(page, served_app):
     picker.click(position={"x": 40, "y": 60})
     page.wait_for_timeout(2000)  # the first corner goes to the server and back before the second
     picker.click(position={"x": 160, "y": 200})
-    page.wait_for_function("() => /^\\d+, \\d+, \\d+, \\d+$/"
-                           ".test(document.querySelector('#box textarea, #box input').value)")
+    page.wait_for_function(
+        "() => /^\\d+, \\d+, \\d+, \\d+$/.test(document.querySelector('#box textarea, #box input').value)"
+    )
     page.get_by_role("button", name="Search this region").click()
-    page.wait_for_function("() => [...document.querySelectorAll('[role=tab]')]"
-                           ".some(t => /Your selection/.test(t.innerText))",
-                           timeout=60_000)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[role=tab]')].some(t => /Your selection/.test(t.innerText))",
+        timeout=60_000,
+    )
     assert page.get_by_text("Your region was searched").is_visible()

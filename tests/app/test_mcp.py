@@ -23,16 +23,19 @@ pytestmark = pytest.mark.slow  # the real weights, a catalog to index, a server
 def mcp_visit(served_app):
     """The app's tools by name, the answer of `search_text` to "sofa", top 3, and of `search` to an example
     photo sent as a data: URI, over streamable HTTP."""
+
     async def visit():
         url = served_app.rstrip("/") + "/gradio_api/mcp/"
         async with streamable_http_client(url) as (read, write, _), ClientSession(read, write) as session:
             await session.initialize()
             tools = {tool.name: tool for tool in (await session.list_tools()).tools}
-            answer = await session.call_tool("search_text", {"words": "sofa", "top_k": 3},
-                                             read_timeout_seconds=timedelta(seconds=120))
+            answer = await session.call_tool(
+                "search_text", {"words": "sofa", "top_k": 3}, read_timeout_seconds=timedelta(seconds=120)
+            )
             photo = "data:image/jpeg;base64," + base64.b64encode((EXAMPLES_DIR / "bedroom.jpg").read_bytes()).decode()
-            searched = await session.call_tool("search", {"image": photo, "top_k": 2},
-                                               read_timeout_seconds=timedelta(seconds=120))
+            searched = await session.call_tool(
+                "search", {"image": photo, "top_k": 2}, read_timeout_seconds=timedelta(seconds=120)
+            )
             return tools, answer, searched
 
     return asyncio.run(visit())

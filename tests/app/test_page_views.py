@@ -9,8 +9,10 @@ import pytest
 from support import APP_PHOTO, REAL_PHOTOS
 
 CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Debian chromium is not installed at {CHROMIUM}")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Debian chromium is not installed at {CHROMIUM}"),
+]
 DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
 
 
@@ -18,8 +20,11 @@ DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
 def browser():
     playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
     with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         yield browser
         browser.close()
 
@@ -29,8 +34,11 @@ def searched(browser, url: str, viewport: dict, photo: Path = APP_PHOTO):
     page = browser.new_page(viewport=viewport)
     page.goto(url)
     page.locator("input[type=file]").first.set_input_files(str(photo))
-    page.wait_for_function("() => [...document.querySelectorAll('.products img')]"
-                           ".some(e => e.offsetParent && e.complete && e.naturalWidth)", timeout=90_000)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.products img')]"
+        ".some(e => e.offsetParent && e.complete && e.naturalWidth)",
+        timeout=90_000,
+    )
     page.wait_for_timeout(600)  # the scroll that brings them into view
     return page
 
@@ -38,8 +46,10 @@ def searched(browser, url: str, viewport: dict, photo: Path = APP_PHOTO):
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_the_products_are_in_view_after_a_search_without_scrolling_by_hand(browser, served_app, viewport):
     page = searched(browser, served_app, viewport)
-    first = page.evaluate("() => [...document.querySelectorAll('.products img')].find(e => e.offsetParent)"
-                          ".getBoundingClientRect().toJSON()")
+    first = page.evaluate(
+        "() => [...document.querySelectorAll('.products img')].find(e => e.offsetParent)"
+        ".getBoundingClientRect().toJSON()"
+    )
     assert first["top"] >= 0 and first["top"] + first["height"] / 2 <= viewport["height"], first
     if viewport is DESKTOP:  # the marked photo is in view too, the products under it
         found = page.locator("#found").bounding_box()
@@ -49,8 +59,10 @@ def test_the_products_are_in_view_after_a_search_without_scrolling_by_hand(brows
 
 def test_a_phone_shows_two_columns_with_captions_under_the_photos(browser, served_app):
     page = searched(browser, served_app, PHONE)
-    columns = page.evaluate("() => getComputedStyle([...document.querySelectorAll('.products .grid-container')]"
-                            ".find(e => e.offsetParent)).gridTemplateColumns.split(' ').length")
+    columns = page.evaluate(
+        "() => getComputedStyle([...document.querySelectorAll('.products .grid-container')]"
+        ".find(e => e.offsetParent)).gridTemplateColumns.split(' ').length"
+    )
     assert columns == 2
     tiles = page.evaluate("""() => [...document.querySelectorAll('.products .thumbnail-item')]
         .filter(e => e.offsetParent).slice(0, 4).map(t => [t.querySelector('img').getBoundingClientRect().toJSON(),
@@ -78,8 +90,11 @@ def test_a_click_on_a_box_in_the_photo_selects_its_object(browser, served_app):
     }""")
     page.mouse.click(point["x"], point["y"])
     chosen = legend[point["i"]]
-    page.wait_for_function("label => document.querySelector('[role=tab][aria-selected=true]')?.innerText"
-                           ".startsWith(label)", arg=chosen, timeout=10_000)
+    page.wait_for_function(
+        "label => document.querySelector('[role=tab][aria-selected=true]')?.innerText.startsWith(label)",
+        arg=chosen,
+        timeout=10_000,
+    )
     page.close()
 
 
@@ -102,8 +117,9 @@ def test_a_words_only_search_clears_the_photos_results(browser, served_app):
     words.press("Enter")
     page.wait_for_function("() => /products? for/.test(document.querySelector('#status').innerText)", timeout=30_000)
     page.wait_for_function("() => document.querySelectorAll('#found .legend-item').length === 0", timeout=10_000)
-    page.wait_for_function("() => document.querySelector('[role=tab]')?.innerText.startsWith('Words: sofa')",
-                           timeout=10_000)
+    page.wait_for_function(
+        "() => document.querySelector('[role=tab]')?.innerText.startsWith('Words: sofa')", timeout=10_000
+    )
     page.close()
 
 
@@ -120,8 +136,11 @@ def test_the_button_does_not_search_again_what_the_upload_just_searched(browser,
     words = page.locator("#words textarea")
     words.fill("white")
     words.press("Enter")  # something changed: searched again
-    page.wait_for_function("before => document.querySelector('#api .prose.timings').textContent !== before",
-                           arg=searched_once, timeout=60_000)
+    page.wait_for_function(
+        "before => document.querySelector('#api .prose.timings').textContent !== before",
+        arg=searched_once,
+        timeout=60_000,
+    )
     page.close()
 
 

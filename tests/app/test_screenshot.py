@@ -17,11 +17,13 @@ from support import MOBILENET, ROOT, SHARED_MISSING, SHARED_REASON, YOLO_WEIGHTS
 
 CHROMIUM = Path("/usr/bin/chromium")
 EXAMPLES = ROOT / "examples"
-CATEGORY = {"couch": "Sofas", "chair": "Armchairs", "bed": "Beds", "potted plant": "Plants",
-            "dining table": "Tables"}
+CATEGORY = {"couch": "Sofas", "chair": "Armchairs", "bed": "Beds", "potted plant": "Plants", "dining table": "Tables"}
 CREDIT = "crops of Lookalike's own example renders, CC0"
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(SHARED_MISSING, reason=SHARED_REASON),
-              pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Debian chromium is not installed at {CHROMIUM}")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(SHARED_MISSING, reason=SHARED_REASON),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Debian chromium is not installed at {CHROMIUM}"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -43,25 +45,41 @@ def render_shop(tmp_path_factory):
             for style, image in (("", crop), (" (mirrored)", ImageOps.mirror(crop))):
                 path = out / f"{photo_path.stem}-{i}{'-m' if style else ''}.jpg"
                 image.save(path)
-                rows.append({"product_id": path.stem, "image": path.name, "category": CATEGORY[label],
-                             "name": f"{label.title()} from the {photo_path.stem.replace('-', ' ')}{style}",
-                             "price_usd": str(120 + 35 * len(rows)), "url": f"https://example.com/{path.stem}"})
-    settings = Settings.of(detector=str(YOLO_WEIGHTS), encoder=str(MOBILENET), device="cpu",
-                        catalog=str(write_csv(out / "products.csv", rows)), index_dir=str(out / "index"),
-                        catalog_credit=CREDIT)
+                rows.append(
+                    {
+                        "product_id": path.stem,
+                        "image": path.name,
+                        "category": CATEGORY[label],
+                        "name": f"{label.title()} from the {photo_path.stem.replace('-', ' ')}{style}",
+                        "price_usd": str(120 + 35 * len(rows)),
+                        "url": f"https://example.com/{path.stem}",
+                    }
+                )
+    settings = Settings.of(
+        detector=str(YOLO_WEIGHTS),
+        encoder=str(MOBILENET),
+        device="cpu",
+        catalog=str(write_csv(out / "products.csv", rows)),
+        index_dir=str(out / "index"),
+        catalog_credit=CREDIT,
+    )
     with served(load_engine(settings, build_index=True, progress=False)) as url:
         yield url, len(rows)
 
 
-@pytest.mark.parametrize("viewport, name", [((1280, 900), "screenshot.png"), ((390, 844), "screenshot-phone.png")],
-                         ids=["desktop", "phone"])
+@pytest.mark.parametrize(
+    "viewport, name", [((1280, 900), "screenshot.png"), ((390, 844), "screenshot-phone.png")], ids=["desktop", "phone"]
+)
 def test_the_page_with_results_for_an_example_photo(render_shop, tmp_path, viewport, name):
     playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
     url, products = render_shop
     width, height = viewport
     with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         page = browser.new_page(viewport={"width": width, "height": height})
         page.goto(url)
         headline = page.locator("#headline").inner_text()
@@ -69,9 +87,11 @@ def test_the_page_with_results_for_an_example_photo(render_shop, tmp_path, viewp
         assert CREDIT in headline
 
         page.locator("#examples button.gallery-item").nth(1).click()  # the living room
-        page.wait_for_function("() => [...document.querySelectorAll('.products img')]"
-                               ".filter(e => e.offsetParent && e.complete && e.naturalWidth).length >= 2",
-                               timeout=90_000)
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.products img')]"
+            ".filter(e => e.offsetParent && e.complete && e.naturalWidth).length >= 2",
+            timeout=90_000,
+        )
         assert any("couch" in t or "sofa" in t.lower() for t in page.get_by_role("tab").all_inner_texts())
         shot = tmp_path / "page.png"
         page.wait_for_timeout(800)  # the gallery's images settle, and the scroll to them

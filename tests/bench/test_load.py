@@ -12,8 +12,10 @@ pytestmark = pytest.mark.slow  # the served app over real weights
 
 def test_load_reports_served_refused_latency_and_throughput(served_app, tmp_path, capsys):
     out = tmp_path / "load.json"
-    assert main(["--url", served_app, "--photos", str(APP_PHOTO), "--clients", "3", "--searches", "2",
-                 "--out", str(out)]) == 0
+    assert (
+        main(["--url", served_app, "--photos", str(APP_PHOTO), "--clients", "3", "--searches", "2", "--out", str(out)])
+        == 0
+    )
     figures = json.loads(out.read_text())
     assert figures == json.loads(capsys.readouterr().out)
     assert figures["alone"]["served"] == 2 and figures["crowd"]["searches"] == 6

@@ -10,17 +10,21 @@ import pytest
 from bench.load import outcome, rss_mib, slope
 
 
-@pytest.mark.parametrize("error", [
-    httpx.RemoteProtocolError("peer closed connection without sending complete message body "
-                              "(received 0 bytes, expected 3458)"),
-    httpx.ConnectError("[Errno 111] Connection refused"),
-    httpx.ReadError("[Errno 104] Connection reset by peer"),
-    httpx.ReadTimeout("timed out"),
-    httpcore.RemoteProtocolError("Server disconnected without sending a response."),
-    ConnectionResetError(104, "Connection reset by peer"),
-    concurrent.futures.CancelledError(),  # gradio_client: the event stream closed before the answer
-    RuntimeError("peer closed connection without sending complete message body (incomplete chunked read)"),
-])
+@pytest.mark.parametrize(
+    "error",
+    [
+        httpx.RemoteProtocolError(
+            "peer closed connection without sending complete message body (received 0 bytes, expected 3458)"
+        ),
+        httpx.ConnectError("[Errno 111] Connection refused"),
+        httpx.ReadError("[Errno 104] Connection reset by peer"),
+        httpx.ReadTimeout("timed out"),
+        httpcore.RemoteProtocolError("Server disconnected without sending a response."),
+        ConnectionResetError(104, "Connection reset by peer"),
+        concurrent.futures.CancelledError(),  # gradio_client: the event stream closed before the answer
+        RuntimeError("peer closed connection without sending complete message body (incomplete chunked read)"),
+    ],
+)
 def test_a_connection_that_fails_is_lost(error):
     assert outcome(error).startswith("lost: ")
 

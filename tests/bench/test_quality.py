@@ -15,7 +15,11 @@ from support import INTERIOR, MOBILENET, REAL_PHOTOS, SHARED_MISSING, SHARED_REA
 
 def test_overrides_parse_like_environment_variables():
     assert parse_overrides(["low_conf=0.1", "detect-mirrored=false", "kind_rules=r.json", "max_objects=5"]) == {
-        "low_conf": 0.1, "detect_mirrored": False, "kind_rules": "r.json", "max_objects": 5}
+        "low_conf": 0.1,
+        "detect_mirrored": False,
+        "kind_rules": "r.json",
+        "max_objects": 5,
+    }
     for bad in (["nonsense=1"], ["low_conf"], ["detect_mirrored=maybe"], ["kinds=off"]):
         with pytest.raises(LookalikeError):
             parse_overrides(bad)
@@ -39,8 +43,11 @@ DISTRACTOR_STEP = 8
 # detect R@10 0.686, R@20 0.757, distinct@10 46.4; furniture R@20 0.500; all listed products R@20
 # 0.268; naive: products COCO can detect R@10 0.500, distinct@10 68.4. The photos: engine R@10 0.781,
 # whole photo 0.556. The floors sit 0.06 to 0.08 below.
-FLOORS = {"coco_detectable_product_ids": {"recall@10": 0.62, "recall@20": 0.68},
-          "furniture_product_ids": {"recall@20": 0.44}, "product_ids": {"recall@20": 0.21}}
+FLOORS = {
+    "coco_detectable_product_ids": {"recall@10": 0.62, "recall@20": 0.68},
+    "furniture_product_ids": {"recall@20": 0.44},
+    "product_ids": {"recall@20": 0.21},
+}
 PHOTO_FLOOR = {"recall@10": 0.70}
 NAIVE_MARGIN = 0.10  # the default must beat the naive pipeline's recall@10 by at least this (measured 0.19)
 
@@ -60,18 +67,36 @@ def interior_subset(tmp_path_factory):
     for folder, rows in ((INTERIOR, scenes + products), (REAL_PHOTOS, photos)):
         for row in rows:
             row["image_path"] = str(folder / row["image_path"])
-    return (write_csv(out / "products.csv", products), write_csv(out / "scenes.csv", scenes),
-            write_csv(out / "photos.csv", photos), out)
+    return (
+        write_csv(out / "products.csv", products),
+        write_csv(out / "scenes.csv", scenes),
+        write_csv(out / "photos.csv", photos),
+        out,
+    )
 
 
 @pytest.fixture(scope="module")
 def subset_runs(interior_subset):
     products, scenes, photos, out = interior_subset
-    common = ["--catalog", str(products), "--detector", str(YOLO_WEIGHTS), "--encoder", str(MOBILENET),
-              "--index", str(out / "index"), "--device", "cpu", "--no-progress"]
+    common = [
+        "--catalog",
+        str(products),
+        "--detector",
+        str(YOLO_WEIGHTS),
+        "--encoder",
+        str(MOBILENET),
+        "--index",
+        str(out / "index"),
+        "--device",
+        "cpu",
+        "--no-progress",
+    ]
     runs = {}
-    for name, extra in (("default", ["--scenes", str(scenes)]), ("naive", ["--scenes", str(scenes), "--naive"]),
-                        ("photos", ["--scenes", str(photos), "--columns", "product_ids"])):
+    for name, extra in (
+        ("default", ["--scenes", str(scenes)]),
+        ("naive", ["--scenes", str(scenes), "--naive"]),
+        ("photos", ["--scenes", str(photos), "--columns", "product_ids"]),
+    ):
         assert main([*common, "--out", str(out / f"{name}.json"), *extra]) == 0
         runs[name] = json.loads((out / f"{name}.json").read_text())
     return runs
@@ -112,8 +137,15 @@ def test_each_object_is_matched_among_products_of_its_kind(interior_subset, subs
     from search.engine import load_engine
 
     products, scenes, _, out = interior_subset
-    engine = load_engine(Settings.of(detector=str(YOLO_WEIGHTS), encoder=str(MOBILENET), device="cpu",
-                                  catalog=str(products), index_dir=str(out / "index")))  # the run's index
+    engine = load_engine(
+        Settings.of(
+            detector=str(YOLO_WEIGHTS),
+            encoder=str(MOBILENET),
+            device="cpu",
+            catalog=str(products),
+            index_dir=str(out / "index"),
+        )
+    )  # the run's index
     scene = read_scenes(scenes, ["coco_detectable_product_ids"], limit=1)[0]
     result = engine.search(scene.image, top_k=20)
     assert result.objects and not result.whole_image

@@ -26,13 +26,18 @@ def test_column_scores_count_classes_found_per_scene_and_pooled():
     assert "class_found" not in out["whole_photo"]
 
 
-@pytest.mark.parametrize("kinds, expected", [
-    # a found; b's class not detected; c searched only as a couch; d has no class; e ranked too low.
-    ({"a": {"chair"}, "c": {"couch"}, "e": {"chair"}},
-     {"no_class": 1, "class_not_detected": 1, "other_kind": 1, "ranked_below": 1}),
-    # Without kinds every object searches the whole catalog, so c was just ranked too low.
-    (None, {"no_class": 1, "class_not_detected": 1, "other_kind": 0, "ranked_below": 2}),
-])
+@pytest.mark.parametrize(
+    "kinds, expected",
+    [
+        # a found; b's class not detected; c searched only as a couch; d has no class; e ranked too low.
+        (
+            {"a": {"chair"}, "c": {"couch"}, "e": {"chair"}},
+            {"no_class": 1, "class_not_detected": 1, "other_kind": 1, "ranked_below": 1},
+        ),
+        # Without kinds every object searches the whole catalog, so c was just ranked too low.
+        (None, {"no_class": 1, "class_not_detected": 1, "other_kind": 0, "ranked_below": 2}),
+    ],
+)
 def test_misses_say_why_each_product_was_not_shown(kinds, expected):
     classes = {"a": "chair", "b": "bed", "c": "chair", "d": "", "e": "chair"}
     scores = ColumnScores(depth=2)

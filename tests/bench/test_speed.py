@@ -8,9 +8,29 @@ from bench.speed import main
 
 def test_speed_reports_ratios_to_the_bare_passes(color_catalog, tiny_clip_path, tiny_yolo_path, tmp_path, capsys):
     out = tmp_path / "speed.json"
-    assert main(["--catalog", str(color_catalog), "--photo", str(color_catalog.parent / "img" / "red.png"),
-                 "--detector", str(tiny_yolo_path), "--encoder", str(tiny_clip_path), "--also", str(tiny_clip_path),
-                 "--repeats", "2", "--set", "detect_mirrored=false", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "--catalog",
+                str(color_catalog),
+                "--photo",
+                str(color_catalog.parent / "img" / "red.png"),
+                "--detector",
+                str(tiny_yolo_path),
+                "--encoder",
+                str(tiny_clip_path),
+                "--also",
+                str(tiny_clip_path),
+                "--repeats",
+                "2",
+                "--set",
+                "detect_mirrored=false",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     figures = json.loads(out.read_text())
     assert figures == json.loads(capsys.readouterr().out)
     runs = figures["encoders"]

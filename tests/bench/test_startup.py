@@ -12,8 +12,25 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(SHARED_MISSING, reason=SHARED
 
 def test_startup_reports_the_first_search_beside_the_imports(hk_engine, tmp_path, capsys):
     out = tmp_path / "startup.json"
-    assert main(["--index", str(hk_engine.index.path.parent), "--detector", str(YOLO_WEIGHTS),
-                 "--photo", "examples/bedroom.jpg", "--runs", "1", "--warm", "1", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "--index",
+                str(hk_engine.index.path.parent),
+                "--detector",
+                str(YOLO_WEIGHTS),
+                "--photo",
+                "examples/bedroom.jpg",
+                "--runs",
+                "1",
+                "--warm",
+                "1",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     figures = json.loads(out.read_text())
     assert figures == json.loads(capsys.readouterr().out)
     # imports_s and model_imports_s time two separate processes: one can come out ahead of the other on a

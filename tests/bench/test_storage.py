@@ -7,8 +7,9 @@ from bench.storage import main
 
 def test_each_size_is_written_loaded_and_sized(tmp_path, capsys):
     out = tmp_path / "storage.json"
-    assert main(["--sizes", "40,120", "--thumbnails", "files", "--work", str(tmp_path / "work"), "--out",
-                 str(out)]) == 0
+    assert (
+        main(["--sizes", "40,120", "--thumbnails", "files", "--work", str(tmp_path / "work"), "--out", str(out)]) == 0
+    )
     results = json.loads(out.read_text())["results"]
     assert [r["size"] for r in results] == [40, 120]
     for r in results:

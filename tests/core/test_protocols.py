@@ -19,8 +19,9 @@ def test_the_real_models_are_a_detector_and_an_encoder(tiny_yolo_path, tiny_clip
     from models.encoder import load_encoder
 
     detector = load_detector(Settings.of(detector=str(tiny_yolo_path), device="cpu").models)
-    pooled = load_detector(Settings.of(detector=str(tiny_yolo_path), catalog_detector=str(tiny_yolo_path),
-                                       device="cpu").models)
+    pooled = load_detector(
+        Settings.of(detector=str(tiny_yolo_path), catalog_detector=str(tiny_yolo_path), device="cpu").models
+    )
     assert isinstance(detector, ObjectDetector) and isinstance(pooled, ObjectDetector)
     assert isinstance(tiny_clip, ImageEncoder) and isinstance(load_encoder(str(tiny_vit_path)), ImageEncoder)
 
@@ -28,6 +29,9 @@ def test_the_real_models_are_a_detector_and_an_encoder(tiny_yolo_path, tiny_clip
 @pytest.mark.parametrize("missing", ["names", "knows_catalog_kinds", "iou", "max_objects", "detect"])
 def test_a_detector_lacking_any_part_is_not_one(missing):
     detector = FakeDetector(Image.new("RGB", (8, 8)), [])
-    parts = {name: getattr(detector, name) for name in ("names", "knows_catalog_kinds", "iou", "max_objects",
-                                                        "detect") if name != missing}
+    parts = {
+        name: getattr(detector, name)
+        for name in ("names", "knows_catalog_kinds", "iou", "max_objects", "detect")
+        if name != missing
+    }
     assert not isinstance(type("Partial", (), parts)(), ObjectDetector)

@@ -3,15 +3,24 @@ flags, checked when made."""
 
 import pytest
 
-from core.settings import HOME_CLASSES, NAMES, SearchSettings, Settings, SettingsError, cache_root, parse_setting
+from core.defaults import HOME_CLASSES
+from core.settings import NAMES, SearchSettings, Settings, SettingsError, cache_root, parse_setting
 
 
 def test_precedence_is_defaults_then_environment_then_flags():
-    env = {"LOOKALIKE_TOP_K": "7", "LOOKALIKE_CONF": "0.4", "LOOKALIKE_INDEX_DIR": "/srv/idx",
-           "LOOKALIKE_DETECTOR": "/w/yolo.pt"}
+    env = {
+        "LOOKALIKE_TOP_K": "7",
+        "LOOKALIKE_CONF": "0.4",
+        "LOOKALIKE_INDEX_DIR": "/srv/idx",
+        "LOOKALIKE_DETECTOR": "/w/yolo.pt",
+    }
     settings = Settings.from_env(env, conf=0.1, detector=None)
     assert (settings.search.top_k, settings.search.conf, settings.catalog.index_dir, settings.models.detector) == (
-        7, 0.1, "/srv/idx", "/w/yolo.pt")
+        7,
+        0.1,
+        "/srv/idx",
+        "/w/yolo.pt",
+    )
     assert Settings.from_env({}) == Settings.of() == Settings()
 
 
@@ -36,36 +45,44 @@ def test_each_setting_is_in_the_group_that_reads_it_under_one_flat_name():
         Settings.of(kinds="off")
 
 
-@pytest.mark.parametrize("env, value", [
-    ({"LOOKALIKE_DETECT_MIRRORED": "false"}, ("detect_mirrored", False)),
-    ({"LOOKALIKE_DETECT_MIRRORED": "Yes"}, ("detect_mirrored", True)),
-    ({"LOOKALIKE_DETECT_MIRRORED": "0"}, ("detect_mirrored", False)),
-    ({"LOOKALIKE_THREADS": "3"}, ("threads", 3)),
-    ({"LOOKALIKE_ENCODER": "/m/clip"}, ("encoder", "/m/clip")),
-    ({"LOOKALIKE_LOW_CONF": "1"}, ("low_conf", 1.0)),
-    ({"LOOKALIKE_PRECISION": "bfloat16"}, ("precision", "bfloat16")),
-])
+@pytest.mark.parametrize(
+    "env, value",
+    [
+        ({"LOOKALIKE_DETECT_MIRRORED": "false"}, ("detect_mirrored", False)),
+        ({"LOOKALIKE_DETECT_MIRRORED": "Yes"}, ("detect_mirrored", True)),
+        ({"LOOKALIKE_DETECT_MIRRORED": "0"}, ("detect_mirrored", False)),
+        ({"LOOKALIKE_THREADS": "3"}, ("threads", 3)),
+        ({"LOOKALIKE_ENCODER": "/m/clip"}, ("encoder", "/m/clip")),
+        ({"LOOKALIKE_LOW_CONF": "1"}, ("low_conf", 1.0)),
+        ({"LOOKALIKE_PRECISION": "bfloat16"}, ("precision", "bfloat16")),
+    ],
+)
 def test_environment_values_are_read_as_the_settings_type(env, value):
     name, expected = value
     got = Settings.from_env(env).flat()[name]
     assert got == expected and type(got) is type(expected)
 
 
-@pytest.mark.parametrize("values, message", [
-    ({"LOOKALIKE_TOP_K": "many"}, "LOOKALIKE_TOP_K='many' is not a valid int"),
-    ({"LOOKALIKE_DETECT_MIRRORED": "maybe"}, "LOOKALIKE_DETECT_MIRRORED='maybe' is not a valid bool"),
-    ({"LOOKALIKE_CONF": "1.5"}, r"conf \(LOOKALIKE_CONF\) must be between 0.0 and 1.0"),
-    ({"LOOKALIKE_TOP_K": "0"}, r"top_k \(LOOKALIKE_TOP_K\) must be between 1"),
-    ({"LOOKALIKE_TOP_K": "31"}, r"top_k \(LOOKALIKE_TOP_K\) must be between 1 and 30"),  # what a search may ask
-    ({"LOOKALIKE_BATCH_SIZE": "0"}, r"batch_size \(LOOKALIKE_BATCH_SIZE\) must be between 1"),
-    ({"LOOKALIKE_CLASSES": " , "}, r"classes \(LOOKALIKE_CLASSES\) names no class"),
-    ({"LOOKALIKE_THREADS": "-1"}, r"threads \(LOOKALIKE_THREADS\) must be between 0"),
-    ({"LOOKALIKE_VECTOR_INDEX": "fast"},
-     r"vector_index \(LOOKALIKE_VECTOR_INDEX\) must be one of auto, exact, hnsw, milvus"),
-    ({"LOOKALIKE_THUMBNAILS": "embed"}, r"thumbnails \(LOOKALIKE_THUMBNAILS\) must be one of copy, link"),
-    ({"LOOKALIKE_PRECISION": "bf16"}, r"precision \(LOOKALIKE_PRECISION\) must be one of float32, bfloat16"),
-    ({"LOOKALIKE_RUNTIME": "tensorrt"}, r"runtime \(LOOKALIKE_RUNTIME\) must be one of auto, onnx, torch"),
-])
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"LOOKALIKE_TOP_K": "many"}, "LOOKALIKE_TOP_K='many' is not a valid int"),
+        ({"LOOKALIKE_DETECT_MIRRORED": "maybe"}, "LOOKALIKE_DETECT_MIRRORED='maybe' is not a valid bool"),
+        ({"LOOKALIKE_CONF": "1.5"}, r"conf \(LOOKALIKE_CONF\) must be between 0.0 and 1.0"),
+        ({"LOOKALIKE_TOP_K": "0"}, r"top_k \(LOOKALIKE_TOP_K\) must be between 1"),
+        ({"LOOKALIKE_TOP_K": "31"}, r"top_k \(LOOKALIKE_TOP_K\) must be between 1 and 30"),  # what a search may ask
+        ({"LOOKALIKE_BATCH_SIZE": "0"}, r"batch_size \(LOOKALIKE_BATCH_SIZE\) must be between 1"),
+        ({"LOOKALIKE_CLASSES": " , "}, r"classes \(LOOKALIKE_CLASSES\) names no class"),
+        ({"LOOKALIKE_THREADS": "-1"}, r"threads \(LOOKALIKE_THREADS\) must be between 0"),
+        (
+            {"LOOKALIKE_VECTOR_INDEX": "fast"},
+            r"vector_index \(LOOKALIKE_VECTOR_INDEX\) must be one of auto, exact, hnsw, milvus",
+        ),
+        ({"LOOKALIKE_THUMBNAILS": "embed"}, r"thumbnails \(LOOKALIKE_THUMBNAILS\) must be one of copy, link"),
+        ({"LOOKALIKE_PRECISION": "bf16"}, r"precision \(LOOKALIKE_PRECISION\) must be one of float32, bfloat16"),
+        ({"LOOKALIKE_RUNTIME": "tensorrt"}, r"runtime \(LOOKALIKE_RUNTIME\) must be one of auto, onnx, torch"),
+    ],
+)
 def test_bad_values_are_refused_naming_the_setting(values, message):
     with pytest.raises(SettingsError, match=message):
         Settings.from_env(values)
@@ -86,4 +103,3 @@ def test_parse_setting_knows_every_setting():
     assert parse_setting("max_objects", "5") == 5
     with pytest.raises(SettingsError, match="There is no setting 'nonsense'"):
         parse_setting("nonsense", "1")
-

@@ -16,7 +16,8 @@ REGENERATE = "python -m core.settings_page"
 def test_the_settings_page_is_up_to_date():
     path = ROOT / "docs" / "settings.md"
     assert path.exists() and path.read_text(encoding="utf-8") == page(), (
-        f"docs/settings.md is stale: regenerate it with `{REGENERATE}` and commit it")
+        f"docs/settings.md is stale: regenerate it with `{REGENERATE}` and commit it"
+    )
 
 
 def test_every_setting_is_described():

@@ -19,11 +19,14 @@ def test_detections_hold_float64_arrays_of_matching_length():
         Detections([[0, 0, 1, 1]], [0.5, 0.6], ("chair",))
 
 
-@pytest.mark.parametrize("keep, labels, scores", [
-    ([2, 0], ("chair", "chair"), [0.1, 0.9]),  # indices, in the order given
-    ([True, False, True], ("chair", "chair"), [0.9, 0.1]),  # a mask
-    ([], (), []),
-])
+@pytest.mark.parametrize(
+    "keep, labels, scores",
+    [
+        ([2, 0], ("chair", "chair"), [0.1, 0.9]),  # indices, in the order given
+        ([True, False, True], ("chair", "chair"), [0.9, 0.1]),  # a mask
+        ([], (), []),
+    ],
+)
 def test_indexing_takes_rows_together(keep, labels, scores):
     picked = _three()[keep]
     assert picked.labels == labels and picked.scores.tolist() == scores and picked.boxes.shape == (len(labels), 4)
@@ -36,10 +39,34 @@ def test_adding_joins_two_passes():
 
 def test_search_result_to_dict():
     product = Product(row=0, id="P0", name="Chair", price=9.5, image="/x/0.jpg")
-    result = SearchResult([ObjectResult("chair", (1, 2, 3, 4), 0.8, [Match(product, 0.7)])], False, (10, 20),
-                          {"detect": 1.0})
+    result = SearchResult(
+        [ObjectResult("chair", (1, 2, 3, 4), 0.8, [Match(product, 0.7)])], False, (10, 20), {"detect": 1.0}
+    )
     assert result.to_dict() == {
-        "objects": [{"label": "chair", "box": [1, 2, 3, 4], "score": 0.8, "closeness": None, "close_match": None,
-                     "products": [{"row": 0, "id": "P0", "name": "Chair", "category": None, "price": 9.5, "link": None,
-                                   "image": "/x/0.jpg", "popularity": None, "attributes": {}, "score": 0.7}]}],
-        "whole_image": False, "image_size": [10, 20], "timings_ms": {"detect": 1.0}}
+        "objects": [
+            {
+                "label": "chair",
+                "box": [1, 2, 3, 4],
+                "score": 0.8,
+                "closeness": None,
+                "close_match": None,
+                "products": [
+                    {
+                        "row": 0,
+                        "id": "P0",
+                        "name": "Chair",
+                        "category": None,
+                        "price": 9.5,
+                        "link": None,
+                        "image": "/x/0.jpg",
+                        "popularity": None,
+                        "attributes": {},
+                        "score": 0.7,
+                    }
+                ],
+            }
+        ],
+        "whole_image": False,
+        "image_size": [10, 20],
+        "timings_ms": {"detect": 1.0},
+    }

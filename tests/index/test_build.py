@@ -24,7 +24,13 @@ def test_build_then_load_round_trip(color_catalog, tiny_clip, tmp_path):
     assert len(index) == 6 and index.dim == 16
     first = index.products[0]
     assert (first.row, first.id, first.name, first.category, first.price, first.link) == (
-        0, "P0", "Red thing", "chair", 10.5, "https://shop.example/red")
+        0,
+        "P0",
+        "Red thing",
+        "chair",
+        10.5,
+        "https://shop.example/red",
+    )
     assert os.path.isfile(first.image) and Image.open(first.image).size[0] <= 384
     manifest = index.manifest
     assert manifest.encoder == tiny_clip.describe() and manifest.source.path == str(color_catalog.resolve())
@@ -45,8 +51,9 @@ def test_an_approximate_index_records_its_recall_and_finds_as_the_exact_one(colo
     assert graph.manifest.vectors.backend == "faiss-hnsw" and graph.manifest.vectors.params["recall_at_10"] == 1.0
     photos = [Image.open(color_catalog.parent / "img" / f"{c}.png").convert("RGB") for c in ("red", "blue")]
     queries = tiny_clip.embed_images(photos)
-    assert [[m.product.id for m in hits] for hits in graph.search(queries, k=4)] == \
-        [[m.product.id for m in hits] for hits in exact.search(queries, k=4)]
+    assert [[m.product.id for m in hits] for hits in graph.search(queries, k=4)] == [
+        [m.product.id for m in hits] for hits in exact.search(queries, k=4)
+    ]
 
 
 def test_the_index_records_its_photos_background(tmp_path, tiny_clip):
@@ -102,6 +109,7 @@ def test_an_error_during_a_rebuild_leaves_the_old_index(color_catalog, tiny_clip
 
     class Exploding:
         """An encoder whose second batch fails, as a crash half way through a build would."""
+
         def __init__(self, inner):
             self.inner, self.calls = inner, 0
 

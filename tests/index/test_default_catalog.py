@@ -11,7 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from core.settings import ABO_HOME_TYPES, DEFAULT_CATALOG, DEFAULT_CATALOG_READING, Settings, SettingsError
+from core.defaults import ABO_HOME_TYPES, DEFAULT_CATALOG, DEFAULT_CATALOG_READING
+from core.settings import Settings, SettingsError
 from index.build.builder import build_index
 from index.catalog.open import open_catalog
 from index.catalog.source import CatalogError, ColumnMap, Reading
@@ -59,7 +60,10 @@ def test_the_default_reading_keeps_home_goods_joins_images_and_links_each_store(
     assert catalog.columns["image"] == "main_image_id" and catalog.text_columns == ("brand_en", "color_en")
     sofa = items[0]
     assert (sofa.name, sofa.category, sofa.attributes) == (
-        'Rivet Revolve Modern Upholstered Sofa, 80"W, Grey', "SOFA", {"brand_en": "Rivet", "color_en": "Grey"})
+        'Rivet Revolve Modern Upholstered Sofa, 80"W, Grey',
+        "SOFA",
+        {"brand_en": "Rivet", "color_en": "Grey"},
+    )
     links = {i.id: i.link for i in items}
     assert links["B07B4FZ5QL"] == "https://www.amazon.com/dp/B07B4FZ5QL"
     assert links["B07DBJ2BQS"] == "https://www.amazon.co.uk/dp/B07DBJ2BQS"
@@ -97,20 +101,24 @@ def test_stored_images_are_read_from_the_row_groups_that_hold_them_alone(abo, mo
     assert table.image_columns == ["image"] and pq.ParquetFile(files.files[0]).metadata.num_row_groups == 2
     read = []
     original = pq.ParquetFile.read_row_group
-    monkeypatch.setattr(pq.ParquetFile, "read_row_group",
-                        lambda self, i, *a, **k: read.append(i) or original(self, i, *a, **k))
+    monkeypatch.setattr(
+        pq.ParquetFile, "read_row_group", lambda self, i, *a, **k: read.append(i) or original(self, i, *a, **k)
+    )
     [value] = table.values_at("image", [(1, 3)])  # the second file's second row group
     assert read == [1] and Image.open(__import__("io").BytesIO(value["bytes"])).size == (64, 64)
 
 
-@pytest.mark.parametrize("overrides, message", [
-    ({"catalog_images": "images_tiny:main_image_id=image_id"}, "images_tiny"),
-    ({"catalog_images": "images_small:main_image_id=picture_id"}, "no column 'picture_id' to find images by"),
-    ({"catalog_images": "images_small:hero_image=image_id"}, "no column 'hero_image' naming its images"),
-    ({"catalog_keep": "product_type=SPACESHIP"}, "No row of the catalog has product_type in SPACESHIP"),
-    ({"catalog_prefer": "marketplace=US"}, "no column 'marketplace' to prefer rows by"),
-    ({"link_template": "https://shop.example/{sku}"}, "names 'sku', which is not a column"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"catalog_images": "images_tiny:main_image_id=image_id"}, "images_tiny"),
+        ({"catalog_images": "images_small:main_image_id=picture_id"}, "no column 'picture_id' to find images by"),
+        ({"catalog_images": "images_small:hero_image=image_id"}, "no column 'hero_image' naming its images"),
+        ({"catalog_keep": "product_type=SPACESHIP"}, "No row of the catalog has product_type in SPACESHIP"),
+        ({"catalog_prefer": "marketplace=US"}, "no column 'marketplace' to prefer rows by"),
+        ({"link_template": "https://shop.example/{sku}"}, "names 'sku', which is not a column"),
+    ],
+)
 def test_a_reading_the_catalog_cannot_follow_is_refused(abo, overrides, message):
     with pytest.raises(CatalogError, match=message):
         list(open_default(abo, **overrides))
@@ -118,33 +126,51 @@ def test_a_reading_the_catalog_cannot_follow_is_refused(abo, overrides, message)
 
 def test_raw_abo_listings_take_the_english_value_of_each_field(tmp_path):
     Image.new("RGB", (16, 16), (200, 10, 10)).save(tmp_path / "a.jpg")
-    listing = {"item_id": "B01", "image": "a.jpg", "product_type": [{"value": "SOFA"}],
-               "item_name": [{"language_tag": "de_DE", "value": "Sofa, grau"},
-                             {"language_tag": "en_US", "value": "Sofa, grey"}],
-               "color": [{"language_tag": "de_DE", "value": "grau"}]}
+    listing = {
+        "item_id": "B01",
+        "image": "a.jpg",
+        "product_type": [{"value": "SOFA"}],
+        "item_name": [
+            {"language_tag": "de_DE", "value": "Sofa, grau"},
+            {"language_tag": "en_US", "value": "Sofa, grey"},
+        ],
+        "color": [{"language_tag": "de_DE", "value": "grau"}],
+    }
     (tmp_path / "listings.jsonl").write_text(json.dumps(listing) + "\n")
     reading = Reading(keep=("product_type", ("SOFA",)), links=(None, {"": "https://www.amazon.com/dp/{item_id}"}))
     [item] = open_catalog(tmp_path / "listings.jsonl", ColumnMap(), reading)
     assert (item.name, item.category, item.attributes, item.link) == (
-        "Sofa, grey", "SOFA", {"color": "grau"}, "https://www.amazon.com/dp/B01")  # no English colour: the first
+        "Sofa, grey",
+        "SOFA",
+        {"color": "grau"},
+        "https://www.amazon.com/dp/B01",
+    )  # no English colour: the first
 
 
 def test_another_catalog_is_read_as_it_is():
     settings = Settings.of(catalog="/data/my-shop").catalog
-    assert (settings.keep_rows, settings.link_template, settings.catalog_credit, settings.catalog_limit,
-            settings.image_reference) == (None, "", "", 0, None)
+    assert (
+        settings.keep_rows,
+        settings.link_template,
+        settings.catalog_credit,
+        settings.catalog_limit,
+        settings.image_reference,
+    ) == (None, "", "", 0, None)
 
 
-@pytest.mark.parametrize("overrides, message", [
-    ({"catalog_keep": "product_type"}, "must be 'column=value,value'"),
-    ({"catalog_keep": "=SOFA"}, "must be 'column=value,value'"),
-    ({"catalog_prefer": "country"}, "must be 'column=value,value'"),
-    ({"catalog_images": "images_small"}, "must be 'CONFIG:column=column'"),
-    ({"link_template": "javascript:alert({item_id})"}, "must start with https://"),
-    ({"link_template": '{"country": {"US": "file:///etc/passwd"}}'}, "must start with https://"),
-    ({"link_template": '{"country": "US"}'}, "must be a link, or JSON"),
-    ({"catalog_limit": -1}, "between 0 and"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"catalog_keep": "product_type"}, "must be 'column=value,value'"),
+        ({"catalog_keep": "=SOFA"}, "must be 'column=value,value'"),
+        ({"catalog_prefer": "country"}, "must be 'column=value,value'"),
+        ({"catalog_images": "images_small"}, "must be 'CONFIG:column=column'"),
+        ({"link_template": "javascript:alert({item_id})"}, "must start with https://"),
+        ({"link_template": '{"country": {"US": "file:///etc/passwd"}}'}, "must start with https://"),
+        ({"link_template": '{"country": "US"}'}, "must be a link, or JSON"),
+        ({"catalog_limit": -1}, "between 0 and"),
+    ],
+)
 def test_settings_a_catalog_cannot_be_read_with_are_refused(overrides, message):
     with pytest.raises(SettingsError, match=message):
         Settings.of(catalog="/data/my-shop", **overrides)

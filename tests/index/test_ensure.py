@@ -21,30 +21,37 @@ def test_first_start_builds_the_index_and_later_starts_reuse_it(tmp_path, color_
     again, _ = ensure(settings, build=True, progress=False)
     assert again.path == built
     # The folder holding the manifest names the same catalog; without an encoder setting, the index's own.
-    third, loaded = ensure(_settings(catalog=str(color_catalog.parent), index_dir=str(tmp_path / "idx")),
-                           build=True)
+    third, loaded = ensure(_settings(catalog=str(color_catalog.parent), index_dir=str(tmp_path / "idx")), build=True)
     assert third.path == built and loaded.name == str(tiny_clip_path)
 
 
 def test_an_index_is_rebuilt_for_another_catalog_or_encoder_but_kept_for_the_default(
-        tmp_path, color_catalog, tiny_clip_path, tiny_vit_path):
+    tmp_path, color_catalog, tiny_clip_path, tiny_vit_path
+):
     directory = tmp_path / "idx"
-    ensure(_settings(catalog=str(color_catalog), encoder=str(tiny_clip_path), index_dir=str(directory)),
-           build=True, progress=False)
+    ensure(
+        _settings(catalog=str(color_catalog), encoder=str(tiny_clip_path), index_dir=str(directory)),
+        build=True,
+        progress=False,
+    )
     first = live_version(directory)
 
     ensure(_settings(index_dir=str(directory)), build=True)  # default catalog: a prebuilt index is served
     assert live_version(directory) == first
 
-    index, encoder = ensure(_settings(catalog=str(color_catalog), encoder=str(tiny_vit_path),
-                                            index_dir=str(directory)), build=True, progress=False)
+    index, encoder = ensure(
+        _settings(catalog=str(color_catalog), encoder=str(tiny_vit_path), index_dir=str(directory)),
+        build=True,
+        progress=False,
+    )
     second = live_version(directory)
     assert second != first and index.dim == encoder.dim == 24
 
     other = tmp_path / "other.csv"
     other.write_text(color_catalog.read_text().replace("img/", str(color_catalog.parent / "img") + "/"))
-    ensure(_settings(catalog=str(other), encoder=str(tiny_vit_path), index_dir=str(directory)),
-           build=True, progress=False)
+    ensure(
+        _settings(catalog=str(other), encoder=str(tiny_vit_path), index_dir=str(directory)), build=True, progress=False
+    )
     assert live_version(directory) != second
 
 

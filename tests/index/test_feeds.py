@@ -39,19 +39,77 @@ def write_feed(path, header, rows):
 
 def merchant_feed(path, base):
     """A Google Merchant Center feed, as a shop exports it."""
-    return write_feed(path, ["id", "title", "description", "link", "image_link", "additional_image_link", "price",
-                             "product_type", "google_product_category"], [
-        ["S1", "Velvet sofa", "A deep three-seat sofa in red velvet", "https://shop.example/s1",
-         f"{base}/sofa.jpg", f"{base}/sofa-back.jpg", "499.00 USD", "Home > Furniture > Sofas", "Furniture > Sofas"],
-        ["C1", "Oak chair", "A dining chair of solid oak", "https://shop.example/c1", f"{base}/chair.jpg", "",
-         "89.50 USD", "Home > Furniture > Chairs", "Furniture > Chairs"],
-        ["L1", "Table lamp", "A blue ceramic lamp", "https://shop.example/l1", f"{base}/lamp.jpg", "",
-         "1,299.00 USD", "Home > Lighting > Lamps", "Lighting"],
-        ["G1", "Gone", "Its photo was taken down", "https://shop.example/g1", f"{base}/gone.jpg", "", "5.00 USD",
-         "Home > Decor", "Decor"],
-        ["N1", "Notes", "Its image link is a text file", "https://shop.example/n1", f"{base}/notes.txt", "",
-         "5.00 EUR", "Home > Decor", "Decor"],
-    ])
+    return write_feed(
+        path,
+        [
+            "id",
+            "title",
+            "description",
+            "link",
+            "image_link",
+            "additional_image_link",
+            "price",
+            "product_type",
+            "google_product_category",
+        ],
+        [
+            [
+                "S1",
+                "Velvet sofa",
+                "A deep three-seat sofa in red velvet",
+                "https://shop.example/s1",
+                f"{base}/sofa.jpg",
+                f"{base}/sofa-back.jpg",
+                "499.00 USD",
+                "Home > Furniture > Sofas",
+                "Furniture > Sofas",
+            ],
+            [
+                "C1",
+                "Oak chair",
+                "A dining chair of solid oak",
+                "https://shop.example/c1",
+                f"{base}/chair.jpg",
+                "",
+                "89.50 USD",
+                "Home > Furniture > Chairs",
+                "Furniture > Chairs",
+            ],
+            [
+                "L1",
+                "Table lamp",
+                "A blue ceramic lamp",
+                "https://shop.example/l1",
+                f"{base}/lamp.jpg",
+                "",
+                "1,299.00 USD",
+                "Home > Lighting > Lamps",
+                "Lighting",
+            ],
+            [
+                "G1",
+                "Gone",
+                "Its photo was taken down",
+                "https://shop.example/g1",
+                f"{base}/gone.jpg",
+                "",
+                "5.00 USD",
+                "Home > Decor",
+                "Decor",
+            ],
+            [
+                "N1",
+                "Notes",
+                "Its image link is a text file",
+                "https://shop.example/n1",
+                f"{base}/notes.txt",
+                "",
+                "5.00 EUR",
+                "Home > Decor",
+                "Decor",
+            ],
+        ],
+    )
 
 
 def reader(tmp_path) -> ImageReader:
@@ -61,8 +119,14 @@ def reader(tmp_path) -> ImageReader:
 def test_a_merchant_feed_is_read_with_no_flags(site, tmp_path):
     catalog = open_catalog(merchant_feed(tmp_path / "feed.csv", site))
     assert {k: v for k, v in catalog.columns.items() if v} == {
-        "image": "image_link", "id": "id", "name": "title", "category": "product_type", "price": "price",
-        "link": "link", "more_images": "additional_image_link"}
+        "image": "image_link",
+        "id": "id",
+        "name": "title",
+        "category": "product_type",
+        "price": "price",
+        "link": "link",
+        "more_images": "additional_image_link",
+    }
     assert catalog.currency == "USD" and "description" in catalog.text_columns
     items = list(catalog)
     assert [(i.id, i.image) for i in items[:2]] == [("S1", f"{site}/sofa.jpg"), ("S1", f"{site}/sofa-back.jpg")]
@@ -87,24 +151,32 @@ def test_a_feed_whose_images_are_links_builds_and_reports_what_failed(site, tmp_
 
 
 def test_a_shopify_export_takes_each_product_once_with_all_its_photos(site, tmp_path, tiny_clip):
-    export = write_feed(tmp_path / "products_export.csv",
-                        ["Handle", "Title", "Body (HTML)", "Type", "Variant Price", "Image Src", "Image Position"], [
-                            ["velvet-sofa", "Velvet sofa", "<p>Deep</p>", "Sofa", "499.00", f"{site}/sofa.jpg", "1"],
-                            ["velvet-sofa", "", "", "", "", f"{site}/sofa-back.jpg", "2"],
-                            ["oak-chair", "Oak chair", "<p>Oak</p>", "Chair", "89.50", f"{site}/chair.jpg", "1"],
-                        ])
+    export = write_feed(
+        tmp_path / "products_export.csv",
+        ["Handle", "Title", "Body (HTML)", "Type", "Variant Price", "Image Src", "Image Position"],
+        [
+            ["velvet-sofa", "Velvet sofa", "<p>Deep</p>", "Sofa", "499.00", f"{site}/sofa.jpg", "1"],
+            ["velvet-sofa", "", "", "", "", f"{site}/sofa-back.jpg", "2"],
+            ["oak-chair", "Oak chair", "<p>Oak</p>", "Chair", "89.50", f"{site}/chair.jpg", "1"],
+        ],
+    )
     items = list(open_catalog(export))
     assert [(i.id, i.name, i.category, i.price) for i in items] == [
-        ("velvet-sofa", "Velvet sofa", "Sofa", 499.0), ("velvet-sofa", "Velvet sofa", "Sofa", 499.0),
-        ("oak-chair", "Oak chair", "Chair", 89.5)]
+        ("velvet-sofa", "Velvet sofa", "Sofa", 499.0),
+        ("velvet-sofa", "Velvet sofa", "Sofa", 499.0),
+        ("oak-chair", "Oak chair", "Chair", 89.5),
+    ]
 
 
-@pytest.mark.parametrize("categories, limit, chosen", [
-    (["a", "a", "a", "b", "b", "c"], 3, ["a", "b", "c"]),  # one of each type, not the first three rows
-    (["a", "a", "a", "a", "b", "c"], 5, ["a", "a", "a", "b", "c"]),  # a type with fewer gives its share
-    (["a", "b"], 0, ["a", "b"]),  # no cap
-    (["a", "b"], 5, ["a", "b"]),  # a cap above the catalog
-])
+@pytest.mark.parametrize(
+    "categories, limit, chosen",
+    [
+        (["a", "a", "a", "b", "b", "c"], 3, ["a", "b", "c"]),  # one of each type, not the first three rows
+        (["a", "a", "a", "a", "b", "c"], 5, ["a", "a", "a", "b", "c"]),  # a type with fewer gives its share
+        (["a", "b"], 0, ["a", "b"]),  # no cap
+        (["a", "b"], 5, ["a", "b"]),  # a cap above the catalog
+    ],
+)
 def test_the_cap_spreads_over_the_types(categories, limit, chosen):
     picked = spread(categories, [str(i) for i in range(len(categories))], limit)
     assert sorted(categories[i] for i in picked) == chosen and picked == sorted(picked)

@@ -135,18 +135,21 @@ def fetch_one(url: str, **options) -> bytes | FetchFailure:
     return result
 
 
-@pytest.mark.parametrize("path, expected, requests", [
-    ("/ok.jpg", JPEG, 1),
-    ("/ok2.png", PNG, 1),
-    ("/redirect.jpg", JPEG, 1),
-    ("/flaky.jpg", JPEG, 2),  # a 503, retried
-    ("/missing.jpg", "HTTP 404", 1),  # a 4xx is not retried
-    ("/down.jpg", "HTTP 500", 3),  # retried, up to `retries` times
-    ("/big.jpg", "too large", 1),  # refused from its Content-Length
-    ("/big-unsized.jpg", "too large", 1),  # cut off while streaming
-    ("/page.html", "not an image", 1),  # whatever its Content-Type says
-    ("/loop.jpg", "too many redirects", 6),  # the first request and max_redirects more
-])
+@pytest.mark.parametrize(
+    "path, expected, requests",
+    [
+        ("/ok.jpg", JPEG, 1),
+        ("/ok2.png", PNG, 1),
+        ("/redirect.jpg", JPEG, 1),
+        ("/flaky.jpg", JPEG, 2),  # a 503, retried
+        ("/missing.jpg", "HTTP 404", 1),  # a 4xx is not retried
+        ("/down.jpg", "HTTP 500", 3),  # retried, up to `retries` times
+        ("/big.jpg", "too large", 1),  # refused from its Content-Length
+        ("/big-unsized.jpg", "too large", 1),  # cut off while streaming
+        ("/page.html", "not an image", 1),  # whatever its Content-Type says
+        ("/loop.jpg", "too many redirects", 6),  # the first request and max_redirects more
+    ],
+)
 def test_each_kind_of_response_gives_its_result(site, path, expected, requests):
     result = fetch_one(site.url(path), retries=2)
     if isinstance(expected, bytes):
@@ -186,11 +189,20 @@ def test_only_web_links_are_fetched(site, url):
     assert not site.hits
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("https://x/y.jpg", True), ("http://x/y.jpg", True), ("HTTPS://X/Y.JPG", True),
-    ("file:///etc/passwd", False), ("ftp://x", False), ("photos/y.jpg", False), ("httpx://x", False),
-    (None, False), (b"http://x", False),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("https://x/y.jpg", True),
+        ("http://x/y.jpg", True),
+        ("HTTPS://X/Y.JPG", True),
+        ("file:///etc/passwd", False),
+        ("ftp://x", False),
+        ("photos/y.jpg", False),
+        ("httpx://x", False),
+        (None, False),
+        (b"http://x", False),
+    ],
+)
 def test_is_url(value, expected):
     assert is_url(value) is expected
 
@@ -199,9 +211,15 @@ def test_results_keep_the_order_of_the_urls(site):
     paths = ["/missing.jpg", "/ok.jpg", "/page.html", "/ok2.png", "/ok.jpg", "/redirect.jpg"]
     with ImageFetcher(None, backoff=0.01) as fetcher:
         results = fetcher.fetch([site.url(p) for p in paths] + ["ftp://x"])
-    assert results == [FetchFailure(site.url("/missing.jpg"), "HTTP 404"), JPEG,
-                       FetchFailure(site.url("/page.html"), "not an image"), PNG, JPEG, JPEG,
-                       FetchFailure("ftp://x", "not a web link")]
+    assert results == [
+        FetchFailure(site.url("/missing.jpg"), "HTTP 404"),
+        JPEG,
+        FetchFailure(site.url("/page.html"), "not an image"),
+        PNG,
+        JPEG,
+        JPEG,
+        FetchFailure("ftp://x", "not a web link"),
+    ]
     assert site.hits["/ok.jpg"] == 2  # asked for twice, fetched once; once more behind the redirect
     assert fetcher.stats == {"fetched": 3, "cached": 0, "failed": 3}
 

@@ -49,20 +49,24 @@ def hub_cache(tmp_path, monkeypatch, built):
     return repo / "snapshots" / COMMIT
 
 
-@pytest.mark.parametrize("location, expected", [
-    ("/data/my-index", None),
-    ("hf://datasets/owner/shop-index", HubIndex("owner/shop-index")),
-    ("hf://datasets/owner/shop-index@" + COMMIT, HubIndex("owner/shop-index", COMMIT)),
-    ("hf://datasets/owner/shop-index@v1.0", HubIndex("owner/shop-index", "v1.0")),
-])
+@pytest.mark.parametrize(
+    "location, expected",
+    [
+        ("/data/my-index", None),
+        ("hf://datasets/owner/shop-index", HubIndex("owner/shop-index")),
+        ("hf://datasets/owner/shop-index@" + COMMIT, HubIndex("owner/shop-index", COMMIT)),
+        ("hf://datasets/owner/shop-index@v1.0", HubIndex("owner/shop-index", "v1.0")),
+    ],
+)
 def test_hub_locations(location, expected):
     assert hub_index(location) == expected
     if expected:
         assert str(expected) == location
 
 
-@pytest.mark.parametrize("location", ["hf://datasets/shop-index", "hf://datasets/owner/shop-index@",
-                                      "hf://datasets/a/b/c", "hf://datasets/"])
+@pytest.mark.parametrize(
+    "location", ["hf://datasets/shop-index", "hf://datasets/owner/shop-index@", "hf://datasets/a/b/c", "hf://datasets/"]
+)
 def test_a_malformed_hub_location_is_refused(location):
     with pytest.raises(IndexNotFoundError, match="is not a Hub index"):
         hub_index(location)
@@ -73,7 +77,8 @@ def test_the_staged_folder_is_the_live_version_and_a_card_and_loads_as_an_index(
     version = live_version(built)
     assert sorted(p.name for p in staged.iterdir()) == sorted(["CURRENT", "README.md", version.name])
     assert sorted(p.relative_to(staged / version.name) for p in (staged / version.name).rglob("*")) == sorted(
-        p.relative_to(version) for p in version.rglob("*"))
+        p.relative_to(version) for p in version.rglob("*")
+    )
     card = (staged / "README.md").read_text()
     assert card.startswith("---\nlicense: cc-by-4.0\n")
     assert "6 product photos" in card and str(tiny_clip.name) in card

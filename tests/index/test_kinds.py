@@ -9,27 +9,30 @@ from index.store.kinds import KindRules, KindRulesError, ProductKinds, category_
 RULES = load_kind_rules(None)
 
 
-@pytest.mark.parametrize("category, kinds", [
-    ("Chair", {"chair"}),
-    ("chairs", {"chair"}),  # plural category names, as shops write them
-    ("Coffee table", {"dining table"}),
-    ("Table lamp", set()),  # the head is "lamp": a lamp, not a table
-    ("Chair pad", set()),
-    ("Cushion cover", set()),
-    ("Three-seat sofa", {"couch"}),
-    ("Three-seat sofa-bed", {"couch", "bed"}),
-    ("sofas", {"couch"}),
-    ("Bed frame with storage", {"bed"}),  # the qualifier after "with" is dropped
-    ("Rug, flatwoven", set()),
-    ("Table, outdoor", {"dining table"}),
-    ("Floor,reading lamp", set()),
-    ("Deep plate,bowl", {"bowl"}),  # "plate/bowl": either alternative counts
-    ("Wash-basin", {"sink"}),
-    ("Microwave oven", {"microwave", "oven"}),
-    ("benches", {"bench"}),
-    ("", set()),
-    (None, set()),
-])
+@pytest.mark.parametrize(
+    "category, kinds",
+    [
+        ("Chair", {"chair"}),
+        ("chairs", {"chair"}),  # plural category names, as shops write them
+        ("Coffee table", {"dining table"}),
+        ("Table lamp", set()),  # the head is "lamp": a lamp, not a table
+        ("Chair pad", set()),
+        ("Cushion cover", set()),
+        ("Three-seat sofa", {"couch"}),
+        ("Three-seat sofa-bed", {"couch", "bed"}),
+        ("sofas", {"couch"}),
+        ("Bed frame with storage", {"bed"}),  # the qualifier after "with" is dropped
+        ("Rug, flatwoven", set()),
+        ("Table, outdoor", {"dining table"}),
+        ("Floor,reading lamp", set()),
+        ("Deep plate,bowl", {"bowl"}),  # "plate/bowl": either alternative counts
+        ("Wash-basin", {"sink"}),
+        ("Microwave oven", {"microwave", "oven"}),
+        ("benches", {"bench"}),
+        ("", set()),
+        (None, set()),
+    ],
+)
 def test_default_rules_read_the_head_of_the_category(category, kinds):
     assert RULES.kinds_of(category) == kinds
 
@@ -78,22 +81,25 @@ def test_rules_match_whole_words_only():
     assert rules.kinds_of("Flowerbed") == set() and rules.kinds_of("Day-bed") == {"bed"}
 
 
-@pytest.mark.parametrize("category, noun", [
-    ("Bookcase", "bookcase"),
-    ("Wardrobes", "wardrobe"),
-    ("Rug, flatwoven", "rug"),
-    ("Rug,flatwoven", "rug"),
-    ("Chest of 3 drawers", "chest"),
-    ("CHEST OF DRAWERS", "chest"),
-    ("Glass-door cabinet", "cabinet"),
-    ("Wash-stand with 2 drawers", "stand"),
-    ("Floor/reading lamp", "floor"),  # the first alternative: one word per kind is all it needs
-    ("Quilt cover and 4 pillowcases", "cover"),
-    ("Armoire", "armoire"),  # any language: the word is a key, not a rule
-    ("", ""),
-    (None, ""),
-    ("  , ", ""),
-])
+@pytest.mark.parametrize(
+    "category, noun",
+    [
+        ("Bookcase", "bookcase"),
+        ("Wardrobes", "wardrobe"),
+        ("Rug, flatwoven", "rug"),
+        ("Rug,flatwoven", "rug"),
+        ("Chest of 3 drawers", "chest"),
+        ("CHEST OF DRAWERS", "chest"),
+        ("Glass-door cabinet", "cabinet"),
+        ("Wash-stand with 2 drawers", "stand"),
+        ("Floor/reading lamp", "floor"),  # the first alternative: one word per kind is all it needs
+        ("Quilt cover and 4 pillowcases", "cover"),
+        ("Armoire", "armoire"),  # any language: the word is a key, not a rule
+        ("", ""),
+        (None, ""),
+        ("  , ", ""),
+    ],
+)
 def test_category_noun_names_what_a_product_is(category, noun):
     assert category_noun(category) == noun
 

@@ -12,10 +12,18 @@ from index.errors import IndexCorruptError, IndexMismatchError
 from index.store.manifest import FORMAT_VERSION, AdaptationInfo, Manifest, package_versions, sha256
 from support import FakeEncoder
 
-MANIFEST = Manifest(encoder=EncoderInfo("enc", "fake", "centre-colour", 3), probe=(1.0, 0.0, 0.0),
-                    source=CatalogSource("local", path="/c.csv"), columns={"image": "image", "name": None},
-                    currency="HKD", created="2026-12-03T00:00:00+00:00", versions={"torch": "2"}, products=4,
-                    skipped=1, background=(250, 250, 250))
+MANIFEST = Manifest(
+    encoder=EncoderInfo("enc", "fake", "centre-colour", 3),
+    probe=(1.0, 0.0, 0.0),
+    source=CatalogSource("local", path="/c.csv"),
+    columns={"image": "image", "name": None},
+    currency="HKD",
+    created="2026-12-03T00:00:00+00:00",
+    versions={"torch": "2"},
+    products=4,
+    skipped=1,
+    background=(250, 250, 250),
+)
 
 
 def test_round_trip(tmp_path):
@@ -26,8 +34,12 @@ def test_round_trip(tmp_path):
 
 
 def test_an_adaptation_round_trips_and_an_index_of_format_4_reads_as_unadapted(tmp_path):
-    adapted = replace(MANIFEST, adaptation=AdaptationInfo(MANIFEST.encoder, MANIFEST.probe, "linear-infonce",
-                                                          "2026-12-06T00:00:00+00:00", {"views": 12}))
+    adapted = replace(
+        MANIFEST,
+        adaptation=AdaptationInfo(
+            MANIFEST.encoder, MANIFEST.probe, "linear-infonce", "2026-12-06T00:00:00+00:00", {"views": 12}
+        ),
+    )
     (tmp_path / "manifest.json").write_text(adapted.to_json())
     assert Manifest.read(tmp_path / "manifest.json") == adapted
     data = json.loads(MANIFEST.to_json())
@@ -36,20 +48,23 @@ def test_an_adaptation_round_trips_and_an_index_of_format_4_reads_as_unadapted(t
     assert Manifest.read(tmp_path / "manifest.json") == replace(MANIFEST, format=4)
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda d: "[]", "no JSON object"),
-    (lambda d: json.dumps({**d, "format": 99}), "index format 99"),
-    (lambda d: json.dumps({k: v for k, v in d.items() if k != "encoder"}), "bad field 'encoder': Field required"),
-    (lambda d: json.dumps({k: v for k, v in d.items() if k != "probe"}), "bad field 'probe'"),
-    (lambda d: json.dumps({**d, "encoder": {"name": "x"}}), "bad field 'encoder.model_type'"),
-    (lambda d: json.dumps({**d, "encoder": {**d["encoder"], "dim": "wide"}}), "bad field 'encoder.dim'"),
-    (lambda d: json.dumps({**d, "probe": "abc"}), "bad field 'probe'"),
-    (lambda d: json.dumps({**d, "probe": [1, "x", 0]}), "bad field 'probe.1'"),
-    (lambda d: json.dumps({**d, "source": []}), "bad field 'source'"),
-    (lambda d: json.dumps({**d, "background": [1, 2]}), "bad field 'background"),
-    (lambda d: json.dumps({**d, "checksums": {"vectors.faiss": 5}}), "bad field 'checksums.vectors.faiss'"),
-    (lambda d: "{", "cannot be read"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda d: "[]", "no JSON object"),
+        (lambda d: json.dumps({**d, "format": 99}), "index format 99"),
+        (lambda d: json.dumps({k: v for k, v in d.items() if k != "encoder"}), "bad field 'encoder': Field required"),
+        (lambda d: json.dumps({k: v for k, v in d.items() if k != "probe"}), "bad field 'probe'"),
+        (lambda d: json.dumps({**d, "encoder": {"name": "x"}}), "bad field 'encoder.model_type'"),
+        (lambda d: json.dumps({**d, "encoder": {**d["encoder"], "dim": "wide"}}), "bad field 'encoder.dim'"),
+        (lambda d: json.dumps({**d, "probe": "abc"}), "bad field 'probe'"),
+        (lambda d: json.dumps({**d, "probe": [1, "x", 0]}), "bad field 'probe.1'"),
+        (lambda d: json.dumps({**d, "source": []}), "bad field 'source'"),
+        (lambda d: json.dumps({**d, "background": [1, 2]}), "bad field 'background"),
+        (lambda d: json.dumps({**d, "checksums": {"vectors.faiss": 5}}), "bad field 'checksums.vectors.faiss'"),
+        (lambda d: "{", "cannot be read"),
+    ],
+)
 def test_a_damaged_manifest_is_named(tmp_path, edit, message):
     (tmp_path / "manifest.json").write_text(edit(json.loads(MANIFEST.to_json())))
     with pytest.raises(IndexCorruptError, match=message):

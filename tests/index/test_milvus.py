@@ -41,9 +41,16 @@ def built(tmp_path_factory, tiny_clip):
     rows = []
     for i in range(30):
         Image.fromarray(rng.integers(0, 256, size=(24, 24, 3), dtype=np.uint8)).resize((48, 48)).save(
-            folder / "img" / f"{i}.png")
-        rows.append({"id": f"P{i}", "image": f"img/{i}.png", "category": CATEGORIES[i % 5],
-                     "price": f"{10 * (i % 7)}" if i % 3 else ""})
+            folder / "img" / f"{i}.png"
+        )
+        rows.append(
+            {
+                "id": f"P{i}",
+                "image": f"img/{i}.png",
+                "category": CATEGORIES[i % 5],
+                "price": f"{10 * (i % 7)}" if i % 3 else "",
+            }
+        )
     catalog = write_csv(folder / "catalog.csv", rows)
     for name, wanted in (("exact", "exact"), ("milvus", "milvus")):
         build_index(open_catalog(catalog), tiny_clip, folder / name, progress=False, vector_index=wanted)
@@ -67,13 +74,16 @@ def test_an_index_built_in_milvus_finds_what_exact_faiss_finds(built, name):
     _folder, exact, milvus = built
     where = WHERES[name]
     assert (exact.table.count(where) > 0) == (name != "nothing")
-    queries = np.vstack([exact.vectors.sample(np.array([0, 7, 13])),
-                         np.random.default_rng(1).normal(size=(2, exact.dim)).astype(np.float32)])
+    queries = np.vstack(
+        [
+            exact.vectors.sample(np.array([0, 7, 13])),
+            np.random.default_rng(1).normal(size=(2, exact.dim)).astype(np.float32),
+        ]
+    )
     for k in (1, 5, 30):
         want, got = exact.search(queries, k, where), milvus.search(queries, k, where)
         assert [[m.product.id for m in hits] for hits in got] == [[m.product.id for m in hits] for hits in want]
-        assert np.allclose([m.score for hits in got for m in hits], [m.score for hits in want for m in hits],
-                           atol=1e-5)
+        assert np.allclose([m.score for hits in got for m in hits], [m.score for hits in want for m in hits], atol=1e-5)
         assert all(len(hits) == min(k, exact.table.count(where)) for hits in got)  # k whenever k are kept
 
 
@@ -83,8 +93,13 @@ def test_the_vectors_live_in_a_collection_of_the_version_in_the_index_directory(
     assert spec.backend == "milvus" and spec.params["uri"] == "milvus.db"  # relative: the directory can move
     assert re.fullmatch(r"lookalike_[0-9a-f]{8}_" + milvus.path.name.replace("-", "_"), spec.params["collection"])
     assert (folder / "milvus" / "milvus.db").is_dir()
-    assert sorted(p.name for p in milvus.path.iterdir()) == ["images", "kinds.json", "manifest.json", "photos.npz",
-                                                         "products.parquet"]
+    assert sorted(p.name for p in milvus.path.iterdir()) == [
+        "images",
+        "kinds.json",
+        "manifest.json",
+        "photos.npz",
+        "products.parquet",
+    ]
     assert len(milvus.vectors) == len(exact) == 30
     # Medians of similarities that Milvus and FAISS each compute in float32 their own way: equal to float
     # noise (last digits), as the scores of the test above are.
@@ -94,10 +109,18 @@ def test_the_vectors_live_in_a_collection_of_the_version_in_the_index_directory(
 
 def test_a_where_becomes_a_milvus_expression_over_the_scalar_fields():
     assert expression(None) == expression(Where()) == ""
-    assert expression(Where(kinds=("chair", "rug"), categories=('Say "hi" \\ ok',), min_price=20, max_price=40.5,
-                            rows=np.array([9, 3, 3]))) == (
+    assert expression(
+        Where(
+            kinds=("chair", "rug"),
+            categories=('Say "hi" \\ ok',),
+            min_price=20,
+            max_price=40.5,
+            rows=np.array([9, 3, 3]),
+        )
+    ) == (
         '(kinds like "%|chair|%" or kinds like "%|rug|%") and category in ["Say \\"hi\\" \\\\ ok"] and '
-        'price >= 20.0 and price <= 40.5 and row in [3, 9]')
+        "price >= 20.0 and price <= 40.5 and row in [3, 9]"
+    )
 
 
 def _committed(directory, version, kinds=("chair", "rug"), uri=None):
@@ -123,8 +146,12 @@ def test_a_build_drops_the_collections_of_versions_gone_and_no_other_directorys(
     fourth = _committed(tmp_path / "idx", "v-4")
     assert building["collection"].endswith("_v_3")
     client = MilvusVectors.load(tmp_path / "idx" / "v-4", fourth)._client
-    assert set(client.list_collections()) == {other["collection"], second["collection"], building["collection"],
-                                              fourth["collection"]}
+    assert set(client.list_collections()) == {
+        other["collection"],
+        second["collection"],
+        building["collection"],
+        fourth["collection"],
+    }
     assert first["collection"] != other["collection"]
 
 
@@ -143,17 +170,25 @@ def test_an_unreachable_server_a_missing_collection_and_a_bad_uri_are_refused(tm
         _committed(tmp_path / "idx", "v-1", uri=f"http://127.0.0.1:{port}")
     params = _committed(tmp_path / "idx", "v-2")
     with pytest.raises(IndexCorruptError, match=r"has no collection 'lookalike_0_v_gone'.*Rebuild the index"):
-        load_backend(VectorSpec("milvus", {**params, "collection": "lookalike_0_v_gone"}), tmp_path / "idx" / "v-2",
-                     None)
+        load_backend(
+            VectorSpec("milvus", {**params, "collection": "lookalike_0_v_gone"}), tmp_path / "idx" / "v-2", None
+        )
     with pytest.raises(MilvusError, match=r"a server's URL .* or a Milvus Lite folder ending in .db"):
         new_backend(VectorSpec("milvus", {"uri": "ftp://host/x"}), 8)
 
 
 def test_milvus_lite_held_by_another_process_is_refused_with_the_reason(tmp_path):
     db = tmp_path / "held.db"
-    holder = subprocess.Popen([sys.executable, "-c", f"from pymilvus import MilvusClient; MilvusClient({str(db)!r}); "
-                               f"print('open', flush=True); input()"],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"from pymilvus import MilvusClient; MilvusClient({str(db)!r}); print('open', flush=True); input()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "open"
         with pytest.raises(MilvusError, match="another process may be using it"):

@@ -60,15 +60,32 @@ def parquet_catalog(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("parquet-catalog")
     (folder / "data").mkdir()
-    rows = [{"sku": f"P{i:02d}", "title": f"Thing {i}", "category": ("chair", "sofa", "lamp")[i % 3],
-             "image": {"bytes": b"not an image" if i == 5 else _photo(i, "RGBA" if i % 4 == 1 else "RGB",
-                                                                     "JPEG" if i % 3 == 2 else "PNG"), "path": None}}
-            for i in range(16)]
-    features = datasets.Features({"sku": datasets.Value("string"), "title": datasets.Value("string"),
-                                  "category": datasets.Value("string"), "image": datasets.Image()})
+    rows = [
+        {
+            "sku": f"P{i:02d}",
+            "title": f"Thing {i}",
+            "category": ("chair", "sofa", "lamp")[i % 3],
+            "image": {
+                "bytes": b"not an image"
+                if i == 5
+                else _photo(i, "RGBA" if i % 4 == 1 else "RGB", "JPEG" if i % 3 == 2 else "PNG"),
+                "path": None,
+            },
+        }
+        for i in range(16)
+    ]
+    features = datasets.Features(
+        {
+            "sku": datasets.Value("string"),
+            "title": datasets.Value("string"),
+            "category": datasets.Value("string"),
+            "image": datasets.Image(),
+        }
+    )
     for shard in range(2):
-        datasets.Dataset.from_list(rows[8 * shard:8 * shard + 8], features=features).to_parquet(
-            folder / "data" / f"train-{shard:05d}-of-00002.parquet", batch_size=3)
+        datasets.Dataset.from_list(rows[8 * shard : 8 * shard + 8], features=features).to_parquet(
+            folder / "data" / f"train-{shard:05d}-of-00002.parquet", batch_size=3
+        )
     return folder
 
 
@@ -77,8 +94,7 @@ def local_ray():
     if ray is None:
         pytest.skip(NO_RAY)
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-    ray.init(num_cpus=2, num_gpus=0, include_dashboard=False, object_store_memory=200 * 1024 ** 2,
-             log_to_driver=False)
+    ray.init(num_cpus=2, num_gpus=0, include_dashboard=False, object_store_memory=200 * 1024**2, log_to_driver=False)
     yield ray
     ray.shutdown()
 
@@ -103,8 +119,9 @@ def _same_index(a: CatalogIndex, b: CatalogIndex) -> None:
 
 
 @needs_ray
-def test_a_build_on_ray_writes_the_index_a_build_on_one_machine_writes(local_ray, parquet_catalog, tiny_clip,
-                                                                      one_machine, tmp_path):
+def test_a_build_on_ray_writes_the_index_a_build_on_one_machine_writes(
+    local_ray, parquet_catalog, tiny_clip, one_machine, tmp_path
+):
     encoder = Counting(tiny_clip)
     report = build_on_ray(open_catalog(parquet_catalog), encoder, tmp_path / "idx", address="local", progress=False)
     assert encoder.embedded == 0 and report.reused == report.products == 15
@@ -148,8 +165,9 @@ def test_without_ray_the_error_says_what_to_install(monkeypatch, color_catalog, 
 
 
 @needs_ray
-def test_workers_whose_encoder_is_not_the_builds_are_refused(local_ray, parquet_catalog, tiny_clip, tiny_vit_path,
-                                                            tmp_path):
+def test_workers_whose_encoder_is_not_the_builds_are_refused(
+    local_ray, parquet_catalog, tiny_clip, tiny_vit_path, tmp_path
+):
     elsewhere = Counting(tiny_clip)
     elsewhere.name = str(tiny_vit_path)  # what the workers load by name is another model than the one here
     with pytest.raises(RayError, match="is not the one the build uses"):

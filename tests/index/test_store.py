@@ -15,15 +15,27 @@ from index.store import versions as store
 from index.store.versions import live_version, read_live_manifest
 from support import FakeEncoder, colour_catalog
 
-COLOURS = {(255, 0, 0): [1, 0, 0], (200, 0, 50): [0.9, 0.1, 0], (150, 0, 100): [0.8, 0.2, 0], (0, 0, 255): [0, 1, 0],
-           (255, 255, 255): [0, 0, 1]}
+COLOURS = {
+    (255, 0, 0): [1, 0, 0],
+    (200, 0, 50): [0.9, 0.1, 0],
+    (150, 0, 100): [0.8, 0.2, 0],
+    (0, 0, 255): [0, 1, 0],
+    (255, 255, 255): [0, 0, 1],
+}
 ENCODER = FakeEncoder(COLOURS)
 
 
 @pytest.fixture
 def index_dir(tmp_path):
-    catalog = colour_catalog(tmp_path, [("P0", "Table lamp", (255, 0, 0)), ("P1", "Chair", (200, 0, 50)),
-                                        ("P2", "Sofa", (150, 0, 100)), ("P3", "Armchair", (0, 0, 255))])
+    catalog = colour_catalog(
+        tmp_path,
+        [
+            ("P0", "Table lamp", (255, 0, 0)),
+            ("P1", "Chair", (200, 0, 50)),
+            ("P2", "Sofa", (150, 0, 100)),
+            ("P3", "Armchair", (0, 0, 255)),
+        ],
+    )
     build_index(open_catalog(catalog), ENCODER, tmp_path / "idx", progress=False)
     return tmp_path / "idx"
 
@@ -38,8 +50,9 @@ def test_search_returns_matches_best_first(index_dir):
     assert [m.product.id for m in found] == ["P0", "P1", "P2"]
     # FAISS's float32 inner products against numpy's float64 cosines: equal to float noise. (Rounding both to
     # 4 places is no tolerance: two values astride a rounding edge differ, and 0.970143 lies 7.5e-6 from one.)
-    assert [m.score for m in found] == pytest.approx([1.0, 0.9 / np.hypot(0.9, 0.1), 0.8 / np.hypot(0.8, 0.2)],
-                                                     abs=1e-5)
+    assert [m.score for m in found] == pytest.approx(
+        [1.0, 0.9 / np.hypot(0.9, 0.1), 0.8 / np.hypot(0.8, 0.2)], abs=1e-5
+    )
     assert len(index.search(np.ones((1, 3), np.float32), k=50)[0]) == 4  # k > catalog: no padding rows
 
 
@@ -103,7 +116,9 @@ def test_every_damage_to_every_file_is_refused_never_served(index_dir, name, dam
     error = IndexNotFoundError if (name, damage) == ("CURRENT", "deleted") else IndexCorruptError
     with pytest.raises(error) as refused:
         CatalogIndex.load(index_dir)
-    assert "\n" not in str(refused.value) and ("rebuild" in str(refused.value).lower() or "Build one" in str(refused.value))
+    assert "\n" not in str(refused.value) and (
+        "rebuild" in str(refused.value).lower() or "Build one" in str(refused.value)
+    )
 
 
 @pytest.mark.parametrize("damage", ["none", *DAMAGES])
@@ -127,13 +142,16 @@ def test_a_small_index_checks_its_thumbnails_before_it_serves(index_dir):
     assert CatalogIndex.load(index_dir).checked.is_set()
 
 
-@pytest.mark.parametrize("damage, message", [
-    (lambda v: (v.parent / "CURRENT").write_text(f"v-gone\n{'0' * 64}\n"), "missing version 'v-gone'"),
-    (lambda v: (v.parent / "CURRENT").write_text(f"../../etc\n{'0' * 64}\n"), "missing version"),
-    (lambda v: (v.parent / "CURRENT").write_text(f"{v.name}\n"), "an earlier format"),  # format 1's pointer
-    (lambda v: (v.parent / "CURRENT").write_text(""), "CURRENT is damaged"),
-    (lambda v: (v.parent / "CURRENT").write_bytes(b"\xff\xfe\x00"), "CURRENT is damaged"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda v: (v.parent / "CURRENT").write_text(f"v-gone\n{'0' * 64}\n"), "missing version 'v-gone'"),
+        (lambda v: (v.parent / "CURRENT").write_text(f"../../etc\n{'0' * 64}\n"), "missing version"),
+        (lambda v: (v.parent / "CURRENT").write_text(f"{v.name}\n"), "an earlier format"),  # format 1's pointer
+        (lambda v: (v.parent / "CURRENT").write_text(""), "CURRENT is damaged"),
+        (lambda v: (v.parent / "CURRENT").write_bytes(b"\xff\xfe\x00"), "CURRENT is damaged"),
+    ],
+)
 def test_a_damaged_pointer_is_named(index_dir, damage, message):
     damage(live_version(index_dir))
     with pytest.raises(IndexCorruptError, match=message):
@@ -182,8 +200,9 @@ def test_an_index_of_format_5_with_its_products_in_json_lines_still_loads(index_
     (version / "products.jsonl").write_text("".join(json.dumps(p) + "\n" for p in relative))
     (version / "products.parquet").unlink()
     manifest = json.loads((version / "manifest.json").read_text())
-    manifest["checksums"] = {("products.jsonl" if k == "products.parquet" else k): v
-                             for k, v in manifest["checksums"].items()}
+    manifest["checksums"] = {
+        ("products.jsonl" if k == "products.parquet" else k): v for k, v in manifest["checksums"].items()
+    }
     manifest["checksums"]["products.jsonl"] = store.file_sha256(version / "products.jsonl")
     manifest["format"] = 5
     text = json.dumps(manifest).encode()
@@ -192,7 +211,9 @@ def test_an_index_of_format_5_with_its_products_in_json_lines_still_loads(index_
 
     after = CatalogIndex.load(index_dir)
     assert after.manifest.format == 5 and list(after.products) == list(before.products)
-    assert _ranked(after.search(np.array([[1.0, 0, 0]]), k=2)[0]) == _ranked(before.search(np.array([[1.0, 0, 0]]), k=2)[0])
+    assert _ranked(after.search(np.array([[1.0, 0, 0]]), k=2)[0]) == _ranked(
+        before.search(np.array([[1.0, 0, 0]]), k=2)[0]
+    )
     assert after.table.categories == before.table.categories
 
 
@@ -201,11 +222,29 @@ def test_the_products_come_back_from_their_columns_as_they_went_in(tmp_path):
     from index.store.kinds import ProductKinds, load_kind_rules
     from index.store.products import ProductTable, write_table
 
-    products = [Product(row=0, id="A", name="Oak chair", category="Chair", price=19.5, link="https://s.example/a",
-                        image="images/0.jpg", popularity=4.5, attributes={"colour": "oak"}),
-                Product(row=1, id="A", name=None, category=None, price="on request", image="images/1.jpg",
-                        attributes={"material": "wool", "colour": "grey"}),
-                Product(row=2, id="B", category="Rug", price=None, image="https://cdn.example/b.jpg")]
+    products = [
+        Product(
+            row=0,
+            id="A",
+            name="Oak chair",
+            category="Chair",
+            price=19.5,
+            link="https://s.example/a",
+            image="images/0.jpg",
+            popularity=4.5,
+            attributes={"colour": "oak"},
+        ),
+        Product(
+            row=1,
+            id="A",
+            name=None,
+            category=None,
+            price="on request",
+            image="images/1.jpg",
+            attributes={"material": "wool", "colour": "grey"},
+        ),
+        Product(row=2, id="B", category="Rug", price=None, image="https://cdn.example/b.jpg"),
+    ]
     write_table(tmp_path, products, ProductKinds.of_categories([p.category for p in products], load_kind_rules(None)))
     table = ProductTable.load(tmp_path)
     absolute = [p.__class__(**{**p.__dict__, "image": str(tmp_path / p.image)}) for p in products[:2]] + products[2:]

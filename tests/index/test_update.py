@@ -18,8 +18,7 @@ from index.store.products import PHOTOS
 from index.store.versions import live_version
 from support import http_folder, write_csv
 
-COLOURS = {"P0": (220, 30, 30), "P1": (30, 200, 40), "P2": (30, 40, 220), "P3": (240, 230, 20),
-           "P4": (10, 10, 10)}
+COLOURS = {"P0": (220, 30, 30), "P1": (30, 200, 40), "P2": (30, 40, 220), "P3": (240, 230, 20), "P4": (10, 10, 10)}
 
 
 class Counting:
@@ -43,9 +42,13 @@ def _shop(folder, colours: dict, prices: dict | None = None, image=lambda pid: f
     (folder / "img").mkdir(parents=True, exist_ok=True)
     for pid, colour in colours.items():
         Image.new("RGB", (48, 40), colour).save(folder / "img" / f"{pid}.png")
-    return write_csv(folder / "catalog.csv", [
-        {"id": pid, "image": image(pid), "category": "chair", "price": (prices or {}).get(pid, 10)}
-        for pid in colours])
+    return write_csv(
+        folder / "catalog.csv",
+        [
+            {"id": pid, "image": image(pid), "category": "chair", "price": (prices or {}).get(pid, 10)}
+            for pid in colours
+        ],
+    )
 
 
 def _vectors(index: CatalogIndex) -> dict[str, np.ndarray]:
@@ -106,8 +109,9 @@ def test_a_killed_update_leaves_the_live_index_as_it_was(tmp_path, tiny_clip):
     live = live_version(tmp_path / "idx")
     catalog = _shop(tmp_path / "shop", {**COLOURS, "P5": (1, 2, 3), "P6": (4, 5, 6), "P7": (7, 8, 9)})
     with pytest.raises(RuntimeError, match="power cut"):
-        update_index(open_catalog(catalog), Counting(tiny_clip, fail_after=1), tmp_path / "idx", progress=False,
-                     batch_size=2)
+        update_index(
+            open_catalog(catalog), Counting(tiny_clip, fail_after=1), tmp_path / "idx", progress=False, batch_size=2
+        )
     assert live_version(tmp_path / "idx") == live
     assert len(CatalogIndex.load(tmp_path / "idx", tiny_clip)) == 5
     assert not list((tmp_path / "idx").glob(".building-*"))
@@ -150,8 +154,10 @@ def test_an_index_without_digests_is_embedded_again_whole(tmp_path, tiny_clip, c
 def test_the_command_reads_the_catalog_the_index_was_built_from(tmp_path, tiny_clip_path, capsys):
     catalog = _shop(tmp_path / "shop", COLOURS)
     out = str(tmp_path / "idx")
-    assert main(["build", "--source", str(catalog), "--out", out, "--encoder", str(tiny_clip_path),
-                 "--device", "cpu"]) == 0
+    assert (
+        main(["build", "--source", str(catalog), "--out", out, "--encoder", str(tiny_clip_path), "--device", "cpu"])
+        == 0
+    )
     _shop(tmp_path / "shop", {**COLOURS, "P5": (250, 250, 250)})
     assert main(["update", "--index", out, "--device", "cpu"]) == 0
     assert "(1 added, 0 removed); 5 photos kept, 1 embedded" in capsys.readouterr().out
@@ -159,11 +165,14 @@ def test_the_command_reads_the_catalog_the_index_was_built_from(tmp_path, tiny_c
     assert "is up to date: 6 products" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--index", "{tmp}/none"], "No index at"),
-    (["--index", "{tmp}/idx", "--source", "{tmp}/none.csv"], "No catalog file"),
-    (["--index", "hf://datasets/someone/shop"], "not updated in place"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--index", "{tmp}/none"], "No index at"),
+        (["--index", "{tmp}/idx", "--source", "{tmp}/none.csv"], "No catalog file"),
+        (["--index", "hf://datasets/someone/shop"], "not updated in place"),
+    ],
+)
 def test_update_errors_are_one_line_and_exit_2(args, message, tmp_path, tiny_clip, capsys):
     build_index(open_catalog(_shop(tmp_path / "shop", COLOURS)), tiny_clip, tmp_path / "idx", progress=False)
     assert main(["update", *[a.format(tmp=tmp_path) for a in args]]) == 2
@@ -189,8 +198,10 @@ def test_an_adapted_index_stays_adapted_and_its_new_photos_are_mapped_alike(tmp_
     build_index(open_catalog(catalog), tiny_clip, tmp_path / "idx", progress=False)
     index = CatalogIndex.load(tmp_path / "idx")
     rng = np.random.default_rng(0)
-    adaptation = Adaptation(rng.normal(size=tiny_clip.dim).astype(np.float32) * 0.1,
-                            (np.eye(tiny_clip.dim) + rng.normal(size=(tiny_clip.dim,) * 2) * 0.3).astype(np.float32))
+    adaptation = Adaptation(
+        rng.normal(size=tiny_clip.dim).astype(np.float32) * 0.1,
+        (np.eye(tiny_clip.dim) + rng.normal(size=(tiny_clip.dim,) * 2) * 0.3).astype(np.float32),
+    )
     info = AdaptationInfo(tiny_clip.describe(), index.manifest.probe, "linear-infonce", "2026-12-06T00:00:00+00:00")
     write_adapted(index, adaptation, info)
     adapted = CatalogIndex.load(tmp_path / "idx", tiny_clip)

@@ -22,8 +22,10 @@ CATEGORIES = ("Chair", "Sofa", "Rug", "Table lamp", "")  # two detector classes,
 
 @pytest.fixture(scope="module")
 def table() -> ProductTable:
-    products = [Product(row=i, id=f"P{i // 2}", category=CATEGORIES[i % 5] or None,
-                        price=float(i % 7) * 10 if i % 3 else None) for i in range(ROWS)]
+    products = [
+        Product(row=i, id=f"P{i // 2}", category=CATEGORIES[i % 5] or None, price=float(i % 7) * 10 if i % 3 else None)
+        for i in range(ROWS)
+    ]
     return ProductTable(products, ProductKinds.of_categories([p.category for p in products], load_kind_rules(None)))
 
 

@@ -1,6 +1,5 @@
 """The detector wrapper over a real (tiny) YOLO: typed Detections out, the settings applied, clear errors."""
 
-
 import numpy as np
 import pytest
 import torch
@@ -41,8 +40,13 @@ def test_all_classes_when_none_are_named(detector):
 
 def test_a_batch_gives_each_photo_what_it_gets_alone(tiny_yolo_path):
     detector = load_detector(Settings.of(detector=str(tiny_yolo_path), max_objects=50, device="cpu").models)
-    photos = [PHOTO, Image.effect_noise((64, 128), 60).convert("RGB"), PHOTO.rotate(90), PHOTO.resize((160, 96)),
-              *(PHOTO.rotate(angle) for angle in (10, 20, 30))]  # five of one size: more than a forward pass takes
+    photos = [
+        PHOTO,
+        Image.effect_noise((64, 128), 60).convert("RGB"),
+        PHOTO.rotate(90),
+        PHOTO.resize((160, 96)),
+        *(PHOTO.rotate(angle) for angle in (10, 20, 30)),
+    ]  # five of one size: more than a forward pass takes
     assert detector.forward_batch < 5
     together = detector.detect(photos, conf=0.3, classes=None)
     for photo, found in zip(photos, together):
@@ -97,8 +101,11 @@ def tiny_rug_yolo_path(tmp_path_factory):
 
 
 def test_a_catalog_detector_is_pooled_with_the_detector(tiny_yolo_path, tiny_rug_yolo_path):
-    pooled = load_detector(Settings.of(detector=str(tiny_yolo_path), catalog_detector=str(tiny_rug_yolo_path),
-                                    max_objects=5, device="cpu").models)
+    pooled = load_detector(
+        Settings.of(
+            detector=str(tiny_yolo_path), catalog_detector=str(tiny_rug_yolo_path), max_objects=5, device="cpu"
+        ).models
+    )
     assert {"chair", "couch", "lamp", "rug"} <= set(pooled.names.values())
     [found] = pooled.detect([PHOTO], conf=0.5, classes=["chair", "rug"])
     assert found.labels.count("chair") == 5 and found.labels.count("rug") == 5  # each detector's own limit
@@ -110,16 +117,18 @@ def test_a_catalog_detector_is_pooled_with_the_detector(tiny_yolo_path, tiny_rug
 def test_a_class_both_detectors_know_is_left_to_the_catalogs(tiny_yolo_path, tmp_path):
     # The catalog's detector knows chairs too but sees only rugs: the general detector's chairs are not asked for.
     catalog = save_tiny_kinds_yolo(tmp_path / "chair-rug.pt", {0: "chair", 1: "rug"}, 1)
-    pooled = load_detector(Settings.of(detector=str(tiny_yolo_path), catalog_detector=str(catalog), max_objects=5,
-                                    device="cpu").models)
+    pooled = load_detector(
+        Settings.of(detector=str(tiny_yolo_path), catalog_detector=str(catalog), max_objects=5, device="cpu").models
+    )
     assert pooled.detect([PHOTO], conf=0.5, classes=["chair"])[0].labels == ()
     assert set(pooled.detect([PHOTO], conf=0.5, classes=None)[0].labels) == {"rug"}
 
 
 def test_missing_catalog_detector_weights_are_a_clear_error(tiny_yolo_path, tmp_path):
     with pytest.raises(DetectorError, match="No detector weights"):
-        load_detector(Settings.of(detector=str(tiny_yolo_path), catalog_detector=str(tmp_path / "none.pt"),
-                                  device="cpu").models)
+        load_detector(
+            Settings.of(detector=str(tiny_yolo_path), catalog_detector=str(tmp_path / "none.pt"), device="cpu").models
+        )
 
 
 def test_an_open_vocabulary_detector_takes_the_catalogs_kinds_as_its_classes(yoloe_text):
@@ -145,8 +154,9 @@ def test_a_detector_of_fixed_classes_keeps_its_own(detector):
 
 
 def test_pooled_an_open_vocabulary_detector_learns_the_kinds_the_other_does_not_know(tiny_yolo_path, yoloe_text):
-    pooled = open_vocabulary_yolo(Settings.of(detector=str(tiny_yolo_path), catalog_detector="yoloe-11n.yaml",
-                                              max_objects=5, device="cpu").models)
+    pooled = open_vocabulary_yolo(
+        Settings.of(detector=str(tiny_yolo_path), catalog_detector="yoloe-11n.yaml", max_objects=5, device="cpu").models
+    )
     pooled.learn_kinds(["chair", "couch", "bookcase", "rug"])
     assert yoloe_text == [["bookcase", "rug"]]
     assert pooled.detectors[1].names == {0: "bookcase", 1: "rug"}  # chairs and sofas are COCO's

@@ -7,8 +7,11 @@ from PIL import Image
 
 from models.encoder import CPU_BATCH_CONVOLUTIONAL, CPU_BATCH_TRANSFORMER, EncoderError, load_encoder
 
-IMAGES = [Image.new("RGB", (50, 40), (200, 20, 20)), Image.new("RGB", (20, 80), (20, 20, 200)),
-          Image.effect_noise((64, 64), 40).convert("RGB")]
+IMAGES = [
+    Image.new("RGB", (50, 40), (200, 20, 20)),
+    Image.new("RGB", (20, 80), (20, 20, 200)),
+    Image.effect_noise((64, 64), 40).convert("RGB"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +59,8 @@ def test_a_convolutional_net_runs_channels_last_with_the_embeddings_of_the_usual
     path = str(save_tiny_resnet(tmp_path / "resnet"))
     fast, usual = load_encoder(path, device="cpu", runtime="torch"), load_encoder(path, device="cpu", runtime="torch")
     assert fast.channels_last and fast.model.embedder.embedder.convolution.weight.is_contiguous(
-        memory_format=torch.channels_last)
+        memory_format=torch.channels_last
+    )
     usual.channels_last = False
     usual.model.to(memory_format=torch.contiguous_format)
     np.testing.assert_allclose(fast.embed_images(IMAGES), usual.embed_images(IMAGES), atol=1e-5)

@@ -10,8 +10,11 @@ from PIL import Image
 from models import exported
 from models.encoder import load_encoder
 
-IMAGES = [Image.new("RGB", (50, 40), (200, 20, 20)), Image.effect_noise((64, 64), 40).convert("RGB"),
-          Image.new("RGB", (20, 80), (20, 20, 200))]
+IMAGES = [
+    Image.new("RGB", (50, 40), (200, 20, 20)),
+    Image.effect_noise((64, 64), 40).convert("RGB"),
+    Image.new("RGB", (20, 80), (20, 20, 200)),
+]
 
 
 @pytest.fixture
@@ -59,8 +62,11 @@ def test_a_graph_that_is_not_of_these_weights_is_exported_again(tmp_path, graphs
     else:
         again = load_encoder(two, device="cpu", runtime="onnx")  # the same configuration: the file `one` wrote
     assert again.exported.path == path
-    np.testing.assert_allclose(again.embed_images(IMAGES),
-                               load_encoder(again.name, device="cpu", runtime="torch").embed_images(IMAGES), atol=1e-5)
+    np.testing.assert_allclose(
+        again.embed_images(IMAGES),
+        load_encoder(again.name, device="cpu", runtime="torch").embed_images(IMAGES),
+        atol=1e-5,
+    )
 
 
 def test_auto_runs_a_convolutional_net_in_onnx_runtime_and_a_transformer_in_pytorch(tmp_path, tiny_vit_path, graphs):

@@ -41,7 +41,6 @@ def test_torch_is_loaded_before_faiss_so_that_faiss_runs_on_its_openmp_runtime()
     assert out.strip() == "True"
 
 
-
 def _resident_mib() -> float:
     line = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmRSS:"))
     return int(line.split()[1]) / 1024
@@ -58,11 +57,14 @@ def test_trim_memory_hands_freed_heap_pages_back():
     del last
 
 
-@pytest.mark.parametrize("flags, expected", [
-    ("fpu sse avx512f avx512_bf16 avx512_vnni", True),
-    ("fpu sse amx_bf16 amx_tile", True),
-    ("fpu sse avx2 avx512f", False),
-])
+@pytest.mark.parametrize(
+    "flags, expected",
+    [
+        ("fpu sse avx512f avx512_bf16 avx512_vnni", True),
+        ("fpu sse amx_bf16 amx_tile", True),
+        ("fpu sse avx2 avx512f", False),
+    ],
+)
 def test_cpu_has_bf16_reads_the_cpu_flags(tmp_path, flags, expected):
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")

@@ -29,7 +29,6 @@ class CountingEngine(Engine):
         return super().search_many(queries)
 
 
-
 def _arrive_together(batcher: SearchBatcher, asked: list) -> list:
     """Send `asked` (photo, top_k, conf) from one thread each while the engine is busy, then free it:
     they are all waiting when the next batch is taken. Returns each answer or error, in order."""

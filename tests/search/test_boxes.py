@@ -7,21 +7,27 @@ from PIL import Image
 from search.boxes import clip_boxes, crop, letterbox, mirror_boxes, nms, pad_boxes, photo_regions
 
 
-@pytest.mark.parametrize("box, ratio, expected", [
-    ([10, 10, 20, 30], 0.0, [10, 10, 20, 30]),
-    ([10, 10, 20, 30], 0.1, [9, 8, 21, 32]),
-    ([0, 0, 100, 50], 0.5, [-50, -25, 150, 75]),
-    ([5, 5, 5, 5], 0.2, [5, 5, 5, 5]),  # a degenerate box stays degenerate
-])
+@pytest.mark.parametrize(
+    "box, ratio, expected",
+    [
+        ([10, 10, 20, 30], 0.0, [10, 10, 20, 30]),
+        ([10, 10, 20, 30], 0.1, [9, 8, 21, 32]),
+        ([0, 0, 100, 50], 0.5, [-50, -25, 150, 75]),
+        ([5, 5, 5, 5], 0.2, [5, 5, 5, 5]),  # a degenerate box stays degenerate
+    ],
+)
 def test_pad_boxes(box, ratio, expected):
     np.testing.assert_allclose(pad_boxes(np.array([box]), ratio), [expected])
 
 
-@pytest.mark.parametrize("box, expected", [
-    ([-5, -5, 50, 50], [0, 0, 40, 30]),
-    ([10, 10, 20, 20], [10, 10, 20, 20]),
-    ([45, 35, 60, 70], [40, 30, 40, 30]),
-])
+@pytest.mark.parametrize(
+    "box, expected",
+    [
+        ([-5, -5, 50, 50], [0, 0, 40, 30]),
+        ([10, 10, 20, 20], [10, 10, 20, 20]),
+        ([45, 35, 60, 70], [40, 30, 40, 30]),
+    ],
+)
 def test_clip_boxes(box, expected):
     np.testing.assert_allclose(clip_boxes(np.array([box]), 40, 30), [expected])
 
@@ -32,11 +38,14 @@ def test_many_boxes_keep_their_shape():
         assert f(boxes).shape == (3, 4)
 
 
-@pytest.mark.parametrize("box, size", [
-    ((2, 3, 12, 9), (10, 6)),
-    ((2.4, 3.6, 11.2, 8.1), (10, 6)),  # rounded outward
-    ((5, 5, 5, 5), (1, 1)),  # never empty
-])
+@pytest.mark.parametrize(
+    "box, size",
+    [
+        ((2, 3, 12, 9), (10, 6)),
+        ((2.4, 3.6, 11.2, 8.1), (10, 6)),  # rounded outward
+        ((5, 5, 5, 5), (1, 1)),  # never empty
+    ],
+)
 def test_crop_inside(box, size):
     image = Image.new("RGB", (20, 20), (9, 9, 9))
     assert crop(image, box).size == size
@@ -79,12 +88,19 @@ def test_nms_is_per_label_and_best_first():
 def test_photo_regions_are_the_whole_photo_its_halves_and_centre():
     regions = photo_regions(200, 100)
     assert regions.dtype == np.float64
-    assert regions.tolist() == [[0, 0, 200, 100], [0, 0, 100, 100], [100, 0, 200, 100], [0, 0, 200, 50],
-                                [0, 50, 200, 100], [30, 15, 170, 85]]
+    assert regions.tolist() == [
+        [0, 0, 200, 100],
+        [0, 0, 100, 100],
+        [100, 0, 200, 100],
+        [0, 0, 200, 50],
+        [0, 50, 200, 100],
+        [30, 15, 170, 85],
+    ]
 
 
-@pytest.mark.parametrize("size, side", [((100, 60), 100), ((199, 50), 199), ((200, 50), 100), ((450, 300), 113),
-                                        ((1000, 2000), 100)])
+@pytest.mark.parametrize(
+    "size, side", [((100, 60), 100), ((199, 50), 199), ((200, 50), 100), ((450, 300), 113), ((1000, 2000), 100)]
+)
 def test_letterbox_shrinks_a_big_cut_by_a_whole_factor(size, side):
     """With shrink_from=100, cuts under 200 px a side are as they were; larger ones shrink to 100-199 px."""
     image = Image.new("RGB", size, (30, 120, 60))

@@ -21,13 +21,28 @@ CRIMSON, MAROON, PURPLE = (220, 0, 0), (180, 0, 0), (128, 0, 128)
 GREENS = [(0, 100 + 15 * i, 0) for i in range(10)]
 # Chairs are red, sofas blue, tables green; the lamp's yellow is nearer red than the dark red armchair is;
 # no detector class covers the lamp or the purple rug, which is near the grey of an empty wall.
-PRODUCTS = [("C1", "Chair", RED), ("C2", "Armchair", DARK_RED), ("C3", "Chair", CRIMSON), ("C4", "Chairs", MAROON),
-            ("S1", "Sofa", BLUE), ("S2", "Three-seat sofa", NAVY),
-            ("L1", "Table lamp", YELLOW), ("R1", "Rug, flatwoven", PURPLE)] + [(f"T{i}", "Coffee table", g) for i, g in enumerate(GREENS)]
-VECTORS = {RED: [1, 0, 0, 0], DARK_RED: [0.8, 0.3, 0, 0], CRIMSON: [0.9, 0, 0, 0.1], MAROON: [0.7, 0.2, 0, 0.1],
-           BLUE: [0, 1, 0, 0], NAVY: [0.2, 0.9, 0, 0],
-           YELLOW: [0.99, 0, 0, 0.1], GREY: [0, 0, 0.1, 1], PURPLE: [0, 0.3, 0, 0.95],
-           **{g: [0, 0.05 * i, 1, 0] for i, g in enumerate(GREENS)}}
+PRODUCTS = [
+    ("C1", "Chair", RED),
+    ("C2", "Armchair", DARK_RED),
+    ("C3", "Chair", CRIMSON),
+    ("C4", "Chairs", MAROON),
+    ("S1", "Sofa", BLUE),
+    ("S2", "Three-seat sofa", NAVY),
+    ("L1", "Table lamp", YELLOW),
+    ("R1", "Rug, flatwoven", PURPLE),
+] + [(f"T{i}", "Coffee table", g) for i, g in enumerate(GREENS)]
+VECTORS = {
+    RED: [1, 0, 0, 0],
+    DARK_RED: [0.8, 0.3, 0, 0],
+    CRIMSON: [0.9, 0, 0, 0.1],
+    MAROON: [0.7, 0.2, 0, 0.1],
+    BLUE: [0, 1, 0, 0],
+    NAVY: [0.2, 0.9, 0, 0],
+    YELLOW: [0.99, 0, 0, 0.1],
+    GREY: [0, 0, 0.1, 1],
+    PURPLE: [0, 0.3, 0, 0.95],
+    **{g: [0, 0.05 * i, 1, 0] for i, g in enumerate(GREENS)},
+}
 SIZE = (200, 100)
 
 
@@ -98,10 +113,17 @@ def test_unsure_detections_stay_only_where_the_catalog_agrees(index):
     # Below conf (0.25) but above low_conf (0.05): the red crop's nearest product is a chair, so the
     # catalog's agreement is catalog_weight x (11 - 1) / 10 = 0.5, its score, and it is kept; the green
     # crop's ten nearest are all tables, so "chair" there scores 0.12 and is dropped.
-    engine, _ = _engine(index, [(BLUE_BOX, "couch", 0.8, None), (RED_BOX, "chair", 0.1, None),
-                                (GREEN_BOX, "chair", 0.12, None)], ROOM, detect_mirrored=False, catalog_weight=0.5)
+    engine, _ = _engine(
+        index,
+        [(BLUE_BOX, "couch", 0.8, None), (RED_BOX, "chair", 0.1, None), (GREEN_BOX, "chair", 0.12, None)],
+        ROOM,
+        detect_mirrored=False,
+        catalog_weight=0.5,
+    )
     assert [(o.label, o.box, o.score) for o in engine.search(ROOM).objects] == [
-        ("couch", BLUE_BOX, 0.8), ("chair", RED_BOX, 0.5)]
+        ("couch", BLUE_BOX, 0.8),
+        ("chair", RED_BOX, 0.5),
+    ]
     assert [o.label for o in engine.search(ROOM, conf=0.6).objects] == ["couch"]  # conf is a threshold on score
     heavier, _ = _engine(index, [(RED_BOX, "chair", 0.1, None)], ROOM, detect_mirrored=False, catalog_weight=0.9)
     assert [o.score for o in heavier.search(ROOM).objects] == [pytest.approx(0.9)]
@@ -114,16 +136,24 @@ def test_the_catalogs_agreement_falls_with_the_rank_of_the_kinds_first_product(i
     [chair] = engine.search(photo).objects
     assert chair.score == pytest.approx(0.8 * 9 / 10)  # catalog_weight (default 0.8) x (11 - 2) / 10
 
-    strict, _ = _engine(index, [(BLUE_BOX, "couch", 0.8, None), (RED_BOX, "chair", 0.1, None)], ROOM,
-                        detect_mirrored=False, low_conf=0.25)
+    strict, _ = _engine(
+        index,
+        [(BLUE_BOX, "couch", 0.8, None), (RED_BOX, "chair", 0.1, None)],
+        ROOM,
+        detect_mirrored=False,
+        low_conf=0.25,
+    )
     assert [o.label for o in strict.search(ROOM).objects] == ["couch"]
 
 
-@pytest.mark.parametrize("objects, conf, other_kinds", [
-    # A table seen as an unsure chair and as an unsure sofa: the catalog vouches for neither.
-    ([(GREEN_BOX, "chair", 0.12, None), (GREEN_BOX, "couch", 0.1, None)], 0.25, 0),
-    ([(RED_BOX, "chair", 0.9, None), (BLUE_BOX, "couch", 0.8, None)], 1.0, 2),  # conf=1: nothing can pass
-])
+@pytest.mark.parametrize(
+    "objects, conf, other_kinds",
+    [
+        # A table seen as an unsure chair and as an unsure sofa: the catalog vouches for neither.
+        ([(GREEN_BOX, "chair", 0.12, None), (GREEN_BOX, "couch", 0.1, None)], 0.25, 0),
+        ([(RED_BOX, "chair", 0.9, None), (BLUE_BOX, "couch", 0.8, None)], 1.0, 2),  # conf=1: nothing can pass
+    ],
+)
 def test_when_nothing_passes_the_answer_is_the_whole_photo(index, objects, conf, other_kinds):
     engine, _ = _engine(index, objects, ROOM, detect_mirrored=False, other_kinds=other_kinds)
     result = engine.search(ROOM, conf=conf)
@@ -132,7 +162,9 @@ def test_when_nothing_passes_the_answer_is_the_whole_photo(index, objects, conf,
 
 def test_the_mirrored_photo_finds_what_the_first_look_missed(index):
     # The detector scores the chair 0.02 (below every threshold) as it is, 0.6 when mirrored.
-    engine, detector = _engine(index, [(RED_BOX, "chair", 0.02, 0.6)], ROOM, catalog_weight=0.0)  # the detector's scores
+    engine, detector = _engine(
+        index, [(RED_BOX, "chair", 0.02, 0.6)], ROOM, catalog_weight=0.0
+    )  # the detector's scores
     [chair] = engine.search(ROOM).objects
     assert (chair.label, chair.box, chair.score) == ("chair", RED_BOX, 0.6)  # the box mapped back
     assert detector.calls[0]["images"] == 2  # the photo and its mirror image, in one batch
@@ -142,8 +174,7 @@ def test_the_mirrored_photo_finds_what_the_first_look_missed(index):
 
 
 def test_an_object_seen_in_both_looks_is_one_object(index):
-    engine, _ = _engine(index, [(RED_BOX, "chair", 0.9, 0.7), (BLUE_BOX, "couch", 0.5, None)], ROOM,
-                        catalog_weight=0.0)
+    engine, _ = _engine(index, [(RED_BOX, "chair", 0.9, 0.7), (BLUE_BOX, "couch", 0.5, None)], ROOM, catalog_weight=0.0)
     assert [(o.label, o.score) for o in engine.search(ROOM).objects] == [("chair", 0.9), ("couch", 0.5)]
 
 
@@ -202,8 +233,9 @@ def test_a_detector_that_knows_the_catalogs_kinds_finds_them_as_objects(index):
 
 def test_the_catalog_detectors_boxes_do_not_push_out_the_detectors(index):
     # One box per pass: the surer lamp would take the only place from the chair if both counted together.
-    detector = FakeDetector(LAMP_ROOM, [(RED_BOX, "chair", 0.6, None), ((138, 38, 162, 62), "lamp", 0.9, None)],
-                            max_objects=1)
+    detector = FakeDetector(
+        LAMP_ROOM, [(RED_BOX, "chair", 0.6, None), ((138, 38, 162, 62), "lamp", 0.9, None)], max_objects=1
+    )
     detector.names, detector.knows_catalog_kinds = {**FakeDetector.names, 5: "lamp"}, True
     settings = SearchSettings(other_kinds=1, whole_photo_upto=0)
     found = Engine(detector, FakeEncoder(VECTORS), index, settings).search(LAMP_ROOM).objects
@@ -227,13 +259,16 @@ def test_an_open_vocabulary_detector_looks_for_every_kind_the_catalog_sells(inde
 CHAIR, COUCH = (RED_BOX, "chair", 0.9, None), (BLUE_BOX, "couch", 0.8, None)
 
 
-@pytest.mark.parametrize("objects, upto, labels", [
-    ([CHAIR, COUCH], 0, ["chair", "couch"]),
-    ([CHAIR, COUCH], 1, ["chair", "couch"]),
-    ([CHAIR, COUCH], 2, ["chair", "couch", WHOLE_PHOTO]),
-    ([CHAIR], 1, [WHOLE_PHOTO, "chair"]),  # one object: most likely a photo of one product, so it leads
-    ([CHAIR], 0, ["chair"]),
-])
+@pytest.mark.parametrize(
+    "objects, upto, labels",
+    [
+        ([CHAIR, COUCH], 0, ["chair", "couch"]),
+        ([CHAIR, COUCH], 1, ["chair", "couch"]),
+        ([CHAIR, COUCH], 2, ["chair", "couch", WHOLE_PHOTO]),
+        ([CHAIR], 1, [WHOLE_PHOTO, "chair"]),  # one object: most likely a photo of one product, so it leads
+        ([CHAIR], 0, ["chair"]),
+    ],
+)
 def test_the_whole_photo_is_one_more_object_when_few_were_found(index, objects, upto, labels):
     engine, _ = _engine(index, objects, ROOM, whole_photo_upto=upto)
     result = engine.search(ROOM, top_k=2)
@@ -257,11 +292,14 @@ def test_the_detector_looks_only_for_the_classes_the_catalog_sells(index, plain_
         _engine(plain_index, [], ROOM, classes="spaceship")
 
 
-@pytest.mark.parametrize("settings, conf, whole", [
-    ({"conf": 0.5}, None, True),  # the settings' threshold by default
-    ({"conf": 0.5}, 0.3, False),  # a threshold asked for wins
-    ({"conf": 0.3}, None, False),
-])
+@pytest.mark.parametrize(
+    "settings, conf, whole",
+    [
+        ({"conf": 0.5}, None, True),  # the settings' threshold by default
+        ({"conf": 0.5}, 0.3, False),  # a threshold asked for wins
+        ({"conf": 0.3}, None, False),
+    ],
+)
 def test_top_k_and_conf_default_to_the_settings(plain_index, settings, conf, whole):
     engine, _ = _engine(plain_index, [(BLUE_BOX, "couch", 0.4, None)], ROOM, top_k=3, **settings)
     result = engine.search(ROOM, conf=conf)
@@ -282,6 +320,7 @@ def test_crops_are_squares_on_the_catalogs_background(index):
 
 # The served pipeline, loaded from settings as the app loads it, with tiny real models.
 
+
 @pytest.fixture(scope="module")
 def served(tiny_shop_engine):
     from PIL import Image
@@ -298,7 +337,7 @@ def test_load_engine_serves_what_the_settings_describe(served):
     for obj in chairs:
         assert [m.product.id for m in obj.products] == ["P0"]  # the only chair the shop sells
     # Then the rug, which no detector class covers; and the whole photo only when few objects were found.
-    rug, *whole = result.objects[len(chairs):]
+    rug, *whole = result.objects[len(chairs) :]
     assert (rug.label, [m.product.id for m in rug.products]) == ("rug", ["P2"])
     assert [o.label for o in whole] == ([WHOLE_PHOTO] if len(chairs) <= engine.settings.whole_photo_upto else [])
     direct = Engine(engine.detector, engine.encoder, engine.index, engine.settings)
@@ -332,12 +371,15 @@ def test_a_bad_photo_is_refused_before_the_models_run(served):
     with pytest.raises(ImageError, match="not an image"):
         engine.search(b"not an image")
     with pytest.raises(ImageError, match="limit is"):
-        Engine(None, engine.encoder, engine.index, SearchSettings(max_pixels=100)).search(np.zeros((20, 20, 3), np.uint8))
+        Engine(None, engine.encoder, engine.index, SearchSettings(max_pixels=100)).search(
+            np.zeros((20, 20, 3), np.uint8)
+        )
 
 
 def test_a_big_photo_is_detected_shrunk_and_answered_in_its_own_pixels(index):
     class Relative:
         """Finds one chair at the same place relative to whatever photo it is shown, noting their sizes."""
+
         names, knows_catalog_kinds, iou, max_objects = {0: "chair"}, False, 0.5, 30
 
         def __init__(self):
@@ -345,13 +387,16 @@ def test_a_big_photo_is_detected_shrunk_and_answered_in_its_own_pixels(index):
 
         def detect(self, images, *, conf, classes):
             self.sizes += [image.size for image in images]
-            return [Detections([[w / 6, h / 6, w / 2, h * 5 / 6]], [0.9], ("chair",)) for w, h in
-                    (image.size for image in images)]
+            return [
+                Detections([[w / 6, h / 6, w / 2, h * 5 / 6]], [0.9], ("chair",))
+                for w, h in (image.size for image in images)
+            ]
 
     photo = paint((6000, 3000), [((1000, 500, 3000, 2500), RED)])
     detector = Relative()
-    engine = Engine(detector, FakeEncoder(VECTORS), index,
-                    SearchSettings(other_kinds=0, whole_photo_upto=0, detect_mirrored=False))
+    engine = Engine(
+        detector, FakeEncoder(VECTORS), index, SearchSettings(other_kinds=0, whole_photo_upto=0, detect_mirrored=False)
+    )
     [chair] = engine.search(photo, top_k=2).objects
     assert detector.sizes == [(1500, 750)]  # 6000 // DETECT_SHRINK_FROM = 4 times smaller
     assert chair.box == (1000, 500, 3000, 2500) and _ids(chair)[0] == "C1"

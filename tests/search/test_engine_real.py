@@ -4,7 +4,8 @@ import csv
 
 import pytest
 
-from core.settings import HOME_CLASSES, Settings
+from core.defaults import HOME_CLASSES
+from core.settings import Settings
 from core.types import WHOLE_PHOTO
 from support import APP_PHOTO, INTERIOR, MOBILENET, YOLO_WEIGHTS, needs_shared
 
@@ -24,8 +25,13 @@ def engine(tmp_path_factory):
     """The served pipeline over the whole ikea-interior catalog (indexed once, about 100 s)."""
     from search.engine import load_engine
 
-    settings = Settings.of(detector=str(YOLO_WEIGHTS), encoder=str(MOBILENET), device="cpu",
-                        catalog=str(INTERIOR / "products.csv"), index_dir=str(tmp_path_factory.mktemp("interior")))
+    settings = Settings.of(
+        detector=str(YOLO_WEIGHTS),
+        encoder=str(MOBILENET),
+        device="cpu",
+        catalog=str(INTERIOR / "products.csv"),
+        index_dir=str(tmp_path_factory.mktemp("interior")),
+    )
     return load_engine(settings, build_index=True, progress=False)
 
 

@@ -10,12 +10,15 @@ def _ranking(*ids):
     return [Match(Product(row=i, id=pid), 0.0) for i, pid in enumerate(ids)]
 
 
-@pytest.mark.parametrize("rankings, expected", [
-    ([_ranking("a", "b", "c")], ["a", "b", "c"]),
-    ([_ranking("a", "b"), _ranking("b", "c")], ["b", "a", "c"]),  # b is in both
-    ([_ranking("a", "b"), _ranking("c", "d")], ["a", "c", "b", "d"]),  # ties keep the first ranking's order
-    ([_ranking("a"), []], ["a"]),
-])
+@pytest.mark.parametrize(
+    "rankings, expected",
+    [
+        ([_ranking("a", "b", "c")], ["a", "b", "c"]),
+        ([_ranking("a", "b"), _ranking("b", "c")], ["b", "a", "c"]),  # b is in both
+        ([_ranking("a", "b"), _ranking("c", "d")], ["a", "c", "b", "d"]),  # ties keep the first ranking's order
+        ([_ranking("a"), []], ["a"]),
+    ],
+)
 def test_products_in_both_rankings_rise(rankings, expected):
     assert [m.product.id for m in fuse_rankings(rankings, 10)] == expected
 

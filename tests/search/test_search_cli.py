@@ -36,14 +36,17 @@ def test_prints_the_result_as_json(index_dir, color_catalog, tiny_yolo_path, cap
         assert {"id", "name", "price", "link", "image", "score"} <= set(obj["products"][0])
 
 
-@pytest.mark.parametrize("args, message", [
-    (["/no/photo.jpg", "--index", "{idx}"], "No image file"),
-    (["{photo}", "--index", "{tmp}/empty"], "No index at"),
-    (["{photo}", "--index", "{idx}", "--top-k", "0"], "top_k must be a whole number from 1 to 30; got 0"),
-    (["{photo}", "--index", "{idx}", "--conf", "0"], "conf must be a number above 0 and at most 1; got 0.0"),
-    (["{photo}", "--index", "{idx}", "--detector", "{tmp}/none.pt"], "No detector weights"),
-    (["{photo}", "--index", "{idx}", "--encoder", "{tmp}/none"], "Could not load the encoder"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["/no/photo.jpg", "--index", "{idx}"], "No image file"),
+        (["{photo}", "--index", "{tmp}/empty"], "No index at"),
+        (["{photo}", "--index", "{idx}", "--top-k", "0"], "top_k must be a whole number from 1 to 30; got 0"),
+        (["{photo}", "--index", "{idx}", "--conf", "0"], "conf must be a number above 0 and at most 1; got 0.0"),
+        (["{photo}", "--index", "{idx}", "--detector", "{tmp}/none.pt"], "No detector weights"),
+        (["{photo}", "--index", "{idx}", "--encoder", "{tmp}/none"], "Could not load the encoder"),
+    ],
+)
 def test_errors_are_one_clear_line(args, message, index_dir, color_catalog, tiny_yolo_path, tmp_path, capsys):
     photo = color_catalog.parent / "img" / "red.png"
     args = [a.format(idx=index_dir, tmp=tmp_path, photo=photo) for a in args]
@@ -77,10 +80,23 @@ def test_a_real_process_prints_json_alone(index_dir, tiny_yolo_path, tmp_path):
     Image.linear_gradient("L").resize((64, 48)).save(tmp_path / "plain.png")
     # A first run: ultralytics has no settings file yet, and announces the one it creates.
     fresh = {"YOLO_CONFIG_DIR": str(tmp_path / "fresh-yolo-config")}
-    done = subprocess.run([sys.executable, "-m", "search", str(tmp_path / "plain.png"), "--index", str(index_dir),
-                           "--detector", str(tiny_yolo_path)], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(ROOT), "LOOKALIKE_DETECT_MIRRORED": "false", **fresh},
-                          timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "search",
+            str(tmp_path / "plain.png"),
+            "--index",
+            str(index_dir),
+            "--detector",
+            str(tiny_yolo_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "LOOKALIKE_DETECT_MIRRORED": "false", **fresh},
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "fresh-yolo-config").is_dir() and "Ultralytics" in done.stderr  # said, but not on stdout
     data = json.loads(done.stdout)

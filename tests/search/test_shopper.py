@@ -13,15 +13,23 @@ from search.query import QueryError
 from support import GREY, FakeDetector, FakeEncoder, paint, write_csv
 
 RED, RED_2, DARK_RED, CRIMSON, BLUE = (255, 0, 0), (250, 0, 0), (200, 0, 0), (220, 0, 0), (0, 0, 255)
-VECTORS = {RED: [1, 0, 0, 0], RED_2: [0.98, 0, 0, 0.2], DARK_RED: [0.9, 0.3, 0, 0], CRIMSON: [0.97, 0.1, 0, 0],
-           BLUE: [0, 1, 0, 0], GREY: [0, 0, 0.1, 1]}
+VECTORS = {
+    RED: [1, 0, 0, 0],
+    RED_2: [0.98, 0, 0, 0.2],
+    DARK_RED: [0.9, 0.3, 0, 0],
+    CRIMSON: [0.97, 0.1, 0, 0],
+    BLUE: [0, 1, 0, 0],
+    GREY: [0, 0, 0.1, 1],
+}
 # (id, name, category, colour word, price, rating, photo colour): A1 has two photos; the green armchair
 # photographs nearly as red as the red ones (the fake encoder sees its centre colour only).
-SHOP = [("A1", "ROSE armchair", "Armchair", "red", "100", "1.0", RED), ("A1", "ROSE armchair", "Armchair", "red",
-                                                                         "100", "1.0", RED_2),
-        ("A2", "FERN armchair", "Armchair", "green", "300", "4.5", DARK_RED),
-        ("A3", "POPPY armchair", "Armchair", "red", "50", "5.0", CRIMSON),
-        ("S1", "SKY sofa", "Sofa", "blue", "900", "3.0", BLUE)]
+SHOP = [
+    ("A1", "ROSE armchair", "Armchair", "red", "100", "1.0", RED),
+    ("A1", "ROSE armchair", "Armchair", "red", "100", "1.0", RED_2),
+    ("A2", "FERN armchair", "Armchair", "green", "300", "4.5", DARK_RED),
+    ("A3", "POPPY armchair", "Armchair", "red", "50", "5.0", CRIMSON),
+    ("S1", "SKY sofa", "Sofa", "blue", "900", "3.0", BLUE),
+]
 PHOTO = paint((100, 100), [((20, 20, 80, 80), RED)])
 
 
@@ -32,8 +40,17 @@ def index(tmp_path_factory):
     rows = []
     for i, (pid, name, category, colour, price, rating, rgb) in enumerate(SHOP):
         paint((40, 40), [((10, 10, 30, 30), rgb)], background=(255, 255, 255)).save(folder / "img" / f"{i}.png")
-        rows.append({"id": pid, "image": f"img/{i}.png", "name": name, "category": category, "colour": colour,
-                     "price": price, "rating": rating})
+        rows.append(
+            {
+                "id": pid,
+                "image": f"img/{i}.png",
+                "name": name,
+                "category": category,
+                "colour": colour,
+                "price": price,
+                "rating": rating,
+            }
+        )
     catalog = open_catalog(write_csv(folder / "catalog.csv", rows))
     build_index(catalog, FakeEncoder(VECTORS), folder / "idx", progress=False)
     return CatalogIndex.load(folder / "idx")
@@ -63,21 +80,30 @@ def test_a_region_is_searched_without_the_detector(index):
     assert not result.whole_image
 
 
-@pytest.mark.parametrize("box, message", [
-    ((10, 10, 5, 5), "leaves no region"), ((300, 300, 400, 400), "leaves no region"), ((1, 2, 3), "four numbers"),
-    ((0, 0, float("nan"), 10), "four numbers")])
+@pytest.mark.parametrize(
+    "box, message",
+    [
+        ((10, 10, 5, 5), "leaves no region"),
+        ((300, 300, 400, 400), "leaves no region"),
+        ((1, 2, 3), "four numbers"),
+        ((0, 0, float("nan"), 10), "four numbers"),
+    ],
+)
 def test_a_box_that_is_no_region_of_the_photo_is_refused(index, box, message):
     with pytest.raises(QueryError, match=message):
         _engine(index).search(PHOTO, box=box)
 
 
-@pytest.mark.parametrize("filters, expected", [
-    (Filters(), ["A1", "A3", "A2", "S1"]),
-    (Filters(max_price=200), ["A1", "A3"]),
-    (Filters(min_price=200), ["A2", "S1"]),
-    (Filters(categories=("Sofa",)), ["S1"]),
-    (Filters(categories=("Sofa",), max_price=100), []),
-])
+@pytest.mark.parametrize(
+    "filters, expected",
+    [
+        (Filters(), ["A1", "A3", "A2", "S1"]),
+        (Filters(max_price=200), ["A1", "A3"]),
+        (Filters(min_price=200), ["A2", "S1"]),
+        (Filters(categories=("Sofa",)), ["S1"]),
+        (Filters(categories=("Sofa",), max_price=100), []),
+    ],
+)
 def test_filters_narrow_inside_the_index_search(index, filters, expected):
     [obj] = _engine(index).search(PHOTO, top_k=4, filters=filters).objects
     assert _ids(obj.products) == expected  # as many as the filters leave, up to K, never fewer

@@ -20,8 +20,13 @@ SHOP = [("P0", "Chair", (255, 0, 0)), ("P1", "Sofa", (0, 0, 255)), ("P2", "Rug",
 def shop(tmp_path, tiny_clip_path, tiny_yolo_path):
     """A started engine over a tiny shop's index, and the shop's folder."""
     catalog = colour_catalog(tmp_path, SHOP)
-    settings = Settings.of(detector=str(tiny_yolo_path), encoder=str(tiny_clip_path), catalog=str(catalog),
-                           index_dir=str(tmp_path / "idx"), device="cpu")
+    settings = Settings.of(
+        detector=str(tiny_yolo_path),
+        encoder=str(tiny_clip_path),
+        catalog=str(catalog),
+        index_dir=str(tmp_path / "idx"),
+        device="cpu",
+    )
     starting = StartingEngine(settings).start()
     assert starting.wait(120) is not None, starting.error
     yield starting, tmp_path

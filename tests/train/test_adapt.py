@@ -20,8 +20,13 @@ from train.__main__ import main
 from train.adapt import FitSettings, fit_adaptation
 from train.views import room_views
 
-SHOP = [("P0", "Chair", (255, 0, 0)), ("P1", "Sofa", (0, 0, 255)), ("P2", "Rug", (255, 255, 0)),
-        ("P3", "Lamp", (0, 160, 0)), ("P4", "Chair", (120, 0, 160))]
+SHOP = [
+    ("P0", "Chair", (255, 0, 0)),
+    ("P1", "Sofa", (0, 0, 255)),
+    ("P2", "Rug", (255, 255, 0)),
+    ("P3", "Lamp", (0, 160, 0)),
+    ("P4", "Chair", (120, 0, 160)),
+]
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -31,8 +36,11 @@ def _unit(x: np.ndarray) -> np.ndarray:
 def _rooms(rng, anchors: np.ndarray, owners: np.ndarray, room: np.ndarray) -> np.ndarray:
     """Views of the products `owners`: each its product's vector faded under a room's few directions,
     which weigh more than what tells two products apart."""
-    return anchors[owners] * 0.4 + rng.normal(size=(len(owners), len(room))) @ room + rng.normal(
-        scale=0.03, size=(len(owners), anchors.shape[1]))
+    return (
+        anchors[owners] * 0.4
+        + rng.normal(size=(len(owners), len(room))) @ room
+        + rng.normal(scale=0.03, size=(len(owners), anchors.shape[1]))
+    )
 
 
 def test_adaptation_brings_two_views_of_one_product_closer_than_views_of_two_products():
@@ -40,8 +48,13 @@ def test_adaptation_brings_two_views_of_one_product_closer_than_views_of_two_pro
     anchors = _unit(rng.normal(size=(40, 32)))
     room = rng.normal(size=(3, 32)) * 0.5
     owners = np.repeat(np.arange(40), 8)
-    adaptation, report = fit_adaptation(anchors, _rooms(rng, anchors, owners, room), owners, np.arange(40),
-                                        FitSettings(epochs=40, identity_weight=0.0, lr=1e-2, batch=64))
+    adaptation, report = fit_adaptation(
+        anchors,
+        _rooms(rng, anchors, owners, room),
+        owners,
+        np.arange(40),
+        FitSettings(epochs=40, identity_weight=0.0, lr=1e-2, batch=64),
+    )
     # New views, none of them fitted on: pairs of views of one product, and of two products.
     first, second = _rooms(rng, anchors, np.arange(40), room), _rooms(rng, anchors, np.arange(40), room)
     other = np.roll(second, 1, axis=0)
@@ -70,16 +83,22 @@ def test_views_are_cut_as_the_engine_cuts_a_detection(tmp_path):
 def tiny_index(tmp_path, tiny_vit_path, tiny_yolo_path):
     """The settings of an index of a five-product shop, built with a tiny ViT as the app builds it."""
     catalog = colour_catalog(tmp_path / "shop", SHOP)
-    settings = Settings.of(encoder=str(tiny_vit_path), catalog=str(catalog), index_dir=str(tmp_path / "idx"),
-                           device="cpu", detector=str(tiny_yolo_path))
+    settings = Settings.of(
+        encoder=str(tiny_vit_path),
+        catalog=str(catalog),
+        index_dir=str(tmp_path / "idx"),
+        device="cpu",
+        detector=str(tiny_yolo_path),
+    )
     ensure(settings, build=True, progress=False)
     return settings
 
 
 def test_an_adapted_index_loads_and_maps_queries_as_its_vectors(tiny_index, tiny_vit_path, capsys):
     before = live_version(tiny_index.catalog.index_dir)
-    assert main(["adapt", "--index", tiny_index.catalog.index_dir, "--views", "3", "--epochs", "2",
-                 "--no-progress"]) == 0
+    assert (
+        main(["adapt", "--index", tiny_index.catalog.index_dir, "--views", "3", "--epochs", "2", "--no-progress"]) == 0
+    )
     assert "Adapted 5 catalog photos' vectors" in capsys.readouterr().out
     encoder = load_encoder(str(tiny_vit_path))
     index = CatalogIndex.load(tiny_index.catalog.index_dir, encoder)
@@ -98,8 +117,9 @@ def test_an_adapted_index_loads_and_maps_queries_as_its_vectors(tiny_index, tiny
 
 
 def test_an_adapted_index_is_not_adapted_twice(tiny_index, capsys):
-    assert main(["adapt", "--index", tiny_index.catalog.index_dir, "--views", "1", "--epochs", "1",
-                 "--no-progress"]) == 0
+    assert (
+        main(["adapt", "--index", tiny_index.catalog.index_dir, "--views", "1", "--epochs", "1", "--no-progress"]) == 0
+    )
     assert main(["adapt", "--index", tiny_index.catalog.index_dir, "--no-progress"]) == 2
     assert "is adapted already; rebuild it" in capsys.readouterr().err
 
@@ -107,8 +127,12 @@ def test_an_adapted_index_is_not_adapted_twice(tiny_index, capsys):
 def test_an_adaptation_learnt_on_another_encoder_is_refused(tiny_index, tiny_vit_path):
     encoder = load_encoder(str(tiny_vit_path))
     index = CatalogIndex.load(tiny_index.catalog.index_dir, encoder)
-    other = AdaptationInfo(EncoderInfo("someone-elses-vit", "vit", "cls", encoder.dim),
-                           tuple(-x for x in index.manifest.probe), "linear-infonce", "2026-12-06T00:00:00+00:00")
+    other = AdaptationInfo(
+        EncoderInfo("someone-elses-vit", "vit", "cls", encoder.dim),
+        tuple(-x for x in index.manifest.probe),
+        "linear-infonce",
+        "2026-12-06T00:00:00+00:00",
+    )
     write_adapted(index, Adaptation.identity(encoder.dim), other)
     with pytest.raises(IndexMismatchError, match=r"was learnt on the encoder 'someone-elses-vit'.*does not fit"):
         CatalogIndex.load(tiny_index.catalog.index_dir, encoder)
@@ -132,10 +156,13 @@ def test_an_encoder_adapted_to_one_index_is_refused_by_another(tiny_index, tiny_
         index.query_encoder(AdaptedEncoder(encoder, Adaptation.identity(encoder.dim)))
 
 
-@pytest.mark.parametrize("mean, matrix, message", [
-    (np.zeros(3, np.float32), np.eye(4, dtype=np.float32), "a mean \\(D,\\) and a matrix \\(D, D\\)"),
-    (np.zeros(3, np.float32), np.full((3, 3), np.nan, np.float32), "not finite"),
-])
+@pytest.mark.parametrize(
+    "mean, matrix, message",
+    [
+        (np.zeros(3, np.float32), np.eye(4, dtype=np.float32), "a mean \\(D,\\) and a matrix \\(D, D\\)"),
+        (np.zeros(3, np.float32), np.full((3, 3), np.nan, np.float32), "not finite"),
+    ],
+)
 def test_a_malformed_adaptation_is_named(mean, matrix, message):
     with pytest.raises(AdaptationError, match=message):
         Adaptation(mean, matrix)
@@ -143,8 +170,23 @@ def test_a_malformed_adaptation_is_named(mean, matrix, message):
 
 def test_out_writes_the_adapted_index_elsewhere_and_leaves_the_index_as_it_was(tiny_index, tiny_vit_path, tmp_path):
     source = live_version(tiny_index.catalog.index_dir)
-    assert main(["adapt", "--index", tiny_index.catalog.index_dir, "--out", str(tmp_path / "adapted"), "--views", "1",
-                 "--epochs", "1", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "adapt",
+                "--index",
+                tiny_index.catalog.index_dir,
+                "--out",
+                str(tmp_path / "adapted"),
+                "--views",
+                "1",
+                "--epochs",
+                "1",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     encoder = load_encoder(str(tiny_vit_path))
     assert CatalogIndex.load(tmp_path / "adapted", encoder).adaptation is not None
     assert live_version(tiny_index.catalog.index_dir) == source

@@ -28,17 +28,22 @@ def test_a_product_is_cut_along_its_plain_background_keeping_what_is_inside_it(b
     assert tuple(cut.rgb[0, 0]) == (200, 30, 30)
 
 
-@pytest.mark.parametrize("photo", [
-    Image.effect_noise((120, 100), 90).convert("RGB"),  # a busy photo: no plain border
-    Image.new("RGB", (120, 100), (255, 255, 255)),  # nothing on it
-])
+@pytest.mark.parametrize(
+    "photo",
+    [
+        Image.effect_noise((120, 100), 90).convert("RGB"),  # a busy photo: no plain border
+        Image.new("RGB", (120, 100), (255, 255, 255)),  # nothing on it
+    ],
+)
 def test_a_photo_without_a_product_on_a_plain_background_gives_no_cutout(photo):
     assert cut_out(photo, kind=0) is None
 
 
 def blocks() -> list[Cutout]:
-    return [Cutout(np.full((40, 30, 3), colour, np.uint8), np.ones((40, 30), bool), kind)
-            for kind, colour in COLOURS.items()]
+    return [
+        Cutout(np.full((40, 30, 3), colour, np.uint8), np.ones((40, 30), bool), kind)
+        for kind, colour in COLOURS.items()
+    ]
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -80,5 +85,6 @@ def test_the_dataset_is_in_the_ultralytics_layout(tmp_path):
 
 def test_a_catalog_with_no_plain_photo_is_refused(tmp_path):
     with pytest.raises(ValueError, match="plain background"):
-        write_dataset([(Image.effect_noise((50, 50), 90).convert("RGB"), 0)], ["rug"], tmp_path, train=1, val=1,
-                      progress=False)
+        write_dataset(
+            [(Image.effect_noise((50, 50), 90).convert("RGB"), 0)], ["rug"], tmp_path, train=1, val=1, progress=False
+        )

@@ -12,24 +12,66 @@ from web.thumbnails import relative_images, thumbnail_file
 from web.words import caption, product_detail, shelf_detail, shelves_of, words_example
 
 
-@pytest.mark.parametrize("products, example", [
-    ([Product(0, "a", "KIVIK sofa, grey", "Sofas"), Product(1, "b", "EKTORP sofa, white", "Sofas"),
-      Product(2, "c", "LACK table", "Coffee tables", attributes={"colour": "white"})], "e.g. “white sofa”"),
-    ([Product(0, "a", "Thing", "Lamps")], "e.g. “lamp”"),  # no colour in the catalog's words
-    ([Product(0, "a", "Thing", None)], "e.g. “sofa”"),  # nor a category
-])
+@pytest.mark.parametrize(
+    "products, example",
+    [
+        (
+            [
+                Product(0, "a", "KIVIK sofa, grey", "Sofas"),
+                Product(1, "b", "EKTORP sofa, white", "Sofas"),
+                Product(2, "c", "LACK table", "Coffee tables", attributes={"colour": "white"}),
+            ],
+            "e.g. “white sofa”",
+        ),
+        ([Product(0, "a", "Thing", "Lamps")], "e.g. “lamp”"),  # no colour in the catalog's words
+        ([Product(0, "a", "Thing", None)], "e.g. “sofa”"),  # nor a category
+    ],
+)
 def test_the_words_example_is_drawn_from_what_the_catalog_sells(products, example):
     assert words_example(products) == example
 
 
-RESULT = {"image_size": [1600, 1200], "whole_image": False, "objects": [
-    {"label": "whole photo", "box": [0, 0, 1600, 1200], "score": None, "closeness": 0.2, "close_match": False,
-     "products": []},
-    {"label": "chair", "box": [100, 200, 500, 1000], "score": 0.8, "closeness": 0.9, "close_match": True,
-     "products": [{"id": "1", "row": 0, "name": "NORRKER", "category": "Chair", "price": 99.0, "link": None,
-                   "image": "x", "score": 0.71}]},
-    {"label": "couch", "box": [600, 400, 1500, 1100], "score": 0.6, "closeness": 0.1, "close_match": False,
-     "products": []}]}
+RESULT = {
+    "image_size": [1600, 1200],
+    "whole_image": False,
+    "objects": [
+        {
+            "label": "whole photo",
+            "box": [0, 0, 1600, 1200],
+            "score": None,
+            "closeness": 0.2,
+            "close_match": False,
+            "products": [],
+        },
+        {
+            "label": "chair",
+            "box": [100, 200, 500, 1000],
+            "score": 0.8,
+            "closeness": 0.9,
+            "close_match": True,
+            "products": [
+                {
+                    "id": "1",
+                    "row": 0,
+                    "name": "NORRKER",
+                    "category": "Chair",
+                    "price": 99.0,
+                    "link": None,
+                    "image": "x",
+                    "score": 0.71,
+                }
+            ],
+        },
+        {
+            "label": "couch",
+            "box": [600, 400, 1500, 1100],
+            "score": 0.6,
+            "closeness": 0.1,
+            "close_match": False,
+            "products": [],
+        },
+    ],
+}
 
 
 def test_the_whole_photo_is_no_box_and_the_boxes_map_the_shown_photo():
@@ -50,8 +92,11 @@ def test_each_object_has_one_verdict_and_products_no_number():
 
 
 def test_a_thumbnail_is_a_link_of_the_app_or_the_web_link_it_is():
-    products = [{"row": 3, "image": "/srv/idx/v-1/images/3.jpg"}, {"row": 4, "image": "https://cdn.example/4.jpg"},
-                {"row": 5, "image": None}]
+    products = [
+        {"row": 3, "image": "/srv/idx/v-1/images/3.jpg"},
+        {"row": 4, "image": "https://cdn.example/4.jpg"},
+        {"row": 5, "image": None},
+    ]
     relative_images(products)
     assert [p["image"] for p in products] == ["products/v-1/3.jpg", "https://cdn.example/4.jpg", None]
     assert thumbnail_file(StartingEngine.__new__(StartingEngine), products[1]) == "https://cdn.example/4.jpg"
