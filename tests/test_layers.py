@@ -5,7 +5,7 @@ core  <  models  <  index  <  search  <  train  <  web  <  app.py, bench/
 
 import pytest
 
-from source_tree import imported_names, project_modules
+from source_tree import import_graph, imported_names, project_modules
 
 LAYERS = {"core": 0, "models": 1, "index": 2, "search": 3, "train": 4, "web": 5, "bench": 6, "app": 6}
 
@@ -82,3 +82,44 @@ def test_gradio_is_the_page_s_alone():
 )
 def test_the_check_tells_a_lower_layer_importing_a_higher_one(module, source, bad):
     assert bool(violations(source, module)) is bad
+
+
+# Inside index/, its folders by floor: reading a catalog at the bottom; the index on disk and its vectors side
+# by side above it (the manifest records a vector spec, a Milvus backend reads the product table); the loaded
+# index above them; building and keeping one on top; the command line above all. errors.py is below them all.
+ROOMS = {"catalog": 0, "store": 1, "vectors": 1, "catalog_index": 2, "build": 3, "__main__": 4}
+
+
+def room_of(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if parts[0] == "index" and len(parts) > 1 and parts[1] in ROOMS else None
+
+
+def floor_violations(graph: dict[str, set[str]]) -> list[str]:
+    return [
+        f"{module} ({room_of(module)}) imports {other} ({room_of(other)})"
+        for module, imported in graph.items()
+        if room_of(module)
+        for other in imported
+        if room_of(other) and ROOMS[room_of(other)] > ROOMS[room_of(module)]
+    ]
+
+
+def test_index_folders_import_only_lower_floors():
+    found = floor_violations(import_graph())
+    assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize(
+    "module, other, bad",
+    [
+        ("index.catalog.open", "index.store.products", True),
+        ("index.store.products", "index.catalog_index", True),
+        ("index.vectors.faiss", "index.build.builder", True),
+        ("index.store.manifest", "index.vectors.backend", False),  # side by side
+        ("index.build.update", "index.catalog_index", False),
+        ("index.catalog_index", "index.errors", False),
+    ],
+)
+def test_the_floor_check_tells_a_folder_importing_a_higher_one(module, other, bad):
+    assert bool(floor_violations({module: {other}})) is bad
