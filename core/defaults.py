@@ -69,7 +69,7 @@ ABO_STORES = {
 }
 ABO_ENGLISH = ("US", "GB", "CA", "AU", "IN", "SG")  # marketplaces whose listings are written in English
 # How the default catalog is read, for each of these settings left empty.
-DEFAULT_CATALOG_READING = {
+DEFAULT_CATALOG_READING: dict[str, str | int] = {
     "catalog_name": "Amazon Berkeley Objects",
     "catalog_config": "listings",
     "catalog_images": "images_small:main_image_id=image_id",

@@ -53,7 +53,7 @@ def detail(image: Image.Image) -> float:
     """How much there is to see in `image`: the largest step between neighbouring pixels of a 64x64
     greyscale copy (0 to 255). A plain colour, a smooth gradient or a bare wall steps by 2 at most; a
     small object on a plain wall by tens; every region of the benchmarks' room photos by 42 or more."""
-    grey = np.asarray(image.convert("L").resize((64, 64), Image.BILINEAR), np.float64)
+    grey = np.asarray(image.convert("L").resize((64, 64), Image.Resampling.BILINEAR), np.float64)
     return float(max(np.abs(np.diff(grey, axis=0)).max(), np.abs(np.diff(grey, axis=1)).max()))
 
 

@@ -14,9 +14,13 @@ from .types import Detections, EncoderInfo
 @runtime_checkable
 class ObjectDetector(Protocol):
     names: dict[int, str]  # class id -> class name: what it can find
-    knows_catalog_kinds: bool  # its classes include the catalog's own kinds (a catalog or open-vocabulary detector)
     iou: float  # the NMS IoU its boxes were kept at, which the boxes of several looks are merged at too
     max_objects: int  # the most boxes it keeps per photo
+
+    @property
+    def knows_catalog_kinds(self) -> bool:
+        """Its classes include the catalog's own kinds (a catalog or open-vocabulary detector). Read only: a
+        detector may work it out (`models.detector.Detector`)."""
 
     def detect(
         self, images: Sequence[Image.Image], *, conf: float, classes: Collection[str] | None

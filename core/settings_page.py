@@ -31,7 +31,7 @@ def page() -> str:
         rows = [_row(flat_name(f), f) for f in fields(kind)]
         parts += [
             f"## {group.title()}",
-            " ".join(inspect.getdoc(kind).split()),
+            " ".join((inspect.getdoc(kind) or "").split()),
             "| setting | variable | default | what it does |\n|---|---|---|---|\n" + "\n".join(rows),
         ]
     return "\n\n".join(parts) + "\n"
@@ -56,7 +56,8 @@ def _reading(name: str, value: str | int) -> str:
     """The default catalog's value of a setting, as code; link templates per value of a column (JSON too long
     to read) summarised."""
     if name == "link_template":
-        column, links = CatalogSettings(link_template=str(value)).link_templates  # parsed as the settings parse it
+        parsed = CatalogSettings(link_template=str(value)).link_templates  # parsed as the settings parse it
+        column, links = parsed or (None, {})  # none (an empty template): shown as it is
         if column is not None:
             first, link = next(iter(links.items()))
             return (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +58,7 @@ class CatalogIndex:
         threading.Thread(target=check, name="index-check", daemon=True).start()
 
     @property
-    def products(self) -> list[Product]:
+    def products(self) -> Sequence[Product]:
         return self.table.products
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Collection, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 from PIL import Image
@@ -14,6 +15,9 @@ from core.settings import ModelSettings
 from core.types import Detections
 
 from .runtime import pick_device, quiet_ultralytics, set_threads
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 class DetectorError(LookalikeError):
@@ -56,7 +60,8 @@ class Detector:
         from ultralytics.nn.tasks import YOLOEModel
 
         network = getattr(self.model, "model", None)
-        return isinstance(network, YOLOEModel) and not hasattr(network.model[-1], "lrpc")
+        # Its layers are the nn.Sequential ultralytics' parse_model builds, which mypy reads as a Tensor or a Module.
+        return isinstance(network, YOLOEModel) and not hasattr(cast("nn.Sequential", network.model)[-1], "lrpc")
 
     @property
     def knows_catalog_kinds(self) -> bool:
@@ -173,9 +178,10 @@ def load_detector(settings: ModelSettings, kinds: Sequence[str] = ()) -> Detecto
     """Load `settings.detector`: a local `.pt`/`.yaml` path, or a model name ultralytics can fetch;
     pooled with `settings.catalog_detector` when there is one. An open-vocabulary detector is told
     `kinds`, the catalog's words for what it sells (`index.store.kinds.ProductKinds.words`)."""
-    detector = _load(settings.detector, settings)
+    general = _load(settings.detector, settings)
+    detector: Detector | PooledDetector = general
     if settings.catalog_detector:
-        detector = PooledDetector([detector, _load(settings.catalog_detector, settings, trained_size=True)])
+        detector = PooledDetector([general, _load(settings.catalog_detector, settings, trained_size=True)])
     detector.learn_kinds(kinds)
     return detector
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -22,6 +23,9 @@ from core.types import EncoderInfo
 
 from .exported import ExportedPass, exported_pass
 from .runtime import cpu_has_bf16, pick_device
+
+if TYPE_CHECKING:
+    from transformers import BaseImageProcessor, PreTrainedModel, PreTrainedTokenizerBase
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +84,10 @@ class Encoder:
     """A `transformers` vision model as a `core.protocols.ImageEncoder`."""
 
     name: str
-    model: torch.nn.Module
-    processor: object  # the image processor saved with the model
+    model: PreTrainedModel
+    processor: BaseImageProcessor  # the image processor saved with the model
     device: str = "cpu"
-    tokenizer: object | None = None  # a CLIP-family model's text tokenizer, where one was saved with it
+    tokenizer: PreTrainedTokenizerBase | None = None  # a CLIP-family model's, where one was saved with it
     forward_batch: int | None = None  # images per forward pass; None: chosen by `batch_for`
     precision: str = "float32"  # or "bfloat16" (core.settings.ModelSettings.precision)
     channels_last: bool = field(init=False, default=False)
@@ -111,11 +115,14 @@ class Encoder:
     @torch.inference_mode()
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         """`texts` embedded by the text tower into the images' space -> (N, D)."""
-        if not self.reads_text:
+        if not self.reads_text or self.tokenizer is None:  # reads_text: a text tower, and its tokenizer
             raise EncoderError(f"The encoder {self.name!r} embeds images only; it cannot embed words.")
         tokens = self.tokenizer(list(texts), padding=True, truncation=True, return_tensors="pt").to(self.device)
+        # A CLIP-family model's own method: PreTrainedModel does not declare it, so mypy reads it as torch's
+        # Module.__getattr__ does (a Tensor or a Module).
+        text_features = cast("Callable[..., Any]", self.model.get_text_features)
         with self._lock, self._arithmetic():
-            features = self.model.get_text_features(
+            features = text_features(
                 input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"]
             ).pooler_output
         return _normalise(features)
@@ -126,7 +133,9 @@ class Encoder:
         # takes 60 ms for 6 crops against 144 (docs/speed.md), the same embeddings to 1e-5.
         self.channels_last = self.device == "cpu" and not _attends(self.model)
         if self.channels_last:
-            self.model.to(memory_format=torch.channels_last)
+            # The same `to`, typed as torch's: transformers' is made by functools.wraps, which mypy reads as unbound.
+            network: torch.nn.Module = self.model
+            network.to(memory_format=torch.channels_last)
         if self.precision == "bfloat16" and self.device == "cpu" and cpu_has_bf16() is False:
             log.warning(
                 "precision=bfloat16 on a CPU without bfloat16 instructions (avx512_bf16, AMX): the encoder "

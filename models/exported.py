@@ -15,6 +15,7 @@ import hashlib
 import logging
 import os
 from pathlib import Path
+from typing import Protocol, cast
 
 import numpy as np
 import torch
@@ -125,15 +126,23 @@ def _export(model: torch.nn.Module, pooled, probe: torch.Tensor, path: Path) -> 
         part.unlink(missing_ok=True)
 
 
+class _Config(Protocol):
+    """What a graph's name reads of a `transformers` model's configuration (transformers itself is
+    models.encoder's alone)."""
+
+    model_type: str
+
+    def to_json_string(self) -> str: ...
+
+
 def _graph_path(model: torch.nn.Module, shape, runtime_version: str) -> Path:
     """Where the graph of `model` is kept: named by what it depends on but the weights (the model's
     configuration, the input's shape, torch's and ONNX Runtime's versions), which the probe checks."""
+    config = cast(_Config, model.config)  # mypy reads a Module attribute as torch types __getattr__: Tensor or Module
     key = hashlib.sha256(
-        "\n".join(
-            [model.config.to_json_string(), str(tuple(shape)), torch.__version__, runtime_version, str(OPSET)]
-        ).encode()
+        "\n".join([config.to_json_string(), str(tuple(shape)), torch.__version__, runtime_version, str(OPSET)]).encode()
     ).hexdigest()[:16]
-    return cache_root() / "onnx" / f"{model.config.model_type}-{key}.onnx"
+    return cache_root() / "onnx" / f"{config.model_type}-{key}.onnx"
 
 
 def _unit(features: torch.Tensor) -> np.ndarray:

@@ -74,6 +74,7 @@ class SearchBatcher:
         request.done.wait()
         if request.error is not None:
             raise request.error
+        assert request.result is not None  # done without an error: its answer is in (`_run`)
         return request.result
 
     def _serve(self) -> None:

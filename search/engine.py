@@ -23,7 +23,7 @@ from models.runtime import set_threads
 from .boxes import clip_boxes, letterbox, mirror_boxes, nms, pad_boxes, photo_regions
 from .grouping import DEPTH as GROUP_DEPTH
 from .grouping import fuse_best, group_lookalikes
-from .photo import Crop, Photo, Request, vectors_of
+from .photo import Crop, Photo, Request, label_of, near_of, vectors_of
 from .query import Query, check_box, check_conf, check_filters, check_top_k, check_words, split_price
 from .words import search_words
 
@@ -76,8 +76,8 @@ class Engine:
         self.kinds = kinds if kinds else None  # a catalog without any known kind searches everything
         self.labels = self._labels()
         # The catalog's own kinds (no detector class), where the engine looks for them in the photo's regions.
-        wanted = detector is not None and self.kinds and self.kinds.others and settings.other_kinds
-        self._own_kinds = Where(kinds=tuple(self.kinds.others)) if wanted else None
+        others = self.kinds.others if detector is not None and self.kinds and settings.other_kinds else ()
+        self._own_kinds = Where(kinds=tuple(others)) if others else None
         self.background = index.manifest.background or WHITE
         self._popularity = _percentiles(index.table.popularity.tolist()) if settings.popularity_weight else None
 
@@ -199,7 +199,7 @@ class Engine:
         for i, (photo, floor, k) in enumerate(zip(photos, floors, factors)):
             found = seen[i]
             if s.detect_mirrored:
-                found = self._both_looks(found, seen[len(photos) + i], images[i].width)
+                found = self._both_looks(self.detector, found, seen[len(photos) + i], images[i].width)
             found = Detections(clip_boxes(found.boxes * k, *photo.image.size), found.scores, found.labels)
             # The batch was detected down to its lowest floor: each photo keeps what its own allows.
             found = found[found.scores >= floor]
@@ -207,15 +207,15 @@ class Engine:
                 found = found[[label in self.kinds for label in found.labels]]
             photo.detections = found
 
-    def _both_looks(self, found: Detections, mirrored: Detections, width: int) -> Detections:
+    def _both_looks(self, detector: ObjectDetector, found: Detections, mirrored: Detections, width: int) -> Detections:
         """The boxes of a photo and of its mirror image as one set, the detector's NMS and box limit applied."""
         found += Detections(mirror_boxes(mirrored.boxes, width), mirrored.scores, mirrored.labels)
-        kept = nms(found.boxes, found.scores, found.labels, self.detector.iou)
+        kept = nms(found.boxes, found.scores, found.labels, detector.iou)
         # The limit holds for the detector's classes and the catalog's own kinds apart, so that
         # a catalog detector's many unsure boxes do not push out the detector's.
         own = np.array([self.kinds is not None and found.labels[j] not in self.kinds.rows for j in kept], bool)
         rank = np.where(own, np.cumsum(own), np.cumsum(~own))  # each box's place among its own side
-        return found[np.asarray(kept, np.int64)[rank <= self.detector.max_objects]]
+        return found[np.asarray(kept, np.int64)[rank <= detector.max_objects]]
 
     def _cut(self, photo: Photo) -> None:
         """The photo's crops: each detection's box, padded; and its regions (the whole photo, and its halves
@@ -273,8 +273,8 @@ class Engine:
         if found <= self.settings.whole_photo_upto:  # 0 <= upto: always when nothing was found
             [matches] = self._rank(vectors_of(photo.regions[:1]), request.top_k, (), request)
             # A blank photo looks like many a plain product on white: its nearest are never a match.
-            judged = {"closeness": 0.0, "close_match": False} if photo.regions[0].blank else {}
-            whole = ObjectResult(WHOLE_PHOTO, (0, 0, photo.image.width, photo.image.height), None, matches, **judged)
+            closeness, close = (0.0, False) if photo.regions[0].blank else (None, None)
+            whole = ObjectResult(WHOLE_PHOTO, (0, 0, *photo.image.size), None, matches, closeness, close)
             # One object found or none: the photo is most likely of one product, so the whole photo leads.
             objects.insert(0 if found <= 1 else len(objects), whole)
         return objects
@@ -287,7 +287,7 @@ class Engine:
             return []
         scores = np.array([crop.score for crop in found], np.float64)
         if self.kinds:
-            scores = np.maximum(scores, self._agreement([c.near for c in found], [c.label for c in found]))
+            scores = np.maximum(scores, self._agreement([near_of(c) for c in found], [c.label for c in found]))
         kept = np.flatnonzero(scores >= request.conf)
         kept = kept[np.argsort(-scores[kept], kind="stable")]
         crops = [found[i] for i in kept]
@@ -297,7 +297,7 @@ class Engine:
 
         def ranked_as(asked: Request) -> list[list[Match]]:
             if self.kinds:
-                return [self._rank(vectors_of([crop]), depth, (crop.label,), asked)[0] for crop in crops]
+                return [self._rank(vectors_of([crop]), depth, (label_of(crop),), asked)[0] for crop in crops]
             return self._rank(vectors_of(crops), depth, (), asked)
 
         ranked = ranked_as(request)
@@ -305,12 +305,12 @@ class Engine:
         alike = ranked_as(request.plain()) if request.refines else ranked
         return [
             ObjectResult(
-                crops[members[0]].label,
+                label_of(crops[members[0]]),
                 _pixels(crops[members[0]].box),
                 float(scores[kept[members[0]]]),
                 fuse_best([ranked[i] for i in members], request.top_k, self._order_key(request)),
             )
-            for members in group_lookalikes([crop.label for crop in crops], alike)
+            for members in group_lookalikes([label_of(crop) for crop in crops], alike)
         ]
 
     def _own_kinds_limited(self, objects: list[ObjectResult]) -> tuple[list[ObjectResult], int]:
@@ -334,20 +334,21 @@ class Engine:
         crops, request = [crop for crop in photo.crops if not crop.blank], photo.request
         if not crops:
             return []
+        assert self.kinds is not None  # the engine looks for the catalog's own kinds only with kinds (__init__)
         vectors = vectors_of(crops)
         pairs = [
             (m.score, q, self.kinds.own_of_row[m.product.row])
             for q, near in enumerate(self.index.search(vectors, OTHER_DEPTH, self._own_kinds))
             for m in near
         ]
-        objects, seen = [], set(found)
+        objects, seen = list[ObjectResult](), set(found)
         for _, q, noun in sorted(pairs, key=lambda p: -p[0]):
             if len(objects) == room:
                 break
             if noun in seen:
                 continue
             seen.add(noun)
-            [score] = self._agreement([crops[q].near], [noun])
+            [score] = self._agreement([near_of(crops[q])], [noun])
             if score >= request.conf:
                 [matches] = self._rank(vectors[q : q + 1], request.top_k, (noun,), request)
                 objects.append(ObjectResult(noun, _pixels(crops[q].box), float(score), matches))
@@ -399,6 +400,7 @@ class Engine:
         """The catalog's agreement that each crop shows its kind: `settings.catalog_weight` times
         (11 - r) / 10, where r is the rank (1 to 10) of the first product of that kind among the
         crop's 10 nearest in the whole catalog (`near`); 0 when none of them is of it."""
+        assert self.kinds is not None  # the catalog's agreement is asked only with kinds
         is_of = self.kinds.is_of
         ranks = [
             next((r for r, m in enumerate(found) if is_of(m.product.row, kind)), AGREEMENT_NEIGHBOURS)
@@ -409,12 +411,13 @@ class Engine:
 
 
 def _pixels(box: np.ndarray) -> tuple[int, int, int, int]:
-    return tuple(round(float(v)) for v in box)
+    x1, y1, x2, y2 = (round(float(v)) for v in box)
+    return x1, y1, x2, y2
 
 
 def _distinct(matches: list[Match], k: int) -> list[Match]:
     """`matches` with each product once (its first photo), at most `k`."""
-    seen, kept = set(), []
+    seen, kept = set[str](), list[Match]()
     for match in matches:
         if match.product.id not in seen and len(kept) < k:
             seen.add(match.product.id)

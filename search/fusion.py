@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from core.types import Match
+from core.types import Match, Product
 
 RRF_K = 60  # the constant of the paper: damps the weight of the very first ranks
 
@@ -16,7 +16,7 @@ def fuse_rankings(rankings: Sequence[Sequence[Match]], k: int) -> list[Match]:
     """The top `k` products of all `rankings`, each scored by its fused rank score scaled to (0, 1]
     (1: first in every ranking)."""
     scores: dict[str, float] = {}
-    products = {}
+    products: dict[str, Product] = {}
     for ranking in rankings:
         for rank, match in enumerate(ranking, start=1):
             key = match.product.id

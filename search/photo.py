@@ -4,11 +4,14 @@ and the request's own context."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 from PIL import Image
 
 from core.types import Detections, Filters, Match, ObjectResult, Where
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,4 +76,20 @@ class Photo:
 
 def vectors_of(crops: list[Crop]) -> np.ndarray:
     """The crops' embeddings, (N, D)."""
-    return np.stack([crop.vector for crop in crops])
+    return np.stack([_filled(crop.vector) for crop in crops])
+
+
+def label_of(crop: Crop) -> str:
+    """A detection's class: asked of the detections' crops alone (a region has none)."""
+    return _filled(crop.label)
+
+
+def near_of(crop: Crop) -> list[Match]:
+    """A crop's nearest products in the whole catalog: asked only with kinds, once they were searched."""
+    return _filled(crop.near)
+
+
+def _filled(value: T | None) -> T:
+    """What an earlier stage of the search (search.engine) filled in, read by a later one."""
+    assert value is not None, "a stage read what an earlier one had not filled in"
+    return value

@@ -37,7 +37,7 @@ class Query:
     photo: ImageInput
     top_k: int | None = None  # None: the settings'
     conf: float | None = None
-    box: tuple[float, float, float, float] | None = None  # pixel xyxy of the photo: search this region alone
+    box: tuple[float, ...] | None = None  # pixel xyxy of the photo, as sent (check_box checks it): search it alone
     words: str = ""  # refine every object's products: "in green", "velvet, under 300"
     filters: Filters = field(default_factory=Filters)
 
@@ -116,7 +116,8 @@ def read_box(box) -> tuple[float, float, float, float] | None:
         box = [float(n) for n in numbers] if len(numbers) == 4 and not re.search(r"[^\d\s,.\-\[\]()]", box) else None
     if not (isinstance(box, (list, tuple)) and len(box) == 4 and all(_is_number(v) for v in box)):
         raise QueryError("box must be four numbers [x1, y1, x2, y2] in pixels of the photo, or empty.")
-    return tuple(float(v) for v in box)
+    x1, y1, x2, y2 = (float(v) for v in box)
+    return x1, y1, x2, y2
 
 
 def read_filters(category, min_price, max_price, categories: Sequence[str]) -> Filters:

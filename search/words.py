@@ -56,7 +56,8 @@ def search_words(index: CatalogIndex, encoder: ImageEncoder, words: str, k: int,
 
 def _first_photos(rows: np.ndarray, ids: list[str], k: int) -> list[int]:
     """Where in `rows` each product's first photo is, for the first `k` products."""
-    seen, kept = set(), []
+    seen: set[str] = set()
+    kept: list[int] = []
     for i, row in enumerate(rows.tolist()):
         if len(kept) == k:
             break

@@ -152,6 +152,8 @@ def _manifest(
     created: str,
 ) -> Manifest:
     products = embedding.products
+    # Query crops are padded with this, so that they look like the catalog's photos: an RGB colour.
+    red, green, blue = (round(float(v)) for v in np.median(embedding.borders, axis=0))
     return Manifest(
         encoder=encoder.describe(),
         probe=tuple(round(float(x), 6) for x in encoder.probe()),
@@ -167,8 +169,7 @@ def _manifest(
         vectors=spec,
         kind_rules=rules.sha256,
         adaptation=adaptation,
-        # Query crops are padded with this, so that they look like the catalog's photos.
-        background=tuple(round(float(v)) for v in np.median(embedding.borders, axis=0)),
+        background=(red, green, blue),
     )
 
 
@@ -227,6 +228,7 @@ class _Embedding:
                         self.encoder.embed_prepared(readied.prepared), np.array(readied.new_rows, np.int64)
                     )
                 if readied.taken:
+                    assert readied.old_vectors is not None  # read with the rows taken over (_ready_next)
                     self.vectors.add(readied.old_vectors, np.array(readied.taken, np.int64))
                     self.reused += len(readied.taken)
                 self.products += readied.kept
@@ -242,7 +244,10 @@ class _Embedding:
         for item, value in zip(readied.items, self.reader.fetch([item.image for item in readied.items])):
             self._ready_one(item, value, readied, images, old_rows)
         self.readied += len(readied.kept)
-        readied.old_vectors = self.embedded.vectors(np.array(old_rows, np.int64)) if old_rows else None
+        # Rows are taken over only from photos `embedded` holds.
+        readied.old_vectors = (
+            self.embedded.vectors(np.array(old_rows, np.int64)) if old_rows and self.embedded else None
+        )
         readied.prepared = self.encoder.prepare(images) if images else None
         return readied
 
@@ -255,6 +260,7 @@ class _Embedding:
             return
         row = self.readied + len(readied.kept)
         linked = self.links and is_url(item.image)
+        thumbnail = f"images/{row}.jpg"
         product = Product(
             row=row,
             id=item.id,
@@ -262,7 +268,7 @@ class _Embedding:
             category=item.category,
             price=item.price,
             link=item.link,
-            image=item.image if linked else f"images/{row}.jpg",
+            image=item.image if linked else thumbnail,
             popularity=item.popularity,
             attributes=item.attributes,
         )
@@ -273,13 +279,14 @@ class _Embedding:
             images.append(image)
             self.borders.append(border_colour(image))
             if not linked:
-                save_thumbnail(image, self.folder / product.image)
+                save_thumbnail(image, self.folder / thumbnail)
         else:
+            assert self.embedded is not None  # `old` is one of its photos
             readied.taken.append(row)
             old_rows.append(old)
             self.borders.append(self.embedded.borders[old])
             if not linked:
-                self.embedded.thumbnail(old, self.folder / product.image)
+                self.embedded.thumbnail(old, self.folder / thumbnail)
 
 
 def border_colour(image) -> np.ndarray:

@@ -162,10 +162,12 @@ class Shards(Embedded):
         import pyarrow.fs as pafs
         import pyarrow.parquet as pq
 
+        self.root: str  # the shards' folder, in `fs`
         self.fs, self.root = pafs.FileSystem.from_uri(folder) if "://" in folder else (pafs.LocalFileSystem(), folder)
         found = self.fs.get_file_info(pafs.FileSelector(self.root, allow_not_found=True))
         self.files = sorted(info.path for info in found if info.path.endswith(".parquet"))
-        keys, vectors, borders, self.at, self.starts = {}, [], [], [], []
+        keys: dict[tuple[str, bytes], int] = {}
+        vectors, borders, self.at, self.starts = [], [], [], []
         for i, path in enumerate(self.files):
             with self.fs.open_input_file(path) as f:
                 parquet = pq.ParquetFile(f)
@@ -230,11 +232,13 @@ class _Source:
             elif isinstance(item.image, (str, Path)) and not is_url(item.image):
                 photos.append({"id": item.id, "image": str(item.image)})
         if stored:
-            if catalog.columns["id"] is None:
+            id_column, image_column = catalog.columns["id"], catalog.columns["image"]
+            if id_column is None:
                 raise RayError("A catalog embedded on Ray needs an id column; name it with --id-column.")
+            assert image_column is not None  # the photos stored are in it
             return cls(
                 files=list(next(iter(stored))),
-                columns=(catalog.columns["id"], catalog.columns["image"]),
+                columns=(id_column, image_column),
                 ids=frozenset(ids),
             )
         if photos:
@@ -248,6 +252,7 @@ class _Source:
         if self.photos is not None:
             blocks = max(1, min(blocks, len(self.photos) // batch_size))  # a block holds a batch at least
             return ray.data.from_items(self.photos, override_num_blocks=blocks)
+        assert self.files is not None  # a source holds its photos, or the parquet files that do (`of`)
         files, filesystem = self.files, None
         if "://" in files[0]:  # hf://datasets/... and other fsspec addresses
             import fsspec
@@ -302,8 +307,10 @@ class _Embedder:
             if self.ids is not None and product not in self.ids:
                 continue
             found = digest(value)
-            image = decode(value) if found else None
-            if found is None or isinstance(image, tuple):
+            if found is None:
+                continue
+            image = decode(value)
+            if isinstance(image, tuple):
                 continue
             ids.append(product)
             digests.append(found)

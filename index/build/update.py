@@ -112,7 +112,9 @@ class LiveVersion(Embedded):
         return self.index.vectors.sample(keys)
 
     def thumbnail(self, key: int, path: Path) -> None:
-        link_or_copy(Path(self.index.products[key].image), path)
+        image = self.index.products[key].image
+        assert image is not None  # every product indexed has its photo's thumbnail (or link): index.build.builder
+        link_or_copy(Path(image), path)
 
     def same_as(self, folder: Path, digests: list[bytes]) -> Path | None:
         held = self.index.manifest.checksums

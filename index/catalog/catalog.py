@@ -166,8 +166,9 @@ class Catalog:
             return None
         column, templates = self._links
         template = templates.get(self._value(row, column) or "") if column else templates.get("")
-        fields = {f: self._value(row, f) for f in self._link_fields}
-        if template is None or not all(fields.values()):
+        values = {f: self._value(row, f) for f in self._link_fields}
+        fields = {f: v for f, v in values.items() if v}
+        if template is None or len(fields) < len(values):
             return None  # a row without the value has no link, rather than a broken one
         return web_link(template.format_map({f: quote(v, safe="") for f, v in fields.items()}))
 

@@ -91,6 +91,7 @@ def _catalog_source(source: str, table: ParquetTable, reading: Reading) -> Catal
 
 def image_table(source: str, reading: Reading) -> ParquetTable:
     """The table `reading.images` names: a configuration of `source`, or another dataset (it has a '/')."""
+    assert reading.images is not None  # asked for a reading that names where its images are stored
     where = reading.images[0]
     other = "/" in where
     table = _table(where if other else source, None if other else where, reading)
@@ -108,6 +109,7 @@ def image_table(source: str, reading: Reading) -> ParquetTable:
 def _joined(rows: list[dict], source: str, reading: Reading) -> tuple[list[dict], list[Position], str]:
     """The rows whose image the image table holds, each row's reference replaced by its `StoredImage`;
     each image's position, to take neighbours by; and a note saying how many were found."""
+    assert reading.images is not None  # asked for a reading that names where its images are stored
     _, left, right = reading.images
     table = image_table(source, reading)
     wanted = {row[left] for row in rows if row.get(left)}

@@ -50,7 +50,7 @@ class Products(Sequence[Product]):
         self.columns, self._folder = columns, folder
         self._fields = [(name, columns.column(name).combine_chunks()) for name in columns.column_names]
         # The products searches return most are made once: making one reads each of its columns (~40 us).
-        self._at = lru_cache(maxsize=MADE_KEPT)(self._at)
+        self._made_at = lru_cache(maxsize=MADE_KEPT)(self._at)
 
     @classmethod
     def of(cls, products: Sequence[Product]) -> Products:
@@ -81,7 +81,7 @@ class Products(Sequence[Product]):
         row = operator.index(row)
         if not -len(self) <= row < len(self):
             raise IndexError(f"row {row} of a table of {len(self)}")
-        return self._at(row % len(self))
+        return self._made_at(row % len(self))
 
     def _at(self, row: int) -> Product:
         return self._made(row, {name: column[row].as_py() for name, column in self._fields})
@@ -161,6 +161,7 @@ class ProductTable:
             rows = np.flatnonzero(keep) if rows is None else rows[keep[rows]]
         if where.rows is not None:
             rows = np.unique(where.rows) if rows is None else np.intersect1d(rows, where.rows)
+        assert rows is not None  # a Where that keeps fewer than every row narrows by one of these (Where.__bool__)
         return rows.astype(np.int64, copy=False)
 
     def count(self, where: Where | None) -> int:

@@ -33,7 +33,9 @@ class VectorBackend(Protocol):
     kind: ClassVar[str]  # its name in the manifest (VectorSpec.backend)
     files: ClassVar[tuple[str, ...]]  # what it writes into an index version
     approximate: ClassVar[bool]  # whether it may miss some of the nearest rows (its recall is then measured)
-    dim: int
+
+    @property
+    def dim(self) -> int: ...
 
     def __len__(self) -> int: ...
 
@@ -49,3 +51,19 @@ class VectorBackend(Protocol):
 
     def sample(self, rows: np.ndarray) -> np.ndarray:
         """The stored vectors of `rows`, (len(rows), D): what calibration measures the catalog on."""
+
+
+class BackendClass(Protocol):
+    """A backend's class, as an index names it (`index.vectors.backends`): what makes, loads and describes one."""
+
+    @property
+    def files(self) -> tuple[str, ...]: ...
+
+    @property
+    def description(self) -> str: ...
+
+    def new(self, dim: int, params: dict | None = None) -> VectorBackend:
+        """An empty backend for vectors of `dim`."""
+
+    def load(self, folder: Path, params: dict, select: Select) -> VectorBackend:
+        """The backend a version `folder` holds, with the parameters its manifest records."""

@@ -6,10 +6,10 @@ import importlib
 from pathlib import Path
 
 from ..errors import CatalogIndexError, IndexCorruptError
-from .backend import Select, VectorBackend, VectorSpec
+from .backend import BackendClass, Select, VectorBackend, VectorSpec
 from .faiss import FaissFlatIP, FaissHNSW
 
-BACKENDS: dict[str, type] = {FaissFlatIP.kind: FaissFlatIP, FaissHNSW.kind: FaissHNSW}
+BACKENDS: dict[str, BackendClass] = {FaissFlatIP.kind: FaissFlatIP, FaissHNSW.kind: FaissHNSW}
 # Backends of an optional install (requirements-scale.txt), imported when a spec names one: kind -> (module, class).
 OPTIONAL = {"milvus": ("index.vectors.milvus", "MilvusVectors")}
 # Catalogs of up to this many photos are searched exactly, larger ones approximately, their recall measured
@@ -47,7 +47,7 @@ def describe(spec: VectorSpec) -> str:
     return _backend(spec).description
 
 
-def _backend(spec: VectorSpec) -> type:
+def _backend(spec: VectorSpec) -> BackendClass:
     if spec.backend in OPTIONAL:
         module, name = OPTIONAL[spec.backend]
         try:

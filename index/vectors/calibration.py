@@ -37,11 +37,11 @@ def calibrate(vectors: VectorBackend, product_ids: Sequence[str], seed: int = 0)
     rows = rng.choice(len(product_ids), size=min(SAMPLE, len(product_ids)), replace=False)
     sample = vectors.sample(rows)
     scores, ids = vectors.search(sample, min(NEIGHBOURS, len(vectors)))
-    nearest = [
+    found = [
         next((s for s, i in zip(row_scores, row_ids) if i >= 0 and product_ids[i] != product_ids[row]), None)
         for row, row_scores, row_ids in zip(rows, scores, ids)
     ]
-    nearest = [s for s in nearest if s is not None]
+    nearest = [s for s in found if s is not None]
     # Random pairs: each sampled product with another of the sample, pairs of one product left out.
     order = rng.permutation(len(rows))
     differ = np.array([product_ids[a] != product_ids[b] for a, b in zip(rows, rows[order])])

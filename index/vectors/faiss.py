@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 import faiss
 import numpy as np
@@ -21,10 +22,10 @@ from .backend import Select
 class FaissFlatIP:
     """Exact inner product (FAISS `IndexFlatIP`, ids = rows): right up to about a million vectors."""
 
-    kind = "faiss-flat-ip"
-    files = ("vectors.faiss",)
-    description = "exact inner product over L2-normalised vectors"
-    approximate = False
+    kind: ClassVar[str] = "faiss-flat-ip"
+    files: ClassVar[tuple[str, ...]] = ("vectors.faiss",)
+    description: ClassVar[str] = "exact inner product over L2-normalised vectors"
+    approximate: ClassVar[bool] = False
 
     def __init__(self, index: faiss.Index, select: Select | None = None):
         self.index, self._select = index, select
@@ -62,7 +63,8 @@ class FaissFlatIP:
             rows = self._select(where)
             if rows is not None:
                 rows = np.ascontiguousarray(rows, dtype=np.int64)  # rows must outlive the search
-                params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(rows))
+                # faiss's stubs lack the keyword arguments its Python wrapper gives SearchParameters.
+                params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(rows))  # type: ignore[call-arg]
         return self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k, params=params)
 
     def sample(self, rows: np.ndarray) -> np.ndarray:
@@ -105,7 +107,8 @@ class FaissHNSW(FaissFlatIP):
         # graph, at recall@10 0.957 against 0.959 for float32 (1.10x), and faster (less memory read a
         # query). No id map (IndexIDMap2, 8 bytes a vector and more in memory): the rows are put in the
         # graph in order, so its own ids are the rows.
-        graph = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_fp16, cls.NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
+        # faiss's stubs want a ScalarQuantizer; the constructor takes the quantizer's type, QT_fp16 (an int).
+        graph = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_fp16, cls.NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)  # type: ignore[arg-type]
         graph.hnsw.efConstruction = cls.EF_CONSTRUCTION
         return cls(graph)
 
@@ -151,7 +154,9 @@ class FaissHNSW(FaissFlatIP):
             np.bitwise_or.at(bitmap, rows >> 3, (1 << (rows & 7)).astype(np.uint8))
             selector = faiss.IDSelectorBitmap(len(self), faiss.swig_ptr(bitmap))
             ef = min(self.MOST_EF, max(ef, round(ef * self.FILTERED_EF * len(self) / len(rows))))
-        scores, found = self.index.search(queries, k, params=faiss.SearchParametersHNSW(efSearch=ef, sel=selector))
+        # faiss's stubs lack SearchParametersHNSW, which the library has.
+        params = faiss.SearchParametersHNSW(efSearch=ef, sel=selector)  # type: ignore[attr-defined]
+        scores, found = self.index.search(queries, k, params=params)
         short = (found < 0).any(axis=1) & (k <= (len(self) if rows is None else len(rows)))
         for q in np.flatnonzero(short):  # the graph ran out of kept rows near this query
             kept = np.arange(len(self), dtype=np.int64) if rows is None else rows

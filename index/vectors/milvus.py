@@ -22,6 +22,7 @@ import importlib.util
 import os
 import re
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
@@ -51,10 +52,10 @@ class MilvusVectors:
     vectors, an HNSW index (M 24, ef 128, as `FaissHNSW`) would answer in a few ms, its recall measured;
     not built yet."""
 
-    kind = "milvus"
-    files = ()  # the vectors are in Milvus, outside the version
-    description = "exact inner product in a Milvus collection over L2-normalised vectors"
-    approximate = False
+    kind: ClassVar[str] = "milvus"
+    files: ClassVar[tuple[str, ...]] = ()  # the vectors are in Milvus, outside the version
+    description: ClassVar[str] = "exact inner product in a Milvus collection over L2-normalised vectors"
+    approximate: ClassVar[bool] = False
 
     def __init__(self, dim: int, uri: str, client: MilvusClient | None = None, collection: str = "", count: int = 0):
         self.dim, self.uri, self._client, self.collection, self._count = dim, uri, client, collection, count

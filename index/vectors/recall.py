@@ -20,12 +20,13 @@ def commit_measured(vectors: VectorBackend, folder: Path) -> VectorSpec:
     approximate backend against exact search (`recall_at_10`), which is warned of under RECALL_FLOOR."""
     params = vectors.commit(folder)
     if vectors.approximate:
-        params["recall_at_10"] = round(recall_at_10(vectors), 4)
-        if params["recall_at_10"] < RECALL_FLOOR:
+        recall = round(recall_at_10(vectors), 4)
+        params["recall_at_10"] = recall
+        if recall < RECALL_FLOOR:
             log.warning(
                 "The approximate index finds %.2f of the 10 nearest products of a sample (under %.2f): "
                 "searches may miss close matches. Build it exact with LOOKALIKE_VECTOR_INDEX=exact.",
-                params["recall_at_10"],
+                recall,
                 RECALL_FLOOR,
             )
     return VectorSpec(vectors.kind, params)
@@ -38,7 +39,10 @@ def recall_at_10(vectors: VectorBackend, sample: int = 1000, seed: int = 0) -> f
     k = min(10, count)
     queries = vectors.sample(np.random.default_rng(seed).choice(count, size=min(sample, count), replace=False))
     _, found = vectors.search(queries, k)
-    best = np.full((len(queries), 0), -np.inf, np.float32), np.zeros((len(queries), 0), np.int64)
+    best: tuple[np.ndarray, np.ndarray] = (
+        np.full((len(queries), 0), -np.inf, np.float32),
+        np.zeros((len(queries), 0), np.int64),
+    )
     for start in range(0, count, RECALL_CHUNK):  # the exact answer, a chunk of the catalog at a time
         part = np.arange(start, min(start + RECALL_CHUNK, count), dtype=np.int64)
         scores, rows = (np.hstack(pair) for pair in zip(best, exact(vectors.sample(part), part, queries, k)))
