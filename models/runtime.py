@@ -15,8 +15,10 @@ def set_threads(count: int) -> None:
     Called after the models load: importing ultralytics pins OMP_NUM_THREADS to 1, and its first
     predict resets torch to cpu_count - 1 threads.
     """
-    import faiss
     import torch  # before faiss (index.vectors.faiss says why)
+
+    # isort: split
+    import faiss
 
     count = count or os.cpu_count() or 1
     torch.set_num_threads(count)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
+import torch  # noqa: F401  (before faiss: see below)
+
+# isort: split
 import faiss
 import numpy as np
-import torch  # noqa: F401  (before faiss: see below)
 
 from core.types import Where
 
