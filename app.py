@@ -17,7 +17,7 @@ import gradio as gr
 
 from core.errors import LookalikeError
 from core.settings import Settings
-from index.build.ensure import must_build
+from index.builder.ensure import must_build
 from search.engine import Engine, load_engine
 from search.starting import StartingEngine
 from web.cache_writes import atomic_gradio_cache_writes

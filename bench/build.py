@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from core.defaults import DEFAULT_CATALOG_READING
-from index.build.builder import build_index
+from index.builder.build import build_index
 from index.catalog.open import open_catalog
 from index.catalog.source import ColumnMap, Reading
 from models.encoder import load_encoder, save_random_clip_b32

@@ -13,7 +13,7 @@ def cache_dir(catalog: str | Path, encoder_name: str, root: str | Path | None = 
     """Where the index of `catalog` (a CSV/JSONL file) embedded by `encoder_name` is kept.
 
     Keyed by the catalog's path and content and by the encoder's name; the index itself also
-    refuses an encoder whose weights differ, so a stale entry is rebuilt (`index.build.ensure.ensure_index`).
+    refuses an encoder whose weights differ, so a stale entry is rebuilt (`index.builder.ensure.ensure_index`).
     """
     path = Path(catalog).resolve()
     digest = hashlib.sha256()

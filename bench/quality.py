@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from core.defaults import DEFAULT_ENCODER
 from core.errors import LookalikeError
 from core.settings import Settings, parse_setting
-from index.build.ensure import ensure_index
+from index.builder.ensure import ensure_index
 from index.store.manifest import package_versions
 from models.detector import load_detector
 from models.runtime import set_threads

@@ -32,7 +32,7 @@ from core.defaults import DEFAULT_ENCODER
 from core.errors import LookalikeError
 from core.settings import Settings
 from core.types import Match, Product
-from index.build.ensure import ensure_index
+from index.builder.ensure import ensure_index
 from index.store.manifest import package_versions
 from models.runtime import set_threads
 from search.engine import Engine

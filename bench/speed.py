@@ -34,7 +34,7 @@ from bench.build import CLIP_B32, encoder_path
 from bench.quality import parse_overrides
 from core.images import load_image
 from core.settings import Settings
-from index.build.builder import build_index
+from index.builder.build import build_index
 from index.catalog.image_reader import ImageReader
 from index.catalog.open import open_catalog
 from index.catalog.source import ColumnMap, Reading

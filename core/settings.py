@@ -129,7 +129,7 @@ class CatalogSettings:
 
     @property
     def vectors(self) -> str:
-        """How an index built now searches its vectors (`vector_index`), as `index.build.builder.build_index`
+        """How an index built now searches its vectors (`vector_index`), as `index.builder.build.build_index`
         takes it."""
         return f"milvus:{self.milvus_uri}" if self.vector_index == "milvus" and self.milvus_uri else self.vector_index
 

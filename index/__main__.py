@@ -13,9 +13,10 @@ from functools import partial
 from core.defaults import DEFAULT_CATALOG, DEFAULT_ENCODER
 from core.errors import LookalikeError
 from core.settings import THUMBNAILS, VECTOR_INDEXES, Settings
-from index.build.builder import build_index
-from index.build.ray_embed import build_on_ray
-from index.build.update import update_index
+from index.builder import hub
+from index.builder.build import build_index
+from index.builder.ray_embed import build_on_ray
+from index.builder.update import update_index
 from index.catalog.inspect import inspect as inspect_catalog
 from index.catalog.open import open_catalog
 from index.catalog.source import CatalogError, CatalogSource, ColumnMap, Reading
@@ -24,7 +25,6 @@ from index.store.versions import read_live_manifest
 from models.encoder import encoder_for
 from models.runtime import set_threads
 
-from .build import hub
 from .errors import IndexMismatchError, IndexNotFoundError
 
 FIELDS = ("image", "id", "name", "category", "price", "link", "popularity", "more_images")

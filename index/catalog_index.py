@@ -36,7 +36,7 @@ class CatalogIndex:
         adaptation: Adaptation | None = None,
     ):
         self.table, self.vectors, self.manifest, self.path = table, vectors, manifest, path
-        self.adaptation = adaptation  # what the vectors were mapped by, and queries must be (index.build.adapted)
+        self.adaptation = adaptation  # what the vectors were mapped by, and queries must be (index.builder.adapted)
         self.damage: str | None = None  # what a check after the load found damaged: then nothing is searched
         self.checked = threading.Event()  # set once every file of the version is checked
         self.checked.set()

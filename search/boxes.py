@@ -83,3 +83,9 @@ def photo_regions(width: int, height: int) -> np.ndarray:
     w, h = float(width), float(height)
     halves = [(0, 0, w / 2, h), (w / 2, 0, w, h), (0, 0, w, h / 2), (0, h / 2, w, h)]
     return np.array([(0, 0, w, h), *halves, (0.15 * w, 0.15 * h, 0.85 * w, 0.85 * h)])
+
+
+def pixel_box(box: np.ndarray) -> tuple[int, int, int, int]:
+    """A box (4,) as whole pixels, as a result reports it."""
+    x1, y1, x2, y2 = (round(float(v)) for v in box)
+    return x1, y1, x2, y2

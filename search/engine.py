@@ -13,14 +13,15 @@ from core.images import ImageInput, detail, load_image
 from core.protocols import ImageEncoder, ObjectDetector
 from core.settings import SearchSettings, Settings, SettingsError
 from core.types import SELECTION, WHOLE_PHOTO, Detections, Filters, Match, ObjectResult, SearchResult, TextResult, Where
-from index.build.ensure import ensure_index
+from index.builder.ensure import ensure_index
 from index.catalog_index import CatalogIndex
 from index.store.text import TOKEN
 from models.adaptation import AdaptedEncoder
 from models.detector import load_detector
 from models.runtime import set_threads
 
-from .boxes import clip_boxes, letterbox, mirror_boxes, nms, pad_boxes, photo_regions
+from .boxes import clip_boxes, letterbox, mirror_boxes, nms, pad_boxes, photo_regions, pixel_box
+from .fusion import distinct, percentiles
 from .grouping import DEPTH as GROUP_DEPTH
 from .grouping import fuse_best, group_lookalikes
 from .photo import Crop, Photo, Request, label_of, near_of, vectors_of
@@ -79,7 +80,7 @@ class Engine:
         others = self.kinds.others if detector is not None and self.kinds and settings.other_kinds else ()
         self._own_kinds = Where(kinds=tuple(others)) if others else None
         self.background = index.manifest.background or WHITE
-        self._popularity = _percentiles(index.table.popularity.tolist()) if settings.popularity_weight else None
+        self._popularity = percentiles(index.table.popularity.tolist()) if settings.popularity_weight else None
 
     def _labels(self) -> tuple[str, ...]:
         """The detector classes this engine looks for: with kinds, every class the catalog sells."""
@@ -242,7 +243,7 @@ class Engine:
             small = photo.image.reduce(max(1, max(photo.image.size) // 512))
             scale = small.width / width
             for crop in photo.regions:
-                crop.blank = detail(small.crop(_pixels(crop.box * scale))) < BLANK_DETAIL
+                crop.blank = detail(small.crop(pixel_box(crop.box * scale))) < BLANK_DETAIL
 
     def _crops(self, photo: Photo, boxes: np.ndarray, padding: float) -> list:
         """`boxes` padded and cut out of the photo, each centred on a square of the catalog photos'
@@ -306,7 +307,7 @@ class Engine:
         return [
             ObjectResult(
                 label_of(crops[members[0]]),
-                _pixels(crops[members[0]].box),
+                pixel_box(crops[members[0]].box),
                 float(scores[kept[members[0]]]),
                 fuse_best([ranked[i] for i in members], request.top_k, self._order_key(request)),
             )
@@ -341,7 +342,8 @@ class Engine:
             for q, near in enumerate(self.index.search(vectors, OTHER_DEPTH, self._own_kinds))
             for m in near
         ]
-        objects, seen = list[ObjectResult](), set(found)
+        objects: list[ObjectResult] = []
+        seen = set(found)
         for _, q, noun in sorted(pairs, key=lambda p: -p[0]):
             if len(objects) == room:
                 break
@@ -351,7 +353,7 @@ class Engine:
             [score] = self._agreement([near_of(crops[q])], [noun])
             if score >= request.conf:
                 [matches] = self._rank(vectors[q : q + 1], request.top_k, (noun,), request)
-                objects.append(ObjectResult(noun, _pixels(crops[q].box), float(score), matches))
+                objects.append(ObjectResult(noun, pixel_box(crops[q].box), float(score), matches))
         return objects
 
     def _rank(self, vectors: np.ndarray, k: int, kinds: tuple[str, ...], request: Request) -> list[list[Match]]:
@@ -371,7 +373,7 @@ class Engine:
             more = self.index.search(vectors, depth, replace(where, rows=request.named))
             ranked = [found + extra for found, extra in zip(ranked, more)]
         key = self._order_key(request)
-        return [_distinct(sorted(found, key=key, reverse=True), k) for found in ranked]
+        return [distinct(sorted(found, key=key, reverse=True), k) for found in ranked]
 
     def _order_key(self, request: Request):
         """What a product list is ordered by: the similarity, plus the words' and popularity's lifts."""
@@ -410,36 +412,9 @@ class Engine:
         return weight * (AGREEMENT_NEIGHBOURS - np.asarray(ranks, np.float64)) / AGREEMENT_NEIGHBOURS
 
 
-def _pixels(box: np.ndarray) -> tuple[int, int, int, int]:
-    x1, y1, x2, y2 = (round(float(v)) for v in box)
-    return x1, y1, x2, y2
-
-
-def _distinct(matches: list[Match], k: int) -> list[Match]:
-    """`matches` with each product once (its first photo), at most `k`."""
-    seen, kept = set[str](), list[Match]()
-    for match in matches:
-        if match.product.id not in seen and len(kept) < k:
-            seen.add(match.product.id)
-            kept.append(match)
-    return kept
-
-
-def _percentiles(values: list[float | None]) -> np.ndarray | None:
-    """Each value's percentile among the known ones, in [0, 1]; 0 for unknown; None when none is known."""
-    known = np.array([v if v is not None else np.nan for v in values], np.float64)
-    finite = np.isfinite(known)
-    if not finite.any():
-        return None
-    ordered = np.sort(known[finite])
-    found = np.zeros(len(values))
-    found[finite] = np.searchsorted(ordered, known[finite], side="right") / len(ordered)
-    return found
-
-
 def load_engine(settings: Settings, *, build_index: bool = False, progress: bool = True, on_progress=None) -> Engine:
     """The pipeline `settings` describe: the index (built first with `build_index`, see
-    `index.build.ensure.ensure_index`, which `progress` and `on_progress` go to), the encoder it was built
+    `index.builder.ensure.ensure_index`, which `progress` and `on_progress` go to), the encoder it was built
     with (unless the settings name one), and the detector, told the kinds the catalog sells."""
     set_threads(settings.models.threads)
     index, encoder = ensure_index(

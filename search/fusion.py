@@ -1,4 +1,5 @@
-"""Several rankings of the same products made into one, by reciprocal rank fusion (Cormack et al. 2009).
+"""Rankings of products: several made into one by reciprocal rank fusion (Cormack et al. 2009), a ranking
+with each product once, and the popularity that breaks near-ties, as percentiles.
 
 Ranks, not scores, are fused: BM25 scores and cosine similarities have no common scale.
 """
@@ -6,6 +7,8 @@ Ranks, not scores, are fused: BM25 scores and cosine similarities have no common
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+import numpy as np
 
 from core.types import Match, Product
 
@@ -25,3 +28,26 @@ def fuse_rankings(rankings: Sequence[Sequence[Match]], k: int) -> list[Match]:
     best = len(rankings) / (RRF_K + 1)
     ranked = sorted(scores, key=lambda key: -scores[key])[:k]
     return [Match(products[key], scores[key] / best) for key in ranked]
+
+
+def distinct(matches: list[Match], k: int) -> list[Match]:
+    """`matches` with each product once (its first photo), at most `k`."""
+    seen: set[str] = set()
+    kept: list[Match] = []
+    for match in matches:
+        if match.product.id not in seen and len(kept) < k:
+            seen.add(match.product.id)
+            kept.append(match)
+    return kept
+
+
+def percentiles(values: list[float | None]) -> np.ndarray | None:
+    """Each value's percentile among the known ones, in [0, 1]; 0 for unknown; None when none is known."""
+    known = np.array([v if v is not None else np.nan for v in values], np.float64)
+    finite = np.isfinite(known)
+    if not finite.any():
+        return None
+    ordered = np.sort(known[finite])
+    found = np.zeros(len(values))
+    found[finite] = np.searchsorted(ordered, known[finite], side="right") / len(ordered)
+    return found

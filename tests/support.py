@@ -97,8 +97,8 @@ def save_tiny_resnet(out: Path) -> Path:
 
 
 def ensure(settings, **options):
-    """`index.build.ensure.ensure_index` as `load_engine` calls it, from a whole `Settings`."""
-    from index.build.ensure import ensure_index
+    """`index.builder.ensure.ensure_index` as `load_engine` calls it, from a whole `Settings`."""
+    from index.builder.ensure import ensure_index
 
     return ensure_index(settings.catalog, settings.models, **options)
 

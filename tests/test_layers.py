@@ -71,7 +71,7 @@ def test_gradio_is_the_page_s_alone():
         ("web.layout", "import app", True),
         ("app", "from web.layout import Page", False),
         (
-            "index.build.builder",
+            "index.builder.build",
             "from core.images import load_image\nfrom ..store.versions import VersionWriter",
             False,
         ),
@@ -87,7 +87,7 @@ def test_the_check_tells_a_lower_layer_importing_a_higher_one(module, source, ba
 # Inside index/, its folders by floor: reading a catalog at the bottom; the index on disk and its vectors side
 # by side above it (the manifest records a vector spec, a Milvus backend reads the product table); the loaded
 # index above them; building and keeping one on top; the command line above all. errors.py is below them all.
-ROOMS = {"catalog": 0, "store": 1, "vectors": 1, "catalog_index": 2, "build": 3, "__main__": 4}
+ROOMS = {"catalog": 0, "store": 1, "vectors": 1, "catalog_index": 2, "builder": 3, "__main__": 4}
 
 
 def room_of(module: str) -> str | None:
@@ -115,9 +115,9 @@ def test_index_folders_import_only_lower_floors():
     [
         ("index.catalog.open", "index.store.products", True),
         ("index.store.products", "index.catalog_index", True),
-        ("index.vectors.faiss", "index.build.builder", True),
+        ("index.vectors.faiss", "index.builder.build", True),
         ("index.store.manifest", "index.vectors.backend", False),  # side by side
-        ("index.build.update", "index.catalog_index", False),
+        ("index.builder.update", "index.catalog_index", False),
         ("index.catalog_index", "index.errors", False),
     ],
 )

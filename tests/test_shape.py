@@ -2,6 +2,7 @@
 (outside tests/), and each folder's `__init__.py` saying in one line what it holds."""
 
 import ast
+from fnmatch import fnmatch
 
 import pytest
 
@@ -40,7 +41,7 @@ def test_the_check_finds_circles_however_they_are_written(modules, circles):
 def test_relative_imports_are_read_against_their_package():
     assert "index.errors" in imported_names("from ..errors import IndexCorruptError", "index.store.versions")
     assert "index.store.manifest" in imported_names("from .manifest import Manifest", "index.store.versions")
-    assert "index.build.hub" in imported_names("from .build import hub", "index.__main__")
+    assert "index.builder.hub" in imported_names("from index.builder import hub", "index.__main__")
 
 
 def test_functions_and_modules_are_short_enough_to_hold():
@@ -65,3 +66,13 @@ def test_each_folder_says_in_one_line_what_it_holds():
         tree = ast.parse(path.read_text(encoding="utf-8"))
         doc = ast.get_docstring(tree)
         assert doc and "\n" not in doc, f"{path.relative_to(ROOT)} needs a one-line docstring"
+
+
+def test_pytest_collects_every_folder_of_tests(pytestconfig):
+    # pytest skips folders named like build outputs (build, dist, venv...): a folder of tests so named would
+    # silently never run. (This is why index/'s folder for making an index is builder/, not build/.)
+    patterns = pytestconfig.getini("norecursedirs")
+    folders = [p for p in (ROOT / "tests").rglob("*") if p.is_dir() and p.name != "__pycache__"]
+    assert len(folders) >= 10
+    skipped = [str(f.relative_to(ROOT)) for f in folders if any(fnmatch(f.name, pattern) for pattern in patterns)]
+    assert not skipped, f"pytest's norecursedirs ({patterns}) skips {skipped}"

@@ -3,7 +3,7 @@
 Each product's views in rooms (`train.views`) are embedded by the encoder, and a linear map of the
 embeddings (`models.adaptation.Adaptation`) is fitted so that a view lands nearer its own catalog
 photo than any other product's (InfoNCE over the whole catalog), the map kept near the identity.
-The index is then written anew with its vectors mapped (`index.build.adapted`); the engine maps queries alike.
+The index is then written anew with its vectors mapped (`index.builder.adapted`); the engine maps queries alike.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from core.images import load_image
 from core.settings import SearchSettings
-from index.build.adapted import refuse_adapted, write_adapted
+from index.builder.adapted import refuse_adapted, write_adapted
 from index.catalog_index import CatalogIndex
 from index.store.manifest import AdaptationInfo
 from models.adaptation import Adaptation

@@ -31,7 +31,7 @@ PROBE_MIN_COSINE = 0.99
 
 @dataclass(frozen=True)
 class AdaptationInfo:
-    """How an index's vectors were adapted to its catalog (`index.build.adapted`, `python -m train adapt`)."""
+    """How an index's vectors were adapted to its catalog (`index.builder.adapted`, `python -m train adapt`)."""
 
     encoder: EncoderInfo  # the frozen encoder the adaptation was learnt on
     probe: tuple[float, ...]  # that encoder's Encoder.probe

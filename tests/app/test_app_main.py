@@ -142,7 +142,7 @@ def test_a_new_version_of_the_index_is_served_without_a_restart(tmp_path, tiny_c
     import urllib.request
 
     import app
-    from index.build.update import update_index
+    from index.builder.update import update_index
     from index.catalog.open import open_catalog
 
     shop = [("P0", "Chair", (255, 0, 0)), ("P1", "Sofa", (0, 0, 255))]

@@ -78,7 +78,7 @@ def test_a_real_process_shows_progress(color_catalog, tiny_clip_path, tmp_path):
 def test_builds_killed_at_random_moments_leave_the_live_index_serving(
     color_catalog, tiny_clip, tiny_clip_path, tmp_path
 ):
-    from index.build.builder import build_index
+    from index.builder.build import build_index
     from index.catalog.open import open_catalog
 
     out = tmp_path / "idx"

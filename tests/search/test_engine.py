@@ -9,7 +9,7 @@ import pytest
 
 from core.settings import SearchSettings, Settings, SettingsError
 from core.types import WHOLE_PHOTO, Detections
-from index.build.builder import build_index
+from index.builder.build import build_index
 from index.catalog.open import open_catalog
 from index.catalog_index import CatalogIndex
 from search.engine import Engine

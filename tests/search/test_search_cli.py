@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from index.build.builder import build_index
+from index.builder.build import build_index
 from index.catalog.open import open_catalog
 from index.store.versions import live_version
 from search.__main__ import main

@@ -5,7 +5,7 @@ import pytest
 
 from core.settings import SearchSettings
 from core.types import SELECTION, Filters
-from index.build.builder import build_index
+from index.builder.build import build_index
 from index.catalog.open import open_catalog
 from index.catalog_index import CatalogIndex
 from search.engine import Engine

@@ -6,8 +6,8 @@ import time
 import pytest
 
 from core.settings import Settings
-from index.build.builder import build_index
-from index.build.update import update_index
+from index.builder.build import build_index
+from index.builder.update import update_index
 from index.catalog.open import open_catalog
 from models.encoder import load_encoder
 from search.starting import StartingEngine

@@ -7,7 +7,7 @@ from PIL import Image
 
 from core.settings import Settings
 from core.types import EncoderInfo
-from index.build.adapted import write_adapted
+from index.builder.adapted import write_adapted
 from index.catalog_index import CatalogIndex
 from index.errors import IndexMismatchError
 from index.store.manifest import AdaptationInfo

@@ -13,7 +13,7 @@ from PIL import Image
 
 from core.defaults import ABO_HOME_TYPES, DEFAULT_CATALOG, DEFAULT_CATALOG_READING
 from core.settings import Settings, SettingsError
-from index.build.builder import build_index
+from index.builder.build import build_index
 from index.catalog.open import open_catalog
 from index.catalog.source import CatalogError, ColumnMap, Reading
 from index.catalog.tables import ParquetTable, dataset_files
@@ -37,7 +37,7 @@ def default_reading(limit: int | None = None, **overrides) -> Reading:
 
 
 def open_default(folder, limit: int | None = None, **overrides):
-    """`folder` read as the default catalog is, by the settings' columns and reading (index.build.ensure's way)."""
+    """`folder` read as the default catalog is, by the settings' columns and reading (index.builder.ensure's way)."""
     settings = default_settings(limit, **overrides)
     return open_catalog(folder, ColumnMap(text=settings.text_column_list), Reading.from_settings(settings))
 

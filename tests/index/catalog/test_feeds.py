@@ -6,7 +6,7 @@ import csv
 import pytest
 from PIL import Image
 
-from index.build.builder import build_index
+from index.builder.build import build_index
 from index.catalog.fetch import ImageFetcher
 from index.catalog.image_reader import ImageReader
 from index.catalog.open import open_catalog

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from core.types import Match, Where
-from index.build.builder import build_index
+from index.builder.build import build_index
 from index.catalog.open import open_catalog
 from index.catalog_index import CatalogIndex
 from index.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError

@@ -13,7 +13,7 @@ import pytest
 
 from core.settings import CatalogSettings
 from core.types import Where
-from index.build.builder import build_index
+from index.builder.build import build_index
 from index.catalog.open import open_catalog
 from index.catalog_index import CatalogIndex
 from index.errors import CatalogIndexError, IndexCorruptError

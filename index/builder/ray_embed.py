@@ -2,9 +2,9 @@
 
 The cluster reads the catalog's parquet files itself (the id and image columns alone), and its actors
 (one a GPU where the cluster has them) decode each photo, make its thumbnail and border colour as a
-build does (`index.build.builder`), embed it, and write (id, sha256, vector, border, thumbnail) into parquet
+build does (`index.builder.build`), embed it, and write (id, sha256, vector, border, thumbnail) into parquet
 shards. The build then takes each photo from the shards by (product id, content digest): `Shards`, an
-`index.build.builder.Embedded`. What the shards lack is embedded here, so a lost shard costs time, not the
+`index.builder.build.Embedded`. What the shards lack is embedded here, so a lost shard costs time, not the
 result. Ray is an optional install (requirements-scale.txt), imported only here.
 """
 
@@ -32,7 +32,7 @@ from index.catalog.tables import StoredImage
 from index.catalog.values import as_text
 from index.store.products import DIGEST_BYTES
 
-from .builder import BuildReport, Embedded, border_colour, build_index, save_thumbnail
+from .build import BuildReport, Embedded, border_colour, build_index, save_thumbnail
 
 log = logging.getLogger(__name__)
 CPUS_PER_ACTOR = 4  # torch threads of an actor on CPUs: past a few, another actor does more than more threads
@@ -50,7 +50,7 @@ class RayError(LookalikeError):
 def build_on_ray(
     catalog: Catalog, encoder, out_dir: str | Path, *, address: str, shards: str | None = None, **build_options
 ) -> BuildReport:
-    """`index.build.builder.build_index` with the photos embedded on the Ray cluster at `address` ("local": one
+    """`index.builder.build.build_index` with the photos embedded on the Ray cluster at `address` ("local": one
     started here; "auto": the one this machine is part of; "ray://host:10001": through Ray Client) into
     shards under `shards` (default: ray-shards in the index directory; on a cluster of several machines,
     storage every node writes to and this one reads: a shared folder, s3://...). The run's own shards are

@@ -32,7 +32,7 @@ def write_adapted(
     rows = np.arange(len(index), dtype=np.int64)
     with VersionWriter(out_dir or index.path.parent) as version:
         write_table(version.folder, index.table.products, index.table.kinds)
-        if (index.path / PHOTOS).is_file():  # so that the adapted index can be updated (index.build.update)
+        if (index.path / PHOTOS).is_file():  # so that the adapted index can be updated (index.builder.update)
             link_or_copy(index.path / PHOTOS, version.folder / PHOTOS)
         _link_tree(index.thumbnails, version.folder / "images")
         vectors = new_backend(index.manifest.vectors, adaptation.dim)  # in the same backend, the same Milvus

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from index.build.builder import BuildError, build_index
+from index.builder.build import BuildError, build_index
 from index.catalog.open import open_catalog
 from index.catalog_index import CatalogIndex
 from index.errors import IndexNotFoundError
@@ -132,7 +132,7 @@ def test_an_error_during_a_rebuild_leaves_the_old_index(color_catalog, tiny_clip
 
 def test_a_catalog_of_web_images_can_keep_its_thumbnails_as_links(tmp_path, tiny_clip):
     """With thumbnails="link" a web image's thumbnail is its link (nothing copied), and updates keep it so."""
-    from index.build.update import update_index
+    from index.builder.update import update_index
     from support import http_folder, write_csv
 
     (tmp_path / "site").mkdir()

@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from index.__main__ import main
-from index.build.builder import build_index
-from index.build.update import update_index
+from index.builder.build import build_index
+from index.builder.update import update_index
 from index.catalog.open import open_catalog
 from index.catalog_index import CatalogIndex
 from index.store.manifest import Manifest, sha256
@@ -190,7 +190,7 @@ def test_other_kind_rules_are_refused(tmp_path, tiny_clip, capsys, monkeypatch):
 
 
 def test_an_adapted_index_stays_adapted_and_its_new_photos_are_mapped_alike(tmp_path, tiny_clip):
-    from index.build.adapted import write_adapted
+    from index.builder.adapted import write_adapted
     from index.store.manifest import AdaptationInfo
     from models.adaptation import Adaptation
 

@@ -21,7 +21,7 @@ from index.store.manifest import Manifest
 from index.store.versions import read_live_manifest
 from models.encoder import Encoder, encoder_for
 
-from .builder import build_index
+from .build import build_index
 from .hub import download, hub_index
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ def ensure_index(
     default, so that a prebuilt index can be served by pointing LOOKALIKE_INDEX_DIR at it alone.
     Without `build`, those cases are errors. An index on the Hub (`hf://datasets/OWNER/NAME@REVISION`)
     is downloaded into the local Hub cache and served as it is, never rebuilt. `progress` and
-    `on_progress` are a build's (`index.build.builder.build_index`).
+    `on_progress` are a build's (`index.builder.build.build_index`).
     """
     hub = hub_index(settings.index_dir)
     directory = download(hub) if hub else Path(settings.index_dir)

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from index.build.builder import build_index
-from index.build.ray_embed import RayError, Shards, build_on_ray, embed_on_ray
+from index.builder.build import build_index
+from index.builder.ray_embed import RayError, Shards, build_on_ray, embed_on_ray
 from index.catalog.open import open_catalog
 from index.catalog_index import CatalogIndex
 from index.store.products import read_photos

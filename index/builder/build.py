@@ -69,7 +69,7 @@ class BuildReport:
 class Embedded:
     """Photos embedded already, known by (product id, photo digest): a build takes their vectors, border
     colours and thumbnails over rather than making them again. From an index's live version, for an update
-    (`index.build.update.LiveVersion`), or from embeddings made elsewhere."""
+    (`index.builder.update.LiveVersion`), or from embeddings made elsewhere."""
 
     def __init__(self, keys: dict[tuple[str, bytes], int], borders: np.ndarray):
         self.keys = keys  # (product id, photo digest) -> its key here
@@ -89,7 +89,7 @@ class Embedded:
         return None
 
     def adaptation(self, folder: Path) -> AdaptationInfo | None:
-        """The adaptation the vectors went through (`index.build.adapted`), its file written into `folder`."""
+        """The adaptation the vectors went through (`index.builder.adapted`), its file written into `folder`."""
         return None
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from core.settings import Settings
-from index.build.builder import build_index
-from index.build.hub import HubIndex, hub_index, stage
+from index.builder.build import build_index
+from index.builder.hub import HubIndex, hub_index, stage
 from index.catalog.open import open_catalog
 from index.catalog_index import CatalogIndex
 from index.errors import IndexCorruptError, IndexNotFoundError

@@ -1,7 +1,7 @@
 """Bring an index up to date with its catalog: new products embedded, removed ones dropped, and a
 product's photo embedded again only when its content changed (`index.catalog.image_reader.digest`).
 
-An update is a build (`index.build.builder.build_index`) that takes each unchanged photo's vector and thumbnail
+An update is a build (`index.builder.build.build_index`) that takes each unchanged photo's vector and thumbnail
 over from the live version: it writes a new version beside it and makes it live atomically, so a killed
 update leaves the live index as it was, and a running app picks the new version up (`search.starting`).
 """
@@ -26,7 +26,7 @@ from index.store.products import FILES as TABLE_FILES
 from index.store.versions import file_sha256, link_or_copy
 from index.vectors.backends import spec_for
 
-from .builder import BuildReport, Embedded, build_index
+from .build import BuildReport, Embedded, build_index
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ class LiveVersion(Embedded):
 
     def thumbnail(self, key: int, path: Path) -> None:
         image = self.index.products[key].image
-        assert image is not None  # every product indexed has its photo's thumbnail (or link): index.build.builder
+        assert image is not None  # every product indexed has its photo's thumbnail (or link): index.builder.build
         link_or_copy(Path(image), path)
 
     def same_as(self, folder: Path, digests: list[bytes]) -> Path | None:
