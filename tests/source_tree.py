@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 
 from support import ROOT
@@ -20,7 +21,8 @@ def project_modules(root: Path = ROOT) -> Iterator[tuple[Path, str]]:
             yield path, ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def imported_names(source: str, module: str, is_package: bool = False) -> set[str]:
+@cache
+def imported_names(source: str, module: str, is_package: bool = False) -> frozenset[str]:
     """The dotted names `source` (the text of `module`) imports anywhere in it, a function's body and an
     `if TYPE_CHECKING:` block included, relative imports made absolute: for `from a import b`, both
     "a" and "a.b" (b may be a module or a name in a)."""
@@ -36,15 +38,22 @@ def imported_names(source: str, module: str, is_package: bool = False) -> set[st
                 base = f"{package}.{base}" if base else package
             found.add(base)
             found |= {f"{base}.{alias.name}" for alias in node.names}
-    return found
+    return frozenset(found)
 
 
+@cache
+def source(path: Path) -> str:
+    """A module's text, read once per test session."""
+    return path.read_text(encoding="utf-8")
+
+
+@cache
 def import_graph(root: Path = ROOT) -> dict[str, set[str]]:
     """Each project module -> the project modules it imports (a package's `__init__` counts as a module)."""
     modules = {name: path for path, name in project_modules(root)}
     graph = {}
     for name, path in modules.items():
-        names = imported_names(path.read_text(encoding="utf-8"), name, path.name == "__init__.py")
+        names = imported_names(source(path), name, path.name == "__init__.py")
         graph[name] = {n for n in names if n in modules and n != name}
     return graph
 

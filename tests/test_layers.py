@@ -5,7 +5,7 @@ core  <  models  <  index  <  search  <  train  <  web  <  app.py, bench/
 
 import pytest
 
-from source_tree import import_graph, imported_names, project_modules
+from source_tree import import_graph, imported_names, project_modules, source
 
 LAYERS = {"core": 0, "models": 1, "index": 2, "search": 3, "train": 4, "web": 5, "bench": 6, "app": 6}
 
@@ -32,7 +32,7 @@ def violations(source: str, module: str) -> list[str]:
 def test_every_module_imports_only_lower_layers():
     modules = list(project_modules())
     assert len(modules) > 60  # the walk found the project, its folders' modules among them
-    found = [v for path, module in modules for v in violations(path.read_text(encoding="utf-8"), module)]
+    found = [v for path, module in modules for v in violations(source(path), module)]
     assert not found, "\n".join(found)
 
 
@@ -48,16 +48,13 @@ CONFINED = {
 
 def test_libraries_are_used_behind_their_seams():
     modules = list(project_modules())
-    used = {
-        library: {m for path, m in modules if library in imports(path.read_text(encoding="utf-8"), m)}
-        for library in CONFINED
-    }
+    used = {library: {m for path, m in modules if library in imports(source(path), m)} for library in CONFINED}
     assert used == CONFINED
 
 
 def test_gradio_is_the_page_s_alone():
     modules = list(project_modules())
-    users = {m for path, m in modules if "gradio" in imports(path.read_text(encoding="utf-8"), m)}
+    users = {m for path, m in modules if "gradio" in imports(source(path), m)}
     assert users and all(m == "app" or m.startswith("web.") for m in users), users
 
 

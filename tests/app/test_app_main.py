@@ -137,11 +137,18 @@ def test_an_index_already_built_is_loaded_before_the_page_is_served(hk_settings,
         demo.close()
 
 
-def test_a_new_version_of_the_index_is_served_without_a_restart(tmp_path, tiny_clip_path, tiny_yolo_path, tiny_clip):
+def test_a_new_version_of_the_index_is_served_without_a_restart(
+    tmp_path, tiny_clip_path, tiny_yolo_path, tiny_clip, monkeypatch
+):
     import urllib.error
     import urllib.request
 
     import app
+    from search.starting import StartingEngine
+
+    # The app looks every 5 s (search.starting.CHECK_EVERY_S); here every 0.2 s, so that the test waits less.
+    follow = StartingEngine.follow
+    monkeypatch.setattr(StartingEngine, "follow", lambda self, every=0.2: follow(self, every))
     from index.builder.update import update_index
     from index.catalog.open import open_catalog
 
@@ -163,7 +170,7 @@ def test_a_new_version_of_the_index_is_served_without_a_restart(tmp_path, tiny_c
             update_index(
                 open_catalog(colour_catalog(tmp_path, shop + added)), tiny_clip, tmp_path / "index", progress=False
             )
-            deadline = time.monotonic() + 30  # the app looks every 5 s
+            deadline = time.monotonic() + 30
             while len(starting.engine.index) != 2 + len(added) and time.monotonic() < deadline:
                 time.sleep(0.2)
             assert len(starting.engine.index) == 2 + len(added)

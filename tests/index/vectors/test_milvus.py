@@ -177,6 +177,7 @@ def test_an_unreachable_server_a_missing_collection_and_a_bad_uri_are_refused(tm
         new_backend(VectorSpec("milvus", {"uri": "ftp://host/x"}), 8)
 
 
+@pytest.mark.slow  # a second process holds the database
 def test_milvus_lite_held_by_another_process_is_refused_with_the_reason(tmp_path):
     db = tmp_path / "held.db"
     holder = subprocess.Popen(
