@@ -33,7 +33,11 @@ FIELDS = ("image", "id", "name", "category", "price", "link", "popularity", "mor
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    return {"build": _build, "update": _update, "inspect": _inspect, "push": _push}[args.command](args)
+    try:
+        return {"build": _build, "update": _update, "inspect": _inspect, "push": _push}[args.command](args)
+    except LookalikeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -119,96 +123,84 @@ def _push_options(push) -> None:
 
 
 def _inspect(args) -> int:
-    try:
-        settings = _settings(args, source=args.source or args.source_flag)
-        columns, reading = _reading(args, settings.catalog)
-        print(inspect_catalog(settings.catalog.source, columns, reading))
-    except LookalikeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    settings = _settings(args, source=args.source or args.source_flag)
+    columns, reading = _reading(args, settings.catalog)
+    print(inspect_catalog(settings.catalog.source, columns, reading))
     return 0
 
 
 def _build(args) -> int:
-    try:
-        settings = _settings(
-            args,
-            source=args.source_flag,
-            index_dir=args.out,
-            encoder=args.encoder,
-            device=args.device,
-            batch_size=args.batch_size,
-            vector_index=args.vector_index,
-            milvus_uri=args.milvus_uri,
-            thumbnails=args.thumbnails,
+    settings = _settings(
+        args,
+        source=args.source_flag,
+        index_dir=args.out,
+        encoder=args.encoder,
+        device=args.device,
+        batch_size=args.batch_size,
+        vector_index=args.vector_index,
+        milvus_uri=args.milvus_uri,
+        thumbnails=args.thumbnails,
+    )
+    wanted, models = settings.catalog, settings.models
+    if hub.hub_index(wanted.index_dir):
+        raise IndexNotFoundError(
+            f"An index is built into a folder, not {wanted.index_dir}; build it, then "
+            f"`python -m index push --repo OWNER/NAME --index DIR`."
         )
-        wanted, models = settings.catalog, settings.models
-        if hub.hub_index(wanted.index_dir):
-            raise IndexNotFoundError(
-                f"An index is built into a folder, not {wanted.index_dir}; build it, then "
-                f"`python -m index push --repo OWNER/NAME --index DIR`."
-            )
-        catalog = open_catalog(wanted.source, *_reading(args, wanted))
-        set_threads(models.threads)  # before the encoder loads: its ONNX Runtime session takes the count then
-        encoder = encoder_for(models.encoder or DEFAULT_ENCODER, models)
-        builder = partial(build_on_ray, address=args.ray, shards=args.ray_shards) if args.ray else build_index
-        report = builder(
-            catalog,
-            encoder,
-            wanted.index_dir,
-            batch_size=wanted.batch_size,
-            rules=load_kind_rules(wanted.kind_rules),
-            vector_index=wanted.vectors,
-            thumbnails=wanted.thumbnails,
-        )
-    except LookalikeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    catalog = open_catalog(wanted.source, *_reading(args, wanted))
+    set_threads(models.threads)  # before the encoder loads: its ONNX Runtime session takes the count then
+    encoder = encoder_for(models.encoder or DEFAULT_ENCODER, models)
+    builder = partial(build_on_ray, address=args.ray, shards=args.ray_shards) if args.ray else build_index
+    report = builder(
+        catalog,
+        encoder,
+        wanted.index_dir,
+        batch_size=wanted.batch_size,
+        rules=load_kind_rules(wanted.kind_rules),
+        vector_index=wanted.vectors,
+        thumbnails=wanted.thumbnails,
+    )
     print(report.summary())
     return 0
 
 
 def _update(args) -> int:
-    try:
-        directory = Settings.from_env(index_dir=args.index).catalog.index_dir
-        if hub.hub_index(directory):
-            raise IndexNotFoundError(
-                "An index on the Hub is not updated in place; update the folder it was built in, then push it again."
-            )
-        manifest = read_live_manifest(directory)
-        _built_from(args, manifest.source)
-        settings = _settings(
-            args,
-            source=args.source_flag,
-            index_dir=directory,
-            device=args.device,
-            batch_size=args.batch_size,
-            vector_index=args.vector_index,
-            milvus_uri=args.milvus_uri,
+    directory = Settings.from_env(index_dir=args.index).catalog.index_dir
+    if hub.hub_index(directory):
+        raise IndexNotFoundError(
+            "An index on the Hub is not updated in place; update the folder it was built in, then push it again."
         )
-        wanted, models = settings.catalog, settings.models
-        rules = load_kind_rules(wanted.kind_rules)
-        if rules.sha256 != manifest.kind_rules:
-            raise IndexMismatchError(
-                f"The index in {directory} was built with other kind rules than "
-                f"{wanted.kind_rules or 'the built-in ones'}; update it with those it was built "
-                f"with (LOOKALIKE_KIND_RULES), or rebuild it."
-            )
-        catalog = open_catalog(wanted.source, *_reading(args, wanted))
-        set_threads(models.threads)
-        encoder = encoder_for(args.encoder or manifest.encoder.name, models)
-        report = update_index(
-            catalog,
-            encoder,
-            directory,
-            batch_size=wanted.batch_size,
-            rules=rules,
-            vector_index=wanted.vectors if args.vector_index else None,
-            thumbnails=args.thumbnails,
+    manifest = read_live_manifest(directory)
+    _built_from(args, manifest.source)
+    settings = _settings(
+        args,
+        source=args.source_flag,
+        index_dir=directory,
+        device=args.device,
+        batch_size=args.batch_size,
+        vector_index=args.vector_index,
+        milvus_uri=args.milvus_uri,
+    )
+    wanted, models = settings.catalog, settings.models
+    rules = load_kind_rules(wanted.kind_rules)
+    if rules.sha256 != manifest.kind_rules:
+        raise IndexMismatchError(
+            f"The index in {directory} was built with other kind rules than "
+            f"{wanted.kind_rules or 'the built-in ones'}; update it with those it was built "
+            f"with (LOOKALIKE_KIND_RULES), or rebuild it."
         )
-    except LookalikeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    catalog = open_catalog(wanted.source, *_reading(args, wanted))
+    set_threads(models.threads)
+    encoder = encoder_for(args.encoder or manifest.encoder.name, models)
+    report = update_index(
+        catalog,
+        encoder,
+        directory,
+        batch_size=wanted.batch_size,
+        rules=rules,
+        vector_index=wanted.vectors if args.vector_index else None,
+        thumbnails=args.thumbnails,
+    )
     print(report.summary())
     return 0
 
@@ -326,7 +318,7 @@ def _push(args) -> int:
             )
             return 0
         commit = hub.push(directory, args.repo, license, private=args.private)
-    except (LookalikeError, OSError) as exc:  # OSError: the Hub's HTTP errors, and a stage folder in the way
+    except OSError as exc:  # the Hub's HTTP errors, and a stage folder in the way
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(
