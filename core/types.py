@@ -143,6 +143,9 @@ class SearchResult:
     whole_image: bool  # the whole photo is the only query: nothing else was found
     image_size: tuple[int, int]
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # The labels of the objects found that the filters left without a product (a couch under "Chairs"): not listed.
+    hidden: tuple[str, ...] = ()
+    blank: bool = False  # the photo shows nothing to search: a plain colour, a bare wall
 
     def to_dict(self) -> dict:
         return {
@@ -159,6 +162,8 @@ class SearchResult:
             ],
             "whole_image": self.whole_image,
             "image_size": list(self.image_size),
+            "hidden": list(self.hidden),
+            "blank": self.blank,
             "timings_ms": self.timings_ms,
         }
 

@@ -85,6 +85,24 @@ def photo_regions(width: int, height: int) -> np.ndarray:
     return np.array([(0, 0, w, h), *halves, (0.15 * w, 0.15 * h, 0.85 * w, 0.85 * h)])
 
 
+def box_area(box) -> float:
+    """The area of a box (4,), 0 for an empty one."""
+    return float(max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1]))
+
+
+def overlap(a, b) -> tuple[float, float, float]:
+    """How two boxes (4,) cover each other: their IoU, the share of the smaller one inside the larger, and
+    the smaller's area over the larger's; all 0 when they do not meet."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    areas = sorted(box_area(box) for box in (a, b))
+    if width <= 0 or height <= 0 or areas[0] <= 0:
+        return 0.0, 0.0, 0.0
+    common = width * height
+    return common / (areas[0] + areas[1] - common), common / areas[0], areas[0] / areas[1]
+
+
 def pixel_box(box: np.ndarray) -> tuple[int, int, int, int]:
     """A box (4,) as whole pixels, as a result reports it."""
     x1, y1, x2, y2 = (round(float(v)) for v in box)

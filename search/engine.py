@@ -20,12 +20,22 @@ from models.adaptation import AdaptedEncoder
 from models.detector import load_detector
 from models.runtime import set_threads
 
-from .boxes import clip_boxes, letterbox, mirror_boxes, nms, pad_boxes, photo_regions, pixel_box
+from .boxes import box_area, clip_boxes, letterbox, mirror_boxes, nms, pad_boxes, photo_regions, pixel_box
 from .fusion import distinct, percentiles
 from .grouping import DEPTH as GROUP_DEPTH
-from .grouping import fuse_best, group_lookalikes
+from .grouping import fuse_best, group_lookalikes, one_per_thing
 from .photo import Crop, Photo, Request, label_of, near_of, vectors_of
-from .query import Query, check_box, check_conf, check_filters, check_top_k, check_words, split_price
+from .query import (
+    Query,
+    check_box,
+    check_conf,
+    check_filters,
+    check_photo_size,
+    check_top_k,
+    check_within,
+    check_words,
+    split_price,
+)
 from .words import search_words
 
 WHITE = (255, 255, 255)
@@ -46,6 +56,8 @@ DETECT_SHRINK_FROM = 1280
 # Crops of twice this many pixels a side or more are shrunk before the encoder's own resizing
 # (search.boxes.letterbox): it bounds what a batch of big photos holds, and leaves smaller crops as they are.
 CROP_SHRINK_FROM = 1024
+# The catalog's own kinds are not looked for in a crop of more than this share of the photo (`_other_kinds`).
+MOST_OF_PHOTO = 0.6
 
 
 class Engine:
@@ -148,10 +160,7 @@ class Engine:
             photo.objects = [self._judged(o) for o in self._objects(photo)]
         timings = {"detect": (t1 - t0) * 1000, "embed": (t2 - t1) * 1000, "search": (time.perf_counter() - t2) * 1000}
         timings = {stage: round(ms, 1) for stage, ms in timings.items()}
-        return [
-            SearchResult(p.objects, all(o.label == WHOLE_PHOTO for o in p.objects), p.image.size, dict(timings))
-            for p in photos
-        ]
+        return [photo.result(timings) for photo in photos]
 
     def search_text(self, words: str, top_k: int | None = None, filters: Filters = Filters()) -> TextResult:
         """The catalog's products for `words` ("oak bookcase", "velvet armchair under 300"): its keyword
@@ -172,7 +181,9 @@ class Engine:
         vectors = dict(zip(texts, self.encoder.embed_texts(texts))) if texts and self.encoder.reads_text else {}
         photos = []
         for query, (words, filters) in zip(queries, parsed):
+            check_within(filters, self.index.table)
             image = load_image(query.photo, self.settings.max_pixels)
+            check_photo_size(image.size)
             named, relevance = self.index.table.text.search(words) if words else (np.zeros(0, np.int64), None)
             dense = None
             if named.size:
@@ -267,17 +278,22 @@ class Engine:
         if self.kinds:  # each crop's nearest products in the whole catalog, which the catalog's agreement is read from
             for crop, near in zip(photo.crops, self.index.search(vectors_of(photo.crops), AGREEMENT_NEIGHBOURS)):
                 crop.near = near
-        objects, room = self._own_kinds_limited(self._detected(photo))
+        objects, room = self._own_kinds_limited(one_per_thing(self._detected(photo), request.top_k))
         found = len(objects)
         if self._own_kinds is not None and room:
-            objects += self._other_kinds(photo, room, {o.label for o in objects})
-        if found <= self.settings.whole_photo_upto:  # 0 <= upto: always when nothing was found
+            others = self._other_kinds(photo, room, {o.label for o in objects})
+            objects = one_per_thing(objects + others, request.top_k) if others else objects
+        if request.filters:  # a couch among "Chairs" has no product: hidden, and said so (SearchResult.hidden)
+            photo.hidden = [o.label for o in objects if not o.products]
+            objects = [o for o in objects if o.products]
+        # 0 <= upto: always when nothing was found, or when the filters hid all that was
+        if found <= self.settings.whole_photo_upto or not objects:
             [matches] = self._rank(vectors_of(photo.regions[:1]), request.top_k, (), request)
             # A blank photo looks like many a plain product on white: its nearest are never a match.
             closeness, close = (0.0, False) if photo.regions[0].blank else (None, None)
             whole = ObjectResult(WHOLE_PHOTO, (0, 0, *photo.image.size), None, matches, closeness, close)
             # One object found or none: the photo is most likely of one product, so the whole photo leads.
-            objects.insert(0 if found <= 1 else len(objects), whole)
+            objects.insert(0 if found <= 1 or not objects else len(objects), whole)
         return objects
 
     def _detected(self, photo: Photo) -> list[ObjectResult]:
@@ -327,12 +343,16 @@ class Engine:
     def _other_kinds(self, photo: Photo, room: int, found: set[str]) -> list[ObjectResult]:
         """Objects of the catalog's kinds that no detector class covers, seen in any of the crops.
 
-        Every crop (the detections' and the photo's regions, but blank ones) is compared with those
-        products; the kinds are taken in the order of their best single match, one object each, the crop of that
-        match as its box, while the catalog's agreement on that crop reaches `conf`; at most `room`
-        of them. Kinds already `found` (by a detector that knows the catalog's kinds) are not looked for again.
+        Every crop (the detections' and the photo's regions, but blank ones and those that are most of the
+        photo) is compared with those products; the kinds are taken in the order of their best single match,
+        one object each, the crop of that match as its box, while the catalog's agreement on that crop reaches
+        `conf`; at most `room` of them. Kinds already `found` (by a detector that knows the catalog's kinds) are
+        not looked for again.
         """
-        crops, request = [crop for crop in photo.crops if not crop.blank], photo.request
+        # A box over most of the photo says nothing of where the thing is: the whole photo is a tab of its own.
+        most = MOST_OF_PHOTO * photo.image.width * photo.image.height
+        crops = [crop for crop in photo.crops if not crop.blank and box_area(crop.box) < most]
+        request = photo.request
         if not crops:
             return []
         assert self.kinds is not None  # the engine looks for the catalog's own kinds only with kinds (__init__)

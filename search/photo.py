@@ -9,7 +9,7 @@ from typing import TypeVar
 import numpy as np
 from PIL import Image
 
-from core.types import Detections, Filters, Match, ObjectResult, Where
+from core.types import WHOLE_PHOTO, Detections, Filters, Match, ObjectResult, SearchResult, Where
 
 T = TypeVar("T")
 
@@ -68,10 +68,17 @@ class Photo:
     # The whole photo first, then its halves and centre; or the user's selection alone.
     regions: list[Crop] = field(default_factory=list)
     objects: list[ObjectResult] = field(default_factory=list)
+    hidden: list[str] = field(default_factory=list)  # the labels of the objects the filters left without a product
 
     @property
     def crops(self) -> list[Crop]:
         return self.found + self.regions
+
+    def result(self, timings: dict[str, float]) -> SearchResult:
+        """What the search answers for this photo, once its objects are found."""
+        whole = all(o.label == WHOLE_PHOTO for o in self.objects)
+        blank = self.selection is None and self.regions[0].blank
+        return SearchResult(self.objects, whole, self.image.size, dict(timings), tuple(self.hidden), blank)
 
 
 def vectors_of(crops: list[Crop]) -> np.ndarray:

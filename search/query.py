@@ -15,7 +15,8 @@ from dataclasses import dataclass, field, replace
 from core.errors import LookalikeError
 from core.images import ImageInput
 from core.settings import MAX_TOP_K
-from core.types import Filters
+from core.types import Filters, Where
+from index.store.products import ProductTable
 
 # A price phrase among the words: "under 300", "below $50", "over 1,000". It is a filter, not words to match.
 PRICE_PHRASE = re.compile(
@@ -25,6 +26,7 @@ PRICE_PHRASE = re.compile(
 )
 AT_MOST = ("under", "below", "less than", "cheaper than", "up to", "at most")
 MIN_BOX_SIDE = 4  # pixels: a smaller region holds nothing an encoder can see
+MIN_PHOTO_SIDE = 32  # pixels: a smaller photo holds no object a detector or an encoder can see (YOLO's stride)
 MAX_WORDS = 200  # characters: a shopper's refinement, not a document
 
 
@@ -60,8 +62,50 @@ def check_filters(filters: Filters) -> Filters:
         if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
             raise QueryError(f"{name} must be a number of at least 0; got {value!r}.")
     if filters.min_price is not None and filters.max_price is not None and filters.min_price > filters.max_price:
-        raise QueryError(f"min_price ({filters.min_price:g}) is above max_price ({filters.max_price:g}).")
+        raise QueryError(
+            f"The lowest price ({amount(filters.min_price)}) is above the highest price "
+            f"({amount(filters.max_price)}): no product can be both. Lower the one or raise the other."
+        )
     return filters
+
+
+def check_within(filters: Filters, table: ProductTable) -> None:
+    """Refuse `filters` that keep none of the catalog's products, saying why in a shopper's words."""
+    if not filters or table.count(Where.of(filters)):
+        return
+    prices = table.price_range(filters.categories)
+    where = f" in {' or '.join(filters.categories)}" if filters.categories else ""
+    known = (
+        ""
+        if prices is None
+        else f": the only price{where} is {amount(prices[0])}"
+        if prices[0] == prices[1]
+        else f": prices{where} go from {amount(prices[0])} to {amount(prices[1])}"
+    )
+    bound = price_words(filters.min_price, filters.max_price) or "within the filters"
+    raise QueryError(f"No product of the catalog{where} is {bound}{known}.")
+
+
+def price_words(low: float | None, high: float | None) -> str:
+    """A price range as a shopper says it: "priced under 200", "priced from 100 to 200"; "" for none."""
+    if low is not None and high is not None:
+        return f"priced from {amount(low)} to {amount(high)}"
+    if low is not None:
+        return f"priced over {amount(low)}"
+    return f"priced under {amount(high)}" if high is not None else ""
+
+
+def check_photo_size(size: tuple[int, int]) -> None:
+    if min(size) < MIN_PHOTO_SIDE:
+        raise QueryError(
+            f"This photo is only {size[0]}x{size[1]} pixels, too small to show an object: "
+            f"use one of at least {MIN_PHOTO_SIDE} pixels a side."
+        )
+
+
+def amount(value: float) -> str:
+    """A price as a shopper reads it: 1,000 or 12.50."""
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
 def check_box(box, size: tuple[int, int]) -> tuple[int, int, int, int]:

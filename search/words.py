@@ -13,7 +13,7 @@ from index.catalog_index import CatalogIndex
 from index.store.text import TOKEN
 
 from .fusion import fuse_rankings
-from .query import QueryError, check_filters, check_words, split_price
+from .query import QueryError, check_filters, check_within, check_words, split_price
 
 # Text search fuses this many products of each ranking (keywords, and the text tower's where there is one).
 TEXT_DEPTH = 100
@@ -27,6 +27,7 @@ def search_words(index: CatalogIndex, encoder: ImageEncoder, words: str, k: int,
     where = Where.of(filters)
     if not TOKEN.search(words):
         raise QueryError('Type some words to search for, e.g. "oak bookcase".')
+    check_within(filters, index.table)
     named, relevance = index.table.text.search(words)
     rows = index.table.rows_where(where)
     if rows is not None:

@@ -90,7 +90,7 @@ def _photo_search(ready: _Ready):
             result = batcher.search(photo, top_k=k, conf=threshold, box=region, words=words, filters=filters)
         except (ImageError, QueryError) as exc:
             raise gr.Error(str(exc), title="This photo can't be searched", print_exception=False) from exc
-        return annotated_photo(photo, result), photo_status(result), _api_json(result), timings_text(result)
+        return annotated_photo(photo, result), photo_status(result, filters), _api_json(result), timings_text(result)
 
     return search
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from core.types import SELECTION, WHOLE_PHOTO, Product
+from core.types import SELECTION, WHOLE_PHOTO, Filters, Product
 from index.store.kinds import category_noun
+from search.query import price_words
 from search.starting import StartingEngine
 
 WHOLE_PHOTO_LABEL = "Whole photo"
@@ -49,21 +50,29 @@ def not_ready_text(starting: StartingEngine) -> str:
     return "Still starting: reading the catalog and loading the models. Try again in a minute."
 
 
-def photo_status(result) -> str:
-    if result.whole_image:
+def photo_status(result, filters: Filters = Filters()) -> str:
+    """What a photo search found, in a sentence or two; `filters`: the page's, which may have hidden objects."""
+    if result.blank:
+        return (
+            "**This photo shows nothing to search:** it is plain, with no object or detail in it. "
+            "Try a photo of a room or of a piece of furniture."
+        )
+    labels = [o.label for o in result.objects if o.label not in (WHOLE_PHOTO, SELECTION)]
+    if result.objects[0].label == SELECTION:
+        text = "**Your region was searched.**"
+    elif result.hidden:
+        text = _hidden_text(labels, result.hidden, filters)
+    elif result.whole_image:
         text = (
             "**No furniture or home goods recognised, so the whole photo was searched.** "
             "Lower the detection confidence to find more objects."
         )
-    elif result.objects[0].label == SELECTION:
-        text = "**Your region was searched.**"
     else:
-        n = sum(o.label != WHOLE_PHOTO for o in result.objects)
+        n = len(labels)
         whole = " (and the whole photo)" if n < len(result.objects) else ""
-        text = (
-            f"**Found {n} object{'s' if n != 1 else ''}{whole}.** Click a box in the photo, or a tab below, "
-            "to see its matches."
-        )
+        text = f"**Found {n} object{'s' if n != 1 else ''}{whole}.**"
+    if labels:
+        text += " Click a box in the photo, or a tab below, to see its matches."
     far = sum(o.close_match is False for o in result.objects)
     if far and far == len(result.objects):
         text += " **The catalog has nothing close to this:** the products below are the nearest it has, not matches."
@@ -72,13 +81,43 @@ def photo_status(result) -> str:
     return text
 
 
+def _hidden_text(shown: list[str], hidden: tuple[str, ...], filters: Filters) -> str:
+    """“Showing the 2 chairs; 3 other objects (couch, bed, lamp) are hidden by the category filter.”"""
+    by = (
+        "the category filter"
+        if filters.categories and filters.min_price is None and filters.max_price is None
+        else ("the filters")
+    )
+    others = f"{len(hidden)} other object{'s' if len(hidden) != 1 else ''} ({', '.join(dict.fromkeys(hidden))})"
+    if not shown:
+        return (
+            f"**None of the objects found is within the filters, so the whole photo was searched within them;** "
+            f"{others.replace(' other', '')} hidden by {by}."
+        )
+    kinds = set(shown)
+    what = (
+        f"the {len(shown)} {plural(shown[0])}"
+        if len(kinds) == 1 and len(shown) > 1
+        else f"the {shown[0]}"
+        if len(shown) == 1
+        else f"{len(shown)} objects"
+    )
+    return f"**Showing {what} within the filters;** {others} {'is' if len(hidden) == 1 else 'are'} hidden by {by}."
+
+
+def plural(noun: str) -> str:
+    return noun + ("es" if noun.endswith(("s", "x", "ch", "sh")) else "s")
+
+
 def text_status(result) -> str:
-    """What a search by words found, in a sentence."""
+    """What a search by words found, in a sentence; a price bound of the words or the filters echoed."""
     found = len(result.products)
+    bound = price_words(result.filters.min_price, result.filters.max_price)
+    bound = f", {bound}" if bound else ""
     status = (
-        f"**{found} product{'s' if found != 1 else ''} for “{md(result.words)}”.**"
+        f"**{found} product{'s' if found != 1 else ''} for “{md(result.words)}”{bound}.**"
         if found
-        else f"**No product of the catalog matches “{md(result.words)}”.** Try other words, or a photo."
+        else f"**No product of the catalog matches “{md(result.words)}”{bound}.** Try other words, or a photo."
     )
     if found and result.unknown_words:
         unknown = " or ".join(f"“{md(w)}”" for w in result.unknown_words)

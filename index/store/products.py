@@ -169,6 +169,12 @@ class ProductTable:
         rows = self.rows_where(where)
         return len(self) if rows is None else len(rows)
 
+    def price_range(self, categories: tuple[str, ...] = ()) -> tuple[float, float] | None:
+        """The lowest and highest price of the products of `categories` (all: every product), None without prices."""
+        prices = self._price[self._mask(categories, None, None)]
+        prices = prices[np.isfinite(prices)]
+        return (float(prices.min()), float(prices.max())) if prices.size else None
+
     def _mask(self, categories: tuple[str, ...], low: float | None, high: float | None) -> np.ndarray:
         key = (categories, low, high)
         if key not in self._masks:

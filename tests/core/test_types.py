@@ -68,5 +68,7 @@ def test_search_result_to_dict():
         ],
         "whole_image": False,
         "image_size": [10, 20],
+        "hidden": [],
+        "blank": False,
         "timings_ms": {"detect": 1.0},
     }

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from search.boxes import clip_boxes, crop, letterbox, mirror_boxes, nms, pad_boxes, photo_regions
+from search.boxes import clip_boxes, crop, letterbox, mirror_boxes, nms, overlap, pad_boxes, photo_regions
 
 
 @pytest.mark.parametrize(
@@ -106,3 +106,18 @@ def test_letterbox_shrinks_a_big_cut_by_a_whole_factor(size, side):
     image = Image.new("RGB", size, (30, 120, 60))
     square = letterbox(image, (0, 0, *size), shrink_from=100)
     assert square.size == (side, side) and square.getpixel((side // 2, side // 2)) == (30, 120, 60)
+
+
+@pytest.mark.parametrize(
+    "a, b, expected",
+    [
+        ((0, 0, 10, 10), (0, 0, 10, 10), (1.0, 1.0, 1.0)),
+        ((0, 0, 10, 10), (5, 0, 15, 10), (1 / 3, 0.5, 1.0)),  # half over each other
+        ((0, 0, 10, 10), (2, 2, 7, 7), (0.25, 1.0, 0.25)),  # a small box inside a big one
+        ((0, 0, 10, 10), (10, 0, 20, 10), (0.0, 0.0, 0.0)),  # touching edges: no overlap
+        ((0, 0, 10, 10), (3, 3, 3, 8), (0.0, 0.0, 0.0)),  # an empty box
+    ],
+)
+def test_overlap_is_the_iou_the_share_of_the_smaller_inside_and_their_sizes(a, b, expected):
+    assert overlap(a, b) == pytest.approx(expected)
+    assert overlap(b, a) == pytest.approx(expected)  # symmetric

@@ -1,7 +1,7 @@
 """Grouping look-alike detections and fusing their product lists."""
 
-from core.types import Match, Product
-from search.grouping import fuse_best, group_lookalikes
+from core.types import Match, ObjectResult, Product
+from search.grouping import fuse_best, group_lookalikes, one_per_thing
 
 
 def _match(row, score):
@@ -39,3 +39,21 @@ def test_fuse_best_keeps_each_products_best_score():
     assert [(m.product.row, m.score) for m in fuse_best([a, b], 3)] == [(1, 0.9), (2, 0.8), (4, 0.7)]
     assert fuse_best([[_match(1, 0.9)]], 5) == [_match(1, 0.9)]
     assert fuse_best([], 5) == []
+
+
+def _object(label, box, score, products):
+    return ObjectResult(label, box, score, [Match(Product(row=0, id=p), 0.5) for p in products])
+
+
+def test_boxes_over_one_thing_are_one_object_named_by_the_surer_and_their_products_taken_by_turns():
+    chair = _object("chair", (10, 10, 50, 90), 0.6, ["C1", "C2", "C3"])
+    table = _object("dining table", (11, 12, 50, 88), 0.8, ["T1", "C2", "T2"])
+    sofa = _object("couch", (80, 20, 180, 80), 0.7, ["S1"])
+    cushion = _object("pillow", (100, 30, 120, 50), 0.9, ["P1"])  # inside the sofa, much smaller: another thing
+    merged = one_per_thing([chair, table, sofa, cushion], k=4)
+    assert [(o.label, o.box) for o in merged] == [
+        ("dining table", (11, 12, 50, 88)),
+        ("couch", (80, 20, 180, 80)),
+        ("pillow", (100, 30, 120, 50)),
+    ]
+    assert [m.product.id for m in merged[0].products] == ["T1", "C1", "C2", "T2"]  # each product once, in turns

@@ -101,12 +101,30 @@ def test_a_box_that_is_no_region_of_the_photo_is_refused(index, box, message):
         (Filters(max_price=200), ["A1", "A3"]),
         (Filters(min_price=200), ["A2", "S1"]),
         (Filters(categories=("Sofa",)), ["S1"]),
-        (Filters(categories=("Sofa",), max_price=100), []),
     ],
 )
 def test_filters_narrow_inside_the_index_search(index, filters, expected):
     [obj] = _engine(index).search(PHOTO, top_k=4, filters=filters).objects
     assert _ids(obj.products) == expected  # as many as the filters leave, up to K, never fewer
+
+
+@pytest.mark.parametrize(
+    "filters, message",
+    [
+        (
+            Filters(categories=("Sofa",), max_price=100),
+            "No product of the catalog in Sofa is priced under 100: the only price in Sofa is 900",
+        ),
+        (Filters(min_price=1000), r"No product of the catalog is priced over 1,000: prices go from 50 to 900\."),
+        (Filters(min_price=60, max_price=90), "is priced from 60 to 90: prices go from 50 to 900"),
+    ],
+)
+def test_filters_that_keep_no_product_are_refused_in_a_shoppers_words(index, filters, message):
+    engine = _engine(index)
+    with pytest.raises(QueryError, match=message):
+        engine.search(PHOTO, filters=filters)
+    with pytest.raises(QueryError, match=message):  # the words' own price bounds alike
+        engine.search_text("armchair", filters=filters)
 
 
 def test_words_lift_the_products_they_name(index):

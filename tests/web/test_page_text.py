@@ -5,11 +5,11 @@ import json
 
 import pytest
 
-from core.types import Product
+from core.types import Filters, Product
 from search.starting import StartingEngine
 from web.pictures import boxes_html, drawn_objects
 from web.thumbnails import relative_images, thumbnail_file
-from web.words import caption, product_detail, shelf_detail, shelves_of, words_example
+from web.words import caption, photo_status, product_detail, shelf_detail, shelves_of, text_status, words_example
 
 
 @pytest.mark.parametrize(
@@ -100,3 +100,56 @@ def test_a_thumbnail_is_a_link_of_the_app_or_the_web_link_it_is():
     relative_images(products)
     assert [p["image"] for p in products] == ["products/v-1/3.jpg", "https://cdn.example/4.jpg", None]
     assert thumbnail_file(StartingEngine.__new__(StartingEngine), products[1]) == "https://cdn.example/4.jpg"
+
+
+def _found(*labels, hidden=(), blank=False):
+    from core.types import WHOLE_PHOTO, ObjectResult, SearchResult
+
+    objects = [ObjectResult(label, (0, 0, 10, 10), None if label == WHOLE_PHOTO else 0.8, []) for label in labels]
+    return SearchResult(objects, all(o.label == WHOLE_PHOTO for o in objects), (10, 10), hidden=hidden, blank=blank)
+
+
+@pytest.mark.parametrize(
+    "result, filters, status",
+    [
+        (
+            _found("chair", "chair", hidden=("couch", "bed", "lamp")),
+            Filters(("Chairs",)),
+            "**Showing the 2 chairs within the filters;** 3 other objects (couch, bed, lamp) are hidden by the "
+            "category filter. Click a box",
+        ),
+        (
+            _found("couch", hidden=("chair",)),
+            Filters(max_price=300),
+            "**Showing the couch within the filters;** 1 other object (chair) is hidden by the filters.",
+        ),
+        (
+            _found("whole photo", hidden=("couch", "couch")),
+            Filters(("Lamps",)),
+            "**None of the objects found is within the filters, so the whole photo was searched within them;** "
+            "2 objects (couch) hidden by the category filter.",
+        ),
+        (_found("whole photo", blank=True), Filters(), "**This photo shows nothing to search:**"),
+        (_found("whole photo"), Filters(), "**No furniture or home goods recognised"),
+    ],
+)
+def test_the_status_says_what_the_filters_hid_and_when_a_photo_shows_nothing(result, filters, status):
+    text = photo_status(result, filters)
+    assert text.startswith(status), text
+    assert ("confidence" in text) == (not result.blank and not result.hidden and result.whole_image)
+
+
+@pytest.mark.parametrize(
+    "filters, found, status",
+    [
+        (Filters(max_price=200), 10, "**10 products for “lamp”, priced under 200.**"),
+        (Filters(min_price=100, max_price=200), 1, "**1 product for “lamp”, priced from 100 to 200.**"),
+        (Filters(), 10, "**10 products for “lamp”.**"),
+        (Filters(min_price=50), 0, "**No product of the catalog matches “lamp”, priced over 50.**"),
+    ],
+)
+def test_a_words_search_echoes_its_price_bound(filters, found, status):
+    from core.types import Match, TextResult
+
+    result = TextResult("lamp", filters, [Match(Product(0, "a", "Lamp", "Lamps"), 1.0)] * found, ("keywords",))
+    assert text_status(result).startswith(status)
