@@ -183,7 +183,8 @@ def _found(starting: StartingEngine, catalog: CatalogView) -> dict:
         label="Objects found: click one to see its matches", height=380, color_map=catalog.colours, elem_id="found"
     )
     status = gr.Markdown(elem_id="status")
-    with gr.Tabs() as tabs:
+    # Every object's tab in view: wrapped onto more rows, never hidden behind Gradio's "More tabs" menu.
+    with gr.Tabs(overflow_behavior="wrap") as tabs:
         tab_items, galleries, details = [], [], []
         for i in range(slots(starting)):
             with gr.Tab(f"Object {i + 1}", id=i, visible=False) as tab:

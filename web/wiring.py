@@ -15,7 +15,7 @@ from .endpoints import MAX_BATCH
 from .layout import CatalogView, Page
 from .pictures import boxes_html, drawn_objects, picker_photo, scaled_box
 from .thumbnails import thumbnail_file
-from .words import caption, product_detail, shelf_detail, shelves_of
+from .words import caption, price_text, product_detail, shelf_detail, shelves_of
 
 # Run in the browser after every search (a JavaScript function, as Gradio takes it).
 SHOW_RESULTS = (Path(__file__).parent / "show-results.js").read_text(encoding="utf-8")
@@ -146,7 +146,7 @@ def _show_products(starting: StartingEngine, slots: int):
         shelves = shelves_of(data, index.products)
         tabs = [gr.Tab(visible=i < len(shelves), label=shelves[i][0] if i < len(shelves) else "") for i in range(slots)]
         galleries = [
-            [(thumbnail_file(starting, product), caption(product, currency)) for product in shelves[i][1]]
+            [(thumbnail_file(starting, product), _tile_caption(product, currency)) for product in shelves[i][1]]
             if i < len(shelves)
             else None
             for i in range(slots)
@@ -155,6 +155,13 @@ def _show_products(starting: StartingEngine, slots: int):
         return [gr.Tabs(selected=0), *tabs, *galleries, *details, boxes_html(data), *photo]
 
     return show_products
+
+
+def _tile_caption(product: dict, currency: str | None) -> str:
+    """The price on a line of its own above the name: page.css cuts the name after two lines, never the price."""
+    price = price_text(product["price"], currency)
+    name = caption({**product, "price": None}, currency)  # words.caption's name, without the price
+    return f"{price}\n{name}" if price else name
 
 
 def _show_region(image, start, evt: gr.SelectData):
