@@ -55,6 +55,11 @@ class Page:
     box_map: gr.HTML  # the boxes drawn, for a click on the photo to find its object (page.js)
     corner: gr.State  # the region picker's first corner, until the second click
 
+    @property
+    def search_controls(self) -> list:
+        """What asks for a search: each waits, disabled, until the engine is ready."""
+        return [self.photo, self.words, self.find, self.box, self.find_region, self.text_query, self.find_words]
+
 
 @dataclass(frozen=True)
 class CatalogView:
@@ -98,7 +103,9 @@ def layout(starting: StartingEngine) -> Page:
     filters, box colours) waits for the wiring's catalog updates."""
     catalog = CatalogView.of(starting.engine)
     headline = gr.Markdown(f"# Lookalike\n{catalog.headline}", elem_id="headline")
-    status = gr.Markdown(starting.status, visible=starting.engine is None, elem_id="starting")
+    status = gr.Markdown(
+        starting.status, visible=starting.engine is None, elem_id="starting", elem_classes=starting_look(starting)
+    )
     ticks = gr.Timer(STARTING_TICK_S, active=starting.engine is None and starting.error is None)
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
@@ -108,9 +115,25 @@ def layout(starting: StartingEngine) -> Page:
     with gr.Accordion("For developers: the API's answer and the timings", open=False, elem_id="api"):
         timings = gr.Markdown(elem_classes="timings")
         result_json = gr.JSON(show_label=False)
-    return Page(
+    page = Page(
         headline, status, ticks, **controls, **found, timings=timings, result_json=result_json, corner=gr.State()
     )
+    if starting.engine is None:  # until the wiring's catalog updates open them, nothing can ask for a search
+        for control in page.search_controls:
+            control.interactive = False
+        if page.examples:
+            page.examples.dataset.elem_classes = examples_look(ready=False)
+    return page
+
+
+def starting_look(starting: StartingEngine) -> list[str]:
+    """The start's line reads as information while the index is built, as an error once a build failed."""
+    return ["notice", "failed" if starting.error else "progress"]
+
+
+def examples_look(ready: bool) -> list[str]:
+    """The examples wait too (a Dataset cannot be disabled): page.css greys them, page.js drops their clicks."""
+    return [] if ready else ["waiting"]
 
 
 def _controls(starting: StartingEngine, catalog: CatalogView) -> dict:

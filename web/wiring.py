@@ -12,7 +12,7 @@ from search.engine import Engine
 from search.starting import StartingEngine
 
 from .endpoints import MAX_BATCH
-from .layout import CatalogView, Page
+from .layout import CatalogView, Page, examples_look, starting_look
 from .pictures import boxes_html, drawn_objects, picker_photo, scaled_box
 from .thumbnails import thumbnail_file
 from .words import caption, price_text, product_detail, shelf_detail, shelves_of
@@ -96,12 +96,14 @@ def _wire_clicks(page: Page, starting: StartingEngine, shown: dict) -> None:
 
 def _follow(page: Page, starting: StartingEngine) -> dict:
     """What depends on the catalog follows the start on every page shown meanwhile, and a new version of the
-    index (search.starting) on every page opened after it."""
-    catalog_parts = [page.headline, page.starting, page.ticks, page.filter_box, page.filters[0], page.price_row]
+    index (search.starting) on every page opened after it; the search controls and the examples open with
+    the engine, in the same tick that sees it ready."""
+    catalog_parts = [page.headline, page.starting, page.ticks, page.filter_box, *page.filters, page.price_row]
+    examples = [page.examples.dataset] if page.examples else []
     follow = {
-        "fn": _catalog_updates(starting, len(page.tab_items)),
+        "fn": _catalog_updates(page, starting),  # a dict: each of these outputs, by its component
         "inputs": None,
-        "outputs": [*catalog_parts, *page.filters[1:], page.annotated, page.text_query],
+        "outputs": [*catalog_parts, page.annotated, *page.search_controls, *examples],
         "api_visibility": "private",
         "queue": False,
     }
@@ -110,27 +112,32 @@ def _follow(page: Page, starting: StartingEngine) -> dict:
     return follow
 
 
-def _catalog_updates(starting: StartingEngine, slots: int):
+def _catalog_updates(page: Page, starting: StartingEngine):
     made: list[tuple[Engine | None, CatalogView]] = []  # the view of the engine served last: made once
+    category, min_price, max_price = page.filters
 
-    def updates():
-        engine = starting.engine
+    def updates() -> dict:
+        engine = starting.engine  # read once: all that follows shows the same moment of the start
         if not made or made[0][0] is not engine:
-            made[:] = [(engine, CatalogView.of(engine, slots))]
+            made[:] = [(engine, CatalogView.of(engine, len(page.tab_items)))]
         catalog = made[0][1]
-        waiting = starting.engine is None and starting.error is None
-        return (
-            f"# Lookalike\n{catalog.headline}",
-            gr.Markdown(starting.status, visible=starting.engine is None),
-            gr.Timer(active=waiting),
-            gr.Accordion(visible=catalog.filters),
-            gr.Dropdown(choices=catalog.categories, visible=bool(catalog.categories)),
-            gr.Row(visible=catalog.prices),
-            gr.Number(label=f"Lowest price{catalog.priced}"),
-            gr.Number(label=f"Highest price{catalog.priced}"),
-            gr.AnnotatedImage(color_map=catalog.colours),
-            gr.Textbox(placeholder=catalog.example),
-        )
+        ready, waiting = engine is not None, engine is None and starting.error is None
+        shown = {
+            page.headline: f"# Lookalike\n{catalog.headline}",
+            page.starting: gr.Markdown(starting.status, visible=not ready, elem_classes=starting_look(starting)),
+            page.ticks: gr.Timer(active=waiting),
+            page.filter_box: gr.Accordion(visible=catalog.filters),
+            category: gr.Dropdown(choices=catalog.categories, visible=bool(catalog.categories)),
+            page.price_row: gr.Row(visible=catalog.prices),
+            min_price: gr.Number(label=f"Lowest price{catalog.priced}"),
+            max_price: gr.Number(label=f"Highest price{catalog.priced}"),
+            page.annotated: gr.AnnotatedImage(color_map=catalog.colours),
+            **{control: gr.update(interactive=ready) for control in page.search_controls},
+            page.text_query: gr.Textbox(interactive=ready, placeholder=catalog.example),
+        }
+        if page.examples:
+            shown[page.examples.dataset] = gr.Dataset(elem_classes=examples_look(ready))
+        return shown
 
     return updates
 
