@@ -38,6 +38,7 @@ class Page:
     top_k: gr.Slider
     conf: gr.Slider
     find: gr.Button
+    region_hint: gr.Markdown  # how to choose a region: on the photo, once there is one
     picker: gr.Image
     box: gr.Textbox
     find_region: gr.Button
@@ -150,7 +151,7 @@ def _controls(starting: StartingEngine, catalog: CatalogView) -> dict:
     conf = gr.Slider(0.05, 0.95, value=search_settings.conf, step=0.05, label="Confidence", info=conf_hint)
     find = gr.Button("Find similar products", variant="primary")
     with gr.Accordion("Search a region you choose", open=False, elem_id="region"):
-        gr.Markdown("Click two corners of the region in the photo below, or click an object found.")
+        region_hint = gr.Markdown(region_hint_text(None), elem_id="region-hint")
         picker = gr.Image(show_label=False, type="filepath", interactive=False, height=300, elem_id="picker")
         box = gr.Textbox(label="Region: x1, y1, x2, y2 in pixels of the photo", elem_id="box")
         find_region = gr.Button("Search this region")
@@ -173,6 +174,7 @@ def _controls(starting: StartingEngine, catalog: CatalogView) -> dict:
         top_k=top_k,
         conf=conf,
         find=find,
+        region_hint=region_hint,
         picker=picker,
         box=box,
         find_region=find_region,
@@ -180,6 +182,13 @@ def _controls(starting: StartingEngine, catalog: CatalogView) -> dict:
         find_words=find_words,
         examples=examples,
     )
+
+
+def region_hint_text(photo) -> str:
+    """How to choose a region: in the photo shown below the hint, once a photo is added."""
+    if not photo:
+        return "Add a photo first: it is shown here, to click two corners of the region you want searched."
+    return "Click two corners of the region in the photo below, or click an object found."
 
 
 def _filters(catalog: CatalogView) -> dict:

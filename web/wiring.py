@@ -12,7 +12,7 @@ from search.engine import Engine
 from search.starting import StartingEngine
 
 from .endpoints import MAX_BATCH
-from .layout import CatalogView, Page, examples_look, starting_look
+from .layout import CatalogView, Page, examples_look, region_hint_text, starting_look
 from .pictures import boxes_html, drawn_objects, picker_photo, scaled_box
 from .thumbnails import thumbnail_file
 from .words import caption, price_text, product_detail, shelf_detail, shelves_of
@@ -53,9 +53,9 @@ def _wire_searches(page: Page, search, search_text, shown: dict) -> None:
     # The public endpoint, named "search" (the check before it is the page's own). Up to MAX_BATCH
     # searches are in the engine at once, so that those arriving together are batched.
     # Queued, as only a queued event's error reaches the visitor with its message.
-    page.find_region.click(_check_region, page.box, None, api_visibility="private", concurrency_limit=None).success(
-        search, inputs, outputs, api_name="search", **searches
-    ).success(**shown).then(**show)
+    page.find_region.click(
+        _check_region, [page.photo, page.box], None, api_visibility="private", concurrency_limit=None
+    ).success(search, inputs, outputs, api_name="search", **searches).success(**shown).then(**show)
     # The page's own photo searches: an upload searches at once, and the button asks again only when
     # something changed (the words, the filters, the controls).
     last, again = gr.State(None), _remembered(search)
@@ -85,7 +85,10 @@ def _wire_clicks(page: Page, starting: StartingEngine, shown: dict) -> None:
     outputs = [page.annotated, page.status, page.result_json, page.timings]
     picker_outputs = [page.picker, page.corner, page.box]
     page.photo.change(
-        lambda image: (picker_photo(image, None) if image else None, None, ""), page.photo, picker_outputs, **own
+        lambda image: (picker_photo(image, None) if image else None, None, "", region_hint_text(image)),
+        page.photo,
+        [*picker_outputs, page.region_hint],
+        **own,
     )
     page.photo.clear(lambda: (None, "", None, ""), None, outputs, **own).then(**shown)
     page.picker.select(_show_region, [page.photo, page.corner], picker_outputs, **own)
@@ -223,8 +226,14 @@ def _remembered(search):
     return again
 
 
-def _check_region(box: str) -> None:
-    """ "Search this region" needs a region: never the whole photo in its place."""
+def _check_region(photo, box: str) -> None:
+    """ "Search this region" needs a photo and a region of it: never the whole photo in its place."""
+    if not photo:
+        raise gr.Error(
+            "Add a photo first: upload one, take one with the webcam, or paste one; then choose a region of it.",
+            title="No photo yet",
+            print_exception=False,
+        )
     if not (box or "").strip():
         raise gr.Error(
             "Choose a region first: click two corners of it in the photo above, or click an object found.",

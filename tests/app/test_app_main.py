@@ -162,6 +162,7 @@ def test_while_indexing_the_page_says_so_and_its_search_controls_wait_until_it_i
             assert "progress" in line.get_attribute("class").split()  # information, not an error
             assert all(search_controls_disabled(page))
             example = page.locator("#examples button.gallery-item").first
+            assert "Add a photo first" in page.locator("#region-hint").inner_text()
             example.click(force=True)  # through the greyed examples, as a mouse would
             example.focus()
             example.press("Enter")  # and as a keyboard would: both dropped

@@ -211,3 +211,18 @@ def test_a_phones_buttons_on_the_results_are_touch_targets(browser, served_app):
     assert len(results) >= 9 and len(preview) > len(results)  # tabs, objects, fullscreen; the preview's own
     assert [t for t in results + preview if t[1] < TOUCH] == []
     page.close()
+
+
+def test_the_region_picker_asks_for_a_photo_first_when_there_is_none(browser, served_app):
+    page = browser.new_page(viewport=DESKTOP)
+    page.goto(served_app)
+    page.get_by_text("Search a region you choose").click()
+    hint = page.locator("#region-hint")
+    hint.get_by_text("Add a photo first").wait_for()
+    page.get_by_role("button", name="Search this region").click()
+    page.get_by_text("Add a photo first: upload one").wait_for(timeout=10_000)
+    assert page.get_by_text("photo above").count() == 0
+
+    page.locator("input[type=file]").first.set_input_files(str(BEDROOM))
+    hint.get_by_text("Click two corners of the region in the photo below").wait_for(timeout=30_000)
+    page.close()
