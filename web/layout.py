@@ -38,6 +38,7 @@ class Page:
     top_k: gr.Slider
     conf: gr.Slider
     find: gr.Button
+    region_hint: gr.Markdown  # how to choose a region: on the photo, once there is one
     picker: gr.Image
     box: gr.Textbox
     find_region: gr.Button
@@ -54,6 +55,11 @@ class Page:
     result_json: gr.JSON
     box_map: gr.HTML  # the boxes drawn, for a click on the photo to find its object (page.js)
     corner: gr.State  # the region picker's first corner, until the second click
+
+    @property
+    def search_controls(self) -> list:
+        """What asks for a search: each waits, disabled, until the engine is ready."""
+        return [self.photo, self.words, self.find, self.box, self.find_region, self.text_query, self.find_words]
 
 
 @dataclass(frozen=True)
@@ -98,7 +104,9 @@ def layout(starting: StartingEngine) -> Page:
     filters, box colours) waits for the wiring's catalog updates."""
     catalog = CatalogView.of(starting.engine)
     headline = gr.Markdown(f"# Lookalike\n{catalog.headline}", elem_id="headline")
-    status = gr.Markdown(starting.status, visible=starting.engine is None, elem_id="starting")
+    status = gr.Markdown(
+        starting.status, visible=starting.engine is None, elem_id="starting", elem_classes=starting_look(starting)
+    )
     ticks = gr.Timer(STARTING_TICK_S, active=starting.engine is None and starting.error is None)
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
@@ -108,9 +116,25 @@ def layout(starting: StartingEngine) -> Page:
     with gr.Accordion("For developers: the API's answer and the timings", open=False, elem_id="api"):
         timings = gr.Markdown(elem_classes="timings")
         result_json = gr.JSON(show_label=False)
-    return Page(
+    page = Page(
         headline, status, ticks, **controls, **found, timings=timings, result_json=result_json, corner=gr.State()
     )
+    if starting.engine is None:  # until the wiring's catalog updates open them, nothing can ask for a search
+        for control in page.search_controls:
+            control.interactive = False
+        if page.examples:
+            page.examples.dataset.elem_classes = examples_look(ready=False)
+    return page
+
+
+def starting_look(starting: StartingEngine) -> list[str]:
+    """The start's line reads as information while the index is built, as an error once a build failed."""
+    return ["notice", "failed" if starting.error else "progress"]
+
+
+def examples_look(ready: bool) -> list[str]:
+    """The examples wait too (a Dataset cannot be disabled): page.css greys them, page.js drops their clicks."""
+    return [] if ready else ["waiting"]
 
 
 def _controls(starting: StartingEngine, catalog: CatalogView) -> dict:
@@ -127,7 +151,7 @@ def _controls(starting: StartingEngine, catalog: CatalogView) -> dict:
     conf = gr.Slider(0.05, 0.95, value=search_settings.conf, step=0.05, label="Confidence", info=conf_hint)
     find = gr.Button("Find similar products", variant="primary")
     with gr.Accordion("Search a region you choose", open=False, elem_id="region"):
-        gr.Markdown("Click two corners of the region in the photo below, or click an object found.")
+        region_hint = gr.Markdown(region_hint_text(None), elem_id="region-hint")
         picker = gr.Image(show_label=False, type="filepath", interactive=False, height=300, elem_id="picker")
         box = gr.Textbox(label="Region: x1, y1, x2, y2 in pixels of the photo", elem_id="box")
         find_region = gr.Button("Search this region")
@@ -150,6 +174,7 @@ def _controls(starting: StartingEngine, catalog: CatalogView) -> dict:
         top_k=top_k,
         conf=conf,
         find=find,
+        region_hint=region_hint,
         picker=picker,
         box=box,
         find_region=find_region,
@@ -157,6 +182,13 @@ def _controls(starting: StartingEngine, catalog: CatalogView) -> dict:
         find_words=find_words,
         examples=examples,
     )
+
+
+def region_hint_text(photo) -> str:
+    """How to choose a region: in the photo shown below the hint, once a photo is added."""
+    if not photo:
+        return "Add a photo first: it is shown here, to click two corners of the region you want searched."
+    return "Click two corners of the region in the photo below, or click an object found."
 
 
 def _filters(catalog: CatalogView) -> dict:
@@ -183,7 +215,8 @@ def _found(starting: StartingEngine, catalog: CatalogView) -> dict:
         label="Objects found: click one to see its matches", height=380, color_map=catalog.colours, elem_id="found"
     )
     status = gr.Markdown(elem_id="status")
-    with gr.Tabs() as tabs:
+    # Every object's tab in view: wrapped onto more rows, never hidden behind Gradio's "More tabs" menu.
+    with gr.Tabs(overflow_behavior="wrap") as tabs:
         tab_items, galleries, details = [], [], []
         for i in range(slots(starting)):
             with gr.Tab(f"Object {i + 1}", id=i, visible=False) as tab:

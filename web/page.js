@@ -1,4 +1,8 @@
 () => {
+  // While the index is built the examples wait (class "waiting"): a click on one, or Enter on it, is dropped.
+  document.addEventListener("click", (event) => {
+    if (event.target.closest?.(".waiting")) { event.stopPropagation(); event.preventDefault(); }
+  }, true);
   // A click on the marked photo chooses the smallest object box under it, as a click on its legend does:
   // the boxes (in the shown image's pixels, in legend order) come with each result in #box-map.
   document.addEventListener("click", (event) => {

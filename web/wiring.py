@@ -12,10 +12,10 @@ from search.engine import Engine
 from search.starting import StartingEngine
 
 from .endpoints import MAX_BATCH
-from .layout import CatalogView, Page
+from .layout import CatalogView, Page, examples_look, region_hint_text, starting_look
 from .pictures import boxes_html, drawn_objects, picker_photo, scaled_box
 from .thumbnails import thumbnail_file
-from .words import caption, product_detail, shelf_detail, shelves_of
+from .words import caption, price_text, product_detail, shelf_detail, shelves_of
 
 # Run in the browser after every search (a JavaScript function, as Gradio takes it).
 SHOW_RESULTS = (Path(__file__).parent / "show-results.js").read_text(encoding="utf-8")
@@ -53,9 +53,9 @@ def _wire_searches(page: Page, search, search_text, shown: dict) -> None:
     # The public endpoint, named "search" (the check before it is the page's own). Up to MAX_BATCH
     # searches are in the engine at once, so that those arriving together are batched.
     # Queued, as only a queued event's error reaches the visitor with its message.
-    page.find_region.click(_check_region, page.box, None, api_visibility="private", concurrency_limit=None).success(
-        search, inputs, outputs, api_name="search", **searches
-    ).success(**shown).then(**show)
+    page.find_region.click(
+        _check_region, [page.photo, page.box], None, api_visibility="private", concurrency_limit=None
+    ).success(search, inputs, outputs, api_name="search", **searches).success(**shown).then(**show)
     # The page's own photo searches: an upload searches at once, and the button asks again only when
     # something changed (the words, the filters, the controls).
     last, again = gr.State(None), _remembered(search)
@@ -85,7 +85,10 @@ def _wire_clicks(page: Page, starting: StartingEngine, shown: dict) -> None:
     outputs = [page.annotated, page.status, page.result_json, page.timings]
     picker_outputs = [page.picker, page.corner, page.box]
     page.photo.change(
-        lambda image: (picker_photo(image, None) if image else None, None, ""), page.photo, picker_outputs, **own
+        lambda image: (picker_photo(image, None) if image else None, None, "", region_hint_text(image)),
+        page.photo,
+        [*picker_outputs, page.region_hint],
+        **own,
     )
     page.photo.clear(lambda: (None, "", None, ""), None, outputs, **own).then(**shown)
     page.picker.select(_show_region, [page.photo, page.corner], picker_outputs, **own)
@@ -96,12 +99,14 @@ def _wire_clicks(page: Page, starting: StartingEngine, shown: dict) -> None:
 
 def _follow(page: Page, starting: StartingEngine) -> dict:
     """What depends on the catalog follows the start on every page shown meanwhile, and a new version of the
-    index (search.starting) on every page opened after it."""
-    catalog_parts = [page.headline, page.starting, page.ticks, page.filter_box, page.filters[0], page.price_row]
+    index (search.starting) on every page opened after it; the search controls and the examples open with
+    the engine, in the same tick that sees it ready."""
+    catalog_parts = [page.headline, page.starting, page.ticks, page.filter_box, *page.filters, page.price_row]
+    examples = [page.examples.dataset] if page.examples else []
     follow = {
-        "fn": _catalog_updates(starting, len(page.tab_items)),
+        "fn": _catalog_updates(page, starting),  # a dict: each of these outputs, by its component
         "inputs": None,
-        "outputs": [*catalog_parts, *page.filters[1:], page.annotated, page.text_query],
+        "outputs": [*catalog_parts, page.annotated, *page.search_controls, *examples],
         "api_visibility": "private",
         "queue": False,
     }
@@ -110,27 +115,32 @@ def _follow(page: Page, starting: StartingEngine) -> dict:
     return follow
 
 
-def _catalog_updates(starting: StartingEngine, slots: int):
+def _catalog_updates(page: Page, starting: StartingEngine):
     made: list[tuple[Engine | None, CatalogView]] = []  # the view of the engine served last: made once
+    category, min_price, max_price = page.filters
 
-    def updates():
-        engine = starting.engine
+    def updates() -> dict:
+        engine = starting.engine  # read once: all that follows shows the same moment of the start
         if not made or made[0][0] is not engine:
-            made[:] = [(engine, CatalogView.of(engine, slots))]
+            made[:] = [(engine, CatalogView.of(engine, len(page.tab_items)))]
         catalog = made[0][1]
-        waiting = starting.engine is None and starting.error is None
-        return (
-            f"# Lookalike\n{catalog.headline}",
-            gr.Markdown(starting.status, visible=starting.engine is None),
-            gr.Timer(active=waiting),
-            gr.Accordion(visible=catalog.filters),
-            gr.Dropdown(choices=catalog.categories, visible=bool(catalog.categories)),
-            gr.Row(visible=catalog.prices),
-            gr.Number(label=f"Lowest price{catalog.priced}"),
-            gr.Number(label=f"Highest price{catalog.priced}"),
-            gr.AnnotatedImage(color_map=catalog.colours),
-            gr.Textbox(placeholder=catalog.example),
-        )
+        ready, waiting = engine is not None, engine is None and starting.error is None
+        shown = {
+            page.headline: f"# Lookalike\n{catalog.headline}",
+            page.starting: gr.Markdown(starting.status, visible=not ready, elem_classes=starting_look(starting)),
+            page.ticks: gr.Timer(active=waiting),
+            page.filter_box: gr.Accordion(visible=catalog.filters),
+            category: gr.Dropdown(choices=catalog.categories, visible=bool(catalog.categories)),
+            page.price_row: gr.Row(visible=catalog.prices),
+            min_price: gr.Number(label=f"Lowest price{catalog.priced}"),
+            max_price: gr.Number(label=f"Highest price{catalog.priced}"),
+            page.annotated: gr.AnnotatedImage(color_map=catalog.colours),
+            **{control: gr.update(interactive=ready) for control in page.search_controls},
+            page.text_query: gr.Textbox(interactive=ready, placeholder=catalog.example),
+        }
+        if page.examples:
+            shown[page.examples.dataset] = gr.Dataset(elem_classes=examples_look(ready))
+        return shown
 
     return updates
 
@@ -146,7 +156,7 @@ def _show_products(starting: StartingEngine, slots: int):
         shelves = shelves_of(data, index.products)
         tabs = [gr.Tab(visible=i < len(shelves), label=shelves[i][0] if i < len(shelves) else "") for i in range(slots)]
         galleries = [
-            [(thumbnail_file(starting, product), caption(product, currency)) for product in shelves[i][1]]
+            [(thumbnail_file(starting, product), _tile_caption(product, currency)) for product in shelves[i][1]]
             if i < len(shelves)
             else None
             for i in range(slots)
@@ -155,6 +165,13 @@ def _show_products(starting: StartingEngine, slots: int):
         return [gr.Tabs(selected=0), *tabs, *galleries, *details, boxes_html(data), *photo]
 
     return show_products
+
+
+def _tile_caption(product: dict, currency: str | None) -> str:
+    """The price on a line of its own above the name: page.css cuts the name after two lines, never the price."""
+    price = price_text(product["price"], currency)
+    name = caption({**product, "price": None}, currency)  # words.caption's name, without the price
+    return f"{price}\n{name}" if price else name
 
 
 def _show_region(image, start, evt: gr.SelectData):
@@ -209,8 +226,14 @@ def _remembered(search):
     return again
 
 
-def _check_region(box: str) -> None:
-    """ "Search this region" needs a region: never the whole photo in its place."""
+def _check_region(photo, box: str) -> None:
+    """ "Search this region" needs a photo and a region of it: never the whole photo in its place."""
+    if not photo:
+        raise gr.Error(
+            "Add a photo first: upload one, take one with the webcam, or paste one; then choose a region of it.",
+            title="No photo yet",
+            print_exception=False,
+        )
     if not (box or "").strip():
         raise gr.Error(
             "Choose a region first: click two corners of it in the photo above, or click an object found.",

@@ -1,11 +1,14 @@
 """`python app.py`: settings from the environment; a first start serves its page at once and builds the
-index meanwhile, the API saying how far it has come until it answers; a build that fails says why."""
+index meanwhile, the API saying how far it has come until it answers, the page with its search controls
+waiting until then; a build that fails says why."""
 
 import functools
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from gradio_client import Client, handle_file
@@ -15,6 +18,7 @@ from core.settings import Settings
 from support import APP_PHOTO, colour_catalog, needs_shared
 
 PRODUCTS = 6
+CHROMIUM = Path("/usr/bin/chromium")
 
 
 def free_port() -> int:
@@ -103,6 +107,84 @@ def test_a_first_start_serves_the_page_at_once_and_searches_once_indexed(
         demo.close()
 
 
+@contextmanager
+def browser_page(url: str):
+    """A page of the served app in headless Debian Chromium, at 1280x900."""
+    playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(url)
+        yield page
+        browser.close()
+
+
+def search_controls_disabled(page) -> list[bool]:
+    """Whether each search control is disabled: the photo (no upload), the words, the three buttons."""
+    region = page.get_by_text("Search a region you choose")
+    if region.locator("xpath=..").get_attribute("class").split().count("open") == 0:
+        region.click()  # its region and its button, in the fold
+    fields = ["#words textarea", "#box textarea", "#text-query textarea"]
+    buttons = ["Find similar products", "Search this region", "Search words"]
+    return [
+        page.locator("input[type=file]").count() == 0,
+        *[page.locator(field).is_disabled() for field in fields],
+        *[page.get_by_role("button", name=name).is_disabled() for name in buttons],
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Debian chromium is not installed at {CHROMIUM}")
+def test_while_indexing_the_page_says_so_and_its_search_controls_wait_until_it_is_done(
+    gated_feed, tiny_clip_path, tiny_yolo_path, tmp_path
+):
+    import app
+
+    feed, gate = gated_feed  # the build holds at 2 of 6 products until the gate opens
+    settings = Settings.of(
+        catalog=str(feed),
+        index_dir=str(tmp_path / "index"),
+        encoder=str(tiny_clip_path),
+        detector=str(tiny_yolo_path),
+        batch_size=2,
+    )
+    demo, starting = app.serve(settings, server_name="127.0.0.1", server_port=free_port(), quiet=True)
+    try:
+        with browser_page(demo.local_url) as page:
+            line = page.locator("#starting")
+            line.get_by_text(
+                "Indexing the catalog: 2 of 6 products (33%). Search opens when it is done.", exact=True
+            ).wait_for(timeout=60_000)
+            assert "progress" in line.get_attribute("class").split()  # information, not an error
+            assert all(search_controls_disabled(page))
+            example = page.locator("#examples button.gallery-item").first
+            assert "Add a photo first" in page.locator("#region-hint").inner_text()
+            example.click(force=True)  # through the greyed examples, as a mouse would
+            example.focus()
+            example.press("Enter")  # and as a keyboard would: both dropped
+            page.wait_for_timeout(1500)  # what does not happen: no photo, no search, no error
+            assert page.locator("#found img, .toast-body").count() == 0
+
+            gate.set()
+            assert starting.wait(120) is not None, starting.error
+            page.get_by_role("button", name="Find similar products").and_(page.locator(":enabled")).wait_for(
+                timeout=10_000  # the next tick, every second (web.layout.STARTING_TICK_S)
+            )
+            line.wait_for(state="hidden")
+            assert not any(search_controls_disabled(page))
+            page.locator("input[type=file]").first.set_input_files(str(feed.parent / "site" / "3.jpg"))
+            page.locator(".products img").first.wait_for(timeout=60_000)
+            assert page.locator(".toast-body").count() == 0
+    finally:
+        gate.set()
+        starting.stop()
+        demo.close()
+
+
 def test_a_build_that_fails_says_why_on_the_page_and_in_the_api(tmp_path, tiny_clip_path, tiny_yolo_path):
     import app
 
@@ -118,6 +200,32 @@ def test_a_build_that_fails_says_why_on_the_page_and_in_the_api(tmp_path, tiny_c
         assert starting.engine is None and "No catalog file" in starting.status
         with pytest.raises(Exception, match="Search is unavailable: No catalog file"):
             Client(demo.local_url, verbose=False).predict(words="sofa", api_name="/search_text")
+    finally:
+        starting.stop()
+        demo.close()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Debian chromium is not installed at {CHROMIUM}")
+def test_a_build_that_fails_says_why_on_the_page_as_an_error_and_its_search_controls_stay_disabled(
+    tmp_path, tiny_clip_path, tiny_yolo_path
+):
+    import app
+
+    settings = Settings.of(
+        catalog=str(tmp_path / "nowhere.csv"),
+        index_dir=str(tmp_path / "index"),
+        encoder=str(tiny_clip_path),
+        detector=str(tiny_yolo_path),
+    )
+    demo, starting = app.serve(settings, server_name="127.0.0.1", server_port=free_port(), quiet=True)
+    try:
+        with browser_page(demo.local_url) as page:
+            line = page.locator("#starting")
+            line.get_by_text("The catalog could not be loaded: No catalog file").wait_for(timeout=60_000)
+            page.wait_for_function("() => document.querySelector('#starting').classList.contains('failed')")
+            assert all(search_controls_disabled(page))
+            assert "waiting" in page.locator("#examples").get_attribute("class").split()
     finally:
         starting.stop()
         demo.close()

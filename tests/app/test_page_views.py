@@ -1,12 +1,13 @@
 """The page as a first-time visitor sees it, in headless Debian Chromium at 1280x900 and at a 390x844
 phone: results in view after a search, a product grid that reads on a phone, boxes that can be
-clicked, the whole photo as a tab rather than a box over everything, and words that clear a photo's marks."""
+clicked, the whole photo as a tab rather than a box over everything, and words that clear a photo's marks;
+every object's tab in view, products that flow with the page, touch targets a finger can hit."""
 
 from pathlib import Path
 
 import pytest
 
-from support import APP_PHOTO, REAL_PHOTOS
+from support import APP_PHOTO, REAL_PHOTOS, ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
@@ -14,6 +15,9 @@ pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Debian chromium is not installed at {CHROMIUM}"),
 ]
 DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
+BEDROOM = ROOT / "examples" / "bedroom.jpg"  # three objects and the whole photo: four tabs, too wide for a phone
+TOUCH = 44  # px: the height of a touch target a finger can hit
+VISIBLE = "e => e.offsetParent !== null && e.getBoundingClientRect().width > 0"
 
 
 @pytest.fixture(scope="module")
@@ -150,4 +154,75 @@ def test_searching_a_region_before_choosing_one_says_so(browser, served_app):
     page.get_by_role("button", name="Search this region").click()
     page.get_by_text("Choose a region first").wait_for(timeout=10_000)
     assert not any("Your selection" in t for t in page.get_by_role("tab").all_inner_texts())
+    page.close()
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_every_objects_tab_is_in_view_and_none_behind_a_menu(browser, served_app, viewport):
+    page = searched(browser, served_app, viewport, BEDROOM)
+    objects = page.locator("#found .legend-item").count()
+    objects += "and the whole photo" in page.locator("#status").inner_text()
+    tabs = page.evaluate(
+        f"() => [...document.querySelectorAll('[role=tab]')].filter({VISIBLE})"
+        ".map(t => t.getBoundingClientRect().toJSON())"
+    )
+    assert objects >= 4 and len(tabs) == objects
+    assert all(t["left"] >= 0 and t["right"] <= viewport["width"] for t in tabs)
+    assert page.locator("button[aria-label='More tabs']:visible").count() == 0
+    if viewport is PHONE:
+        assert min(t["height"] for t in tabs) >= TOUCH
+    page.close()
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_the_products_flow_with_the_page_with_their_names_on_two_lines_and_whole_in_the_preview(
+    browser, served_app, viewport
+):
+    page = searched(browser, served_app, viewport, BEDROOM)
+    grid = page.evaluate(f"""() => {{ const g = [...document.querySelectorAll('.products .grid-wrap')].find({VISIBLE});
+        return [g.clientHeight, g.scrollHeight, getComputedStyle(g).overflowY]; }}""")
+    assert grid[1] <= grid[0] + 1 and grid[2] == "visible", grid  # no box of its own to scroll
+    captions = page.evaluate(f"""() => [...document.querySelectorAll('.products .caption-label')].filter({VISIBLE})
+        .map(c => [c.innerText, c.getBoundingClientRect().height, parseFloat(getComputedStyle(c).lineHeight)])""")
+    assert len(captions) == 10
+    for text, height, line in captions:  # the price on its line, the name on at most two more
+        assert height <= 3 * line + 1 and text.startswith("HKD "), (text, height, line)
+    assert any(height > 2 * line for _, height, line in captions)  # long names do take their two lines
+
+    page.locator(".products .thumbnail-item").filter(visible=True).first.click()
+    caption = page.locator(".products .preview .caption").filter(visible=True)
+    caption.wait_for()
+    assert caption.inner_text() == captions[0][0]  # the whole name, not cut
+    assert caption.evaluate("c => c.scrollWidth <= c.clientWidth && c.scrollHeight <= c.clientHeight")
+    photo = page.locator(".products .preview .media-button img").bounding_box()
+    assert photo["height"] <= 0.6 * viewport["height"] + 1  # the preview's photo, caption and strip in one screen
+    page.close()
+
+
+def test_a_phones_buttons_on_the_results_are_touch_targets(browser, served_app):
+    page = searched(browser, served_app, PHONE, BEDROOM)
+    targets = f"""() => [...document.querySelectorAll('[role=tab], #found button, .products .preview button')]
+        .filter({VISIBLE}).filter(b => !b.classList.contains('media-button'))
+        .map(b => [b.getAttribute('aria-label') || b.innerText, Math.round(b.getBoundingClientRect().height)])"""
+    results = page.evaluate(targets)
+    page.locator(".products .thumbnail-item").filter(visible=True).first.click()
+    page.locator(".products .preview").filter(visible=True).wait_for()
+    preview = page.evaluate(targets)
+    assert len(results) >= 9 and len(preview) > len(results)  # tabs, objects, fullscreen; the preview's own
+    assert [t for t in results + preview if t[1] < TOUCH] == []
+    page.close()
+
+
+def test_the_region_picker_asks_for_a_photo_first_when_there_is_none(browser, served_app):
+    page = browser.new_page(viewport=DESKTOP)
+    page.goto(served_app)
+    page.get_by_text("Search a region you choose").click()
+    hint = page.locator("#region-hint")
+    hint.get_by_text("Add a photo first").wait_for()
+    page.get_by_role("button", name="Search this region").click()
+    page.get_by_text("Add a photo first: upload one").wait_for(timeout=10_000)
+    assert page.get_by_text("photo above").count() == 0
+
+    page.locator("input[type=file]").first.set_input_files(str(BEDROOM))
+    hint.get_by_text("Click two corners of the region in the photo below").wait_for(timeout=30_000)
     page.close()
