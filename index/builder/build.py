@@ -212,10 +212,14 @@ class _Embedding:
         self.digests: list[bytes] = []
         self.reused = 0
         self.readied = 0  # products readied so far: the next one's row
+        self.rows_kept: set[int] = set()  # catalog rows with a photo kept
+        self.wanted = 0  # catalog rows the cap took: rows with no readable photo are replaced up to it
+        self.spares: Iterator[list[CatalogItem]] = iter(())
 
     def run(self, catalog: Catalog, batch_size: int, progress: bool, on_progress) -> None:
         (self.folder / "images").mkdir()
         items = iter(catalog)
+        self.wanted, self.spares = len(catalog), catalog.spares()
         bar = tqdm(total=len(catalog), desc="Indexing catalog", unit="product", disable=not progress)
         if on_progress:
             on_progress(0, len(catalog))
@@ -232,13 +236,26 @@ class _Embedding:
                     self.vectors.add(readied.old_vectors, np.array(readied.taken, np.int64))
                     self.reused += len(readied.taken)
                 self.products += readied.kept
-                bar.update(readied.items[-1].row + 1 - bar.n)  # rows of the catalog, whatever their photos
+                # Rows of the catalog, whatever their photos; the rows replacing unreadable ones count as the last.
+                bar.update(min(readied.items[-1].row + 1, len(catalog)) - bar.n)
                 if on_progress:
                     on_progress(bar.n, len(catalog))
         bar.close()
 
+    def _replacements(self, batch_size: int) -> list[CatalogItem]:
+        """Once the rows the cap took are read: the next rows it would take, as many as had no readable photo."""
+        items: list[CatalogItem] = []
+        rows = 0
+        while rows < batch_size and len(self.rows_kept) + rows < self.wanted:
+            row = next(self.spares, None)
+            if row is None:
+                break
+            items += row
+            rows += 1
+        return items
+
     def _ready_next(self, items: Iterator[CatalogItem], batch_size: int) -> _Readied:
-        readied = _Readied(list(islice(items, batch_size)))
+        readied = _Readied(list(islice(items, batch_size)) or self._replacements(batch_size))
         images: list = []
         old_rows: list[int] = []
         for item, value in zip(readied.items, self.reader.fetch([item.image for item in readied.items])):
@@ -273,6 +290,7 @@ class _Embedding:
             attributes=item.attributes,
         )
         readied.kept.append(product)
+        self.rows_kept.add(item.row)
         self.digests.append(found or bytes(DIGEST_BYTES))
         if old is None:
             readied.new_rows.append(row)
