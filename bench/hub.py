@@ -14,8 +14,9 @@ its mirror is documented, or any folder laid out as a dataset).
 
 Faults (`Faults`, set by a test, or over `POST /_hub/faults` as JSON by another process): a delay on every
 request, a slower one on some paths, the next N requests of a path answered with a status (429 with
-Retry-After, bursts of 500/503), the next N bodies of a path cut half way with the connection dropped, and
-files served cut short (a truncated parquet file). It counts requests and body bytes (`GET /_hub/stats`).
+Retry-After, bursts of 500/503), the next N bodies of a path cut half way with the connection dropped, files
+served cut short (a truncated parquet file) and files served with some bytes zeroed (a damaged row group). It
+counts requests and body bytes (`GET /_hub/stats`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 REPO = "huggingface/amazon-berkeley-objects"
 PAGE = 1000  # tree entries per page, as the Hub pages them
+GARBLED = 16  # bytes zeroed in a garbled file: a page header
 API = re.compile(r"/api/datasets/(?P<repo>[^/]+/[^/]+)(?:/(?P<what>revision|tree|paths-info)/(?P<rest>.*))?")
 RESOLVE = re.compile(r"/datasets/(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<path>.+)")
 
@@ -48,6 +50,7 @@ class Faults:
     fail: list[list] = field(default_factory=list)  # [path, status, times left, Retry-After or None]
     drop: dict[str, int] = field(default_factory=dict)  # path -> bodies left to cut half way, connection dropped
     truncate: set[str] = field(default_factory=set)  # paths served at half their length, everywhere
+    garble: set[str] = field(default_factory=set)  # paths served with a row group damaged (`Repo.damaged_at`)
 
     def failing(self, path: str) -> tuple[int, int | None] | None:
         for rule in self.fail:
@@ -101,7 +104,21 @@ class Repo:
     def read(self, path: str, start: int, end: int) -> bytes:
         with (self.folder / path).open("rb") as f:
             f.seek(start)
-            return f.read(end - start)
+            data = f.read(end - start)
+        if any(g in path for g in self.faults.garble):  # the same damage whatever range is asked for
+            at = self.damaged_at(path)
+            zeroed = range(max(start, at), min(end, at + GARBLED))
+            data = data[: zeroed.start - start] + bytes(len(zeroed)) + data[zeroed.stop - start :] if zeroed else data
+        return data
+
+    def damaged_at(self, path: str) -> int:
+        """Where a garbled file's bytes are zeroed: the page header of its first row group's largest column (a
+        parquet file's image bytes), so that one row group is damaged and the file's footer and ids are whole."""
+        import pyarrow.parquet as pq
+
+        group = pq.ParquetFile(self.folder / path).metadata.row_group(0)
+        largest = max(range(group.num_columns), key=lambda c: group.column(c).total_compressed_size)
+        return group.column(largest).data_page_offset
 
     def listing(self, path: str, recursive: bool) -> list[dict] | None:
         """The tree entries under `path` ('' for the root); None when there is no such folder."""
@@ -239,7 +256,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(hub.stats())
         if path == "/_hub/faults" and method == "POST":
             given = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
-            hub.faults.__init__(**{**given, "truncate": set(given.get("truncate", ()))})
+            sets = {name: set(given.get(name, ())) for name in ("truncate", "garble")}
+            hub.faults.__init__(**{**given, **sets})
             return self._json({})
         if path == "/_hub/reset" and method == "POST":
             hub.reset()
