@@ -20,9 +20,19 @@ from .setting_fields import SettingsError, check, column_values, described, flat
 MAX_TOP_K = 30  # products per object a search may ask for: what a page can show
 
 
-def cache_root(env=os.environ) -> Path:
-    """Lookalike's folder in the user cache (`$XDG_CACHE_HOME` honoured)."""
-    return Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "lookalike"
+PERSISTENT = Path("/data")  # a Space's persistent storage, where it has some
+
+
+def cache_root(env=os.environ, persistent: Path | None = None) -> Path:
+    """Lookalike's folder for its index and caches: in `$XDG_CACHE_HOME` where it is set, else on a Space's
+    persistent storage (`persistent`) where it is a writable folder, so that they outlive a restart, else in
+    the user cache."""
+    if env.get("XDG_CACHE_HOME"):
+        return Path(env["XDG_CACHE_HOME"]) / "lookalike"
+    persistent = persistent or PERSISTENT
+    if persistent.is_dir() and os.access(persistent, os.W_OK | os.X_OK):
+        return persistent / "lookalike"
+    return Path.home() / ".cache" / "lookalike"
 
 
 VECTOR_INDEXES = ("auto", "exact", "hnsw", "milvus")
@@ -80,7 +90,8 @@ class CatalogSettings:
     index_dir: str = setting(
         "",
         "The index's folder, or an index on the Hub, `hf://datasets/OWNER/NAME@REVISION` (served as it is, "
-        "never rebuilt). Empty: `lookalike/index` in the user cache (`~/.cache`, or `$XDG_CACHE_HOME`).",
+        "never rebuilt). Empty: `lookalike/index` in `$XDG_CACHE_HOME` where it is set, else on a Space's persistent "
+        "storage (`/data`) where it is writable, else in the user cache (`~/.cache`).",
     )
     batch_size: int = setting(32, "Catalog images embedded at once when building an index.", low=1, high=4096)
     vector_index: str = setting(

@@ -378,3 +378,23 @@ def http_folder(folder: Path) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def local_hub(monkeypatch, folder: Path, faults=None) -> Iterator:
+    """`folder` served as the default catalog's repository by `bench.hub.LocalHub` on 127.0.0.1, huggingface_hub
+    and datasets pointed at it and online for the test alone (their caches in a fresh folder); the hub."""
+    import datasets.config
+    import huggingface_hub.constants
+
+    from bench.hub import REPO, LocalHub, point_libraries_at
+    from core.defaults import DEFAULT_CATALOG
+
+    assert REPO == DEFAULT_CATALOG
+    caches = folder.parent / f"{folder.name}-caches"
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(caches / "hub"))
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", caches / "datasets")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(caches / "xdg"))
+    with LocalHub({REPO: folder}, faults) as hub:
+        point_libraries_at(hub.endpoint, monkeypatch.setattr)
+        yield hub

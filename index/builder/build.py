@@ -31,6 +31,9 @@ from index.vectors.backends import new_backend, spec_for
 from index.vectors.calibration import calibrate
 from index.vectors.recall import commit_measured
 
+from .embedded import Embedded
+from .resume import Staged, staging_folder
+
 log = logging.getLogger(__name__)
 THUMBNAIL_SIZE = 384  # the longest side of the product images the app shows
 
@@ -66,33 +69,6 @@ class BuildReport:
         return f"; skipped {len(self.skipped)} images ({counts}; first: {first[0]}: {first[2]})"
 
 
-class Embedded:
-    """Photos embedded already, known by (product id, photo digest): a build takes their vectors, border
-    colours and thumbnails over rather than making them again. From an index's live version, for an update
-    (`index.builder.update.LiveVersion`), or from embeddings made elsewhere."""
-
-    def __init__(self, keys: dict[tuple[str, bytes], int], borders: np.ndarray):
-        self.keys = keys  # (product id, photo digest) -> its key here
-        self.borders = borders  # (keys, 3): each photo's border colour, by key
-
-    def vectors(self, keys: np.ndarray) -> np.ndarray:
-        """The (len(keys), D) vectors of `keys`."""
-        raise NotImplementedError
-
-    def thumbnail(self, key: int, path: Path) -> None:
-        """Write the thumbnail of `key` at `path`."""
-        raise NotImplementedError
-
-    def same_as(self, folder: Path, digests: list[bytes]) -> Path | None:
-        """The version holding just what was written into `folder` with these photos, if there is one:
-        then nothing new is written."""
-        return None
-
-    def adaptation(self, folder: Path) -> AdaptationInfo | None:
-        """The adaptation the vectors went through (`index.builder.adapted`), its file written into `folder`."""
-        return None
-
-
 def build_index(
     catalog: Catalog,
     encoder,
@@ -111,15 +87,18 @@ def build_index(
     into the user cache); raises `BuildError` if nothing was readable. `progress`: a bar in the log;
     `on_progress` is told (catalog rows done, rows in all) after each batch. `vector_index`: how the
     vectors are searched (`index.vectors.backends.spec_for`), or the spec of a backend. The photos `embedded`
-    holds are taken over from it, and nothing is written when the catalog is as it holds it. `thumbnails`:
-    "link" keeps a web image's link as its thumbnail rather than a copy."""
+    holds are taken over from it, and nothing is written when the catalog is as it holds it; without it, the
+    batches are kept as they are embedded and taken over by the next build should this one not finish
+    (`index.builder.resume`). `thumbnails`: "link" keeps a web image's link as its thumbnail rather than a copy."""
     start = time.perf_counter()
     created = datetime.now(UTC).isoformat(timespec="seconds")
     rules = rules or load_kind_rules(None)
+    staged = Staged(staging_folder(out_dir, encoder)) if embedded is None else None
     with VersionWriter(out_dir) as version, nullcontext(images) if images else ImageReader() as reader:
         spec = vector_index if isinstance(vector_index, VectorSpec) else spec_for(len(catalog), vector_index)
         vectors = new_backend(spec, encoder.dim)
-        embedding = _Embedding(encoder, vectors, version.folder, reader, embedded, links=thumbnails == "link")
+        embedding = _Embedding(encoder, vectors, version.folder, reader, embedded or staged, links=thumbnails == "link")
+        embedding.staged = staged
         embedding.run(catalog, batch_size, progress, on_progress)
         products, skipped, reused = embedding.products, embedding.skipped, embedding.reused
         if not products:
@@ -136,6 +115,8 @@ def build_index(
         spec = commit_measured(vectors, version.folder)
         adaptation = embedded.adaptation(version.folder) if embedded else None
         path = version.commit(_manifest(catalog, encoder, embedding, vectors, spec, rules, adaptation, created))
+    if staged:
+        staged.discard()
     for product_id, _, detail in skipped:
         log.warning("skipped %s: %s", product_id, detail)
     return BuildReport(path, len(products), skipped, time.perf_counter() - start, reused, ids)
@@ -184,6 +165,8 @@ class _Readied:
     prepared: object | None = None
     taken: list[int] = field(default_factory=list)
     old_vectors: np.ndarray | None = None
+    # Of each row to embed, what the staged batches keep: ((product id, digest), border, thumbnail or None).
+    staging: list[tuple[tuple[str, bytes], np.ndarray, Path | None]] = field(default_factory=list)
 
 
 class _Embedding:
@@ -212,11 +195,17 @@ class _Embedding:
         self.digests: list[bytes] = []
         self.reused = 0
         self.readied = 0  # products readied so far: the next one's row
+        self.rows_kept: set[int] = set()  # catalog rows with a photo kept
+        self.wanted = 0  # catalog rows the cap took: rows with no readable photo are replaced up to it
+        self.spares: Iterator[list[CatalogItem]] = iter(())
+        self.staged: Staged | None = None  # where each batch embedded is kept, for a build that must resume
 
     def run(self, catalog: Catalog, batch_size: int, progress: bool, on_progress) -> None:
         (self.folder / "images").mkdir()
         items = iter(catalog)
+        self.wanted, self.spares = len(catalog), catalog.spares()
         bar = tqdm(total=len(catalog), desc="Indexing catalog", unit="product", disable=not progress)
+        done = 0
         if on_progress:
             on_progress(0, len(catalog))
         with ThreadPoolExecutor(1) as ahead:
@@ -224,21 +213,38 @@ class _Embedding:
             while (readied := coming.result()).items:
                 coming = ahead.submit(self._ready_next, items, batch_size)
                 if readied.new_rows:
-                    self.vectors.add(
-                        self.encoder.embed_prepared(readied.prepared), np.array(readied.new_rows, np.int64)
-                    )
+                    new = self.encoder.embed_prepared(readied.prepared)
+                    self.vectors.add(new, np.array(readied.new_rows, np.int64))
+                    if self.staged:
+                        photos, borders, thumbnails = zip(*readied.staging)
+                        self.staged.keep(list(photos), new, list(borders), list(thumbnails))
                 if readied.taken:
                     assert readied.old_vectors is not None  # read with the rows taken over (_ready_next)
                     self.vectors.add(readied.old_vectors, np.array(readied.taken, np.int64))
                     self.reused += len(readied.taken)
                 self.products += readied.kept
-                bar.update(readied.items[-1].row + 1 - bar.n)  # rows of the catalog, whatever their photos
+                # Rows of the catalog, whatever their photos; the rows replacing unreadable ones count as the last.
+                # (Counted here: a disabled bar counts nothing, and `on_progress` is told without a bar too.)
+                done, before = min(readied.items[-1].row + 1, len(catalog)), done
+                bar.update(done - before)
                 if on_progress:
-                    on_progress(bar.n, len(catalog))
+                    on_progress(done, len(catalog))
         bar.close()
 
+    def _replacements(self, batch_size: int) -> list[CatalogItem]:
+        """Once the rows the cap took are read: the next rows it would take, as many as had no readable photo."""
+        items: list[CatalogItem] = []
+        rows = 0
+        while rows < batch_size and len(self.rows_kept) + rows < self.wanted:
+            row = next(self.spares, None)
+            if row is None:
+                break
+            items += row
+            rows += 1
+        return items
+
     def _ready_next(self, items: Iterator[CatalogItem], batch_size: int) -> _Readied:
-        readied = _Readied(list(islice(items, batch_size)))
+        readied = _Readied(list(islice(items, batch_size)) or self._replacements(batch_size))
         images: list = []
         old_rows: list[int] = []
         for item, value in zip(readied.items, self.reader.fetch([item.image for item in readied.items])):
@@ -273,6 +279,7 @@ class _Embedding:
             attributes=item.attributes,
         )
         readied.kept.append(product)
+        self.rows_kept.add(item.row)
         self.digests.append(found or bytes(DIGEST_BYTES))
         if old is None:
             readied.new_rows.append(row)
@@ -280,6 +287,9 @@ class _Embedding:
             self.borders.append(border_colour(image))
             if not linked:
                 save_thumbnail(image, self.folder / thumbnail)
+            readied.staging.append(
+                ((item.id, found or bytes(DIGEST_BYTES)), self.borders[-1], None if linked else self.folder / thumbnail)
+            )
         else:
             assert self.embedded is not None  # `old` is one of its photos
             readied.taken.append(row)

@@ -32,7 +32,8 @@ from index.catalog.tables import StoredImage
 from index.catalog.values import as_text
 from index.store.products import DIGEST_BYTES
 
-from .build import BuildReport, Embedded, border_colour, build_index, save_thumbnail
+from .build import BuildReport, border_colour, build_index, save_thumbnail
+from .embedded import Embedded
 
 log = logging.getLogger(__name__)
 CPUS_PER_ACTOR = 4  # torch threads of an actor on CPUs: past a few, another actor does more than more threads

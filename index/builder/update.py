@@ -26,7 +26,8 @@ from index.store.products import FILES as TABLE_FILES
 from index.store.versions import file_sha256, link_or_copy
 from index.vectors.backends import spec_for
 
-from .build import BuildReport, Embedded, build_index
+from .build import BuildReport, build_index
+from .embedded import Embedded
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .fetch import is_url
-from .selection import spread, stable_key
+from .selection import ranking, stable_key
 from .source import CatalogError, CatalogSource, link_columns, template_fields
 from .values import (
     as_number,
@@ -87,6 +87,7 @@ class Catalog:
         )
         if prefer and prefer[0] not in names:
             raise CatalogError(f"The catalog has no column {prefer[0]!r} to prefer rows by; it has {names}.")
+        self._spare: Sequence = []  # rows the cap left, in the order it would take them next
         self._rows = self._capped(rows, limit, prefer, keys)
         self._links = links if not columns.get("link") else None  # a link column wins
         self._link_fields = sorted(template_fields(self._links))
@@ -121,7 +122,9 @@ class Catalog:
         preferred = (
             [self._text_of(v, prefer[0]) in prefer[1] for v in whole_column(rows, prefer[0])] if prefer else None
         )
-        chosen = spread(categories, keys, limit, preferred)
+        order = ranking(categories, keys, preferred)
+        chosen = sorted(order[:limit])
+        self._spare = rows.select(order[limit:]) if hasattr(rows, "select") else [rows[i] for i in order[limit:]]
         first = f", {prefer[0]} in {', '.join(prefer[1])} first" if prefer else ""
         self.notes.append(
             f"Took {len(chosen):,} of {len(rows):,} rows, spread over {len(set(categories))} "
@@ -131,27 +134,36 @@ class Catalog:
         return rows.select(chosen) if hasattr(rows, "select") else [rows[i] for i in chosen]
 
     def __iter__(self) -> Iterator[CatalogItem]:
-        c = self.columns
         for i, row in enumerate(self._rows):
-            category = self._value(row, c["category"])
-            attributes = {
-                column: text[:MAX_ATTRIBUTE_CHARS] for column in self.text_columns if (text := self._value(row, column))
-            }
-            for image in self._images(row):
-                if self._base_dir is not None and isinstance(image, str) and not is_url(image):
-                    image = self._base_dir / image
-                yield CatalogItem(
-                    row=i,
-                    id=self._value(row, c["id"]) or str(i),
-                    # A labelled image folder has no names: its class label is the best caption there is.
-                    name=self._value(row, c["name"]) if c["name"] else category,
-                    category=category,
-                    price=parse_price(row.get(c["price"]), self.currency) if c["price"] else None,
-                    link=web_link(row.get(c["link"])) if c["link"] else self._templated_link(row),
-                    image=image,
-                    popularity=as_number(row.get(c["popularity"])) if c["popularity"] else None,
-                    attributes=attributes,
-                )
+            yield from self._items(i, row)
+
+    def spares(self) -> Iterator[list[CatalogItem]]:
+        """The rows the cap left, each as its items, in the order the cap would take them next: a build takes
+        as many as rows it could not read. Numbered after the rows taken."""
+        for j, row in enumerate(self._spare):
+            yield list(self._items(len(self._rows) + j, row))
+
+    def _items(self, i: int, row) -> Iterator[CatalogItem]:
+        c = self.columns
+        category = self._value(row, c["category"])
+        attributes = {
+            column: text[:MAX_ATTRIBUTE_CHARS] for column in self.text_columns if (text := self._value(row, column))
+        }
+        for image in self._images(row):
+            if self._base_dir is not None and isinstance(image, str) and not is_url(image):
+                image = self._base_dir / image
+            yield CatalogItem(
+                row=i,
+                id=self._value(row, c["id"]) or str(i),
+                # A labelled image folder has no names: its class label is the best caption there is.
+                name=self._value(row, c["name"]) if c["name"] else category,
+                category=category,
+                price=parse_price(row.get(c["price"]), self.currency) if c["price"] else None,
+                link=web_link(row.get(c["link"])) if c["link"] else self._templated_link(row),
+                image=image,
+                popularity=as_number(row.get(c["popularity"])) if c["popularity"] else None,
+                attributes=attributes,
+            )
 
     def _images(self, row) -> list:
         images = row[self.columns["image"]]

@@ -19,7 +19,7 @@ from core.images import ImageError, load_image
 from core.settings import cache_root
 
 from .fetch import FetchFailure, ImageFetcher, is_url
-from .tables import StoredImage
+from .tables import StoredImage, Unreadable
 
 UNREADABLE = "unreadable image"
 
@@ -83,6 +83,10 @@ def decode(value) -> Image.Image | tuple[str, str]:
     """A fetched `value` decoded, or (reason, detail) as `ImageReader.read` says."""
     if isinstance(value, FetchFailure):
         return value.reason, str(value)
+    if isinstance(value, Unreadable):
+        return value.reason, value.detail
+    if value is None:  # a stored image row with no image in it
+        return UNREADABLE, "the image value is empty"
     if isinstance(value, dict):  # a datasets image value, undecoded
         value = value.get("bytes") or value.get("path")
         if value is None:

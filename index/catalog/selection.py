@@ -2,7 +2,8 @@
 
 The first N rows of a catalog are often one type (listings sorted by category, or by date): a cap
 takes the types in turn instead, so that 2,000 products of 40 types are about 50 of each, and a
-type with fewer gives its share to the others.
+type with fewer gives its share to the others. Rows whose image cannot be read are replaced by the
+next the cap would take (`ranking`), so that a cap of N gives N products where N rows have images.
 """
 
 from __future__ import annotations
@@ -24,15 +25,18 @@ def spread(
     in name order, uncategorised rows as one more), within a category preferred rows first, then by `keys`."""
     if limit <= 0 or limit >= len(categories):
         return list(range(len(categories)))
+    return sorted(ranking(categories, keys, preferred)[:limit])
+
+
+def ranking(
+    categories: Sequence[str | None], keys: Sequence[Hashable], preferred: Sequence[bool] | None = None
+) -> list[int]:
+    """Every row's index in the order the cap takes them (`spread`): a cap of N takes the first N, and a row
+    whose image fails is replaced by the next."""
     queues: dict[str, list[int]] = defaultdict(list)
     for i, category in enumerate(categories):
         queues[category or ""].append(i)
     order = [
         sorted(rows, key=lambda i: (not (preferred and preferred[i]), keys[i])) for _, rows in sorted(queues.items())
     ]
-    chosen: list[int] = []
-    depth = 0
-    while len(chosen) < limit:
-        chosen += [rows[depth] for rows in order if depth < len(rows)][: limit - len(chosen)]
-        depth += 1
-    return sorted(chosen)
+    return [rows[depth] for depth in range(max(map(len, order), default=0)) for rows in order if depth < len(rows)]

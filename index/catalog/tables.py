@@ -17,6 +17,8 @@ from itertools import accumulate
 
 from core.errors import LookalikeError
 
+from .retrying import gist, retried, transient
+
 READERS = 8  # files read at once: the Hub's latency, not the bandwidth, bounds reading many small parts
 # The least fetched per read of a remote file. Small, because reading one column of a shard reads its
 # part of each row group, scattered through the file: with 1 MB blocks the ids of a 60 MB image shard
@@ -51,9 +53,9 @@ def config_names(source: str, revision: str | None = None) -> list[str]:
     import datasets
 
     try:
-        return list(datasets.get_dataset_config_names(source, revision=revision))
+        return list(retried(lambda: datasets.get_dataset_config_names(source, revision=revision), f"Listing {source}"))
     except Exception as exc:  # datasets raises many types for missing, private or offline datasets
-        raise TableError(f"Could not list the configurations of {source!r}: {_gist(exc)}") from exc
+        raise TableError(f"Could not list the configurations of {source!r}: {gist(exc)}{_later(exc)}") from exc
 
 
 def dataset_files(
@@ -64,10 +66,11 @@ def dataset_files(
     import datasets
 
     try:
-        builder = datasets.load_dataset_builder(source, config, revision=revision)
+        builder = retried(lambda: datasets.load_dataset_builder(source, config, revision=revision), f"Finding {source}")
     except Exception as exc:
         raise TableError(
-            f"Could not find the dataset {source!r}{f' (configuration {config!r})' if config else ''}: {_gist(exc)}"
+            f"Could not find the dataset {source!r}{f' (configuration {config!r})' if config else ''}: "
+            f"{gist(exc)}{_later(exc)}"
         ) from exc
     files = (builder.config.data_files or {}).get(split)
     if files is None:
@@ -90,7 +93,10 @@ class ParquetTable:
         import pyarrow.parquet as pq
 
         with _open(self.files.files[0]) as f:
-            return pq.read_schema(f)
+            try:
+                return pq.read_schema(f)
+            except Exception as exc:
+                raise _unreadable(self.files.files[0], exc) from exc
 
     @property
     def column_names(self) -> list[str]:
@@ -119,7 +125,10 @@ class ParquetTable:
 
         columns = [c for c in self.column_names if c not in self.image_columns]
         with _open(self.files.files[0]) as f:
-            batch = next(pq.ParquetFile(f).iter_batches(batch_size=rows, columns=columns), None)
+            try:
+                batch = next(pq.ParquetFile(f).iter_batches(batch_size=rows, columns=columns), None)
+            except Exception as exc:
+                raise _unreadable(self.files.files[0], exc) from exc
         return batch.to_pylist() if batch is not None else []
 
     def read(self, columns: list[str]) -> tuple[list[dict], list[Position]]:
@@ -133,7 +142,10 @@ class ParquetTable:
 
             i, path = i_path
             with _open(path) as f:
-                rows = pq.read_table(f, columns=columns).to_pylist()
+                try:
+                    rows = pq.read_table(f, columns=columns).to_pylist()
+                except Exception as exc:  # pyarrow's errors for a damaged file, or the Hub's after its retries
+                    raise _unreadable(path, exc) from exc
             return rows, [(i, r) for r in range(len(rows))]
 
         rows, positions = [], []
@@ -143,29 +155,40 @@ class ParquetTable:
         return rows, positions
 
     def values_at(self, column: str, positions: list[Position]) -> list:
-        """`column`'s value at each position, reading only the row groups that hold them."""
+        """`column`'s value at each position, reading only the row groups that hold them; an `Unreadable` for
+        the rows of a damaged row group (a product loses its image, not the build its catalog)."""
         wanted: dict[int, list[int]] = defaultdict(list)
         for file, row in positions:
             wanted[file].append(row)
-
-        def one(file):
-            import pyarrow.parquet as pq
-
-            found = {}
-            with _open(self.files.files[file]) as f:
-                parquet = pq.ParquetFile(f)
-                sizes = [parquet.metadata.row_group(g).num_rows for g in range(parquet.metadata.num_row_groups)]
-                starts = [0, *accumulate(sizes)]
-                by_group: dict[int, list[int]] = defaultdict(list)
-                for row in set(wanted[file]):
-                    by_group[bisect_right(starts, row) - 1].append(row)
-                for g, rows in by_group.items():
-                    values = parquet.read_row_group(g, columns=[column]).column(0)
-                    found.update({row: values[row - starts[g]].as_py() for row in rows})
-            return file, found
-
-        values = dict(self._map(one, list(wanted)))
+        values = dict(self._map(lambda file: (file, self._read_rows(file, column, wanted[file])), list(wanted)))
         return [values[file][row] for file, row in positions]
+
+    def _read_rows(self, file: int, column: str, rows: list[int]) -> dict[int, object]:
+        import pyarrow.parquet as pq
+
+        path = self.files.files[file]
+        found: dict[int, object] = {}
+        with _open(path) as f:
+            try:
+                parquet = pq.ParquetFile(f)
+            except Exception as exc:
+                raise _unreadable(path, exc) from exc
+            sizes = [parquet.metadata.row_group(g).num_rows for g in range(parquet.metadata.num_row_groups)]
+            starts = [0, *accumulate(sizes)]
+            by_group: dict[int, list[int]] = defaultdict(list)
+            for row in set(rows):
+                by_group[bisect_right(starts, row) - 1].append(row)
+            for g, in_group in by_group.items():
+                try:
+                    values = parquet.read_row_group(g, columns=[column]).column(0)
+                except Exception as exc:
+                    error = _unreadable(path, exc)
+                    if not isinstance(error, DamagedFile):  # the Hub failing still: the build stops, saying so
+                        raise error from exc
+                    found.update(dict.fromkeys(in_group, Unreadable("damaged image file", f"{error} (row group {g})")))
+                    continue
+                found.update({row: values[row - starts[g]].as_py() for row in in_group})
+        return found
 
     @property
     def name(self) -> str:
@@ -188,14 +211,37 @@ class StoredImage:
     at: Position
 
 
+@dataclass(frozen=True)
+class Unreadable:
+    """A stored value that could not be read: why, in a word to count by, and in full."""
+
+    reason: str
+    detail: str
+
+
+class DamagedFile(TableError):
+    """A file of the dataset is not the parquet file it should be (cut short, damaged)."""
+
+
 def _open(path: str):
     import fsspec
 
     try:
-        return fsspec.open(path, "rb", block_size=BLOCK).open() if "://" in path else open(path, "rb")
+        if "://" not in path:
+            return open(path, "rb")
+        return retried(lambda: fsspec.open(path, "rb", block_size=BLOCK).open(), f"Opening {path}")
     except Exception as exc:
-        raise TableError(f"Could not open {path}: {_gist(exc)}") from exc
+        raise TableError(f"Could not open {path}: {gist(exc)}{_later(exc)}") from exc
 
 
-def _gist(exc: Exception) -> str:
-    return (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+def _unreadable(path: str, exc: Exception) -> TableError:
+    """What a failed read of `path` means: the Hub failing still (try later), or a damaged file."""
+    if isinstance(exc, TableError):
+        return exc
+    if transient(exc) is not None:
+        return TableError(f"Could not read {path}: {gist(exc)}{_later(exc)}")
+    return DamagedFile(f"{path} is not a readable parquet file ({gist(exc)}): it is damaged or cut short.")
+
+
+def _later(exc: Exception) -> str:
+    return " (the Hub failed on every try; try again in a few minutes)" if transient(exc) is not None else ""

@@ -3,6 +3,7 @@ flags, checked when made."""
 
 import pytest
 
+import core.settings as settings_module
 from core.defaults import HOME_CLASSES
 from core.settings import NAMES, SearchSettings, Settings, SettingsError, cache_root, parse_setting
 
@@ -28,6 +29,18 @@ def test_the_index_lives_in_the_user_cache_by_default(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert Settings.of().catalog.index_dir == str(tmp_path / "lookalike" / "index")
     assert cache_root({}).parts[-2:] == (".cache", "lookalike")
+
+
+def test_on_a_space_with_persistent_storage_the_index_and_caches_live_there(monkeypatch, tmp_path):
+    data = tmp_path / "data"
+    assert cache_root({}, persistent=data).parts[-2:] == (".cache", "lookalike")  # no persistent storage
+    data.mkdir()
+    assert cache_root({}, persistent=data) == data / "lookalike"
+    assert cache_root({"XDG_CACHE_HOME": str(tmp_path / "xdg")}, persistent=data) == tmp_path / "xdg" / "lookalike"
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr(settings_module, "PERSISTENT", data)
+    assert Settings.of().catalog.index_dir == str(data / "lookalike" / "index")
+    assert Settings.of(index_dir="/srv/idx").catalog.index_dir == "/srv/idx"
 
 
 def test_class_list():

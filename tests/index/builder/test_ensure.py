@@ -94,3 +94,24 @@ def test_other_kind_rules_rebuild_the_index_when_building_is_allowed(tmp_path, c
     assert rebuilt.path != index.path and rebuilt.table.kinds.classes == ("couch",)
     assert ensure(settings, build=True, progress=False)[0].path == rebuilt.path  # the same rules: kept
     assert ensure(_settings(**place))[0].path == rebuilt.path  # no rules named: the index's own are served
+
+
+def test_on_persistent_storage_a_restart_loads_the_index_built_before(
+    monkeypatch, tmp_path, color_catalog, tiny_clip_path
+):
+    """A Space with persistent storage (/data, here a folder standing for it) and no index directory set:
+    the first start builds the index there, and a start after a restart finds it rather than building it."""
+    import core.settings
+    from index.builder.ensure import must_build
+
+    data = tmp_path / "data"
+    data.mkdir()
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr(core.settings, "PERSISTENT", data)
+    settings = _settings(catalog=str(color_catalog), encoder=str(tiny_clip_path))
+    assert must_build(settings.catalog, settings.models) == "there is no usable index yet"
+    index, _ = ensure(settings, build=True, progress=False)
+    assert index.path.parent == data / "lookalike" / "index"
+    restarted = _settings(catalog=str(color_catalog), encoder=str(tiny_clip_path))
+    assert must_build(restarted.catalog, restarted.models) is None
+    assert ensure(restarted, build=True, progress=False)[0].path == index.path

@@ -193,3 +193,40 @@ def test_a_capped_feed_takes_the_same_products_whatever_their_order(tmp_path):
     assert open_catalog(one).source.title == "one.csv"  # no name given: the file's
     categories = [int(pid[1:]) % 3 for pid in taken[0]]
     assert sorted(categories) == [0, 0, 1, 1, 2, 2]
+
+
+def test_a_capped_build_replaces_a_product_whose_image_fails_with_the_next_the_cap_takes(tmp_path, tiny_clip):
+    """41 products of a feed, one image link dead: `--limit 30` indexes 30, the dead one's place taken by the
+    row the cap would take next, and the same 30 on every run."""
+    (tmp_path / "img").mkdir()
+    rows = []
+    for i in range(41):
+        Image.new("RGB", (24, 24), (6 * i, 255 - 6 * i, 128)).save(tmp_path / "img" / f"{i}.png")
+        rows.append([f"P{i:02d}", f"Thing {i}", ("chair", "sofa", "lamp")[i % 3]])
+    with http_folder(tmp_path / "img") as base:
+        feed = write_feed(
+            tmp_path / "feed.csv",
+            ["id", "title", "product_type", "image_link"],
+            [[*row, f"{base}/{i}.png"] for i, row in enumerate(rows)],
+        )
+        catalog = open_catalog(feed, reading=Reading(limit=30))
+        taken = {item.id for item in catalog}
+        dead = sorted(taken)[0]
+        (tmp_path / "img" / f"{int(dead[1:])}.png").unlink()  # the link of a product the cap takes answers 404
+        fetcher = ImageFetcher(None, retries=0)
+        report = build_index(catalog, tiny_clip, tmp_path / "idx", progress=False, images=ImageReader(fetcher))
+        again = build_index(catalog, tiny_clip, tmp_path / "again", progress=False, images=ImageReader(fetcher))
+    indexed = {p.id for p in CatalogIndex.load(tmp_path / "idx").products}
+    assert report.products == len(indexed) == 30 and [s[:2] for s in report.skipped] == [(dead, "HTTP 404")]
+    [newcomer] = indexed - taken
+    assert indexed == taken - {dead} | {newcomer}
+    assert {p.id for p in CatalogIndex.load(tmp_path / "again").products} == indexed == set(again.ids)
+    assert [i.id for i in next(open_catalog(feed, reading=Reading(limit=30)).spares())] == [newcomer]
+
+
+def test_a_capped_build_indexes_what_there_is_when_too_few_images_can_be_read(tmp_path, tiny_clip):
+    for i in range(4):
+        Image.new("RGB", (24, 24), (60 * i, 0, 0)).save(tmp_path / f"{i}.png")
+    feed = write_feed(tmp_path / "feed.csv", ["id", "image"], [[f"P{i}", f"{i}.png"] for i in range(6)])  # 4, 5: none
+    report = build_index(open_catalog(feed, reading=Reading(limit=5)), tiny_clip, tmp_path / "idx", progress=False)
+    assert report.products == 4 and len(report.skipped) == 2
