@@ -76,7 +76,7 @@ def check_within(filters: Filters, table: ProductTable) -> None:
     prices = table.price_range(filters.categories)
     where = f" in {' or '.join(filters.categories)}" if filters.categories else ""
     known = (
-        ""
+        f": the catalog{where} lists no prices"
         if prices is None
         else f": the only price{where} is {amount(prices[0])}"
         if prices[0] == prices[1]

@@ -7,6 +7,7 @@ import pytest
 from core.defaults import HOME_CLASSES
 from core.settings import Settings
 from core.types import WHOLE_PHOTO
+from search.query import QueryError
 from support import APP_PHOTO, INTERIOR, MOBILENET, YOLO_WEIGHTS, needs_shared
 
 pytestmark = [needs_shared, pytest.mark.slow]
@@ -87,9 +88,16 @@ def test_a_real_scene_through_the_served_engine(engine):
     assert found & set(scene["product_ids"].split("|"))
 
 
-@pytest.mark.parametrize("words", ["white", "grey", "white sofa", "under 2000"])
+@pytest.mark.parametrize("words", ["white", "grey", "white sofa"])
 def test_words_re_rank_the_products_and_leave_the_objects_as_found(engine, words):
     # Grouping look-alikes on the re-ranked lists made one word turn this room's 7 objects into 6.
     plain, worded = engine.search(APP_PHOTO), engine.search(APP_PHOTO, words=words)
     assert [(o.label, o.box, o.score) for o in worded.objects] == [(o.label, o.box, o.score) for o in plain.objects]
     assert len(plain.objects) >= 6
+
+
+def test_a_price_bound_on_a_catalog_without_prices_is_refused_saying_so(engine):
+    with pytest.raises(
+        QueryError, match="No product of the catalog is priced under 2,000: the catalog lists no prices"
+    ):
+        engine.search(APP_PHOTO, words="under 2000")
