@@ -49,7 +49,7 @@ def evaluate(
 ) -> dict[str, ColumnScores]:
     """Search every scene with `engine` and `baseline`, scoring each ground-truth column."""
     scores = {c: ColumnScores() for c in columns}
-    kinds = searched_kinds(engine)
+    kinds, of_product = searched_kinds(engine), product_kinds(engine)
     for scene in tqdm(scenes, desc="Scenes", unit="scene", disable=not progress):
         result = engine.search(scene.image, top_k=max(KS))
         whole = baseline.search(scene.image, top_k=max(KS))
@@ -57,7 +57,7 @@ def evaluate(
         whole_rankings = [[m.product.id for m in o.products] for o in whole.objects]
         labels = {o.label for o in result.objects if o.score is not None}
         for column in columns:
-            scores[column].add(rankings, whole_rankings, scene.truth[column], labels, classes, kinds)
+            scores[column].add(rankings, whole_rankings, scene.truth[column], labels, classes, kinds, of_product)
     return scores
 
 
@@ -69,6 +69,17 @@ def searched_kinds(engine: Engine | NaiveSearch) -> dict[str, set[str]] | None:
     for kind in engine.labels:
         for row in engine.kinds.rows_of(kind):
             kinds[engine.index.products[row].id].add(kind)
+    return kinds
+
+
+def product_kinds(engine: Engine | NaiveSearch) -> dict[str, set[str]] | None:
+    """Product id -> its kinds in the index (the detector classes its category gives, and its own noun)."""
+    if not engine.kinds:
+        return None
+    kinds: dict[str, set[str]] = {}
+    for product in engine.index.products:
+        own = engine.kinds.own_of_row[product.row]
+        kinds.setdefault(product.id, set()).update(engine.kinds.of_row[product.row], {own} if own else ())
     return kinds
 
 
