@@ -15,7 +15,8 @@ closed or broke before the answer came), the latency percentiles, and each phase
 With `--soak N` it measures memory instead: after `--warmup` searches, `--clients` clients send N
 searches in all over the photos while the server's resident memory (VmRSS) is sampled every second;
 it reports where memory stood after the warm-up, at the end and at its peak, and its slope over the
-second half (MiB per 100 searches: flat is about 0). An app at `--url` needs its `--pid`.
+second half (MiB per 100 searches: flat is about 0). An app at `--url` needs its `--pid`. `--burn N` keeps
+N cores busy beside it while it runs (a process spinning on each), as a Space's neighbours on shared CPUs do.
 """
 
 from __future__ import annotations
@@ -25,8 +26,11 @@ import json
 import math
 import os
 import statistics
+import subprocess
+import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from bench.index_cache import cache_dir
@@ -85,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--soak", type=int, metavar="N", help="measure memory over N searches by --clients clients")
     parser.add_argument("--warmup", type=int, default=20, help="searches before the soak's memory baseline")
+    parser.add_argument("--burn", type=int, default=0, metavar="N", help="keep N cores busy beside the app meanwhile")
     parser.add_argument("--out", help="write the figures as JSON here")
     return parser
 
@@ -111,31 +116,45 @@ def main(argv: list[str] | None = None) -> int:
     )
     url = args.url or server.url
     try:
-        if args.soak:
-            figures = {
-                "photos": len(args.photos),
-                "soak": _soak(url, args.pid or server.process.pid, args.photos, args.clients, args.soak, args.warmup),
-            }
-        else:
-            _crowd(url, args.photos, clients=1, searches=1)  # warm-up
-            alone = _crowd(url, args.photos, clients=1, searches=max(args.searches, len(args.photos)))
-            crowd = _crowd(url, args.photos, clients=args.clients, searches=args.searches)
-            figures = {
-                "photos": len(args.photos),
-                "alone": alone,
-                "crowd": crowd,
-                "throughput_ratio": round(crowd["searches_per_s"] / alone["searches_per_s"], 2)
-                if alone["searches_per_s"]
-                else None,
-            }
+        with burning(args.burn):
+            figures = _measure(args, url, args.pid or (server.process.pid if server else 0))
     finally:
         if server:
             server.stop()
-    figures["cpus"] = os.cpu_count()
+    figures["cpus"], figures["burning"] = os.cpu_count(), args.burn
     print(json.dumps(figures, indent=2))
     if args.out:
         Path(args.out).write_text(json.dumps(figures, indent=2) + "\n")
     return 0
+
+
+def _measure(args, url: str, pid: int) -> dict:
+    """The soak's figures, or one client's and the crowd's."""
+    if args.soak:
+        return {"photos": len(args.photos), "soak": _soak(url, pid, args.photos, args.clients, args.soak, args.warmup)}
+    _crowd(url, args.photos, clients=1, searches=1)  # warm-up
+    alone = _crowd(url, args.photos, clients=1, searches=max(args.searches, len(args.photos)))
+    crowd = _crowd(url, args.photos, clients=args.clients, searches=args.searches)
+    return {
+        "photos": len(args.photos),
+        "alone": alone,
+        "crowd": crowd,
+        "throughput_ratio": round(crowd["searches_per_s"] / alone["searches_per_s"], 2)
+        if alone["searches_per_s"]
+        else None,
+    }
+
+
+@contextmanager
+def burning(cores: int):
+    """`cores` processes that each keep a core busy (a neighbour on shared CPUs), stopped on leaving."""
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(cores)]
+    try:
+        yield burners
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
 
 
 class _Tally:

@@ -14,7 +14,9 @@ After each batch the thread hands the heap's freed pages back, so that a batch's
 stay resident as the allocator's high-water mark: 1.25 -> 1.28 GiB, -0.2 MiB per 100 searches. It
 costs a search ~30 ms (146 -> 176 ms for examples/bedroom.jpg), faulting its memory in again; trimming
 only when nobody waited left a busy server at its high-water mark (1.15 -> 1.65 GiB), and every 4th or
-10th batch swinging by ~100 MiB.
+10th batch swinging by ~100 MiB. And blocks of 4 MiB or more get mappings of their own, returned when
+freed (`models.runtime.map_large_blocks`): carved from the heap, a batch's crops and activations
+fragmented it, so that under a busy neighbour, with batches larger, memory crept between trims.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from dataclasses import dataclass, field
 from PIL import Image
 
 from core.types import Filters, SearchResult
-from models.runtime import trim_memory
+from models.runtime import map_large_blocks, trim_memory
 
 from .engine import Engine
 from .query import Query
@@ -79,6 +81,7 @@ class SearchBatcher:
 
     def _serve(self) -> None:
         """The engine thread: batch after batch of the requests waiting, for as long as the app runs."""
+        map_large_blocks()
         while True:
             with self._arrived:
                 self._arrived.wait_for(lambda: self._waiting)

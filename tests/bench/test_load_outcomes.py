@@ -7,7 +7,7 @@ import httpcore
 import httpx
 import pytest
 
-from bench.load import outcome, rss_mib, slope
+from bench.load import burning, outcome, rss_mib, slope
 
 
 @pytest.mark.parametrize(
@@ -43,3 +43,11 @@ def test_slope_and_resident_memory():
     assert slope([(0, 100), (100, 110), (200, 120)]) == pytest.approx(0.1)
     assert slope([(5, 1), (5, 2)]) == 0.0
     assert rss_mib(os.getpid()) > 10
+
+
+def test_burning_keeps_processes_spinning_until_left():
+    with burning(2) as burners:
+        assert len(burners) == 2 and all(b.poll() is None for b in burners)
+    assert all(b.returncode is not None for b in burners)
+    with burning(0) as none:
+        assert none == []

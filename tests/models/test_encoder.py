@@ -44,6 +44,21 @@ def test_the_forward_batch_leaves_the_embeddings_unchanged(tiny_clip_path, forwa
     np.testing.assert_allclose(encoder.embed_prepared(encoder.prepare(IMAGES * 3)), whole, atol=1e-5)
 
 
+def test_images_are_prepared_a_few_whole_passes_at_a_time_with_the_same_embeddings(tiny_clip_path, monkeypatch):
+    import models.encoder
+
+    encoder = load_encoder(str(tiny_clip_path), device="cpu")
+    encoder.forward_batch = 2
+    images = IMAGES * 5
+    at_once = encoder.embed_prepared(encoder.prepare(images))
+    monkeypatch.setattr(models.encoder, "PREPARED_AT_ONCE", 5)  # rounded down to whole passes: 4
+    prepared = []
+    prepare = encoder.prepare
+    monkeypatch.setattr(encoder, "prepare", lambda chunk: prepared.append(len(chunk)) or prepare(chunk))
+    np.testing.assert_array_equal(encoder.embed_images(images), at_once)
+    assert prepared == [4] * (len(images) // 4) + ([len(images) % 4] if len(images) % 4 else [])
+
+
 def test_a_convolutional_net_runs_in_small_batches_a_transformer_in_large_ones(tiny_clip, tiny_vit):
     from support import MOBILENET, SHARED_MISSING, SHARED_REASON
 

@@ -148,17 +148,18 @@ def test_a_failed_batch_leaves_the_engine_thread_serving(engine):
     assert same_result(batcher.search(photo, 1, 0.25), engine.search(photo, 1, 0.25))
 
 
-def test_the_engine_thread_hands_freed_memory_back_after_each_batch(engine, monkeypatch):
+def test_the_engine_thread_maps_large_blocks_apart_and_hands_freed_memory_back_after_each_batch(engine, monkeypatch):
     import search.batching as batching
 
     trims = []
+    monkeypatch.setattr(batching, "map_large_blocks", lambda: trims.append("mapped apart"))
     monkeypatch.setattr(batching, "trim_memory", lambda: trims.append(threading.current_thread().name))
     batcher = SearchBatcher(engine, max_batch=2)
     photo = Image.effect_noise((64, 48), 40).convert("RGB")
     answers = _arrive_together(batcher, [(photo, 1 + i, 0.25) for i in range(5)])  # batches of 2, 2, 1
     assert all(not isinstance(a, Exception) for a in answers)
-    _until(lambda: len(trims) == 3)
-    assert trims == ["search-engine"] * 3
+    _until(lambda: len(trims) == 4)
+    assert trims == ["mapped apart"] + ["search-engine"] * 3
 
 
 def _until(condition, timeout: float = 10.0) -> None:
