@@ -57,6 +57,21 @@ class Mirror:
 FULL = Mirror(listings=147_702, shards=16)
 
 
+def image_features():
+    """The `images_small` configuration's columns, as the mirror is documented (256 px images by `image_id`)."""
+    import datasets
+
+    return datasets.Features(
+        {
+            "image_id": datasets.Value("string"),
+            "path": datasets.Value("string"),
+            "height": datasets.Value("int32"),
+            "width": datasets.Value("int32"),
+            "image": datasets.Image(),
+        }
+    )
+
+
 def item_id(i: int) -> str:
     return f"B{i:09d}"
 
@@ -93,15 +108,7 @@ def generate(mirror: Mirror, folder: Path) -> None:
     (folder / "README.md").write_text(CARD)
     for shard, part in enumerate(_split(listings, mirror.shards)):
         _write(datasets.Dataset.from_list(part), folder / "listings", "listings", shard, mirror.shards)
-    features = datasets.Features(
-        {
-            "image_id": datasets.Value("string"),
-            "path": datasets.Value("string"),
-            "height": datasets.Value("int32"),
-            "width": datasets.Value("int32"),
-            "image": datasets.Image(),
-        }
-    )
+    features = image_features()
     pictures = [_picture(k, mirror.picture_px) for k in range(min(PICTURES, mirror.listings))]
     # The image table is sorted by id, not in the listings' order.
     kept = sorted((i for i in range(mirror.listings) if i % mirror.missing_every != 1), key=image_id)

@@ -298,13 +298,11 @@ def abo_standin(folder: Path, images_per_group: int = 2) -> Path:
 
     import datasets
 
+    from bench.hub_data import CARD, image_features
+
     (folder / "listings").mkdir(parents=True)
     (folder / "images_small").mkdir()
-    (folder / "README.md").write_text(
-        "---\nlicense: cc-by-4.0\nconfigs:\n- config_name: listings\n  data_files:\n  - split: train\n"
-        "    path: listings/*.parquet\n- config_name: images_small\n  data_files:\n  - split: train\n"
-        "    path: images_small/*.parquet\n---\n# Amazon Berkeley Objects (stand-in)\n"
-    )
+    (folder / "README.md").write_text(CARD)
     rows = [
         dict(
             zip(
@@ -330,18 +328,9 @@ def abo_standin(folder: Path, images_per_group: int = 2) -> Path:
         for i, listing in enumerate(ABO_LISTINGS)
         if "missing" not in listing[6]
     ]
-    features = datasets.Features(
-        {
-            "image_id": datasets.Value("string"),
-            "path": datasets.Value("string"),
-            "height": datasets.Value("int32"),
-            "width": datasets.Value("int32"),
-            "image": datasets.Image(),
-        }
-    )
     images.reverse()  # an image table is not in the listings' order
     for shard, part in enumerate((images[:4], images[4:])):
-        datasets.Dataset.from_list(part, features=features).to_parquet(
+        datasets.Dataset.from_list(part, features=image_features()).to_parquet(
             folder / "images_small" / f"images_small-{shard:05d}-of-00002.parquet", batch_size=images_per_group
         )
     return folder

@@ -10,7 +10,7 @@ from collections import Counter
 
 from core.types import SELECTION, WHOLE_PHOTO, Filters, Product
 from index.store.kinds import category_noun
-from search.query import price_words
+from search.query import amount, price_words
 from search.starting import StartingEngine
 
 WHOLE_PHOTO_LABEL = "Whole photo"
@@ -83,26 +83,22 @@ def photo_status(result, filters: Filters = Filters()) -> str:
 
 def _hidden_text(shown: list[str], hidden: tuple[str, ...], filters: Filters) -> str:
     """“Showing the 2 chairs; 3 other objects (couch, bed, lamp) are hidden by the category filter.”"""
-    by = (
-        "the category filter"
-        if filters.categories and filters.min_price is None and filters.max_price is None
-        else ("the filters")
-    )
-    others = f"{len(hidden)} other object{'s' if len(hidden) != 1 else ''} ({', '.join(dict.fromkeys(hidden))})"
+    only_categories = filters.categories and filters.min_price is None and filters.max_price is None
+    by = "the category filter" if only_categories else "the filters"
+    objects = f"object{'s' if len(hidden) != 1 else ''} ({', '.join(dict.fromkeys(hidden))})"
     if not shown:
         return (
             f"**None of the objects found is within the filters, so the whole photo was searched within them;** "
-            f"{others.replace(' other', '')} hidden by {by}."
+            f"{len(hidden)} {objects} hidden by {by}."
         )
-    kinds = set(shown)
-    what = (
-        f"the {len(shown)} {plural(shown[0])}"
-        if len(kinds) == 1 and len(shown) > 1
-        else f"the {shown[0]}"
-        if len(shown) == 1
-        else f"{len(shown)} objects"
-    )
-    return f"**Showing {what} within the filters;** {others} {'is' if len(hidden) == 1 else 'are'} hidden by {by}."
+    if len(shown) == 1:
+        what = f"the {shown[0]}"
+    elif len(set(shown)) == 1:
+        what = f"the {len(shown)} {plural(shown[0])}"
+    else:
+        what = f"{len(shown)} objects"
+    verb = "is" if len(hidden) == 1 else "are"
+    return f"**Showing {what} within the filters;** {len(hidden)} other {objects} {verb} hidden by {by}."
 
 
 def plural(noun: str) -> str:
@@ -184,8 +180,7 @@ def price_text(price, currency: str | None) -> str | None:
     if price is None:
         return None
     if isinstance(price, (int, float)):
-        amount = f"{price:,.0f}" if float(price).is_integer() else f"{price:,.2f}"
-        return f"{currency} {amount}" if currency else amount
+        return f"{currency} {amount(price)}" if currency else amount(price)
     return str(price)
 
 
