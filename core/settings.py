@@ -342,6 +342,15 @@ class SearchSettings:
         low=0.0,
         high=1.0,
     )
+    hub_weight: float = setting(
+        0.5,
+        "Where the index's hubness was measured (`python -m train hubs`), each product's similarity is lowered "
+        "by this weight times its photo's hubness before ranking (the scores shown stay the similarities). "
+        "Chosen on the tune halves: it finds more real photos' products, fewer in rooms (docs/quality.md). "
+        "`0`: off.",
+        low=0.0,
+        high=2.0,
+    )
 
     def __post_init__(self):
         check(self)

@@ -11,6 +11,7 @@ import numpy as np
 
 from core.types import Match, Product, Where
 from index.store.adaptation import load_adaptation
+from index.store.hubness import load_hubness
 from index.store.manifest import Manifest
 from index.store.products import EARLIER_FILES, ProductTable
 from index.store.products import FILES as TABLE_FILES
@@ -34,9 +35,11 @@ class CatalogIndex:
         manifest: Manifest,
         path: Path,
         adaptation: Adaptation | None = None,
+        hubness: np.ndarray | None = None,
     ):
         self.table, self.vectors, self.manifest, self.path = table, vectors, manifest, path
         self.adaptation = adaptation  # what the vectors were mapped by, and queries must be (index.builder.adapted)
+        self.hubness = hubness  # (rows,) float32: each photo's nearness to shoppers' photos (index.store.hubness)
         self.damage: str | None = None  # what a check after the load found damaged: then nothing is searched
         self.checked = threading.Event()  # set once every file of the version is checked
         self.checked.set()
@@ -129,7 +132,9 @@ class CatalogIndex:
                 f"{version} is inconsistent: {len(table)} products, {len(vectors)} "
                 f"vectors, manifest says {manifest.products}. Rebuild the index."
             )
-        index = cls(table, vectors, manifest, version, load_adaptation(version, manifest))
+        index = cls(
+            table, vectors, manifest, version, load_adaptation(version, manifest), load_hubness(version, manifest)
+        )
         if encoder is not None:
             index.check_encoder(encoder)
         if later:
@@ -140,5 +145,6 @@ class CatalogIndex:
 def _required(manifest: Manifest) -> tuple[str, ...]:
     """The files a version with `manifest` must hold."""
     adaptation = (manifest.adaptation.file,) if manifest.adaptation else ()
+    hubness = (manifest.hubness.file,) if manifest.hubness else ()
     table = TABLE_FILES if manifest.format >= 6 else EARLIER_FILES
-    return (*table, *backend_files(manifest.vectors), *adaptation)
+    return (*table, *backend_files(manifest.vectors), *adaptation, *hubness)

@@ -21,7 +21,7 @@ from models.detector import load_detector
 from models.runtime import set_threads
 
 from .boxes import box_area, clip_boxes, letterbox, mirror_boxes, nms, pad_boxes, photo_regions, pixel_box
-from .fusion import distinct, percentiles
+from .fusion import distinct, row_lifts
 from .grouping import DEPTH as GROUP_DEPTH
 from .grouping import fuse_best, group_lookalikes, one_per_thing
 from .photo import Crop, Photo, Request, label_of, near_of, vectors_of
@@ -92,7 +92,10 @@ class Engine:
         others = self.kinds.others if detector is not None and self.kinds and settings.other_kinds else ()
         self._own_kinds = Where(kinds=tuple(others)) if others else None
         self.background = index.manifest.background or WHITE
-        self._popularity = percentiles(index.table.popularity.tolist()) if settings.popularity_weight else None
+        # Each row's lift whatever the query: its popularity (settings.popularity_weight), less its hubness.
+        self._lifts = row_lifts(
+            index.table.popularity.tolist(), settings.popularity_weight, index.hubness, settings.hub_weight
+        )
 
     def _labels(self) -> tuple[str, ...]:
         """The detector classes this engine looks for: with kinds, every class the catalog sells."""
@@ -385,7 +388,7 @@ class Engine:
         if request.text_vector is not None:  # "this, but in green": the photo and the words, one vector
             vectors = vectors + request.text_vector
             vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
-        if not request.reranks and self._popularity is None:
+        if not request.reranks and self._lifts is None:
             return self.index.search(vectors, k, where)
         depth = max(k, RERANK_DEPTH)
         ranked = self.index.search(vectors, depth, where)
@@ -396,16 +399,15 @@ class Engine:
         return [distinct(sorted(found, key=key, reverse=True), k) for found in ranked]
 
     def _order_key(self, request: Request):
-        """What a product list is ordered by: the similarity, plus the words' and popularity's lifts."""
-        relevance, popularity = request.relevance, self._popularity
-        words_weight, popularity_weight = self.settings.words_weight, self.settings.popularity_weight
+        """What a product list is ordered by: the similarity, plus the words' lift and the row's own."""
+        relevance, weight, lifts = request.relevance, self.settings.words_weight, self._lifts
 
         def key(match: Match) -> float:
             row = match.product.row
             return (
                 match.score
-                + (words_weight * relevance[row] if relevance is not None else 0.0)
-                + (popularity_weight * popularity[row] if popularity is not None else 0.0)
+                + (weight * relevance[row] if relevance is not None else 0.0)
+                + (lifts[row] if lifts is not None else 0.0)
             )
 
         return key

@@ -1,5 +1,6 @@
 """Rankings of products: several made into one by reciprocal rank fusion (Cormack et al. 2009), a ranking
-with each product once, and the popularity that breaks near-ties, as percentiles.
+with each product once, and what lifts a catalog photo whatever the query (its popularity, as a
+percentile, that breaks near-ties; less its hubness).
 
 Ranks, not scores, are fused: BM25 scores and cosine similarities have no common scale.
 """
@@ -51,3 +52,16 @@ def percentiles(values: list[float | None]) -> np.ndarray | None:
     found = np.zeros(len(values))
     found[finite] = np.searchsorted(ordered, known[finite], side="right") / len(ordered)
     return found
+
+
+def row_lifts(
+    popularity: list[float | None], popularity_weight: float, hubness: np.ndarray | None, hub_weight: float
+) -> np.ndarray | None:
+    """What each catalog row's similarity is lifted by before ranking, whatever the query: `popularity_weight`
+    times its popularity percentile, less `hub_weight` times its photo's hubness (`index.store.hubness`);
+    None when neither applies."""
+    known = percentiles(popularity) if popularity_weight else None
+    lifts = popularity_weight * known if known is not None else None
+    if hubness is not None and hub_weight:
+        lifts = (0.0 if lifts is None else lifts) - hub_weight * hubness.astype(np.float64)
+    return lifts

@@ -1,5 +1,6 @@
 """python -m train detector --source SRC --base WEIGHTS [--out FILE.pt] ...: a detector of the catalog's own kinds.
-python -m train adapt [--index DIR] ...: the index's encoder adapted to its catalog's photos."""
+python -m train adapt [--index DIR] ...: the index's encoder adapted to its catalog's photos.
+python -m train hubs [--index DIR] ...: the catalog photos' hubness, which the engine lowers their similarity by."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from models.runtime import set_threads
 
 from .adapt import FitSettings, adapt_index
 from .detector import train_detector
+from .hubs import VIEWS, measure_hubs
 from .synthetic import write_dataset
 
 
@@ -63,10 +65,48 @@ def main(argv: list[str] | None = None) -> int:
     )
     adapt.add_argument("--device", help="cpu or cuda (default: cuda when present)")
     adapt.add_argument("--no-progress", action="store_true")
+    hubs = commands.add_parser(
+        "hubs",
+        help="measure how near each catalog photo lies to views in rooms of other products; the engine "
+        "lowers hubs' similarity (LOOKALIKE_HUB_WEIGHT)",
+    )
+    hubs.add_argument("--index", help="index directory (default: $LOOKALIKE_INDEX_DIR or the user cache)")
+    hubs.add_argument("--out", help="write the index into this directory instead, leaving --index as it is")
+    hubs.add_argument("--encoder", help="the encoder the index was built with (default: the one it names)")
+    hubs.add_argument("--views", type=int, default=VIEWS, help="views in rooms to measure on (default: %(default)s)")
+    hubs.add_argument("--device", help="cpu or cuda (default: cuda when present)")
+    hubs.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    return _adapt(args) if args.command == "adapt" else _detector(args)
+    return {"adapt": _adapt, "hubs": _hubs}.get(args.command, _detector)(args)
+
+
+def _hubs(args) -> int:
+    try:
+        if args.views < 2:
+            raise ValueError(f"--views must be at least 2, got {args.views}.")
+        settings = Settings.from_env(index_dir=args.index, encoder=args.encoder, device=args.device)
+        set_threads(settings.models.threads)
+        directory = settings.catalog.index_dir
+        encoder = encoder_for(settings.models.encoder or read_live_manifest(directory).encoder.name, settings.models)
+        index = CatalogIndex.load(directory)  # measure_hubs checks it against the encoder
+        path, info, seconds = measure_hubs(
+            index,
+            encoder,
+            views=args.views,
+            padding=settings.search.crop_padding,
+            out_dir=args.out,
+            progress=not args.no_progress,
+        )
+    except (LookalikeError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"Measured the hubness of {len(index)} catalog photos on {info.views} views in rooms "
+        f"({info.neighbours} nearest each) in {seconds:.0f} s, into {path}."
+    )
+    return 0
 
 
 def _adapt(args) -> int:

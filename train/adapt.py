@@ -107,16 +107,22 @@ def fit_adaptation(
 
 
 def embed_views(
-    index: CatalogIndex, encoder, per_photo: int, padding: float, progress: bool = True, seed: int = 0
+    index: CatalogIndex,
+    encoder,
+    per_photo: int,
+    padding: float,
+    progress: bool = True,
+    seed: int = 0,
+    rows: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Views in rooms of every catalog photo of `index` (its thumbnails), embedded by the frozen `encoder`:
-    (M, D) vectors and (M,) the row each shows."""
-    photos = _Thumbnails(index)
+    """Views in rooms of every catalog photo of `index` (its thumbnails), or of its `rows` alone, embedded by
+    `encoder`: (M, D) vectors and (M,) the row each shows."""
+    photos = _Thumbnails(index, rows)
     views = room_views(photos, per_photo, index.manifest.background or (255, 255, 255), padding, seed)
 
     def ready_next():  # on a thread of its own: making the views costs about what embedding them does
         batch = list(islice(views, EMBED_BATCH))
-        return [row for _, row in batch], encoder.prepare([view for view, _ in batch]) if batch else None
+        return [photos.rows[i] for _, i in batch], encoder.prepare([view for view, _ in batch]) if batch else None
 
     vectors, owners = [], []
     with (
@@ -126,10 +132,10 @@ def embed_views(
         coming = ahead.submit(ready_next)
         while (readied := coming.result())[0]:
             coming = ahead.submit(ready_next)
-            rows, prepared = readied
+            shown, prepared = readied
             vectors.append(encoder.embed_prepared(prepared))
-            owners += rows
-            bar.update(len(rows))
+            owners += shown
+            bar.update(len(shown))
         bar.total = bar.n  # a view mostly hidden in its room is left out: the bar ends where the views did
     return np.concatenate(vectors), np.asarray(owners, np.int64)
 
@@ -177,11 +183,12 @@ def adapt_index(
 class _Thumbnails:
     """The catalog photos of an index, decoded when asked for: a few thousand would not fit in memory at once."""
 
-    def __init__(self, index: CatalogIndex):
-        self.paths = [product.image for product in index.products]
+    def __init__(self, index: CatalogIndex, rows: np.ndarray | None = None):
+        self.rows = np.arange(len(index)) if rows is None else np.asarray(rows, np.int64)  # the index rows, in order
+        self.paths = [index.products[int(row)].image for row in self.rows]
 
     def __len__(self) -> int:
         return len(self.paths)
 
-    def __getitem__(self, row: int):
-        return load_image(self.paths[row])
+    def __getitem__(self, i: int):
+        return load_image(self.paths[i])

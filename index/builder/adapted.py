@@ -46,6 +46,7 @@ def write_adapted(
                 vectors=spec,
                 calibration=calibrate(vectors, ids),
                 adaptation=info,
+                hubness=None,  # measured on the vectors before their map: `python -m train hubs` measures it anew
                 checksums={},
                 format=FORMAT_VERSION,
             )

@@ -42,6 +42,16 @@ class AdaptationInfo:
 
 
 @dataclass(frozen=True)
+class HubnessInfo:
+    """How the catalog photos' hubness was measured (`index.store.hubness`, `python -m train hubs`)."""
+
+    views: int  # the shopper-like views of catalog photos it was measured on
+    neighbours: int  # each photo's nearest views whose mean similarity is its hubness
+    created: str  # UTC, ISO 8601
+    file: str = "hubness.safetensors"
+
+
+@dataclass(frozen=True)
 class Manifest:
     encoder: EncoderInfo
     probe: tuple[float, ...]  # the encoder's embedding of a fixed synthetic image (Encoder.probe)
@@ -58,6 +68,7 @@ class Manifest:
     vectors: VectorSpec = field(default_factory=VectorSpec)
     kind_rules: str = ""  # the SHA-256 of the kind rules the products' kinds were worked out with (KindRules.sha256)
     adaptation: AdaptationInfo | None = None  # None: the vectors are the encoder's own
+    hubness: HubnessInfo | None = None  # None: not measured; else each photo's, of these very vectors
     # Every other file of the version (path relative to it) -> its SHA-256, written at build time.
     checksums: dict[str, str] = field(default_factory=dict)
     format: int = FORMAT_VERSION

@@ -1,0 +1,113 @@
+"""python -m train hubs: each catalog photo's hubness, measured on views in rooms of the catalog's photos,
+stored with the index and taken off its similarity when the engine ranks."""
+
+import numpy as np
+import pytest
+
+from core.settings import SearchSettings, Settings
+from index.builder.hubbed import write_hubness
+from index.catalog_index import CatalogIndex
+from index.errors import IndexCorruptError, IndexMismatchError
+from index.store.manifest import HubnessInfo
+from index.store.versions import live_version
+from models.encoder import load_encoder
+from search.engine import Engine
+from support import colour_catalog, ensure
+from train import hubs as hubs_module
+from train.__main__ import main
+from train.hubs import hubness
+
+SHOP = [
+    ("P0", "Chair", (255, 0, 0)),
+    ("P1", "Sofa", (0, 0, 255)),
+    ("P2", "Rug", (255, 255, 0)),
+    ("P3", "Lamp", (0, 160, 0)),
+    ("P4", "Chair", (120, 0, 160)),
+]
+E = np.eye(3, dtype=np.float32)
+
+
+@pytest.fixture
+def tiny_index(tmp_path, tiny_vit_path):
+    """The settings of an index of a five-product shop, built with a tiny ViT as the app builds it."""
+    catalog = colour_catalog(tmp_path / "shop", SHOP)
+    settings = Settings.of(
+        encoder=str(tiny_vit_path), catalog=str(catalog), index_dir=str(tmp_path / "idx"), device="cpu"
+    )
+    ensure(settings, build=True, progress=False)
+    return settings
+
+
+@pytest.mark.parametrize(
+    ("photos", "views", "owners", "neighbours", "expected"),
+    [
+        # Photo 0 lies on two views of other photos, photo 1 on one: 0 is the greater hub.
+        (E[:2], E[[0, 0, 1, 2]], [1, 1, 0, 0], 2, [1.0, 0.5]),
+        # A photo's own views do not count: photo 0's nearest is then the view of photo 1, at 0.
+        (E[:2], E[[0, 0, 1]], [0, 0, 1], 1, [0.0, 0.0]),
+        # Neighbours beyond the views available are the views available, less one...
+        (E[:1], E[[0, 0, 1]], [2, 2, 2], 9, [1.0]),
+        # ...and those of other photos alone where a photo has more of its own.
+        (E[[1, 1]], E[[0, 1, 1, 1]], [0, 1, 1, 1], 3, [1.0, 0.0]),
+    ],
+)
+def test_a_photos_hubness_is_its_mean_similarity_to_its_nearest_views_of_other_photos(
+    photos, views, owners, neighbours, expected
+):
+    assert hubness(photos, views, np.array(owners), neighbours) == pytest.approx(expected)
+
+
+def test_hubness_is_the_same_measured_in_chunks(monkeypatch):
+    rng = np.random.default_rng(0)
+    photos, views = rng.normal(size=(11, 8)).astype(np.float32), rng.normal(size=(20, 8)).astype(np.float32)
+    owners = rng.integers(0, 11, 20)
+    whole = hubness(photos, views, owners, 3)
+    monkeypatch.setattr(hubs_module, "ROWS_AT_ONCE", 4)
+    assert hubness(photos, views, owners, 3) == pytest.approx(whole)
+
+
+def test_measured_hubness_is_stored_with_the_index_and_checked_as_its_other_files(tiny_index, tiny_vit_path, capsys):
+    directory = tiny_index.catalog.index_dir
+    before = live_version(directory)
+    assert main(["hubs", "--index", directory, "--views", "8", "--no-progress"]) == 0
+    assert "Measured the hubness of 5 catalog photos on 8 views" in capsys.readouterr().out
+    index = CatalogIndex.load(directory, load_encoder(str(tiny_vit_path)))
+    assert index.path != before and before.exists()  # a new version; the one before stays, as after a build
+    assert index.manifest.hubness.views == 8 and "hubness.safetensors" in index.manifest.checksums
+    assert index.hubness.shape == (5,) and np.isfinite(index.hubness).all()
+    (index.path / "hubness.safetensors").write_bytes(b"not the file")
+    with pytest.raises(IndexCorruptError):
+        CatalogIndex.load(directory)
+
+
+def test_the_engine_lowers_a_hub_below_a_product_nearly_as_close(tiny_index, tiny_vit_path):
+    encoder = load_encoder(str(tiny_vit_path))
+    index = CatalogIndex.load(tiny_index.catalog.index_dir, encoder)
+    red = index.products[0]
+    ranked = [m.product.id for m in Engine(None, encoder, index).search(red.image).objects[0].products]
+    assert ranked[0] == "P0"
+    lifted = np.zeros(5, np.float32)
+    lifted[0] = 2.0  # far above any gap of similarities between the five photos
+    write_hubness(index, lifted, HubnessInfo(8, 1, "2026-12-07T00:00:00+00:00"))
+    hubbed = CatalogIndex.load(tiny_index.catalog.index_dir, encoder)
+    result = Engine(None, encoder, hubbed).search(red.image).objects[0]
+    assert [m.product.id for m in result.products][-1] == "P0" and result.products[-1].score == pytest.approx(
+        1.0, abs=1e-3
+    )
+    plain = Engine(None, encoder, hubbed, SearchSettings(hub_weight=0.0)).search(red.image).objects[0]
+    assert [m.product.id for m in plain.products] == ranked
+
+
+def test_hubness_of_another_size_is_refused_and_the_live_index_kept(tiny_index):
+    index = CatalogIndex.load(tiny_index.catalog.index_dir)
+    with pytest.raises(IndexMismatchError, match="do not fit an index of 5 photos"):
+        write_hubness(index, np.zeros(4, np.float32), HubnessInfo(8, 1, "2026-12-07T00:00:00+00:00"))
+    assert live_version(tiny_index.catalog.index_dir) == index.path
+
+
+def test_adapting_an_index_drops_the_hubness_measured_before_its_map(tiny_index):
+    directory = tiny_index.catalog.index_dir
+    assert main(["hubs", "--index", directory, "--views", "4", "--no-progress"]) == 0
+    assert main(["adapt", "--index", directory, "--views", "1", "--epochs", "1", "--no-progress"]) == 0
+    index = CatalogIndex.load(directory)
+    assert index.manifest.adaptation is not None and index.manifest.hubness is None and index.hubness is None
