@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from core.settings import SearchSettings, Settings
+from index.__main__ import main as index_main
 from index.builder.hubbed import write_hubness
 from index.catalog_index import CatalogIndex
 from index.errors import IndexCorruptError, IndexMismatchError
@@ -111,3 +112,13 @@ def test_adapting_an_index_drops_the_hubness_measured_before_its_map(tiny_index)
     assert main(["adapt", "--index", directory, "--views", "1", "--epochs", "1", "--no-progress"]) == 0
     index = CatalogIndex.load(directory)
     assert index.manifest.adaptation is not None and index.manifest.hubness is None and index.hubness is None
+
+
+def test_an_update_that_changes_the_photos_drops_the_hubness_and_says_so(tiny_index, tmp_path, caplog):
+    directory = tiny_index.catalog.index_dir
+    assert main(["hubs", "--index", directory, "--views", "4", "--no-progress"]) == 0
+    colour_catalog(tmp_path / "shop", [*SHOP, ("P5", "Lamp", (250, 250, 250))])
+    assert index_main(["update", "--index", directory]) == 0
+    index = CatalogIndex.load(directory)
+    assert len(index) == 6 and index.manifest.hubness is None and index.hubness is None
+    assert "measure it again with python -m train hubs" in caplog.text
