@@ -127,6 +127,16 @@ def paint(
     return image
 
 
+# A five-product shop, each product a colour on white (`colour_catalog`): two chairs, a sofa, a rug, a lamp.
+FIVE_PRODUCTS = [
+    ("P0", "Chair", (255, 0, 0)),
+    ("P1", "Sofa", (0, 0, 255)),
+    ("P2", "Rug", (255, 255, 0)),
+    ("P3", "Lamp", (0, 160, 0)),
+    ("P4", "Chair", (120, 0, 160)),
+]
+
+
 def colour_catalog(folder: Path, products: Sequence[tuple[str, str, tuple[int, int, int]]]) -> Path:
     """A CSV catalog whose product (id, category, colour) photos are the colour centred on white."""
     (folder / "img").mkdir(parents=True, exist_ok=True)

@@ -52,45 +52,52 @@ def main(argv: list[str] | None = None) -> int:
         help="adapt the index's encoder to its catalog: its products' views in "
         "rooms, made from their photos, brought near those photos",
     )
-    adapt.add_argument(
-        "--index",
-        help="index directory (default: $LOOKALIKE_INDEX_DIR or the user cache); "
-        "the adapted index becomes its live version",
-    )
-    adapt.add_argument("--out", help="write the adapted index into this directory instead, leaving --index as it is")
-    adapt.add_argument("--encoder", help="the encoder the index was built with (default: the one it names)")
+    _index_flags(adapt)
     adapt.add_argument("--views", type=int, default=4, help="views made of each catalog photo (default: %(default)s)")
     adapt.add_argument(
         "--epochs", type=int, default=FitSettings.epochs, help="passes over the views (default: %(default)s)"
     )
-    adapt.add_argument("--device", help="cpu or cuda (default: cuda when present)")
-    adapt.add_argument("--no-progress", action="store_true")
     hubs = commands.add_parser(
         "hubs",
         help="measure how near each catalog photo lies to views in rooms of other products; the engine "
         "lowers hubs' similarity (LOOKALIKE_HUB_WEIGHT)",
     )
-    hubs.add_argument("--index", help="index directory (default: $LOOKALIKE_INDEX_DIR or the user cache)")
-    hubs.add_argument("--out", help="write the index into this directory instead, leaving --index as it is")
-    hubs.add_argument("--encoder", help="the encoder the index was built with (default: the one it names)")
+    _index_flags(hubs)
     hubs.add_argument("--views", type=int, default=VIEWS, help="views in rooms to measure on (default: %(default)s)")
-    hubs.add_argument("--device", help="cpu or cuda (default: cuda when present)")
-    hubs.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     return {"adapt": _adapt, "hubs": _hubs}.get(args.command, _detector)(args)
 
 
+def _index_flags(command: argparse.ArgumentParser) -> None:
+    """The flags of a command that writes a new version of an index: which index, where, on what."""
+    command.add_argument(
+        "--index",
+        help="index directory (default: $LOOKALIKE_INDEX_DIR or the user cache); "
+        "the new index becomes its live version",
+    )
+    command.add_argument("--out", help="write the new index into this directory instead, leaving --index as it is")
+    command.add_argument("--encoder", help="the encoder the index was built with (default: the one it names)")
+    command.add_argument("--device", help="cpu or cuda (default: cuda when present)")
+    command.add_argument("--no-progress", action="store_true")
+
+
+def _index_and_encoder(args) -> tuple[Settings, CatalogIndex, object]:
+    """The settings `_index_flags` give, the live index of their directory and the encoder it was built with
+    (or the one named, which the command checks against the index)."""
+    settings = Settings.from_env(index_dir=args.index, encoder=args.encoder, device=args.device)
+    set_threads(settings.models.threads)
+    directory = settings.catalog.index_dir
+    encoder = encoder_for(settings.models.encoder or read_live_manifest(directory).encoder.name, settings.models)
+    return settings, CatalogIndex.load(directory), encoder
+
+
 def _hubs(args) -> int:
     try:
         if args.views < 2:
             raise ValueError(f"--views must be at least 2, got {args.views}.")
-        settings = Settings.from_env(index_dir=args.index, encoder=args.encoder, device=args.device)
-        set_threads(settings.models.threads)
-        directory = settings.catalog.index_dir
-        encoder = encoder_for(settings.models.encoder or read_live_manifest(directory).encoder.name, settings.models)
-        index = CatalogIndex.load(directory)  # measure_hubs checks it against the encoder
+        settings, index, encoder = _index_and_encoder(args)
         path, info, seconds = measure_hubs(
             index,
             encoder,
@@ -111,11 +118,7 @@ def _hubs(args) -> int:
 
 def _adapt(args) -> int:
     try:
-        settings = Settings.from_env(index_dir=args.index, encoder=args.encoder, device=args.device)
-        set_threads(settings.models.threads)
-        directory = settings.catalog.index_dir
-        encoder = encoder_for(settings.models.encoder or read_live_manifest(directory).encoder.name, settings.models)
-        index = CatalogIndex.load(directory)  # adapt_index checks it against the encoder
+        settings, index, encoder = _index_and_encoder(args)
         path, report = adapt_index(
             index,
             encoder,

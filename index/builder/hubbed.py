@@ -12,9 +12,7 @@ from index.catalog_index import CatalogIndex
 from index.errors import IndexMismatchError
 from index.store.hubness import save_hubness
 from index.store.manifest import HubnessInfo
-from index.store.versions import VersionWriter, link_or_copy
-
-MANIFEST = "manifest.json"
+from index.store.versions import MANIFEST, VersionWriter, link_or_copy
 
 
 def write_hubness(

@@ -26,6 +26,7 @@ from index.errors import CatalogIndexError, IndexCorruptError, IndexNotFoundErro
 
 from .manifest import Manifest, sha256
 
+MANIFEST = "manifest.json"
 STALE_AFTER_S = 24 * 3600  # a build still running after this long is taken for dead
 THUMBNAILS = "images/"
 # A version's thumbnails are checked before it is served up to this many; above, while it is served, so that
@@ -41,7 +42,7 @@ def open_version(
     thumbnails of a version holding more than THUMBNAILS_CHECKED_AT_LOAD, which are returned (name ->
     checksum) for `verify` to check after the version is served."""
     version, digest = _pointer(directory)
-    manifest = Manifest.read(version / "manifest.json", digest)
+    manifest = Manifest.read(version / MANIFEST, digest)
     later = {name: d for name, d in manifest.checksums.items() if name.startswith(THUMBNAILS)}
     if len(later) <= THUMBNAILS_CHECKED_AT_LOAD:
         later = {}
@@ -57,7 +58,7 @@ def verify(version: Path, checksums: dict[str, str]) -> None:
 def read_live_manifest(directory: str | Path) -> Manifest:
     """The manifest of the live version, without loading its vectors."""
     version, digest = _pointer(directory)
-    return Manifest.read(version / "manifest.json", digest)
+    return Manifest.read(version / MANIFEST, digest)
 
 
 def live_version(directory: str | Path) -> Path:
@@ -138,7 +139,7 @@ class VersionWriter:
             if path.is_file()
         }
         text = replace(manifest, checksums=checksums).to_json().encode("utf-8")
-        (self.folder / "manifest.json").write_bytes(text)
+        (self.folder / MANIFEST).write_bytes(text)
         _fsync_tree(self.folder)
         try:
             previous = live_version(self.directory)

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.settings import Settings
 from core.types import EncoderInfo
 from index.builder.adapted import write_adapted
 from index.catalog_index import CatalogIndex
@@ -15,18 +14,9 @@ from index.store.versions import live_version
 from models.adaptation import Adaptation, AdaptationError, AdaptedEncoder
 from models.encoder import load_encoder
 from search.engine import Engine, load_engine
-from support import colour_catalog, ensure
 from train.__main__ import main
 from train.adapt import FitSettings, fit_adaptation
 from train.views import room_views
-
-SHOP = [
-    ("P0", "Chair", (255, 0, 0)),
-    ("P1", "Sofa", (0, 0, 255)),
-    ("P2", "Rug", (255, 255, 0)),
-    ("P3", "Lamp", (0, 160, 0)),
-    ("P4", "Chair", (120, 0, 160)),
-]
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -77,21 +67,6 @@ def test_views_are_cut_as_the_engine_cuts_a_detection(tmp_path):
     assert 8 <= len(views) <= 12  # 3 of each, less those another hid in its room
     for view, _ in views:
         assert view.width == view.height and view.mode == "RGB"
-
-
-@pytest.fixture
-def tiny_index(tmp_path, tiny_vit_path, tiny_yolo_path):
-    """The settings of an index of a five-product shop, built with a tiny ViT as the app builds it."""
-    catalog = colour_catalog(tmp_path / "shop", SHOP)
-    settings = Settings.of(
-        encoder=str(tiny_vit_path),
-        catalog=str(catalog),
-        index_dir=str(tmp_path / "idx"),
-        device="cpu",
-        detector=str(tiny_yolo_path),
-    )
-    ensure(settings, build=True, progress=False)
-    return settings
 
 
 def test_an_adapted_index_loads_and_maps_queries_as_its_vectors(tiny_index, tiny_vit_path, capsys):

@@ -4,7 +4,7 @@ stored with the index and taken off its similarity when the engine ranks."""
 import numpy as np
 import pytest
 
-from core.settings import SearchSettings, Settings
+from core.settings import SearchSettings
 from index.__main__ import main as index_main
 from index.builder.hubbed import write_hubness
 from index.catalog_index import CatalogIndex
@@ -13,30 +13,12 @@ from index.store.manifest import HubnessInfo
 from index.store.versions import live_version
 from models.encoder import load_encoder
 from search.engine import Engine
-from support import colour_catalog, ensure
+from support import FIVE_PRODUCTS, colour_catalog
 from train import hubs as hubs_module
 from train.__main__ import main
 from train.hubs import hubness
 
-SHOP = [
-    ("P0", "Chair", (255, 0, 0)),
-    ("P1", "Sofa", (0, 0, 255)),
-    ("P2", "Rug", (255, 255, 0)),
-    ("P3", "Lamp", (0, 160, 0)),
-    ("P4", "Chair", (120, 0, 160)),
-]
 E = np.eye(3, dtype=np.float32)
-
-
-@pytest.fixture
-def tiny_index(tmp_path, tiny_vit_path):
-    """The settings of an index of a five-product shop, built with a tiny ViT as the app builds it."""
-    catalog = colour_catalog(tmp_path / "shop", SHOP)
-    settings = Settings.of(
-        encoder=str(tiny_vit_path), catalog=str(catalog), index_dir=str(tmp_path / "idx"), device="cpu"
-    )
-    ensure(settings, build=True, progress=False)
-    return settings
 
 
 @pytest.mark.parametrize(
@@ -117,7 +99,7 @@ def test_adapting_an_index_drops_the_hubness_measured_before_its_map(tiny_index)
 def test_an_update_that_changes_the_photos_drops_the_hubness_and_says_so(tiny_index, tmp_path, caplog):
     directory = tiny_index.catalog.index_dir
     assert main(["hubs", "--index", directory, "--views", "4", "--no-progress"]) == 0
-    colour_catalog(tmp_path / "shop", [*SHOP, ("P5", "Lamp", (250, 250, 250))])
+    colour_catalog(tmp_path / "shop", [*FIVE_PRODUCTS, ("P5", "Lamp", (250, 250, 250))])
     assert index_main(["update", "--index", directory]) == 0
     index = CatalogIndex.load(directory)
     assert len(index) == 6 and index.manifest.hubness is None and index.hubness is None
