@@ -18,7 +18,8 @@ from index.store.products import FILES as TABLE_FILES
 from index.store.versions import open_version, verify
 from index.vectors.backend import VectorBackend
 from index.vectors.backends import backend_files, load_backend
-from models.adaptation import Adaptation, AdaptedEncoder
+from models.adaptation import Adaptation, AdaptedEncoder, IndexEncoder
+from models.tuning import BlockTuning, TunedEncoder
 
 from .errors import IndexCorruptError, IndexMismatchError
 
@@ -34,11 +35,12 @@ class CatalogIndex:
         vectors: VectorBackend,
         manifest: Manifest,
         path: Path,
-        adaptation: Adaptation | None = None,
+        adaptation: Adaptation | BlockTuning | None = None,
         hubness: np.ndarray | None = None,
     ):
         self.table, self.vectors, self.manifest, self.path = table, vectors, manifest, path
-        self.adaptation = adaptation  # what the vectors were mapped by, and queries must be (index.builder.adapted)
+        # What the vectors were mapped by, or embedded with, and queries must be (index.builder.adapted).
+        self.adaptation = adaptation
         self.hubness = hubness  # (rows,) float32: each photo's nearness to shoppers' photos (index.store.hubness)
         self.damage: str | None = None  # what a check after the load found damaged: then nothing is searched
         self.checked = threading.Event()  # set once every file of the version is checked
@@ -109,11 +111,13 @@ class CatalogIndex:
 
     def query_encoder(self, encoder):
         """`encoder` (the one the index was built with) as the index must be searched with it: its
-        embeddings mapped by the index's adaptation, where it has one."""
-        if isinstance(encoder, AdaptedEncoder):
+        embeddings mapped by the index's adaptation, or made with its tuned block, where it has one."""
+        if isinstance(encoder, IndexEncoder):
             if encoder.adaptation is not self.adaptation:
                 raise IndexMismatchError(f"The encoder is adapted to another index than {self.path}.")
             return encoder
+        if isinstance(self.adaptation, BlockTuning):
+            return TunedEncoder(encoder, self.adaptation)
         return AdaptedEncoder(encoder, self.adaptation) if self.adaptation is not None else encoder
 
     def check_encoder(self, encoder) -> None:

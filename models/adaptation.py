@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -54,11 +55,26 @@ class Adaptation:
         return cls(np.zeros(dim, np.float32), np.eye(dim, dtype=np.float32))
 
 
-class AdaptedEncoder:
-    """An encoder whose every embedding, of images and of words, goes through `adaptation`: the encoder
-    an adapted index is searched with (`index.catalog_index.CatalogIndex.query_encoder`).
+class IndexEncoder:
+    """An encoder made for one index out of the frozen encoder `base` and what the index stores of its
+    catalog (`adaptation`: a map here, a tuned block in `models.tuning`). It identifies itself as the
+    frozen encoder (`probe`, `describe`), which the index checks it against."""
 
-    It identifies itself as the frozen encoder (`probe`, `describe`), which the index checks it against."""
+    base: Any  # a models.encoder.Encoder, or a fake of one in tests
+    adaptation: object
+
+    def probe(self) -> np.ndarray:
+        return self.base.probe()
+
+    def describe(self) -> EncoderInfo:
+        return self.base.describe()
+
+
+class AdaptedEncoder(IndexEncoder):
+    """An encoder whose every embedding, of images and of words, goes through `adaptation`: the encoder
+    an adapted index is searched with (`index.catalog_index.CatalogIndex.query_encoder`)."""
+
+    adaptation: Adaptation
 
     def __init__(self, base, adaptation: Adaptation):
         if adaptation.dim != base.dim:
@@ -80,9 +96,3 @@ class AdaptedEncoder:
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         # CLIP's words share its images' space; the catalog's vectors are mapped, so words must be too.
         return self.adaptation.apply(self.base.embed_texts(texts))
-
-    def probe(self) -> np.ndarray:
-        return self.base.probe()
-
-    def describe(self) -> EncoderInfo:
-        return self.base.describe()

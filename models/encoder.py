@@ -189,7 +189,7 @@ class Encoder:
 
     def probe(self) -> np.ndarray:
         """The embedding of a fixed synthetic image: equal only for the same weights and preprocessing."""
-        return self.embed_images([_probe_image()])[0]
+        return self.embed_images([probe_image()])[0]
 
 
 def load_encoder(name: str, device: str | None = None, precision: str = "float32", runtime: str = "auto") -> Encoder:
@@ -219,7 +219,7 @@ def load_encoder(name: str, device: str | None = None, precision: str = "float32
     wanted = runtime == "onnx" or (runtime == "auto" and not _attends(model))
     if wanted and device == "cpu" and precision == "float32":
         encoder.exported = exported_pass(
-            name, encoder.model, POOLINGS[encoder.pooling], encoder.prepare([_probe_image()])
+            name, encoder.model, POOLINGS[encoder.pooling], encoder.prepare([probe_image()])
         )
     return encoder
 
@@ -264,7 +264,7 @@ def _normalise(features: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(array / np.maximum(norms, 1e-12))
 
 
-def _probe_image() -> Image.Image:
+def probe_image() -> Image.Image:
     y, x = np.mgrid[0:64, 0:64]
     rgb = np.stack([x * 4, y * 4, (x + y) * 2], axis=-1).astype(np.uint8)
     return Image.fromarray(rgb, "RGB")

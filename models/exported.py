@@ -52,12 +52,15 @@ class ExportedPass:
         return torch.from_numpy(self.session.run([OUTPUT], {INPUT: pixels.contiguous().numpy()})[0])
 
 
-def exported_pass(name: str, model: torch.nn.Module, pooled, probe: torch.Tensor) -> ExportedPass | None:
+def exported_pass(
+    name: str, model: torch.nn.Module, pooled, probe: torch.Tensor, variant: str = ""
+) -> ExportedPass | None:
     """`pooled(model, pixels)` as an `ExportedPass`, from the cache or exported now; None where ONNX
     Runtime is not installed or the model cannot be exported (it then runs in PyTorch).
 
     `probe` is the model's prepared probe image (1, 3, H, W): its shape is the graph's, and its embedding
-    tells a graph of these weights from any other."""
+    tells a graph of these weights from any other. `variant` names weights kept beside the model's own
+    (a catalog's tuned block, `models.tuning`), so that neither graph overwrites the other in the cache."""
     try:
         import onnxruntime
     except ImportError:
@@ -65,7 +68,7 @@ def exported_pass(name: str, model: torch.nn.Module, pooled, probe: torch.Tensor
         return None
     with torch.inference_mode():
         expected = _unit(pooled(model, probe))
-    path = _graph_path(model, probe.shape, onnxruntime.__version__)
+    path = _graph_path(model, probe.shape, onnxruntime.__version__, variant)
     if path.exists() and (cached := _agreeing(path, probe, expected)):
         return cached
     log.info("Exporting the encoder %s to ONNX, once: kept in %s.", name, path)
@@ -135,14 +138,14 @@ class _Config(Protocol):
     def to_json_string(self) -> str: ...
 
 
-def _graph_path(model: torch.nn.Module, shape, runtime_version: str) -> Path:
+def _graph_path(model: torch.nn.Module, shape, runtime_version: str, variant: str = "") -> Path:
     """Where the graph of `model` is kept: named by what it depends on but the weights (the model's
     configuration, the input's shape, torch's and ONNX Runtime's versions), which the probe checks."""
     config = cast(_Config, model.config)  # mypy reads a Module attribute as torch types __getattr__: Tensor or Module
     key = hashlib.sha256(
         "\n".join([config.to_json_string(), str(tuple(shape)), torch.__version__, runtime_version, str(OPSET)]).encode()
     ).hexdigest()[:16]
-    return cache_root() / "onnx" / f"{config.model_type}-{key}.onnx"
+    return cache_root() / "onnx" / f"{config.model_type}-{key}{'-' + variant if variant else ''}.onnx"
 
 
 def _unit(features: torch.Tensor) -> np.ndarray:

@@ -16,7 +16,7 @@ from core.types import SELECTION, WHOLE_PHOTO, Detections, Filters, Match, Objec
 from index.builder.ensure import ensure_index
 from index.catalog_index import CatalogIndex
 from index.store.text import TOKEN
-from models.adaptation import AdaptedEncoder
+from models.adaptation import IndexEncoder
 from models.detector import load_detector
 from models.runtime import set_threads
 
@@ -117,7 +117,7 @@ class Engine:
 
     def with_index(self, index: CatalogIndex) -> Engine:
         """The same models and settings over another version of the index (`search.starting` reloads)."""
-        frozen = self.encoder.base if isinstance(self.encoder, AdaptedEncoder) else self.encoder
+        frozen = self.encoder.base if isinstance(self.encoder, IndexEncoder) else self.encoder
         return Engine(self.detector, frozen, index, self.settings)
 
     def warm_up(self) -> None:

@@ -1,5 +1,6 @@
 """python -m train detector --source SRC --base WEIGHTS [--out FILE.pt] ...: a detector of the catalog's own kinds.
 python -m train adapt [--index DIR] ...: the index's encoder adapted to its catalog's photos.
+python -m train block [--index DIR] ...: the index's encoder's last block tuned to its catalog's photos.
 python -m train hubs [--index DIR] ...: the catalog photos' hubness, which the engine lowers their similarity by."""
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from models.encoder import encoder_for
 from models.runtime import set_threads
 
 from .adapt import FitSettings, adapt_index
+from .block import BlockSettings, tune_block
 from .detector import train_detector
 from .hubs import VIEWS, measure_hubs
 from .synthetic import write_dataset
@@ -57,6 +59,21 @@ def main(argv: list[str] | None = None) -> int:
     adapt.add_argument(
         "--epochs", type=int, default=FitSettings.epochs, help="passes over the views (default: %(default)s)"
     )
+    block = commands.add_parser(
+        "block",
+        help="tune the last block of the index's encoder to its catalog: its products' views in rooms, "
+        "made from their photos, brought near those photos",
+    )
+    _index_flags(block)
+    block.add_argument(
+        "--views",
+        type=int,
+        default=BlockSettings.per_photo,
+        help="views made of each catalog photo (default: %(default)s)",
+    )
+    block.add_argument(
+        "--epochs", type=int, default=BlockSettings.epochs, help="passes over the views (default: %(default)s)"
+    )
     hubs = commands.add_parser(
         "hubs",
         help="measure how near each catalog photo lies to views in rooms of other products; the engine "
@@ -67,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    return {"adapt": _adapt, "hubs": _hubs}.get(args.command, _detector)(args)
+    return {"adapt": _adapt, "block": _block, "hubs": _hubs}.get(args.command, _detector)(args)
 
 
 def _index_flags(command: argparse.ArgumentParser) -> None:
@@ -135,6 +152,31 @@ def _adapt(args) -> int:
         f"Adapted {len(index)} catalog photos' vectors into {path} in {report.seconds:.0f} s of fitting on "
         f"{report.views} views. Held views nearest their own product: {report.held_top1_before:.3f} with the "
         f"frozen encoder, {report.held_top1_after:.3f} adapted."
+    )
+    return 0
+
+
+def _block(args) -> int:
+    try:
+        if args.views < 1 or args.epochs < 1:
+            raise ValueError(f"--views and --epochs must be at least 1, got {args.views} and {args.epochs}.")
+        settings, index, encoder = _index_and_encoder(args)
+        path, report = tune_block(
+            index,
+            encoder,
+            settings=BlockSettings(per_photo=args.views, epochs=args.epochs),
+            padding=settings.search.crop_padding,
+            out_dir=args.out,
+            progress=not args.no_progress,
+        )
+    except (LookalikeError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"Tuned {report.weights:,} weights of the encoder's last block on {report.views} views in "
+        f"{report.seconds:.0f} s, and embedded {len(index)} catalog photos with them into {path}. Held views "
+        f"nearest their own product: {report.held_top1_before:.3f} with the frozen encoder, "
+        f"{report.held_top1_after:.3f} tuned."
     )
     return 0
 

@@ -117,7 +117,7 @@ def embed_views(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Views in rooms of every catalog photo of `index` (its thumbnails), or of its `rows` alone, embedded by
     `encoder`: (M, D) vectors and (M,) the row each shows."""
-    photos = _Thumbnails(index, rows)
+    photos = Thumbnails(index, rows)
     views = room_views(photos, per_photo, index.manifest.background or (255, 255, 255), padding, seed)
 
     def ready_next():  # on a thread of its own: making the views costs about what embedding them does
@@ -180,7 +180,7 @@ def adapt_index(
     return write_adapted(index, adaptation, info, out_dir), report
 
 
-class _Thumbnails:
+class Thumbnails:
     """The catalog photos of an index, decoded when asked for: a few thousand would not fit in memory at once."""
 
     def __init__(self, index: CatalogIndex, rows: np.ndarray | None = None):

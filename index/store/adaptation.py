@@ -1,7 +1,8 @@
-"""An index version's stored adaptation (`models.adaptation`), loaded and checked against the vectors' encoder.
+"""An index version's stored adaptation, loaded and checked against the vectors' encoder: a linear map
+(`models.adaptation`) or a tuned last block (`models.tuning`, its `METHOD` in the manifest).
 
-The adaptation is two arrays in a safetensors file (no pickle), checksummed with the version's
-other files; the manifest says which frozen encoder it was learnt on (`AdaptationInfo`).
+Either is arrays in a safetensors file (no pickle), checksummed with the version's other files; the
+manifest says which frozen encoder it was learnt on (`AdaptationInfo`).
 """
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ import numpy as np
 from safetensors import SafetensorError
 from safetensors.numpy import load_file
 
+from models import tuning
 from models.adaptation import Adaptation, AdaptationError
+from models.tuning import BlockTuning
 
 from ..errors import IndexCorruptError, IndexMismatchError
 from .manifest import PROBE_MIN_COSINE, Manifest
 
 
-def load_adaptation(version: Path, manifest: Manifest) -> Adaptation | None:
+def load_adaptation(version: Path, manifest: Manifest) -> Adaptation | BlockTuning | None:
     """The adaptation of the version at `version` (its files checked already), None where it has none;
     IndexMismatchError when it was learnt on another encoder than the vectors' own."""
     info = manifest.adaptation
@@ -33,6 +36,8 @@ def load_adaptation(version: Path, manifest: Manifest) -> Adaptation | None:
         )
     try:
         arrays = load_file(version / info.file)
+        if info.method == tuning.METHOD:
+            return BlockTuning(arrays)  # its weights' names and shapes are checked against the encoder's own
         adaptation = Adaptation(arrays["mean"], arrays["matrix"])
     except (SafetensorError, KeyError, OSError, AdaptationError) as exc:
         raise IndexCorruptError(f"The adaptation of {version} cannot be read ({exc}); rebuild the index.") from exc

@@ -96,7 +96,7 @@ def test_an_adapted_index_is_not_adapted_twice(tiny_index, capsys):
         main(["adapt", "--index", tiny_index.catalog.index_dir, "--views", "1", "--epochs", "1", "--no-progress"]) == 0
     )
     assert main(["adapt", "--index", tiny_index.catalog.index_dir, "--no-progress"]) == 2
-    assert "is adapted already; rebuild it" in capsys.readouterr().err
+    assert "is adapted already (linear-infonce); rebuild it" in capsys.readouterr().err
 
 
 def test_an_adaptation_learnt_on_another_encoder_is_refused(tiny_index, tiny_vit_path):

@@ -1,0 +1,199 @@
+"""Tuning the last block of a catalog's encoder on its own photos (`python -m train block`).
+
+Each product's views in rooms (`train.views`) are embedded by a copy of the encoder whose image pass,
+from its last block on (`models.tuning.tail_names`), learns to put a view nearer its own catalog photo
+than any other product's: InfoNCE against the whole catalog, whose embeddings (the negatives) are
+refreshed every few steps, with a pull of the catalog photos' embeddings towards the frozen ones. The
+catalog is then embedded anew with the tuned block and written as a new version of the index, with the
+tuned weights beside it (`index.builder.adapted.write_tuned`); the engine embeds queries alike.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import islice
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from core.settings import SearchSettings
+from index.builder.adapted import refuse_adapted, write_tuned
+from index.catalog_index import CatalogIndex
+from index.store.manifest import AdaptationInfo
+from models import tuning
+from models.encoder import POOLINGS
+
+from .adapt import Thumbnails
+from .views import room_views
+
+
+@dataclass(frozen=True)
+class BlockSettings:
+    """How the block is tuned; chosen on the tune half of the dev scenes (docs/training.md)."""
+
+    per_photo: int = 2  # views made of each catalog photo, each epoch
+    epochs: int = 1
+    batch: int = 256  # views a step
+    lr: float = 1e-4
+    temperature: float = 0.05  # of the softmax over the catalog's photos
+    pull: float = 1.0  # weight of the catalog photos' cosine distance from their frozen embeddings
+    refresh: int = 4  # steps between two embeddings of the whole catalog, the negatives
+    held_share: float = 0.1  # products whose views are kept out of tuning, that `held_top1` is measured on
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class BlockReport:
+    views: int  # views tuned on
+    weights: int  # weights tuned
+    held_top1_before: float  # held views whose nearest catalog photo is of their own product, frozen encoder
+    held_top1_after: float  # the same, tuned
+    seconds: float
+
+
+class _Tuner:
+    """The copy of the encoder being tuned, and how it embeds with or without gradients."""
+
+    def __init__(self, encoder, settings: BlockSettings):
+        self.encoder, self.settings = encoder, settings
+        self.model = copy.deepcopy(encoder.model).float().eval()  # eval: batch norms keep their statistics
+        names = set(tuning.tail_names(self.model))
+        self.tail = {name: p for name, p in self.model.named_parameters() if name in names}
+        for name, parameter in self.model.named_parameters():
+            parameter.requires_grad_(name in names)
+        self.pooled = POOLINGS[encoder.pooling]
+
+    def embed(self, images) -> torch.Tensor:
+        """RGB images -> (N, D) unit vectors; with gradients through the tail where they are enabled."""
+        pixels = self.encoder.prepare(images).to(self.encoder.device)
+        if self.encoder.channels_last:
+            pixels = pixels.contiguous(memory_format=torch.channels_last)
+        chunks = pixels.split(self.encoder.forward_batch or len(pixels))
+        return F.normalize(torch.cat([self.pooled(self.model, chunk) for chunk in chunks]).float(), dim=1)
+
+    @torch.no_grad()
+    def embed_all(self, photos: Thumbnails, progress: bool = False) -> torch.Tensor:
+        step = 32
+        parts = [
+            self.embed([photos[i] for i in range(start, min(start + step, len(photos)))])
+            for start in tqdm(range(0, len(photos), step), desc="Embedding the catalog", disable=not progress)
+        ]
+        return torch.cat(parts)
+
+    def weights(self) -> tuning.BlockTuning:
+        return tuning.BlockTuning({name: p.detach().float().cpu().numpy() for name, p in self.tail.items()})
+
+
+def tune_block(
+    index: CatalogIndex,
+    encoder,
+    *,
+    settings: BlockSettings = BlockSettings(),
+    padding: float = SearchSettings.crop_padding,
+    out_dir: str | Path | None = None,
+    progress: bool = True,
+) -> tuple[Path, BlockReport]:
+    """Tune the last block of `encoder` (the one `index`, unadapted, was built with) to the index's
+    catalog, and make the index embedded with it the live version of `out_dir` (default: the index's own)."""
+    refuse_adapted(index)  # now, not after minutes of tuning
+    index.check_encoder(encoder)
+    start, created = time.perf_counter(), datetime.now(UTC).isoformat(timespec="seconds")
+    tuner = _Tuner(encoder, settings)
+    product_of: dict[str, int] = {}
+    products = torch.as_tensor([product_of.setdefault(p.id, len(product_of)) for p in index.products])
+    frozen = torch.as_tensor(index.vectors.sample(np.arange(len(index))), dtype=torch.float32)
+    rng = np.random.default_rng(settings.seed)
+    held = set(rng.permutation(len(product_of))[: int(len(product_of) * settings.held_share)].tolist())
+    fitted = np.array([row for row in range(len(index)) if int(products[row]) not in held], np.int64)
+    seen = _tune(tuner, index, products, frozen, fitted, rng, padding, progress)
+    vectors = tuner.embed_all(Thumbnails(index), progress)
+    held_rows = np.array([row for row in range(len(index)) if int(products[row]) in held], np.int64)
+    before, after = _held_top1(index, encoder, tuner, held_rows, products, frozen, vectors, padding)
+    seconds = round(time.perf_counter() - start, 1)
+    report = BlockReport(seen, sum(p.numel() for p in tuner.tail.values()), before, after, seconds)
+    figures = {
+        "views": report.views,
+        "weights": report.weights,
+        "epochs": settings.epochs,
+        "lr": settings.lr,
+        "held_top1_before": before,
+        "held_top1_after": after,
+        "seconds": seconds,
+    }
+    info = AdaptationInfo(encoder.describe(), index.manifest.probe, tuning.METHOD, created, figures, tuning.FILE)
+    return write_tuned(index, tuner.weights(), vectors.cpu().numpy(), info, out_dir), report
+
+
+def _tune(tuner, index, products, frozen, fitted, rng, padding: float, progress: bool) -> int:
+    """Tune `tuner`'s tail on views of the `fitted` rows of `index`; the number of views it saw."""
+    settings, photos = tuner.settings, Thumbnails(index)
+    optimiser = torch.optim.Adam(tuner.tail.values(), lr=settings.lr)
+    bank, steps, seen = frozen.clone(), 0, 0
+    total = len(fitted) * settings.per_photo * settings.epochs
+    with tqdm(total=total, desc="Tuning", unit="view", disable=not progress) as bar:
+        for epoch in range(settings.epochs):
+            for views, owners in _batches(Thumbnails(index, rng.permutation(fitted)), settings, padding, index, epoch):
+                owners_t = torch.as_tensor(owners)
+                rows = torch.unique(owners_t)
+                catalog = tuner.embed([photos[int(row)] for row in rows])
+                logits = tuner.embed(views) @ bank.index_copy(0, rows, catalog).T / settings.temperature
+                others = products[None, :] == products[owners_t][:, None]  # its product's other photos: no negatives
+                others[torch.arange(len(owners_t)), owners_t] = False
+                loss = F.cross_entropy(logits.masked_fill(others, float("-inf")), owners_t)
+                loss = loss + settings.pull * (1 - (catalog * frozen[rows]).sum(dim=1)).mean()
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+                bank[rows] = catalog.detach()
+                steps, seen = steps + 1, seen + len(views)
+                if steps % settings.refresh == 0:
+                    bank = tuner.embed_all(photos)
+                bar.update(len(views))
+        bar.total = bar.n  # a view mostly hidden in its room is left out: the bar ends where the views did
+    return seen
+
+
+def _batches(
+    photos: Thumbnails, settings: BlockSettings, padding: float, index: CatalogIndex, epoch: int
+) -> Iterator[tuple[list, np.ndarray]]:
+    """`settings.batch` views at a time, with the index row each shows, made on a thread of their own
+    (making them costs about what embedding them does)."""
+    background = index.manifest.background or (255, 255, 255)
+    views = room_views(photos, settings.per_photo, background, padding, settings.seed + epoch)
+
+    def ready_next():
+        batch = list(islice(views, settings.batch))
+        return [view for view, _ in batch], np.array([photos.rows[i] for _, i in batch], np.int64)
+
+    with ThreadPoolExecutor(1) as ahead:
+        coming = ahead.submit(ready_next)
+        while len((readied := coming.result())[0]):
+            coming = ahead.submit(ready_next)
+            yield readied
+
+
+def _held_top1(index, encoder, tuner, rows, products, frozen, vectors, padding) -> tuple[float, float]:
+    """The share of views of the held `rows` (their products' every photo) whose nearest catalog photo is
+    of their own product, by the frozen encoder and by the tuned one."""
+    if not len(rows):
+        return float("nan"), float("nan")
+    settings, background = tuner.settings, index.manifest.background or (255, 255, 255)
+    views = list(room_views(Thumbnails(index, rows), settings.per_photo, background, padding, settings.seed + 1))
+    owners = products[torch.as_tensor([int(rows[i]) for _, i in views])]
+    images = [view for view, _ in views]
+    with torch.no_grad():
+        tuned = tuner.embed(images)
+    embedded = torch.as_tensor(encoder.embed_images(images))
+
+    def top1(queries: torch.Tensor, catalog: torch.Tensor) -> float:
+        return round(float((products[(queries @ catalog.T).argmax(dim=1)] == owners).float().mean()), 4)
+
+    return top1(embedded, frozen), top1(tuned, vectors)
