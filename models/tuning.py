@@ -67,8 +67,11 @@ class BlockTuning:
         return sha.hexdigest()[:16]
 
     def applied_to(self, base: Encoder) -> Encoder:
-        """A copy of `base` with these weights, its image pass exported to ONNX where `base`'s is."""
-        model = copy.deepcopy(base.model)
+        """A copy of `base` with these weights, its image pass exported to ONNX where `base`'s is. The
+        copy shares every other weight and buffer with `base`: a CLIP costs its last block twice, not all."""
+        kept: list[torch.Tensor] = [t for name, t in base.model.named_parameters() if name not in self.weights]
+        kept += base.model.buffers()
+        model = copy.deepcopy(base.model, memo={id(t): t for t in kept})
         parameters = dict(model.named_parameters())
         for name, value in self.weights.items():
             if name not in parameters or tuple(parameters[name].shape) != value.shape:

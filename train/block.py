@@ -2,10 +2,11 @@
 
 Each product's views in rooms (`train.views`) are embedded by a copy of the encoder whose image pass,
 from its last block on (`models.tuning.tail_names`), learns to put a view nearer its own catalog photo
-than any other product's: InfoNCE against the whole catalog, whose embeddings (the negatives) are
-refreshed every few steps, with a pull of the catalog photos' embeddings towards the frozen ones. The
-catalog is then embedded anew with the tuned block and written as a new version of the index, with the
-tuned weights beside it (`index.builder.adapted.write_tuned`); the engine embeds queries alike.
+than any other product's: InfoNCE against the batch's catalog photos and each view's nearest others,
+all embedded by the block as it is at that step, with a pull of the views' and the catalog photos'
+embeddings towards the frozen ones. The catalog is then embedded anew with the tuned block and written
+as a new version of the index, with the tuned weights beside it (`index.builder.adapted.write_tuned`);
+the engine embeds queries alike.
 """
 
 from __future__ import annotations
@@ -44,8 +45,8 @@ class BlockSettings:
     batch: int = 256  # views a step
     lr: float = 1e-4
     temperature: float = 0.05  # of the softmax over the catalog's photos
-    pull: float = 1.0  # weight of the catalog photos' cosine distance from their frozen embeddings
-    refresh: int = 4  # steps between two embeddings of the whole catalog, the negatives
+    pull: float = 1.0  # weight of the views' and catalog photos' cosine distance from their frozen embeddings
+    negatives: int = 2  # each view's nearest catalog photos, embedded anew each step as its hard negatives
     held_share: float = 0.1  # products whose views are kept out of tuning, that `held_top1` is measured on
     seed: int = 0
 
@@ -73,7 +74,10 @@ class _Tuner:
 
     def embed(self, images) -> torch.Tensor:
         """RGB images -> (N, D) unit vectors; with gradients through the tail where they are enabled."""
-        pixels = self.encoder.prepare(images).to(self.encoder.device)
+        return self.embed_prepared(self.encoder.prepare(images))
+
+    def embed_prepared(self, pixels: torch.Tensor) -> torch.Tensor:
+        pixels = pixels.to(self.encoder.device)
         if self.encoder.channels_last:
             pixels = pixels.contiguous(memory_format=torch.channels_last)
         chunks = pixels.split(self.encoder.forward_batch or len(pixels))
@@ -136,29 +140,47 @@ def _tune(tuner, index, products, frozen, fitted, rng, padding: float, progress:
     """Tune `tuner`'s tail on views of the `fitted` rows of `index`; the number of views it saw."""
     settings, photos = tuner.settings, Thumbnails(index)
     optimiser = torch.optim.Adam(tuner.tail.values(), lr=settings.lr)
-    bank, steps, seen = frozen.clone(), 0, 0
+    bank, seen = frozen.clone(), 0  # each catalog photo as last embedded: where the hard negatives are found
     total = len(fitted) * settings.per_photo * settings.epochs
     with tqdm(total=total, desc="Tuning", unit="view", disable=not progress) as bar:
         for epoch in range(settings.epochs):
             for views, owners in _batches(Thumbnails(index, rng.permutation(fitted)), settings, padding, index, epoch):
                 owners_t = torch.as_tensor(owners)
+                pixels = tuner.encoder.prepare(views)
+                embedded = tuner.embed_prepared(pixels)
                 rows = torch.unique(owners_t)
+                # Every candidate embedded as the block now is: against a stale bank of negatives, views and
+                # their photos learnt to leave it together (a first run's catalog kept a cosine of 0.63 to its
+                # frozen self).
+                nearest = (embedded.detach() @ bank.T).topk(settings.negatives, dim=1).indices.flatten()
+                negatives = torch.as_tensor(np.setdiff1d(nearest.unique().numpy(), rows.numpy()), dtype=torch.int64)
                 catalog = tuner.embed([photos[int(row)] for row in rows])
-                logits = tuner.embed(views) @ bank.index_copy(0, rows, catalog).T / settings.temperature
-                others = products[None, :] == products[owners_t][:, None]  # its product's other photos: no negatives
-                others[torch.arange(len(owners_t)), owners_t] = False
-                loss = F.cross_entropy(logits.masked_fill(others, float("-inf")), owners_t)
+                with torch.no_grad():
+                    others = tuner.embed([photos[int(row)] for row in negatives]) if len(negatives) else catalog[:0]
+                candidates = torch.cat([rows, negatives])
+                loss = _loss(tuner, embedded, pixels, owners_t, candidates, torch.cat([catalog, others]), products)
                 loss = loss + settings.pull * (1 - (catalog * frozen[rows]).sum(dim=1)).mean()
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()
-                bank[rows] = catalog.detach()
-                steps, seen = steps + 1, seen + len(views)
-                if steps % settings.refresh == 0:
-                    bank = tuner.embed_all(photos)
+                bank[rows], bank[negatives] = catalog.detach(), others
+                seen += len(views)
                 bar.update(len(views))
         bar.total = bar.n  # a view mostly hidden in its room is left out: the bar ends where the views did
     return seen
+
+
+def _loss(tuner, embedded, pixels, owners, candidates, catalog, products) -> torch.Tensor:
+    """InfoNCE of the views (`embedded`, made of `pixels`) against the catalog photos `candidates`
+    (embedded as `catalog`), their `owners`' photos the positives and the same products' other photos no
+    negatives; plus the views' pull towards what the frozen encoder makes of them."""
+    logits = embedded @ catalog.T / tuner.settings.temperature
+    same = products[candidates][None, :] == products[owners][:, None]
+    positive = candidates[None, :] == owners[:, None]
+    frozen = torch.as_tensor(tuner.encoder.embed_prepared(pixels)).to(embedded.device)
+    drift = (1 - (embedded * frozen).sum(dim=1)).mean()
+    targets = positive.int().argmax(dim=1)
+    return F.cross_entropy(logits.masked_fill(same & ~positive, float("-inf")), targets) + tuner.settings.pull * drift
 
 
 def _batches(

@@ -152,3 +152,23 @@ def test_a_tuned_conv_net_runs_its_own_onnx_graph_beside_the_frozen_ones(tmp_pat
     assert not np.allclose(tuned.probe(), base.probe(), atol=1e-3)
     tuned.exported = None  # the same weights in PyTorch embed as the graph does
     assert np.allclose(tuned.probe(), BlockTuning(weights).applied_to(base).probe(), atol=1e-4)
+
+
+def test_a_tuned_copy_shares_the_frozen_weights_and_leaves_the_encoders_own(tiny_clip_path):
+    base = load_encoder(str(tiny_clip_path), device="cpu")
+    names = tail_names(base.model)
+    before = {name: p.detach().clone() for name, p in base.model.named_parameters()}
+    tuned = BlockTuning(
+        {name: np.zeros(tuple(p.shape), np.float32) for name, p in base.model.named_parameters() if name in names}
+    )
+    model = tuned.applied_to(base).model
+    mine, theirs = dict(model.named_parameters()), dict(base.model.named_parameters())
+    assert all((mine[name] is theirs[name]) == (name not in names) for name in theirs)
+    assert all(torch.equal(before[name], p) for name, p in base.model.named_parameters())
+    assert all(not mine[name].any() for name in names)
+
+
+@pytest.mark.parametrize("flags", [["--views", "0"], ["--epochs", "0"]])
+def test_no_views_or_no_epochs_are_refused_before_any_work(tiny_index, flags, capsys):
+    assert main(["block", "--index", tiny_index.catalog.index_dir, *flags, "--no-progress"]) == 2
+    assert "--views and --epochs must be at least 1" in capsys.readouterr().err
