@@ -48,6 +48,7 @@ class BlockSettings:
     pull: float = 1.0  # weight of the views' and catalog photos' cosine distance from their frozen embeddings
     negatives: int = 2  # each view's nearest catalog photos, embedded anew each step as its hard negatives
     held_share: float = 0.1  # products whose views are kept out of tuning, that `held_top1` is measured on
+    held_most: int = 500  # at most this many: their views are held in memory to be embedded twice
     seed: int = 0
 
 
@@ -115,7 +116,8 @@ def tune_block(
     products = torch.as_tensor([product_of.setdefault(p.id, len(product_of)) for p in index.products])
     frozen = torch.as_tensor(index.vectors.sample(np.arange(len(index))), dtype=torch.float32)
     rng = np.random.default_rng(settings.seed)
-    held = set(rng.permutation(len(product_of))[: int(len(product_of) * settings.held_share)].tolist())
+    kept_out = min(int(len(product_of) * settings.held_share), settings.held_most)
+    held = set(rng.permutation(len(product_of))[:kept_out].tolist())
     fitted = np.array([row for row in range(len(index)) if int(products[row]) not in held], np.int64)
     seen = _tune(tuner, index, products, frozen, fitted, rng, padding, progress)
     vectors = tuner.embed_all(Thumbnails(index), progress)
