@@ -351,14 +351,6 @@ class SearchSettings:
         low=0.0,
         high=2.0,
     )
-    hubs_upto: int = setting(
-        2,
-        "The hubs are lowered (`hub_weight`) in the lists of a photo where at most this many objects were found: "
-        "a close-up of one product or a few, not a room, whose products are the catalog's hubs themselves. Chosen "
-        "on the tune halves (docs/quality.md).",
-        low=0,
-        high=1000,
-    )
 
     def __post_init__(self):
         check(self)

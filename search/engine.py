@@ -21,7 +21,7 @@ from models.detector import load_detector
 from models.runtime import set_threads
 
 from .boxes import box_area, clip_boxes, letterbox, mirror_boxes, nms, pad_boxes, photo_regions, pixel_box
-from .fusion import distinct, order_key, row_lifts
+from .fusion import distinct, row_lifts
 from .grouping import DEPTH as GROUP_DEPTH
 from .grouping import fuse_best, group_lookalikes, one_per_thing
 from .photo import Crop, Photo, Request, label_of, near_of, vectors_of
@@ -92,13 +92,10 @@ class Engine:
         others = self.kinds.others if detector is not None and self.kinds and settings.other_kinds else ()
         self._own_kinds = Where(kinds=tuple(others)) if others else None
         self.background = index.manifest.background or WHITE
-        # Each row's lift whatever the query: its popularity (settings.popularity_weight), less its hubness in a
-        # photo of few objects (Request.lowers_hubs); a room's products are the catalog's hubs themselves.
-        popularity = index.table.popularity.tolist()
-        self._lifts = {
-            True: row_lifts(popularity, settings.popularity_weight, index.hubness, settings.hub_weight),
-            False: row_lifts(popularity, settings.popularity_weight, None, 0.0),
-        }
+        # Each row's lift whatever the query: its popularity (settings.popularity_weight), less its hubness.
+        self._lifts = row_lifts(
+            index.table.popularity.tolist(), settings.popularity_weight, index.hubness, settings.hub_weight
+        )
 
     def _labels(self) -> tuple[str, ...]:
         """The detector classes this engine looks for: with kinds, every class the catalog sells."""
@@ -285,7 +282,7 @@ class Engine:
             for crop, near in zip(photo.crops, self.index.search(vectors_of(photo.crops), AGREEMENT_NEIGHBOURS)):
                 crop.near = near
         objects, room = self._own_kinds_limited(one_per_thing(self._detected(photo), request.top_k))
-        found, request = len(objects), photo.request  # the request as the objects found have it
+        found = len(objects)
         if self._own_kinds is not None and room:
             others = self._other_kinds(photo, room, {o.label for o in objects})
             objects = one_per_thing(objects + others, request.top_k) if others else objects
@@ -305,14 +302,15 @@ class Engine:
     def _detected(self, photo: Photo) -> list[ObjectResult]:
         """The detections whose score passes `conf`, best first, each with its products; look-alikes of a
         kind (a dining set's chairs, a chair boxed twice) are one object."""
-        found = photo.found
+        found, request = photo.found, photo.request
+        if not found:
+            return []
         scores = np.array([crop.score for crop in found], np.float64)
-        if self.kinds and found:
+        if self.kinds:
             scores = np.maximum(scores, self._agreement([near_of(c) for c in found], [c.label for c in found]))
-        kept = np.flatnonzero(scores >= photo.request.conf)
+        kept = np.flatnonzero(scores >= request.conf)
         kept = kept[np.argsort(-scores[kept], kind="stable")]
         crops = [found[i] for i in kept]
-        request = photo.request = replace(photo.request, lowers_hubs=len(crops) <= self.settings.hubs_upto)
         if not crops:
             return []
         depth = max(request.top_k, GROUP_DEPTH)  # grouping compares the top GROUP_DEPTH whatever top_k is
@@ -390,7 +388,7 @@ class Engine:
         if request.text_vector is not None:  # "this, but in green": the photo and the words, one vector
             vectors = vectors + request.text_vector
             vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
-        if not request.reranks and self._lifts[request.lowers_hubs] is None:
+        if not request.reranks and self._lifts is None:
             return self.index.search(vectors, k, where)
         depth = max(k, RERANK_DEPTH)
         ranked = self.index.search(vectors, depth, where)
@@ -401,7 +399,18 @@ class Engine:
         return [distinct(sorted(found, key=key, reverse=True), k) for found in ranked]
 
     def _order_key(self, request: Request):
-        return order_key(request.relevance, self.settings.words_weight, self._lifts[request.lowers_hubs])
+        """What a product list is ordered by: the similarity, plus the words' lift and the row's own."""
+        relevance, weight, lifts = request.relevance, self.settings.words_weight, self._lifts
+
+        def key(match: Match) -> float:
+            row = match.product.row
+            return (
+                match.score
+                + (weight * relevance[row] if relevance is not None else 0.0)
+                + (lifts[row] if lifts is not None else 0.0)
+            )
+
+        return key
 
     def _judged(self, obj: ObjectResult) -> ObjectResult:
         """`obj` with how close its best product is, on the index's calibrated scale."""

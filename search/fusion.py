@@ -54,21 +54,6 @@ def percentiles(values: list[float | None]) -> np.ndarray | None:
     return found
 
 
-def order_key(relevance: np.ndarray | None, words_weight: float, lifts: np.ndarray | None):
-    """What a product list is ordered by: the similarity, plus `words_weight` times the row's keyword
-    relevance to the words (`relevance`, where there are words) and the row's own lift (`row_lifts`)."""
-
-    def key(match: Match) -> float:
-        row = match.product.row
-        return (
-            match.score
-            + (words_weight * relevance[row] if relevance is not None else 0.0)
-            + (lifts[row] if lifts is not None else 0.0)
-        )
-
-    return key
-
-
 def row_lifts(
     popularity: list[float | None], popularity_weight: float, hubness: np.ndarray | None, hub_weight: float
 ) -> np.ndarray | None:

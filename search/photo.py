@@ -24,9 +24,6 @@ class Request:
     text_vector: np.ndarray | None = None  # (D,) the words by the encoder's text tower, where it has one
     relevance: np.ndarray | None = None  # (rows,) each product's keyword relevance to the words, where they match any
     named: np.ndarray | None = None  # the rows the words match
-    # Whether its lists lower the catalog's hubs (index.store.hubness): in a photo of few objects, a close-up of
-    # one product, not in a room (SearchSettings.hubs_upto).
-    lowers_hubs: bool = True
 
     @property
     def reranks(self) -> bool:
@@ -39,7 +36,7 @@ class Request:
 
     def plain(self) -> Request:
         """The request without its words and filters: what the objects found are judged by."""
-        return Request(self.top_k, self.conf, Filters(), lowers_hubs=self.lowers_hubs)
+        return Request(self.top_k, self.conf, Filters())
 
     def where(self, kinds: tuple[str, ...] = ()) -> Where:
         """The products a list of `kinds` may hold under the filters (a category filter narrows each kind's)."""

@@ -13,7 +13,7 @@ from index.store.manifest import HubnessInfo
 from index.store.versions import live_version
 from models.encoder import load_encoder
 from search.engine import Engine
-from support import FIVE_PRODUCTS, FakeDetector, colour_catalog, paint
+from support import FIVE_PRODUCTS, colour_catalog
 from train import hubs as hubs_module
 from train.__main__ import main
 from train.hubs import hubness
@@ -104,27 +104,3 @@ def test_an_update_that_changes_the_photos_drops_the_hubness_and_says_so(tiny_in
     index = CatalogIndex.load(directory)
     assert len(index) == 6 and index.manifest.hubness is None and index.hubness is None
     assert "measure it again with python -m train hubs" in caplog.text
-
-
-@pytest.mark.parametrize(("upto", "lowered"), [(2, False), (3, True)])
-def test_hubs_are_lowered_in_a_photo_of_few_objects_not_in_a_room(tiny_index, tiny_vit_path, upto, lowered):
-    encoder = load_encoder(str(tiny_vit_path))
-    index = CatalogIndex.load(tiny_index.catalog.index_dir, encoder)
-    lifted = np.zeros(5, np.float32)
-    lifted[0] = 2.0  # the red chair, a hub far above any gap of similarities
-    write_hubness(index, lifted, HubnessInfo(8, 1, "2026-12-07T00:00:00+00:00"))
-    hubbed = CatalogIndex.load(tiny_index.catalog.index_dir, encoder)
-    boxes = [(10, 10, 50, 60), (70, 10, 110, 60), (130, 10, 170, 60)]
-    room = paint((180, 80), [(box, (255, 0, 0)) for box in boxes])
-    detector = FakeDetector(room, [(box, "chair", 0.9, None) for box in boxes])
-
-    def chairs(settings: SearchSettings) -> list[list[str]]:
-        found = Engine(detector, encoder, hubbed, settings).search(room).objects
-        return [[m.product.id for m in o.products] for o in found if o.label == "chair"]
-
-    plain, found = chairs(SearchSettings(hub_weight=0.0)), chairs(SearchSettings(hubs_upto=upto))
-    assert plain and all(ranked[0] == "P0" for ranked in plain)  # red finds red
-    if lowered:  # three chairs, at most three objects: a photo of few, its hub last
-        assert all(ranked[-1] == "P0" for ranked in found)
-    else:  # three objects, more than two: a room, ranked as without hubness
-        assert found == plain
