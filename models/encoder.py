@@ -173,15 +173,19 @@ class Encoder:
     @torch.inference_mode()
     def embed_prepared(self, pixels: torch.Tensor) -> np.ndarray:
         """`prepare`d pixels -> (N, D), through the model `forward_batch` images at a time."""
-        if self.exported is not None:
-            with self._lock:
+        with self._lock:
+            if self.exported is not None:
                 return _normalise(torch.cat([self.exported(chunk) for chunk in pixels.split(self.forward_batch)]))
+            return _normalise(self.features(pixels))
+
+    def features(self, pixels: torch.Tensor) -> torch.Tensor:
+        """`prepare`d pixels -> (N, D) pooled features, not normalised, by the PyTorch model `forward_batch`
+        images at a time; with gradients where they are enabled (`python -m train block` tunes through it)."""
         pooled, pixels = POOLINGS[self.pooling], pixels.to(self.device)
         if self.channels_last:
             pixels = pixels.contiguous(memory_format=torch.channels_last)
-        with self._lock, self._arithmetic():
-            features = torch.cat([pooled(self.model, chunk) for chunk in pixels.split(self.forward_batch)])
-        return _normalise(features)
+        with self._arithmetic():
+            return torch.cat([pooled(self.model, chunk) for chunk in pixels.split(self.forward_batch)])
 
     def describe(self) -> EncoderInfo:
         """What an index records so that it can later refuse a different encoder."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -67,12 +67,9 @@ class BlockTuning:
         return sha.hexdigest()[:16]
 
     def applied_to(self, base: Encoder) -> Encoder:
-        """A copy of `base` with these weights, its image pass exported to ONNX where `base`'s is. The
-        copy shares every other weight and buffer with `base`: a CLIP costs its last block twice, not all."""
-        kept: list[torch.Tensor] = [t for name, t in base.model.named_parameters() if name not in self.weights]
-        kept += base.model.buffers()
-        model = copy.deepcopy(base.model, memo={id(t): t for t in kept})
-        parameters = dict(model.named_parameters())
+        """A copy of `base` with these weights (`copy_of`), its image pass exported to ONNX where `base`'s is."""
+        tuned = copy_of(base, self.weights)
+        parameters = dict(tuned.model.named_parameters())
         for name, value in self.weights.items():
             if name not in parameters or tuple(parameters[name].shape) != value.shape:
                 raise AdaptationError(
@@ -81,19 +78,26 @@ class BlockTuning:
                 )
             with torch.no_grad():
                 parameters[name].copy_(torch.from_numpy(value))
-        tuned = Encoder(
-            name=base.name,
-            model=model,
-            processor=base.processor,
-            device=base.device,
-            tokenizer=base.tokenizer,
-            forward_batch=base.forward_batch,
-            precision=base.precision,
-        )
         if base.exported is not None:
             pixels = tuned.prepare([probe_image()])
-            tuned.exported = exported_pass(base.name, model, POOLINGS[tuned.pooling], pixels, self.digest)
+            tuned.exported = exported_pass(base.name, tuned.model, POOLINGS[tuned.pooling], pixels, self.digest)
         return tuned
+
+
+def copy_of(base: Encoder, own: Collection[str] | None = None) -> Encoder:
+    """A copy of `base`, run by PyTorch, whose parameters `own` (None: all) are its own; every other weight
+    and every buffer it shares with `base`: a CLIP with its last block tuned holds that block twice, not all."""
+    shared: list[torch.Tensor] = [t for name, t in base.model.named_parameters() if own is not None and name not in own]
+    shared += base.model.buffers()
+    return Encoder(
+        name=base.name,
+        model=copy.deepcopy(base.model, memo={id(t): t for t in shared}),
+        processor=base.processor,
+        device=base.device,
+        tokenizer=base.tokenizer,
+        forward_batch=base.forward_batch,
+        precision=base.precision,
+    )
 
 
 class TunedEncoder(IndexEncoder):

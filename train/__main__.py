@@ -8,7 +8,9 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from core.errors import LookalikeError
 from core.images import ImageError, load_image
@@ -110,11 +112,22 @@ def _index_and_encoder(args) -> tuple[Settings, CatalogIndex, object]:
     return settings, CatalogIndex.load(directory), encoder
 
 
-def _hubs(args) -> int:
+def _on_index(args, work: Callable[[Settings, CatalogIndex, Any], str], refused: str | None = None) -> int:
+    """`work(settings, index, encoder)` on the index and encoder `_index_flags` name, what it says printed;
+    or, exit status 2, the flags `refused` before any work, or the error the work met."""
     try:
-        if args.views < 2:
-            raise ValueError(f"--views must be at least 2, got {args.views}.")
-        settings, index, encoder = _index_and_encoder(args)
+        if refused:
+            raise ValueError(refused)
+        said = work(*_index_and_encoder(args))
+    except (LookalikeError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(said)
+    return 0
+
+
+def _hubs(args) -> int:
+    def work(settings: Settings, index: CatalogIndex, encoder) -> str:
         path, info, seconds = measure_hubs(
             index,
             encoder,
@@ -123,19 +136,16 @@ def _hubs(args) -> int:
             out_dir=args.out,
             progress=not args.no_progress,
         )
-    except (LookalikeError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(
-        f"Measured the hubness of {len(index)} catalog photos on {info.views} views in rooms "
-        f"({info.neighbours} nearest each) in {seconds:.0f} s, into {path}."
-    )
-    return 0
+        return (
+            f"Measured the hubness of {len(index)} catalog photos on {info.views} views in rooms "
+            f"({info.neighbours} nearest each) in {seconds:.0f} s, into {path}."
+        )
+
+    return _on_index(args, work, None if args.views >= 2 else f"--views must be at least 2, got {args.views}.")
 
 
 def _adapt(args) -> int:
-    try:
-        settings, index, encoder = _index_and_encoder(args)
+    def work(settings: Settings, index: CatalogIndex, encoder) -> str:
         path, report = adapt_index(
             index,
             encoder,
@@ -145,22 +155,17 @@ def _adapt(args) -> int:
             out_dir=args.out,
             progress=not args.no_progress,
         )
-    except (LookalikeError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(
-        f"Adapted {len(index)} catalog photos' vectors into {path} in {report.seconds:.0f} s of fitting on "
-        f"{report.views} views. Held views nearest their own product: {report.held_top1_before:.3f} with the "
-        f"frozen encoder, {report.held_top1_after:.3f} adapted."
-    )
-    return 0
+        return (
+            f"Adapted {len(index)} catalog photos' vectors into {path} in {report.seconds:.0f} s of fitting on "
+            f"{report.views} views. Held views nearest their own product: {report.held_top1_before:.3f} with the "
+            f"frozen encoder, {report.held_top1_after:.3f} adapted."
+        )
+
+    return _on_index(args, work)
 
 
 def _block(args) -> int:
-    try:
-        if args.views < 1 or args.epochs < 1:
-            raise ValueError(f"--views and --epochs must be at least 1, got {args.views} and {args.epochs}.")
-        settings, index, encoder = _index_and_encoder(args)
+    def work(settings: Settings, index: CatalogIndex, encoder) -> str:
         path, report = tune_block(
             index,
             encoder,
@@ -169,16 +174,16 @@ def _block(args) -> int:
             out_dir=args.out,
             progress=not args.no_progress,
         )
-    except (LookalikeError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(
-        f"Tuned {report.weights:,} weights of the encoder's last block on {report.views} views in "
-        f"{report.seconds:.0f} s, and embedded {len(index)} catalog photos with them into {path}. Held views "
-        f"nearest their own product: {report.held_top1_before:.3f} with the frozen encoder, "
-        f"{report.held_top1_after:.3f} tuned."
-    )
-    return 0
+        return (
+            f"Tuned {report.weights:,} weights of the encoder's last block on {report.views} views in "
+            f"{report.seconds:.0f} s, and embedded {len(index)} catalog photos with them into {path}. Held views "
+            f"nearest their own product: {report.held_top1_before:.3f} with the frozen encoder, "
+            f"{report.held_top1_after:.3f} tuned."
+        )
+
+    flags_ok = args.views >= 1 and args.epochs >= 1
+    refused = f"--views and --epochs must be at least 1, got {args.views} and {args.epochs}."
+    return _on_index(args, work, None if flags_ok else refused)
 
 
 def _detector(args) -> int:

@@ -11,7 +11,6 @@ the engine embeds queries alike.
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -30,7 +29,6 @@ from index.builder.adapted import refuse_adapted, write_tuned
 from index.catalog_index import CatalogIndex
 from index.store.manifest import AdaptationInfo
 from models import tuning
-from models.encoder import POOLINGS
 
 from .adapt import Thumbnails
 from .views import room_views
@@ -66,23 +64,19 @@ class _Tuner:
 
     def __init__(self, encoder, settings: BlockSettings):
         self.encoder, self.settings = encoder, settings
-        self.model = copy.deepcopy(encoder.model).float().eval()  # eval: batch norms keep their statistics
-        names = set(tuning.tail_names(self.model))
-        self.tail = {name: p for name, p in self.model.named_parameters() if name in names}
-        for name, parameter in self.model.named_parameters():
+        self.copy = tuning.copy_of(encoder)  # its batch norms keep their statistics: the model is in eval mode
+        self.copy.precision = "float32"  # tuned in float32, whatever the searches run at
+        names = set(tuning.tail_names(self.copy.model))
+        self.tail = {name: p for name, p in self.copy.model.named_parameters() if name in names}
+        for name, parameter in self.copy.model.named_parameters():
             parameter.requires_grad_(name in names)
-        self.pooled = POOLINGS[encoder.pooling]
 
     def embed(self, images) -> torch.Tensor:
         """RGB images -> (N, D) unit vectors; with gradients through the tail where they are enabled."""
         return self.embed_prepared(self.encoder.prepare(images))
 
     def embed_prepared(self, pixels: torch.Tensor) -> torch.Tensor:
-        pixels = pixels.to(self.encoder.device)
-        if self.encoder.channels_last:
-            pixels = pixels.contiguous(memory_format=torch.channels_last)
-        chunks = pixels.split(self.encoder.forward_batch or len(pixels))
-        return F.normalize(torch.cat([self.pooled(self.model, chunk) for chunk in chunks]).float(), dim=1)
+        return F.normalize(self.copy.features(pixels).float(), dim=1)
 
     @torch.no_grad()
     def embed_all(self, photos: Thumbnails, progress: bool = False) -> torch.Tensor:
