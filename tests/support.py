@@ -96,6 +96,22 @@ def save_tiny_resnet(out: Path) -> Path:
     return out
 
 
+def save_tiny_mobilenet(out: Path) -> Path:
+    """A randomly initialised MobileNetV2 (a narrow one, at 32 px), the real encoder's architecture. Its
+    convolutions drawn as He et al. scale them: transformers' std of 0.02 leaves nothing by the last block."""
+    import torch
+    from transformers import MobileNetV2Config, MobileNetV2Model, ViTImageProcessor
+
+    torch.manual_seed(0)
+    model = MobileNetV2Model(MobileNetV2Config(depth_multiplier=0.35, image_size=32))
+    for module in model.modules():
+        if isinstance(module, torch.nn.Conv2d):
+            torch.nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+    model.save_pretrained(out)
+    ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(out)
+    return out
+
+
 def ensure(settings, **options):
     """`index.builder.ensure.ensure_index` as `load_engine` calls it, from a whole `Settings`."""
     from index.builder.ensure import ensure_index

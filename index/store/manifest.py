@@ -111,6 +111,12 @@ class Manifest:
         """Refuse an encoder other than the one the index at `where` was built with."""
         built = self.encoder
         if built.dim != encoder.dim or float(np.asarray(self.probe, np.float32) @ encoder.probe()) < PROBE_MIN_COSINE:
+            if built.name == encoder.name:  # other weights under one name, or another way of reading them
+                raise IndexMismatchError(
+                    f"The index at {where} was built with the encoder {built.name!r} as it embedded then "
+                    f"({built.dim}-d); it embeds otherwise now ({encoder.dim}-d: other weights, or another version "
+                    f"of Lookalike). Rebuild the index (python -m index build)."
+                )
             raise IndexMismatchError(
                 f"The index at {where} was built with the encoder {built.name!r} ({built.dim}-d) but the encoder in "
                 f"use is {encoder.name!r} ({encoder.dim}-d), whose embeddings differ. Search with --encoder "

@@ -82,6 +82,23 @@ def test_a_convolutional_net_runs_channels_last_with_the_embeddings_of_the_usual
     assert fast.dim == 16 and fast.pooling == "pooler"
 
 
+def test_mobilenet_v2_joins_its_pooled_output_and_its_last_blocks_map_each_at_half_the_cosine(tmp_path):
+    from support import save_tiny_mobilenet
+
+    encoder = load_encoder(str(save_tiny_mobilenet(tmp_path / "mobilenet")), device="cpu", runtime="torch")
+    vectors = encoder.embed_images(IMAGES)
+    with torch.inference_mode():
+        output = encoder.model(pixel_values=encoder.prepare(IMAGES), output_hidden_states=True)
+    pooled, last = output.pooler_output.flatten(1).numpy(), output.hidden_states[-1].mean(dim=(2, 3)).numpy()
+    assert encoder.pooling == "pooler_and_map" and encoder.dim == pooled.shape[1] + last.shape[1]
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
+    halves = vectors[:, : pooled.shape[1]], vectors[:, pooled.shape[1] :]
+    for half, whole in zip(halves, (pooled, last)):
+        # each half is its own direction, at a norm of 1/sqrt(2)
+        np.testing.assert_allclose(np.linalg.norm(half, axis=1), 0.5**0.5, rtol=1e-5)
+        np.testing.assert_allclose(half, whole / np.linalg.norm(whole, axis=1, keepdims=True) * 0.5**0.5, atol=1e-5)
+
+
 def test_a_transformer_keeps_its_layout(tiny_vit):
     assert not tiny_vit.channels_last
 

@@ -24,11 +24,13 @@ def graphs(tmp_path, monkeypatch):
     return tmp_path / "cache" / "lookalike" / "onnx"
 
 
-@pytest.fixture(params=["clip", "vit", "resnet"])
+@pytest.fixture(params=["clip", "vit", "resnet", "mobilenet"])
 def model_path(request, tmp_path):
-    from support import save_tiny_clip, save_tiny_resnet, save_tiny_vit
+    from support import save_tiny_clip, save_tiny_mobilenet, save_tiny_resnet, save_tiny_vit
 
-    save = {"clip": save_tiny_clip, "vit": save_tiny_vit, "resnet": save_tiny_resnet}[request.param]
+    save = {"clip": save_tiny_clip, "vit": save_tiny_vit, "resnet": save_tiny_resnet, "mobilenet": save_tiny_mobilenet}[
+        request.param
+    ]
     return str(save(tmp_path / request.param))
 
 

@@ -91,5 +91,12 @@ def test_another_encoder_is_refused_by_size_or_by_its_probe():
         replace(MANIFEST, probe=tuple(np.array([0.0, 1.0, 0.0]))).check_encoder(same, "/idx")
 
 
+def test_the_same_encoder_embedding_otherwise_is_told_to_rebuild():
+    # MobileNetV2 read as 1,280-d before, 1,600-d now: one name, another embedding
+    built = replace(MANIFEST, encoder=replace(MANIFEST.encoder, name=FakeEncoder.name))
+    with pytest.raises(IndexMismatchError, match=r"embedded then \(3-d\); it embeds otherwise now \(2-d.*Rebuild"):
+        built.check_encoder(FakeEncoder({(0, 0, 0): [1, 0]}), "/idx")
+
+
 def test_package_versions_names_what_an_index_depends_on():
     assert {"faiss-cpu", "torch", "transformers"} <= set(package_versions())
