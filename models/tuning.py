@@ -29,7 +29,7 @@ TEXT_PREFIXES = ("text", "logit")
 def tail_names(model: torch.nn.Module) -> list[str]:
     """The names of the parameters of `model`'s image pass from its last block on: the last module of
     the image tower's last stack of blocks (an `nn.ModuleList` of two or more) and every parameter
-    registered after it, which `transformers` registers in the order they run (MobileNetV2: `layer.16`
+    registered after it, which `transformers` registers in the order they run (MobileNetV2: `layer.15`
     and `conv_1x1`; ViT: `encoder.layer[-1]` and `layernorm`; CLIP: the vision tower's last layer,
     `post_layernorm` and `visual_projection`)."""
     stacks = [

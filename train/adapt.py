@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +24,9 @@ from index.builder.adapted import refuse_adapted, write_adapted
 from index.catalog_index import CatalogIndex
 from index.store.manifest import AdaptationInfo
 from models.adaptation import Adaptation
+from search.engine import WHITE
 
-from .views import room_views
+from .views import prepared_views
 
 log = logging.getLogger(__name__)
 
@@ -118,26 +117,16 @@ def embed_views(
     """Views in rooms of every catalog photo of `index` (its thumbnails), or of its `rows` alone, embedded by
     `encoder`: (M, D) vectors and (M,) the row each shows."""
     photos = Thumbnails(index, rows)
-    views = room_views(photos, per_photo, index.manifest.background or (255, 255, 255), padding, seed)
-
-    def ready_next():  # on a thread of its own: making the views costs about what embedding them does
-        batch = list(islice(views, EMBED_BATCH))
-        return [photos.rows[i] for _, i in batch], encoder.prepare([view for view, _ in batch]) if batch else None
-
+    background = index.manifest.background or WHITE
+    batches = prepared_views(photos, per_photo, background, padding, seed, EMBED_BATCH, encoder.prepare)
     vectors, owners = [], []
-    with (
-        tqdm(total=len(photos) * per_photo, desc="Embedding views", unit="view", disable=not progress) as bar,
-        ThreadPoolExecutor(1) as ahead,
-    ):
-        coming = ahead.submit(ready_next)
-        while (readied := coming.result())[0]:
-            coming = ahead.submit(ready_next)
-            shown, prepared = readied
+    with tqdm(total=len(photos) * per_photo, desc="Embedding views", unit="view", disable=not progress) as bar:
+        for shown, prepared in batches:
             vectors.append(encoder.embed_prepared(prepared))
-            owners += shown
+            owners.append(shown)
             bar.update(len(shown))
         bar.total = bar.n  # a view mostly hidden in its room is left out: the bar ends where the views did
-    return np.concatenate(vectors), np.asarray(owners, np.int64)
+    return np.concatenate(vectors), np.concatenate(owners)
 
 
 def adapt_index(

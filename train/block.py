@@ -12,11 +12,8 @@ the engine embeds queries alike.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -29,9 +26,10 @@ from index.builder.adapted import refuse_adapted, write_tuned
 from index.catalog_index import CatalogIndex
 from index.store.manifest import AdaptationInfo
 from models import tuning
+from search.engine import WHITE
 
 from .adapt import Thumbnails
-from .views import room_views
+from .views import prepared_views, room_views
 
 
 @dataclass(frozen=True)
@@ -134,15 +132,18 @@ def tune_block(
 
 def _tune(tuner, index, products, frozen, fitted, rng, padding: float, progress: bool) -> int:
     """Tune `tuner`'s tail on views of the `fitted` rows of `index`; the number of views it saw."""
-    settings, photos = tuner.settings, Thumbnails(index)
+    settings, photos, background = tuner.settings, Thumbnails(index), index.manifest.background or WHITE
     optimiser = torch.optim.Adam(tuner.tail.values(), lr=settings.lr)
     bank, seen = frozen.clone(), 0  # each catalog photo as last embedded: where the hard negatives are found
     total = len(fitted) * settings.per_photo * settings.epochs
     with tqdm(total=total, desc="Tuning", unit="view", disable=not progress) as bar:
         for epoch in range(settings.epochs):
-            for views, owners in _batches(Thumbnails(index, rng.permutation(fitted)), settings, padding, index, epoch):
+            shuffled, seed = Thumbnails(index, rng.permutation(fitted)), settings.seed + epoch
+            batches = prepared_views(
+                shuffled, settings.per_photo, background, padding, seed, settings.batch, tuner.encoder.prepare
+            )
+            for owners, pixels in batches:
                 owners_t = torch.as_tensor(owners)
-                pixels = tuner.encoder.prepare(views)
                 embedded = tuner.embed_prepared(pixels)
                 rows = torch.unique(owners_t)
                 # Every candidate embedded as the block now is: against a stale bank of negatives, views and
@@ -160,8 +161,8 @@ def _tune(tuner, index, products, frozen, fitted, rng, padding: float, progress:
                 loss.backward()
                 optimiser.step()
                 bank[rows], bank[negatives] = catalog.detach(), others
-                seen += len(views)
-                bar.update(len(views))
+                seen += len(owners)
+                bar.update(len(owners))
         bar.total = bar.n  # a view mostly hidden in its room is left out: the bar ends where the views did
     return seen
 
@@ -179,31 +180,12 @@ def _loss(tuner, embedded, pixels, owners, candidates, catalog, products) -> tor
     return F.cross_entropy(logits.masked_fill(same & ~positive, float("-inf")), targets) + tuner.settings.pull * drift
 
 
-def _batches(
-    photos: Thumbnails, settings: BlockSettings, padding: float, index: CatalogIndex, epoch: int
-) -> Iterator[tuple[list, np.ndarray]]:
-    """`settings.batch` views at a time, with the index row each shows, made on a thread of their own
-    (making them costs about what embedding them does)."""
-    background = index.manifest.background or (255, 255, 255)
-    views = room_views(photos, settings.per_photo, background, padding, settings.seed + epoch)
-
-    def ready_next():
-        batch = list(islice(views, settings.batch))
-        return [view for view, _ in batch], np.array([photos.rows[i] for _, i in batch], np.int64)
-
-    with ThreadPoolExecutor(1) as ahead:
-        coming = ahead.submit(ready_next)
-        while len((readied := coming.result())[0]):
-            coming = ahead.submit(ready_next)
-            yield readied
-
-
 def _held_top1(index, encoder, tuner, rows, products, frozen, vectors, padding) -> tuple[float, float]:
     """The share of views of the held `rows` (their products' every photo) whose nearest catalog photo is
     of their own product, by the frozen encoder and by the tuned one."""
     if not len(rows):
         return float("nan"), float("nan")
-    settings, background = tuner.settings, index.manifest.background or (255, 255, 255)
+    settings, background = tuner.settings, index.manifest.background or WHITE
     views = list(room_views(Thumbnails(index, rows), settings.per_photo, background, padding, settings.seed + 1))
     owners = products[torch.as_tensor([int(rows[i]) for _, i in views])]
     images = [view for view, _ in views]

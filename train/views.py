@@ -9,7 +9,10 @@ square of the catalog's background). A photo without a plain background gives a 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from itertools import islice
+from typing import Any
 
 import cv2
 import numpy as np
@@ -45,6 +48,32 @@ def room_views(
             yield from _in_a_room(rng, pending, photos, background, padding)
             pending, room_for = [], int(rng.integers(1, MOST_PER_ROOM + 1))
     yield from _in_a_room(rng, pending, photos, background, padding)
+
+
+def prepared_views(
+    photos: Any,
+    per_photo: int,
+    background: tuple[int, int, int],
+    padding: float,
+    seed: int,
+    batch: int,
+    prepare: Callable[[list[Image.Image]], Any],
+) -> Iterator[tuple[np.ndarray, Any]]:
+    """`room_views` of `photos` (catalog photos with the index `rows` they are of: `train.adapt.Thumbnails`),
+    `batch` at a time: the rows they show (int64) and what `prepare` (an encoder's) makes of them. Made on a
+    thread of their own: making the views costs about what embedding them does."""
+    views = room_views(photos, per_photo, background, padding, seed)
+
+    def ready_next() -> tuple[np.ndarray, Any]:
+        made = list(islice(views, batch))
+        shown = np.array([photos.rows[i] for _, i in made], np.int64)
+        return shown, prepare([view for view, _ in made]) if made else None
+
+    with ThreadPoolExecutor(1) as ahead:
+        coming = ahead.submit(ready_next)
+        while len((readied := coming.result())[0]):
+            coming = ahead.submit(ready_next)
+            yield readied
 
 
 def _in_a_room(rng: np.random.Generator, cutouts: list, photos, background: tuple[int, int, int], padding: float):
