@@ -24,6 +24,7 @@ from .boxes import box_area, clip_boxes, letterbox, mirror_boxes, nms, pad_boxes
 from .fusion import distinct, row_lifts
 from .grouping import DEPTH as GROUP_DEPTH
 from .grouping import fuse_best, group_lookalikes, one_per_thing
+from .kinds import AGREEMENT_NEIGHBOURS, agreement, lifted_by_kinds
 from .photo import Crop, Photo, Request, label_of, near_of, vectors_of
 from .query import (
     Query,
@@ -39,12 +40,9 @@ from .query import (
 from .words import search_words
 
 WHITE = (255, 255, 255)
-# The catalog agrees that a crop shows a kind as far as a product of that kind is near the top of
-# the crop's nearest this many products in the whole catalog.
-AGREEMENT_NEIGHBOURS = 10
 # How many of each crop's nearest products of the catalog's own kinds are weighed to find its kinds.
 OTHER_DEPTH = 20
-# Words or popularity re-rank this many of an object's nearest products (and as many of those the words name).
+# Words, popularity or kinds re-rank this many of an object's nearest products (and as many the words name).
 RERANK_DEPTH = 100
 # A region with less detail than this (core.images.detail) is blank: a plain colour, a smooth gradient,
 # a bare wall (2 at most, measured), never a region of the benchmarks' rooms (42 and up) or one of their
@@ -276,7 +274,7 @@ class Engine:
         pass, at most `other_kinds` of the catalog's own kinds, and the whole photo when few were found."""
         request = photo.request
         if photo.selection is not None:
-            [products] = self._rank(vectors_of(photo.regions), request.top_k, (), request)
+            [products] = self._rank(vectors_of(photo.regions), request.top_k, (), request, voted=True)
             return [ObjectResult(SELECTION, photo.selection, None, products)]
         if self.kinds:  # each crop's nearest products in the whole catalog, which the catalog's agreement is read from
             for crop, near in zip(photo.crops, self.index.search(vectors_of(photo.crops), AGREEMENT_NEIGHBOURS)):
@@ -291,12 +289,14 @@ class Engine:
             objects = [o for o in objects if o.products]
         # 0 <= upto: always when nothing was found, or when the filters hid all that was
         if found <= self.settings.whole_photo_upto or not objects:
-            [matches] = self._rank(vectors_of(photo.regions[:1]), request.top_k, (), request)
+            # One object found or none: the photo is most likely of one product, so the whole photo leads,
+            # leaning to the kind of its nearest products (a room's sweeps every kind).
+            one = found <= 1 or not objects
+            [matches] = self._rank(vectors_of(photo.regions[:1]), request.top_k, (), request, voted=one)
             # A blank photo looks like many a plain product on white: its nearest are never a match.
             closeness, close = (0.0, False) if photo.regions[0].blank else (None, None)
             whole = ObjectResult(WHOLE_PHOTO, (0, 0, *photo.image.size), None, matches, closeness, close)
-            # One object found or none: the photo is most likely of one product, so the whole photo leads.
-            objects.insert(0 if found <= 1 or not objects else len(objects), whole)
+            objects.insert(0 if one else len(objects), whole)
         return objects
 
     def _detected(self, photo: Photo) -> list[ObjectResult]:
@@ -379,16 +379,20 @@ class Engine:
                 objects.append(ObjectResult(noun, pixel_box(crops[q].box), float(score), matches))
         return objects
 
-    def _rank(self, vectors: np.ndarray, k: int, kinds: tuple[str, ...], request: Request) -> list[list[Match]]:
+    def _rank(
+        self, vectors: np.ndarray, k: int, kinds: tuple[str, ...], request: Request, voted: bool = False
+    ) -> list[list[Match]]:
         """Each of `vectors`' top-`k` products among those of `kinds` (none: all), as the request's words
-        and filters have them: filters narrow the products of each kind; words
-        move the products they name up (`settings.words_weight`) and, with a text tower, join the
-        query vector; popularity breaks near-ties (`settings.popularity_weight`)."""
+        and filters have them: filters narrow the products of each kind; words move the products they name
+        up (`settings.words_weight`) and, with a text tower, join the query vector; popularity breaks
+        near-ties (`settings.popularity_weight`); `voted`: lifted towards the kinds of the nearest
+        (`settings.kind_weight`)."""
         where = request.where(kinds)
         if request.text_vector is not None:  # "this, but in green": the photo and the words, one vector
             vectors = vectors + request.text_vector
             vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
-        if not request.reranks and self._lifts is None:
+        kinds_of = self.kinds.kinds_of if voted and self.kinds and self.settings.kind_weight else None
+        if not (request.reranks or kinds_of) and self._lifts is None:
             return self.index.search(vectors, k, where)
         depth = max(k, RERANK_DEPTH)
         ranked = self.index.search(vectors, depth, where)
@@ -396,7 +400,9 @@ class Engine:
             more = self.index.search(vectors, depth, replace(where, rows=request.named))
             ranked = [found + extra for found, extra in zip(ranked, more)]
         key = self._order_key(request)
-        return [distinct(sorted(found, key=key, reverse=True), k) for found in ranked]
+        weight = self.settings.kind_weight
+        keys = [lifted_by_kinds(key, found, kinds_of, weight) if kinds_of else key for found in ranked]
+        return [distinct(sorted(found, key=by, reverse=True), k) for found, by in zip(ranked, keys)]
 
     def _order_key(self, request: Request):
         """What a product list is ordered by: the similarity, plus the words' lift and the row's own."""
@@ -421,17 +427,9 @@ class Engine:
         return replace(obj, closeness=round(closeness, 3), close_match=closeness >= self.settings.close_level)
 
     def _agreement(self, near: list[list[Match]], kinds) -> np.ndarray:
-        """The catalog's agreement that each crop shows its kind: `settings.catalog_weight` times
-        (11 - r) / 10, where r is the rank (1 to 10) of the first product of that kind among the
-        crop's 10 nearest in the whole catalog (`near`); 0 when none of them is of it."""
+        """The catalog's agreement that each crop shows its kind (`search.kinds.agreement`)."""
         assert self.kinds is not None  # the catalog's agreement is asked only with kinds
-        is_of = self.kinds.is_of
-        ranks = [
-            next((r for r, m in enumerate(found) if is_of(m.product.row, kind)), AGREEMENT_NEIGHBOURS)
-            for kind, found in zip(kinds, near)
-        ]  # from 0; AGREEMENT_NEIGHBOURS for none
-        weight = self.settings.catalog_weight
-        return weight * (AGREEMENT_NEIGHBOURS - np.asarray(ranks, np.float64)) / AGREEMENT_NEIGHBOURS
+        return agreement(near, kinds, self.kinds.is_of, self.settings.catalog_weight)
 
 
 def load_engine(settings: Settings, *, build_index: bool = False, progress: bool = True, on_progress=None) -> Engine:

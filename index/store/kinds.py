@@ -181,6 +181,11 @@ class ProductKinds:
     def is_of(self, row: int, kind: str) -> bool:
         return kind in self.of_row[row] or self.own_of_row[row] == kind
 
+    def kinds_of(self, row: int) -> frozenset[str]:
+        """Every kind of the product at `row`: its detector classes, or its own kind; none without a category."""
+        own = self.own_of_row[row]
+        return self.of_row[row] | {own} if own else self.of_row[row]
+
     def __contains__(self, kind: str) -> bool:
         """Whether `kind` is a detector class or one of the catalog's own kinds."""
         return kind in self.rows or kind in self.others

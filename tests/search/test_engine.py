@@ -147,6 +147,32 @@ def test_the_catalogs_agreement_falls_with_the_rank_of_the_kinds_first_product(i
     assert [o.label for o in strict.search(ROOM).objects] == ["couch"]
 
 
+VOTED, UNVOTED = ["C1", "C3", "C4", "C2", "L1"], ["C1", "L1", "C3", "C4", "C2"]
+RED_CENTRE = (90, 40, 110, 60)
+
+
+@pytest.mark.parametrize(
+    ("kind_weight", "objects", "box", "expected"),
+    [
+        (0.2, [], None, VOTED),  # nothing found: the photo is most likely of one product
+        (0.0, [], None, UNVOTED),
+        (0.2, [(RED_BOX, "chair", 0.9, None)], None, VOTED),  # one found: the same
+        (0.2, [], RED_CENTRE, VOTED),  # a region the shopper chose
+        # Two found: a room, whose whole photo sweeps every kind.
+        (0.2, [(RED_BOX, "chair", 0.9, None), ((150, 10, 190, 40), "couch", 0.8, None)], None, UNVOTED),
+    ],
+)
+def test_a_photo_of_one_product_leans_to_the_kind_its_nearest_products_are(index, kind_weight, objects, box, expected):
+    # A red photo's nearest are chairs and the yellow lamp (second): the chairs' vote lifts them above it.
+    photo = paint(SIZE, [(RED_BOX, RED), ((150, 10, 190, 40), BLUE), (RED_CENTRE, RED)])
+    engine, _ = _engine(index, objects, photo, kind_weight=kind_weight, whole_photo_upto=2, detect_mirrored=False)
+    result = engine.search(photo, top_k=5, box=box)
+    [whole] = [o for o in result.objects if o.score is None]
+    assert _ids(whole) == expected
+    lamp = next(m for m in whole.products if m.product.id == "L1")
+    assert lamp.score == pytest.approx(0.99 / np.hypot(0.99, 0.1))  # the score shown stays the similarity
+
+
 @pytest.mark.parametrize(
     "objects, conf, other_kinds",
     [

@@ -62,6 +62,7 @@ def test_each_kind_has_its_products_rows():
     assert kinds.is_of(0, "lamp") and kinds.is_of(4, "bed") and not kinds.is_of(0, "chair")
     assert {k: r.tolist() for k, r in kinds.rows.items()} == {"chair": [1, 3], "couch": [2, 4], "bed": [4]}
     assert kinds.of_row[0] == frozenset() and kinds.of_row[4] == {"couch", "bed"}
+    assert [kinds.kinds_of(row) for row in (0, 1, 4)] == [{"lamp"}, {"chair"}, {"couch", "bed"}]
 
 
 def test_products_without_a_category_take_part_in_every_kind():
@@ -69,6 +70,7 @@ def test_products_without_a_category_take_part_in_every_kind():
     kinds = ProductKinds.of_categories(["Table lamp", "Chair", "Sofa", ""], RULES)
     assert kinds.rows["chair"].tolist() == [1, 3] and kinds.rows["couch"].tolist() == [2, 3]
     assert kinds.of_row[3] == frozenset()  # it vouches for no kind when unsure detections are checked
+    assert kinds.kinds_of(3) == frozenset()  # nor votes for one
 
 
 def test_a_catalog_without_categories_has_no_kinds():
