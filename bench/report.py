@@ -32,6 +32,7 @@ class ColumnScores:
     # Per scored scene: the mean over its objects of the share of each one's top KIND_DEPTH products that are
     # of a kind of the scene's ground truth (what a visitor sees: chairs for a photo of a chair).
     kind_precision: list[float] = field(default_factory=list)
+    first_kind_precision: list[float] = field(default_factory=list)  # the same of its first object (tab) alone
     depth: int = max(KS)
 
     def add(
@@ -51,6 +52,8 @@ class ColumnScores:
         self.whole_photo.add(whole_photo, relevant)
         if relevant and engine and product_kinds is not None:
             self.kind_precision.append(kind_precision(engine, relevant, product_kinds))
+            first = next(([ranking] for ranking in engine if ranking), [])
+            self.first_kind_precision.append(kind_precision(first, relevant, product_kinds))
         if relevant and classes is not None:
             self.class_found.append((sum(classes.get(p) in labels for p in relevant), len(relevant)))
             shown = top_k_union(engine, self.depth)
@@ -67,13 +70,15 @@ class ColumnScores:
             out[f"misses@{self.depth}"] = {key: self.misses[key] / total for key in MISSES}
         if self.kind_precision:
             out[f"kind_precision@{KIND_DEPTH}"] = sum(self.kind_precision) / len(self.kind_precision)
+            out[f"first_kind_precision@{KIND_DEPTH}"] = sum(self.first_kind_precision) / len(self.first_kind_precision)
         out["whole_photo"] = self.whole_photo.summary(ks)
         return out
 
 
 def format_table(results: Mapping[str, dict], ks: Sequence[int] = KS) -> str:
     """A fixed-width table: one row per ground-truth column and pipeline."""
-    heads = [f"R@{k}" for k in ks] + ["mAP"] + [f"d@{k}" for k in ks if k > 1] + ["class", f"kind@{KIND_DEPTH}"]
+    heads = [f"R@{k}" for k in ks] + ["mAP"] + [f"d@{k}" for k in ks if k > 1]
+    heads += ["class", f"kind@{KIND_DEPTH}", f"1st@{KIND_DEPTH}"]
     width = max([len("ground truth")] + [len(c) for c in results])
     lines = [f"{'ground truth':<{width}}  {'pipeline':<11}" + "".join(f"{h:>8}" for h in heads)]
     for column, scores in results.items():
@@ -82,8 +87,9 @@ def format_table(results: Mapping[str, dict], ks: Sequence[int] = KS) -> str:
             cells = [f"{row[f'recall@{k}']:.3f}" for k in ks] + [f"{row['map']:.3f}"]
             cells += [f"{row[f'distinct@{k}']:.1f}" for k in ks if k > 1]
             cells.append(f"{row['class_found']:.3f}" if "class_found" in row else "-")
-            kind = row.get(f"kind_precision@{KIND_DEPTH}")
-            cells.append(f"{kind:.3f}" if kind is not None else "-")
+            for measure in (f"kind_precision@{KIND_DEPTH}", f"first_kind_precision@{KIND_DEPTH}"):
+                kind = row.get(measure)
+                cells.append(f"{kind:.3f}" if kind is not None else "-")
             label = column if key == "engine" else ""
             lines.append(f"{label:<{width}}  {name:<11}" + "".join(f"{c:>8}" for c in cells))
         lines.append(f"{'':<{width}}  {scores['scored_scenes']} of {scores['scenes']} scenes scored")

@@ -60,24 +60,27 @@ def test_table_has_a_row_per_column_and_pipeline():
     scores.add([["a", "b"]], [["b"]], {"a"}, {"chair"}, {"a": "chair"})
     table = format_table({"gt": scores.summary(ks=(1, 2))}, ks=(1, 2))
     lines = table.splitlines()
-    assert lines[0].split() == ["ground", "truth", "pipeline", "R@1", "R@2", "mAP", "d@2", "class", "kind@10"]
-    assert lines[1].split() == ["gt", "engine", "1.000", "1.000", "1.000", "2.0", "1.000", "-"]
-    assert lines[2].split() == ["whole", "photo", "0.000", "0.000", "0.000", "1.0", "-", "-"]
+    assert lines[0].split() == ["ground", "truth", "pipeline", "R@1", "R@2", "mAP", "d@2", "class", "kind@10", "1st@10"]
+    assert lines[1].split() == ["gt", "engine", "1.000", "1.000", "1.000", "2.0", "1.000", "-", "-"]
+    assert lines[2].split() == ["whole", "photo", "0.000", "0.000", "0.000", "1.0", "-", "-", "-"]
     assert "1 of 1 scenes scored" in lines[3]
 
 
 @pytest.mark.parametrize(
-    "rankings, expected",
+    "rankings, expected, first",
     [
-        ([["c1", "c2", "s1", "c3"]], 0.75),  # three of four listed are chairs
-        ([["c1", "c2"], ["s1", "s2"]], 0.5),  # one object all chairs, one all sofas: their mean
-        ([["c1"], []], 1.0),  # an empty list is not an object shown
-        ([["x1", "s1"]], 0.0),  # a product of no kind is of none
+        ([["c1", "c2", "s1", "c3"]], 0.75, 0.75),  # three of four listed are chairs
+        ([["c1", "c2"], ["s1", "s2"]], 0.5, 1.0),  # one object all chairs, one all sofas: their mean
+        ([["s1", "s2"], ["c1", "c2"]], 0.5, 0.0),  # the first tab shown is the sofas'
+        ([[], ["c1"]], 1.0, 1.0),  # an empty list is not an object shown
+        ([["x1", "s1"]], 0.0, 0.0),  # a product of no kind is of none
     ],
 )
-def test_kind_precision_is_the_share_of_each_objects_list_of_the_photos_kind(rankings, expected):
+def test_kind_precision_is_the_share_of_each_objects_list_of_the_photos_kind(rankings, expected, first):
     kinds = {"c1": {"chair"}, "c2": {"chair"}, "c3": {"chair", "couch"}, "s1": {"couch"}, "s2": {"couch"}}
     assert kind_precision(rankings, {"c1"}, kinds) == pytest.approx(expected)  # a photo of chair c1
     scores = ColumnScores()
     scores.add(rankings, rankings, {"c1"}, set(), None, None, kinds)
-    assert scores.summary()["kind_precision@10"] == pytest.approx(expected)
+    summary = scores.summary()
+    assert summary["kind_precision@10"] == pytest.approx(expected)
+    assert summary["first_kind_precision@10"] == pytest.approx(first)
