@@ -352,11 +352,11 @@ class SearchSettings:
         high=1.0,
     )
     hub_weight: float = setting(
-        0.5,
+        0.25,
         "Where the index's hubness was measured (`python -m train hubs`), each product's similarity is lowered "
         "by this weight times its photo's hubness before ranking (the scores shown stay the similarities). "
-        "Chosen on the tune halves: it finds more real photos' products, fewer in rooms (docs/quality.md). "
-        "`0`: off.",
+        "Chosen on the tune halves among 0.25, 0.35 and 0.5: at 0.25 it finds more in rooms and in real photos "
+        "(docs/quality.md). `0`: off.",
         low=0.0,
         high=2.0,
     )
