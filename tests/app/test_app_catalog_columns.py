@@ -42,6 +42,7 @@ def shop(tmp_path_factory):
         catalog=str(write_csv(folder / "products.csv", catalog)),
         index_dir=str(folder / "index"),
         popularity_weight=POPULARITY_WEIGHT,
+        kind_weight=0.0,  # the popularity blend alone orders a region's list (the kinds' lean: tests/search)
     )
     with served(load_engine(settings, build_index=True, progress=False)) as url:
         yield Client(url, verbose=False), catalog
