@@ -320,10 +320,10 @@ class SearchSettings:
     )
     kind_weight: float = setting(
         0.2,
-        "With kinds, a region searched across every kind (the whole photo, or a region the shopper chose) has "
-        "its products lifted towards the kinds of its 10 nearest: this weight times their kind's share of them, "
-        "each weighted 1/rank (1: all ten of it). The scores shown stay the similarities. Chosen on the tune "
-        "halves (docs/quality.md). `0`: off.",
+        "With kinds, the whole photo where it leads (one object found or none) and a region the shopper chose "
+        "have their products lifted towards the kinds of their 10 nearest: this weight times the kind's share "
+        "of them, each weighted 1/rank (1: all ten of it). The scores shown stay the similarities. Chosen on "
+        "the tune halves (docs/quality.md). `0`: off.",
         low=0.0,
         high=2.0,
     )
