@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.images import load_image
+from core.boxes import clip_boxes, crop, photo_regions
+from core.images import WHITE, load_image
 from core.protocols import ImageEncoder, ObjectDetector
 from core.types import WHOLE_PHOTO, Detections, ObjectResult, SearchResult
 from index.catalog_index import CatalogIndex
-from search.boxes import clip_boxes, crop, photo_regions
-from search.engine import WHITE
 from search.grouping import DEPTH as GROUP_DEPTH
 from search.grouping import fuse_best
 

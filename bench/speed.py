@@ -32,6 +32,7 @@ import torch
 
 from bench.build import CLIP_B32, encoder_path
 from bench.quality import parse_overrides
+from core.boxes import letterbox
 from core.images import load_image
 from core.settings import Settings
 from index.builder.build import build_index
@@ -40,7 +41,6 @@ from index.catalog.open import open_catalog
 from index.catalog.source import ColumnMap, Reading
 from models.encoder import encoder_for
 from models.runtime import set_threads
-from search.boxes import letterbox
 from search.engine import CROP_SHRINK_FROM, load_engine
 
 GOAL_SEARCH_RATIO = 1.15

@@ -17,6 +17,7 @@ from .errors import LookalikeError
 from .settings import SearchSettings
 
 ImageInput = str | Path | bytes | bytearray | Image.Image | np.ndarray
+WHITE = (255, 255, 255)  # the catalog photos' background where an index measured none
 
 
 class ImageError(LookalikeError):

@@ -94,6 +94,15 @@ class CatalogSettings:
         "storage (`/data`) where it is writable, else in the user cache (`~/.cache`).",
     )
     batch_size: int = setting(32, "Catalog images embedded at once when building an index.", low=1, high=4096)
+    hub_views: int = setting(
+        1000,
+        "Views in rooms, made of this many of the catalog's photos at most (one each), that an index built from now "
+        "on measures each photo's hubness on: how near it lies to shoppers' photos of other products, which "
+        "search lowers (`hub_weight`). About a minute for 1,000 on two CPU cores; the app measures it once for an "
+        "index that has none. `0`: none measured.",
+        low=0,
+        high=100_000,
+    )
     vector_index: str = setting(
         "auto",
         "How an index built from now on searches its vectors: `exact`; `hnsw`, approximately (a FAISS HNSW "
@@ -353,7 +362,7 @@ class SearchSettings:
     )
     hub_weight: float = setting(
         0.25,
-        "Where the index's hubness was measured (`python -m train hubs`), each product's similarity is lowered "
+        "Where the index's hubness was measured (`hub_views`), each product's similarity is lowered "
         "by this weight times its photo's hubness before ranking (the scores shown stay the similarities). "
         "Chosen on the tune halves among 0.25, 0.35 and 0.5: at 0.25 it finds more in rooms and in real photos "
         "(docs/quality.md). `0`: off.",

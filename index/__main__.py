@@ -15,6 +15,7 @@ from core.errors import LookalikeError
 from core.settings import THUMBNAILS, VECTOR_INDEXES, Settings
 from index.builder import hub
 from index.builder.build import build_index
+from index.builder.hubbed import load_hubbed
 from index.builder.ray_embed import build_on_ray
 from index.builder.update import update_index
 from index.catalog.inspect import inspect as inspect_catalog
@@ -71,6 +72,12 @@ def _build_options(build) -> None:
     build.add_argument("--device", help="cpu or cuda (default: cuda when present)")
     build.add_argument("--batch-size", type=int, help="images embedded at once (default: $LOOKALIKE_BATCH_SIZE or 32)")
     build.add_argument(
+        "--hub-views",
+        type=int,
+        help="views in rooms its photos' hubness is measured on, one each of this many photos at most; 0: none "
+        "(default: $LOOKALIKE_HUB_VIEWS or 1000)",
+    )
+    build.add_argument(
         "--vector-index",
         choices=VECTOR_INDEXES,
         help="exact or approximate (HNSW) search; auto: exact up to 20,000 photos; milvus: exact, "
@@ -107,6 +114,7 @@ def _update_options(update) -> None:
     update.add_argument("--encoder", help="model id or folder (default: the one the index was built with)")
     update.add_argument("--device", help="cpu or cuda (default: cuda when present)")
     update.add_argument("--batch-size", type=int, help="images embedded at once (default: $LOOKALIKE_BATCH_SIZE or 32)")
+    update.add_argument("--hub-views", type=int, help="as build's, when its photos changed")
     update.add_argument("--vector-index", choices=VECTOR_INDEXES, help="as build's (default: the index's own)")
     update.add_argument("--milvus-uri", help="with --vector-index milvus: as build's")
 
@@ -137,6 +145,7 @@ def _build(args) -> int:
         encoder=args.encoder,
         device=args.device,
         batch_size=args.batch_size,
+        hub_views=args.hub_views,
         vector_index=args.vector_index,
         milvus_uri=args.milvus_uri,
         thumbnails=args.thumbnails,
@@ -161,6 +170,7 @@ def _build(args) -> int:
         thumbnails=wanted.thumbnails,
     )
     print(report.summary())
+    _hubs_measured(wanted.index_dir, encoder, wanted.hub_views)
     return 0
 
 
@@ -178,6 +188,7 @@ def _update(args) -> int:
         index_dir=directory,
         device=args.device,
         batch_size=args.batch_size,
+        hub_views=args.hub_views,
         vector_index=args.vector_index,
         milvus_uri=args.milvus_uri,
     )
@@ -202,7 +213,15 @@ def _update(args) -> int:
         thumbnails=args.thumbnails,
     )
     print(report.summary())
+    _hubs_measured(directory, encoder, wanted.hub_views)
     return 0
+
+
+def _hubs_measured(directory: str, encoder, views: int) -> None:
+    """The index's photos' hubness measured where it has none (after a build, or an update that changed photos)."""
+    index = load_hubbed(directory, encoder, views)
+    if index.manifest.hubness:
+        print(f"Its photos' hubness is measured on {index.manifest.hubness.views} views in rooms.")
 
 
 def _built_from(args, source: CatalogSource) -> None:

@@ -9,7 +9,8 @@ from dataclasses import replace
 import numpy as np
 from PIL import Image, ImageOps
 
-from core.images import ImageInput, detail, load_image
+from core.boxes import box_area, clip_boxes, letterbox, mirror_boxes, nms, pad_boxes, photo_regions, pixel_box
+from core.images import WHITE, ImageInput, detail, load_image
 from core.protocols import ImageEncoder, ObjectDetector
 from core.settings import SearchSettings, Settings, SettingsError
 from core.types import SELECTION, WHOLE_PHOTO, Detections, Filters, Match, ObjectResult, SearchResult, TextResult, Where
@@ -20,7 +21,6 @@ from models.adaptation import IndexEncoder
 from models.detector import load_detector
 from models.runtime import set_threads
 
-from .boxes import box_area, clip_boxes, letterbox, mirror_boxes, nms, pad_boxes, photo_regions, pixel_box
 from .fusion import distinct, row_lifts
 from .grouping import DEPTH as GROUP_DEPTH
 from .grouping import fuse_best, group_lookalikes, one_per_thing
@@ -39,7 +39,6 @@ from .query import (
 )
 from .words import search_words
 
-WHITE = (255, 255, 255)
 # How many of each crop's nearest products of the catalog's own kinds are weighed to find its kinds.
 OTHER_DEPTH = 20
 # Words, popularity or kinds re-rank this many of an object's nearest products (and as many the words name).
@@ -52,7 +51,7 @@ BLANK_DETAIL = 8.0
 # image too: it resizes to its input size (640) anyway, and two copies of a 40-megapixel photo hold 240 MB.
 DETECT_SHRINK_FROM = 1280
 # Crops of twice this many pixels a side or more are shrunk before the encoder's own resizing
-# (search.boxes.letterbox): it bounds what a batch of big photos holds, and leaves smaller crops as they are.
+# (core.boxes.letterbox): it bounds what a batch of big photos holds, and leaves smaller crops as they are.
 CROP_SHRINK_FROM = 1024
 # The catalog's own kinds are not looked for in a crop of more than this share of the photo (`_other_kinds`).
 MOST_OF_PHOTO = 0.6

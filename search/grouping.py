@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from core.boxes import overlap
 from core.types import Match, ObjectResult
-
-from .boxes import overlap
 
 # Two detections are one object when at least SHARED of their top DEPTH products agree. Compared
 # as ranks, not similarities, so the rule means the same for every encoder.

@@ -131,6 +131,8 @@ class StartingEngine:
             return ""
         if self.error:
             return f"The catalog could not be loaded: {self.error}"
+        if self.total and self.done >= self.total:  # then its photos' hubness is measured: about a minute
+            return f"Indexing the catalog: {self.total:,} products embedded, finishing. Search opens when it is done."
         if self.total:
             return (
                 f"Indexing the catalog: {self.done:,} of {self.total:,} products ({self.share:.0%}). "

@@ -14,6 +14,7 @@ os.environ.setdefault("YOLO_CONFIG_DIR", tempfile.mkdtemp(prefix="yolo-config-")
 import pytest
 
 from support import (
+    FIVE_PRODUCTS,
     HK,
     MOBILENET,
     SHARED_MISSING,
@@ -21,6 +22,7 @@ from support import (
     YOLO_WEIGHTS,
     colour_catalog,
     embed_words,
+    ensure,
     save_tiny_clip,
     save_tiny_vit,
     served,
@@ -168,3 +170,20 @@ def served_app(hk_engine):
     """The app served in-process on 127.0.0.1 over `hk_engine`; yields its URL."""
     with served(hk_engine) as url:
         yield url
+
+
+@pytest.fixture
+def tiny_index(tmp_path, tiny_vit_path, tiny_yolo_path):
+    """The settings of an index of a five-product shop, built with a tiny ViT as the app builds it."""
+    from core.settings import Settings
+
+    catalog = colour_catalog(tmp_path / "shop", FIVE_PRODUCTS)
+    settings = Settings.of(
+        encoder=str(tiny_vit_path),
+        catalog=str(catalog),
+        index_dir=str(tmp_path / "idx"),
+        device="cpu",
+        detector=str(tiny_yolo_path),
+    )
+    ensure(settings, build=True, progress=False)
+    return settings

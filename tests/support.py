@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageOps
 
+from core.boxes import mirror_boxes
 from core.types import Detections, EncoderInfo
-from search.boxes import mirror_boxes
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

@@ -83,8 +83,9 @@ def test_the_check_tells_a_lower_layer_importing_a_higher_one(module, source, ba
 
 # Inside index/, its folders by floor: reading a catalog at the bottom; the index on disk and its vectors side
 # by side above it (the manifest records a vector spec, a Milvus backend reads the product table); the loaded
-# index above them; building and keeping one on top; the command line above all. errors.py is below them all.
-ROOMS = {"catalog": 0, "store": 1, "vectors": 1, "catalog_index": 2, "builder": 3, "__main__": 4}
+# index above them; views of its photos in rooms above it; building and keeping one on top; the command line
+# above all. errors.py is below them all.
+ROOMS = {"catalog": 0, "store": 1, "vectors": 1, "catalog_index": 2, "views": 3, "builder": 4, "__main__": 5}
 
 
 def room_of(module: str) -> str | None:
@@ -115,6 +116,8 @@ def test_index_folders_import_only_lower_floors():
         ("index.vectors.faiss", "index.builder.build", True),
         ("index.store.manifest", "index.vectors.backend", False),  # side by side
         ("index.builder.update", "index.catalog_index", False),
+        ("index.views.embedded", "index.builder.hubbed", True),
+        ("index.builder.hubbed", "index.views.embedded", False),
         ("index.catalog_index", "index.errors", False),
     ],
 )

@@ -15,6 +15,7 @@ from typing import Any
 from core.errors import LookalikeError
 from core.images import ImageError, load_image
 from core.settings import Settings, cache_root
+from index.builder.hubbed import VIEWS, measure_hubs
 from index.catalog.open import open_catalog
 from index.catalog.source import ColumnMap, Reading
 from index.catalog_index import CatalogIndex
@@ -27,7 +28,6 @@ from models.runtime import set_threads
 from .adapt import FitSettings, adapt_index
 from .block import BlockSettings, tune_block
 from .detector import train_detector
-from .hubs import VIEWS, measure_hubs
 from .synthetic import write_dataset
 
 

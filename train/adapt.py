@@ -1,6 +1,6 @@
 """Learning a catalog's adaptation of its frozen encoder, from the catalog alone (`python -m train adapt`).
 
-Each product's views in rooms (`train.views`) are embedded by the encoder, and a linear map of the
+Each product's views in rooms (`index.views.rooms`) are embedded by the encoder, and a linear map of the
 embeddings (`models.adaptation.Adaptation`) is fitted so that a view lands nearer its own catalog
 photo than any other product's (InfoNCE over the whole catalog), the map kept near the identity.
 The index is then written anew with its vectors mapped (`index.builder.adapted`); the engine maps queries alike.
@@ -16,22 +16,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from core.images import load_image
 from core.settings import SearchSettings
 from index.builder.adapted import refuse_adapted, write_adapted
 from index.catalog_index import CatalogIndex
 from index.store.manifest import AdaptationInfo
+from index.views.embedded import embed_views
 from models.adaptation import Adaptation
-from search.engine import WHITE
-
-from .views import prepared_views
 
 log = logging.getLogger(__name__)
 
 METHOD = "linear-infonce"
-EMBED_BATCH = 32  # views embedded per call
 
 
 @dataclass(frozen=True)
@@ -105,30 +100,6 @@ def fit_adaptation(
     )
 
 
-def embed_views(
-    index: CatalogIndex,
-    encoder,
-    per_photo: int,
-    padding: float,
-    progress: bool = True,
-    seed: int = 0,
-    rows: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Views in rooms of every catalog photo of `index` (its thumbnails), or of its `rows` alone, embedded by
-    `encoder`: (M, D) vectors and (M,) the row each shows."""
-    photos = Thumbnails(index, rows)
-    background = index.manifest.background or WHITE
-    batches = prepared_views(photos, per_photo, background, padding, seed, EMBED_BATCH, encoder.prepare)
-    vectors, owners = [], []
-    with tqdm(total=len(photos) * per_photo, desc="Embedding views", unit="view", disable=not progress) as bar:
-        for shown, prepared in batches:
-            vectors.append(encoder.embed_prepared(prepared))
-            owners.append(shown)
-            bar.update(len(shown))
-        bar.total = bar.n  # a view mostly hidden in its room is left out: the bar ends where the views did
-    return np.concatenate(vectors), np.concatenate(owners)
-
-
 def adapt_index(
     index: CatalogIndex,
     encoder,
@@ -167,17 +138,3 @@ def adapt_index(
     }
     info = AdaptationInfo(encoder.describe(), index.manifest.probe, METHOD, created, figures)
     return write_adapted(index, adaptation, info, out_dir), report
-
-
-class Thumbnails:
-    """The catalog photos of an index, decoded when asked for: a few thousand would not fit in memory at once."""
-
-    def __init__(self, index: CatalogIndex, rows: np.ndarray | None = None):
-        self.rows = np.arange(len(index)) if rows is None else np.asarray(rows, np.int64)  # the index rows, in order
-        self.paths = [index.products[int(row)].image for row in self.rows]
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, i: int):
-        return load_image(self.paths[i])

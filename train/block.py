@@ -21,15 +21,14 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from core.images import WHITE
 from core.settings import SearchSettings
 from index.builder.adapted import refuse_adapted, write_tuned
 from index.catalog_index import CatalogIndex
 from index.store.manifest import AdaptationInfo
+from index.views.embedded import Thumbnails
+from index.views.rooms import prepared_views, room_views
 from models import tuning
-from search.engine import WHITE
-
-from .adapt import Thumbnails
-from .views import prepared_views, room_views
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,8 @@ def words_example(products: list[Product]) -> str:
 def not_ready_text(starting: StartingEngine) -> str:
     if starting.error:
         return f"Search is unavailable: {starting.error}"
+    if starting.total and starting.done >= starting.total:
+        return f"Still indexing the catalog: {starting.total:,} products embedded, finishing. Try again in a minute."
     if starting.total:
         return (
             f"Still indexing the catalog, {starting.share:.0%} done ({starting.done:,} of {starting.total:,} "

@@ -23,6 +23,7 @@ from models.encoder import Encoder, encoder_for
 
 from .build import build_index
 from .hub import download, hub_index
+from .hubbed import load_hubbed
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,8 @@ def ensure_index(
 
     With `build`, an index is built there first when there is none, when it is unreadable, or when
     the settings name another catalog, encoder or kind rules than it was built with, or the encoder's weights
-    changed. An index built from another catalog is kept while the catalog setting is left at its
+    changed; then its photos' hubness is measured where it has none (`index.builder.hubbed.load_hubbed`).
+    An index built from another catalog is kept while the catalog setting is left at its
     default, so that a prebuilt index can be served by pointing LOOKALIKE_INDEX_DIR at it alone.
     Without `build`, those cases are errors. An index on the Hub (`hf://datasets/OWNER/NAME@REVISION`)
     is downloaded into the local Hub cache and served as it is, never rebuilt. `progress` and
@@ -73,7 +75,8 @@ def ensure_index(
     if encoder is None:
         name = models.encoder or read_live_manifest(directory).encoder.name
         encoder = encoder_for(name, models)
-    index = CatalogIndex.load(directory, encoder)
+    index = load_hubbed(directory, encoder, settings.hub_views, progress) if build and not hub else None
+    index = index or CatalogIndex.load(directory, encoder)
     if _other_rules(settings, index.manifest):
         raise IndexMismatchError(
             f"The index at {directory} was built with other kind rules than "

@@ -1,18 +1,97 @@
-"""An index with its photos' hubness measured (`index.store.hubness`): the live version's files as they
-are, and the hubness beside them, written as a build writes, a new version made live atomically."""
+"""Measuring the catalog photos' hubness (`index.store.hubness`): how near each one lies to shoppers' photos
+of any product, which the engine lowers its similarity by (`settings.hub_weight`).
+
+A photo near many shoppers' photos of other products (a plain white product, a photo much like a room)
+is a hub: it crowds the top of every list. Views in rooms of a sample of the catalog's photos
+(`index.views.rooms`) stand for shoppers' photos; a photo's hubness is its mean similarity to its nearest of
+them, its own views left out (cross-domain similarity local scaling, CSLS). Measured on the index's own
+vectors, adapted ones too, after a build (`load_hubbed`) or by `python -m train hubs`, and written
+as a build writes: the live version's files as they are and the hubness beside them, a new version made
+live atomically.
+"""
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
+from core.settings import SearchSettings
+from index.catalog.fetch import is_url
 from index.catalog_index import CatalogIndex
 from index.errors import IndexMismatchError
 from index.store.hubness import save_hubness
 from index.store.manifest import HubnessInfo
 from index.store.versions import MANIFEST, VersionWriter, link_or_copy
+from index.views.embedded import embed_views
+
+log = logging.getLogger(__name__)
+
+VIEWS = 1000  # chosen on the tune half of the dev scenes (docs/quality.md): 500 measured worse, 2,000 no better
+NEIGHBOURS_PER_VIEW = 1 / 40  # each photo's hubness is its mean similarity to this share of the views, its nearest
+ROWS_AT_ONCE = 4096  # photos compared with every view at once: 16 MB of similarities with 1,000 views
+
+
+def hubness(photos: np.ndarray, views: np.ndarray, owners: np.ndarray, neighbours: int) -> np.ndarray:
+    """Each of `photos` (N, D)' mean similarity to its `neighbours` nearest `views` (M, D), the views of itself
+    (`owners` (M,): the row of `photos` each view shows) left out: (N,) float32."""
+    neighbours = max(1, min(neighbours, len(views) - 1))
+    out = np.empty(len(photos), np.float32)
+    for start in range(0, len(photos), ROWS_AT_ONCE):
+        similarity = photos[start : start + ROWS_AT_ONCE] @ views.T
+        own = (owners >= start) & (owners < start + len(similarity))
+        similarity[owners[own] - start, np.flatnonzero(own)] = -np.inf
+        nearest = np.partition(similarity, -neighbours, axis=1)[:, -neighbours:]
+        counted = np.isfinite(nearest)  # fewer where a photo has more views of its own than the rest hold
+        out[start : start + len(similarity)] = np.where(counted, nearest, 0).sum(axis=1) / np.maximum(
+            counted.sum(axis=1), 1
+        )
+    return out
+
+
+def measure_hubs(
+    index: CatalogIndex,
+    encoder,
+    *,
+    views: int = VIEWS,
+    padding: float = SearchSettings.crop_padding,
+    out_dir: str | Path | None = None,
+    progress: bool = True,
+    seed: int = 0,
+) -> tuple[Path, HubnessInfo, float]:
+    """Measure the hubness of every photo of `index` (built with `encoder`) on `views` views in rooms of its
+    photos, and make the index with it the live version of `out_dir` (default: the index's own directory);
+    the seconds it took."""
+    index.check_encoder(encoder)
+    start = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.choice(len(index), min(views, len(index)), replace=False))
+    per_photo = -(-views // len(rows))  # a catalog of fewer photos than `views` gives several views of each
+    vectors, owners = embed_views(index, index.query_encoder(encoder), per_photo, padding, progress, seed, rows)
+    neighbours = max(1, round(len(vectors) * NEIGHBOURS_PER_VIEW))
+    photos = index.vectors.sample(np.arange(len(index)))
+    info = HubnessInfo(len(vectors), neighbours, datetime.now(UTC).isoformat(timespec="seconds"))
+    path = write_hubness(index, hubness(photos, vectors, owners, neighbours), info, out_dir)
+    return path, info, time.perf_counter() - start
+
+
+def load_hubbed(directory: str | Path, encoder, views: int, progress: bool = True) -> CatalogIndex:
+    """The live index of `directory` (built with `encoder`), its hubness measured first where it has none
+    (`settings.catalog.hub_views`) on one view each of `views` of its photos at most, so that a small catalog
+    pays in proportion; an adapted index keeps none (`train adapt` drops it on purpose), nor one of a single
+    photo, or one kept as web links (no thumbnails to make views of)."""
+    index = CatalogIndex.load(directory, encoder)
+    views = min(views, len(index))
+    if index.hubness is not None or index.manifest.adaptation is not None or views < 2 or _linked(index):
+        return index
+    log.info("Measuring the hubness of %d catalog photos on %d views in rooms (done once).", len(index), views)
+    path, info, seconds = measure_hubs(index, encoder, views=views, progress=progress)
+    log.info("Measured the hubness on %d views in %.0f s, into %s.", info.views, seconds, path)
+    return CatalogIndex.load(directory, encoder)
 
 
 def write_hubness(
@@ -31,3 +110,7 @@ def write_hubness(
                 link_or_copy(path, version.folder / name)
         save_hubness(version.folder, hubness, info)
         return version.commit(replace(index.manifest, hubness=info, checksums={}))
+
+
+def _linked(index: CatalogIndex) -> bool:
+    return any(is_url(image) for image in index.table.products.column("image").to_pylist())

@@ -93,13 +93,6 @@ def update_index(
             thumbnails=thumbnails,
             **build_options,
         )
-    if report.changed and previous.manifest.hubness is not None:
-        log.warning(
-            "The hubness measured for the index in %s was dropped, as its photos changed: measure it again "
-            "with python -m train hubs --index %s",
-            directory,
-            directory,
-        )
     return UpdateReport(report, frozenset(previous.table.ids))
 
 

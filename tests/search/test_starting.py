@@ -81,3 +81,17 @@ def test_a_version_of_another_encoder_is_refused_once_and_the_served_one_stays(s
     caplog.clear()
     assert not starting.reload_if_changed() and not caplog.text  # not tried, nor logged, again
     assert starting.engine.search_text("rug").products[0].product.id == "P2"
+
+
+@pytest.mark.parametrize(
+    ("done", "total", "said"),
+    [
+        (0, 0, "Reading the catalog and loading the models"),
+        (2, 6, "Indexing the catalog: 2 of 6 products (33%)"),
+        (6, 6, "Indexing the catalog: 6 products embedded, finishing"),  # its photos' hubness measured then
+    ],
+)
+def test_the_status_says_where_the_start_is(done, total, said):
+    starting = StartingEngine(Settings.of())
+    starting.done, starting.total = done, total
+    assert said in starting.status

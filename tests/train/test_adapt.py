@@ -11,12 +11,12 @@ from index.catalog_index import CatalogIndex
 from index.errors import IndexMismatchError
 from index.store.manifest import AdaptationInfo
 from index.store.versions import live_version
+from index.views.rooms import room_views
 from models.adaptation import Adaptation, AdaptationError, AdaptedEncoder
 from models.encoder import load_encoder
 from search.engine import Engine, load_engine
 from train.__main__ import main
 from train.adapt import FitSettings, fit_adaptation
-from train.views import room_views
 
 
 def _unit(x: np.ndarray) -> np.ndarray:

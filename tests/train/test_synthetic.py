@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from train.synthetic import Cutout, compose, cut_out, write_dataset
+from index.views.synthetic import Cutout, compose, cut_out
+from train.synthetic import write_dataset
 
 COLOURS = {0: (255, 0, 0), 1: (0, 255, 0), 2: (0, 0, 255)}
 

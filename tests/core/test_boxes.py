@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from search.boxes import clip_boxes, crop, letterbox, mirror_boxes, nms, overlap, pad_boxes, photo_regions
+from core.boxes import clip_boxes, crop, letterbox, mirror_boxes, nms, overlap, pad_boxes, photo_regions
 
 
 @pytest.mark.parametrize(

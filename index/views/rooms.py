@@ -1,8 +1,9 @@
-"""Views of the catalog's photos as a shopper's photo shows their products: an adaptation's training pairs.
+"""Views of the catalog's photos as a shopper's photo shows their products: what a build measures its
+photos' hubness on (`index.builder.hubbed`), and an adaptation's training pairs (`train.adapt`).
 
 A catalog photo shows its product alone on a plain background. In a room the same product is
 smaller, lit otherwise, partly hidden by others and framed with what stands around it. A view is
-such a crop made from the catalog alone: the product cut out (`train.synthetic`), pasted with a few
+such a crop made from the catalog alone: the product cut out (`index.views.synthetic`), pasted with a few
 others into a plain room, and cut out again as the engine cuts a detection (padded, centred on a
 square of the catalog's background). A photo without a plain background gives a part of itself instead.
 """
@@ -18,7 +19,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter
 
-from search.boxes import clip_boxes, letterbox, pad_boxes
+from core.boxes import clip_boxes, letterbox, pad_boxes
 
 from .synthetic import SCENE_SIZE, compose, cut_out, room
 
@@ -59,7 +60,7 @@ def prepared_views(
     batch: int,
     prepare: Callable[[list[Image.Image]], Any],
 ) -> Iterator[tuple[np.ndarray, Any]]:
-    """`room_views` of `photos` (catalog photos with the index `rows` they are of: `train.adapt.Thumbnails`),
+    """`room_views` of `photos` (catalog photos with the index `rows` they are of: `index.views.embedded.Thumbnails`),
     `batch` at a time: the rows they show (int64) and what `prepare` (an encoder's) makes of them. Made on a
     thread of their own: making the views costs about what embedding them does."""
     views = room_views(photos, per_photo, background, padding, seed)

@@ -1,22 +1,23 @@
-"""python -m train hubs: each catalog photo's hubness, measured on views in rooms of the catalog's photos,
-stored with the index and taken off its similarity when the engine ranks."""
+"""Each catalog photo's hubness, measured on views in rooms of the catalog's photos after a build (or by
+`python -m train hubs`), stored with the index and taken off its similarity when the engine ranks."""
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from core.settings import SearchSettings
+from core.settings import SearchSettings, Settings
 from index.__main__ import main as index_main
-from index.builder.hubbed import write_hubness
+from index.builder import hubbed
+from index.builder.hubbed import hubness, write_hubness
 from index.catalog_index import CatalogIndex
 from index.errors import IndexCorruptError, IndexMismatchError
 from index.store.manifest import HubnessInfo
 from index.store.versions import live_version
 from models.encoder import load_encoder
 from search.engine import Engine
-from support import FIVE_PRODUCTS, colour_catalog
-from train import hubs as hubs_module
+from support import FIVE_PRODUCTS, colour_catalog, ensure
 from train.__main__ import main
-from train.hubs import hubness
 
 E = np.eye(3, dtype=np.float32)
 
@@ -45,7 +46,7 @@ def test_hubness_is_the_same_measured_in_chunks(monkeypatch):
     photos, views = rng.normal(size=(11, 8)).astype(np.float32), rng.normal(size=(20, 8)).astype(np.float32)
     owners = rng.integers(0, 11, 20)
     whole = hubness(photos, views, owners, 3)
-    monkeypatch.setattr(hubs_module, "ROWS_AT_ONCE", 4)
+    monkeypatch.setattr(hubbed, "ROWS_AT_ONCE", 4)
     assert hubness(photos, views, owners, 3) == pytest.approx(whole)
 
 
@@ -66,8 +67,8 @@ def test_measured_hubness_is_stored_with_the_index_and_checked_as_its_other_file
 def test_the_engine_lowers_a_hub_below_a_product_nearly_as_close(tiny_index, tiny_vit_path):
     encoder = load_encoder(str(tiny_vit_path))
     index = CatalogIndex.load(tiny_index.catalog.index_dir, encoder)
-    red = index.products[0]
-    ranked = [m.product.id for m in Engine(None, encoder, index).search(red.image).objects[0].products]
+    red, unlowered = index.products[0], SearchSettings(hub_weight=0.0)
+    ranked = [m.product.id for m in Engine(None, encoder, index, unlowered).search(red.image).objects[0].products]
     assert ranked[0] == "P0"
     lifted = np.zeros(5, np.float32)
     lifted[0] = 2.0  # far above any gap of similarities between the five photos
@@ -77,7 +78,7 @@ def test_the_engine_lowers_a_hub_below_a_product_nearly_as_close(tiny_index, tin
     assert [m.product.id for m in result.products][-1] == "P0" and result.products[-1].score == pytest.approx(
         1.0, abs=1e-3
     )
-    plain = Engine(None, encoder, hubbed, SearchSettings(hub_weight=0.0)).search(red.image).objects[0]
+    plain = Engine(None, encoder, hubbed, unlowered).search(red.image).objects[0]
     assert [m.product.id for m in plain.products] == ranked
 
 
@@ -96,11 +97,45 @@ def test_adapting_an_index_drops_the_hubness_measured_before_its_map(tiny_index)
     assert index.manifest.adaptation is not None and index.manifest.hubness is None and index.hubness is None
 
 
-def test_an_update_that_changes_the_photos_drops_the_hubness_and_says_so(tiny_index, tmp_path, caplog):
+def test_an_update_that_changes_the_photos_measures_the_hubness_again(tiny_index, tmp_path, capsys):
     directory = tiny_index.catalog.index_dir
     assert main(["hubs", "--index", directory, "--views", "4", "--no-progress"]) == 0
     colour_catalog(tmp_path / "shop", [*FIVE_PRODUCTS, ("P5", "Lamp", (250, 250, 250))])
     assert index_main(["update", "--index", directory]) == 0
     index = CatalogIndex.load(directory)
-    assert len(index) == 6 and index.manifest.hubness is None and index.hubness is None
-    assert "measure it again with python -m train hubs" in caplog.text
+    assert len(index) == 6 and index.hubness.shape == (6,) and np.isfinite(index.hubness).all()
+    assert "hubness is measured on" in capsys.readouterr().out
+
+
+def test_a_build_as_the_app_builds_measures_one_view_of_each_photo_of_a_small_catalog(tiny_index):
+    index = CatalogIndex.load(tiny_index.catalog.index_dir)
+    assert 2 <= index.manifest.hubness.views <= 5 and index.manifest.hubness.neighbours == 1
+    assert index.hubness.shape == (5,) and np.isfinite(index.hubness).all()
+
+
+def test_no_hub_views_measure_none_and_an_index_without_is_measured_when_next_served(tmp_path, tiny_vit_path):
+    catalog = colour_catalog(tmp_path / "shop", FIVE_PRODUCTS)
+    settings = Settings.of(encoder=str(tiny_vit_path), catalog=str(catalog), index_dir=str(tmp_path / "idx"))
+    index, _ = ensure(replace(settings, catalog=replace(settings.catalog, hub_views=0)), build=True, progress=False)
+    assert index.hubness is None and index.manifest.hubness is None
+    served, _ = ensure(settings, progress=False)  # served as it is where nothing may be built
+    assert served.hubness is None
+    measured, _ = ensure(settings, build=True, progress=False)
+    assert measured.manifest.hubness.views >= 2 and measured.path != index.path
+
+
+def test_an_adapted_index_is_not_measured_when_served(tiny_index):
+    directory = tiny_index.catalog.index_dir
+    assert main(["adapt", "--index", directory, "--views", "1", "--epochs", "1", "--no-progress"]) == 0
+    index, _ = ensure(tiny_index, build=True, progress=False)
+    assert index.manifest.adaptation is not None and index.hubness is None
+
+
+def test_index_build_measures_the_hubness_unless_told_none(tmp_path, tiny_vit_path, capsys):
+    catalog = str(colour_catalog(tmp_path / "shop", FIVE_PRODUCTS))
+    common = ["build", "--source", catalog, "--encoder", str(tiny_vit_path), "--device", "cpu"]
+    assert index_main([*common, "--out", str(tmp_path / "a")]) == 0
+    assert "hubness is measured on" in capsys.readouterr().out
+    assert CatalogIndex.load(tmp_path / "a").hubness.shape == (5,)
+    assert index_main([*common, "--out", str(tmp_path / "b"), "--hub-views", "0"]) == 0
+    assert "hubness" not in capsys.readouterr().out and CatalogIndex.load(tmp_path / "b").hubness is None

@@ -1,0 +1,1 @@
+"""Views of the catalog's photos as shoppers photograph their products: cut out, pasted into rooms, embedded."""
