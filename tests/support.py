@@ -8,6 +8,7 @@ import socket
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from itertools import pairwise
 from pathlib import Path
 from typing import ClassVar
 
@@ -117,6 +118,15 @@ def ensure(settings, **options):
     from index.builder.ensure import ensure_index
 
     return ensure_index(settings.catalog, settings.models, **options)
+
+
+def ranked_as_the_engine_ranks(index, scores: Sequence[float], rows: Sequence[int], hub_weight: float) -> bool:
+    """Whether a product list (its similarities `scores`, of the photos `rows` of `index`) is in the engine's order
+    where no words, popularity or kinds lift it: each similarity less `hub_weight` times its photo's hubness
+    (index.builder.hubbed), which the index has once a build measured it."""
+    hubness = index.hubness if index.hubness is not None else np.zeros(len(index), np.float32)
+    keys = [score - hub_weight * float(hubness[row]) for score, row in zip(scores, rows)]
+    return all(a >= b - 1e-5 for a, b in pairwise(keys))
 
 
 def write_csv(path: Path, rows: Sequence[dict]) -> Path:

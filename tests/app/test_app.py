@@ -13,7 +13,7 @@ from PIL import Image
 
 import app
 from core.settings import SearchSettings
-from support import APP_PHOTO
+from support import APP_PHOTO, ranked_as_the_engine_ranks
 from web.layout import EXAMPLES_DIR
 
 pytestmark = pytest.mark.slow  # the real weights, a catalog to index, a server
@@ -32,6 +32,7 @@ def test_search_returns_each_object_with_products_of_the_catalog(client, hk_engi
     annotated, status, result, timings = _search(client, APP_PHOTO, top_k=5, conf=0.25)
 
     catalog = {p.id: p for p in hk_engine.index.products}
+    assert hk_engine.index.hubness is not None  # measured when the app built its index
     width, height = result["image_size"]
     assert not result["whole_image"]
     assert {"chair", "dining table"} <= {o["label"] for o in result["objects"]}
@@ -41,8 +42,9 @@ def test_search_returns_each_object_with_products_of_the_catalog(client, hk_engi
         # The whole photo is searched, not scored; every other object passed conf on its score.
         assert obj["score"] is None if obj["label"] == "whole photo" else 0.25 <= obj["score"] < 1
         assert len(obj["products"]) == 5
-        scores = [p["score"] for p in obj["products"]]
-        assert scores == sorted(scores, reverse=True) and -1 <= scores[-1] <= scores[0] <= 1
+        scores, rows = [p["score"] for p in obj["products"]], [p["row"] for p in obj["products"]]
+        assert all(-1 <= score <= 1 for score in scores)  # the similarities, ranked less each photo's hubness
+        assert ranked_as_the_engine_ranks(hk_engine.index, scores, rows, hk_engine.settings.hub_weight)
         for product in obj["products"]:
             expected = catalog[product["id"]]
             assert (product["name"], product["category"], product["price"], product["link"]) == (

@@ -10,7 +10,16 @@ from bench.scenes import read_scenes
 from core.errors import LookalikeError
 from core.settings import Settings
 from core.types import WHOLE_PHOTO
-from support import INTERIOR, MOBILENET, REAL_PHOTOS, SHARED_MISSING, SHARED_REASON, YOLO_WEIGHTS, write_csv
+from support import (
+    INTERIOR,
+    MOBILENET,
+    REAL_PHOTOS,
+    SHARED_MISSING,
+    SHARED_REASON,
+    YOLO_WEIGHTS,
+    ranked_as_the_engine_ranks,
+    write_csv,
+)
 
 
 def test_overrides_parse_like_environment_variables():
@@ -156,5 +165,5 @@ def test_each_object_is_matched_among_products_of_its_kind(interior_subset, subs
             assert all(obj.label in engine.kinds.of_row[m.product.row] for m in obj.products), obj.label
         elif obj.label != WHOLE_PHOTO:  # one of the catalog's own kinds: products of that kind only
             assert {m.product.row for m in obj.products} <= set(engine.kinds.others[obj.label].tolist())
-        scores = [m.score for m in obj.products]
-        assert scores == sorted(scores, reverse=True)
+        scores, rows = [m.score for m in obj.products], [m.product.row for m in obj.products]
+        assert ranked_as_the_engine_ranks(engine.index, scores, rows, engine.settings.hub_weight)
