@@ -43,6 +43,7 @@ def shop(tmp_path_factory):
         index_dir=str(folder / "index"),
         popularity_weight=POPULARITY_WEIGHT,
         kind_weight=0.0,  # the popularity blend alone orders a region's list (the kinds' lean: tests/search)
+        hub_views=0,  # nor any hubness (tests/index/builder/test_hubbed.py)
     )
     with served(load_engine(settings, build_index=True, progress=False)) as url:
         yield Client(url, verbose=False), catalog
