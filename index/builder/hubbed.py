@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.errors import LookalikeError
 from core.settings import SearchSettings
 from index.catalog.fetch import is_url
 from index.catalog_index import CatalogIndex
@@ -89,7 +90,11 @@ def load_hubbed(directory: str | Path, encoder, views: int, progress: bool = Tru
     if index.hubness is not None or index.manifest.adaptation is not None or views < 2 or _linked(index):
         return index
     log.info("Measuring the hubness of %d catalog photos on %d views in rooms (done once).", len(index), views)
-    path, info, seconds = measure_hubs(index, encoder, views=views, progress=progress)
+    try:
+        path, info, seconds = measure_hubs(index, encoder, views=views, progress=progress)
+    except (LookalikeError, OSError) as exc:  # the index is whole without it: served, not refused
+        log.warning("The hubness of %s could not be measured (%s); it is served without.", index.path, exc)
+        return index
     log.info("Measured the hubness on %d views in %.0f s, into %s.", info.views, seconds, path)
     return CatalogIndex.load(directory, encoder)
 

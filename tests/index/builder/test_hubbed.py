@@ -6,6 +6,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from core.images import ImageError
 from core.settings import SearchSettings, Settings
 from index.__main__ import main as index_main
 from index.builder import hubbed
@@ -14,6 +15,7 @@ from index.catalog_index import CatalogIndex
 from index.errors import IndexCorruptError, IndexMismatchError
 from index.store.manifest import HubnessInfo
 from index.store.versions import live_version
+from index.views import embedded
 from models.encoder import load_encoder
 from search.engine import Engine
 from support import FIVE_PRODUCTS, colour_catalog, ensure
@@ -139,3 +141,15 @@ def test_index_build_measures_the_hubness_unless_told_none(tmp_path, tiny_vit_pa
     assert CatalogIndex.load(tmp_path / "a").hubness.shape == (5,)
     assert index_main([*common, "--out", str(tmp_path / "b"), "--hub-views", "0"]) == 0
     assert "hubness" not in capsys.readouterr().out and CatalogIndex.load(tmp_path / "b").hubness is None
+
+
+def test_an_index_whose_photos_cannot_be_viewed_is_served_without_hubness(tmp_path, tiny_vit_path, monkeypatch, caplog):
+    def unreadable(path):
+        raise ImageError(f"{path} is not an image")
+
+    monkeypatch.setattr(embedded, "load_image", unreadable)
+    catalog = colour_catalog(tmp_path / "shop", FIVE_PRODUCTS)
+    settings = Settings.of(encoder=str(tiny_vit_path), catalog=str(catalog), index_dir=str(tmp_path / "idx"))
+    index, _ = ensure(settings, build=True, progress=False)
+    assert len(index) == 5 and index.hubness is None
+    assert "could not be measured" in caplog.text and "is not an image" in caplog.text
