@@ -110,7 +110,7 @@ def _timed(name: str, path: str, args, index_dir: Path) -> dict:
     catalog = open_catalog(args.catalog, ColumnMap(), Reading(limit=args.limit or 0))
     encoder = encoder_for(path, settings.models)
     report = build_index(catalog, encoder, index_dir, batch_size=args.batch_size, progress=False)
-    engine = load_engine(settings)
+    engine = load_engine(settings, build_index=True, progress=False)  # as the app loads it: its hubness measured
     encoder = engine.encoder
 
     with ImageReader() as reader:  # the model alone, on a batch of the catalog's images already read
