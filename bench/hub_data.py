@@ -21,7 +21,7 @@ from hashlib import sha1
 from pathlib import Path
 
 from core.defaults import ABO_HOME_TYPES
-from core.settings import cache_root
+from core.paths import cache_root
 
 GENERATOR = 1  # bumped when what is generated changes, so a cached mirror of an older layout is not served
 OTHER_TYPES = ("CELLULAR_PHONE_CASE", "SHOES", "GROCERY", "HEALTH_PERSONAL_CARE", "OFFICE_PRODUCTS", "TOYS_AND_GAMES")

@@ -6,7 +6,7 @@ import hashlib
 import re
 from pathlib import Path
 
-from core.settings import cache_root
+from core.paths import cache_root
 
 
 def cache_dir(catalog: str | Path, encoder_name: str, root: str | Path | None = None) -> Path:

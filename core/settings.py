@@ -12,28 +12,12 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 
 from .defaults import DEFAULT_CATALOG, DEFAULT_CATALOG_READING, DEFAULT_ENCODER, HOME_CLASSES
+from .paths import cache_root
 from .setting_fields import SettingsError, check, column_values, described, flat_name, kind_of, setting, variable
 
 MAX_TOP_K = 30  # products per object a search may ask for: what a page can show
-
-
-PERSISTENT = Path("/data")  # a Space's persistent storage, where it has some
-
-
-def cache_root(env=os.environ, persistent: Path | None = None) -> Path:
-    """Lookalike's folder for its index and caches: in `$XDG_CACHE_HOME` where it is set, else on a Space's
-    persistent storage (`persistent`) where it is a writable folder, so that they outlive a restart, else in
-    the user cache."""
-    if env.get("XDG_CACHE_HOME"):
-        return Path(env["XDG_CACHE_HOME"]) / "lookalike"
-    persistent = persistent or PERSISTENT
-    if persistent.is_dir() and os.access(persistent, os.W_OK | os.X_OK):
-        return persistent / "lookalike"
-    return Path.home() / ".cache" / "lookalike"
-
 
 VECTOR_INDEXES = ("auto", "exact", "hnsw", "milvus")
 THUMBNAILS = ("copy", "link")
@@ -96,10 +80,9 @@ class CatalogSettings:
     batch_size: int = setting(32, "Catalog images embedded at once when building an index.", low=1, high=4096)
     hub_views: int = setting(
         1000,
-        "Views in rooms, made of this many of the catalog's photos at most (one each), that an index built from now "
-        "on measures each photo's hubness on: how near it lies to shoppers' photos of other products, which "
-        "search lowers (`hub_weight`). About a minute for 1,000 on two CPU cores; the app measures it once for an "
-        "index that has none. `0`: none measured.",
+        "An index built from now on measures each photo's hubness (how near it lies to shoppers' photos of other "
+        "products, which search lowers: `hub_weight`) on one view in a room each of this many of its photos at most; "
+        "about a minute for 1,000 on two CPU cores. The app measures it once for an index without. `0`: none.",
         low=0,
         high=100_000,
     )
@@ -313,10 +296,11 @@ class SearchSettings:
         True, "Also detect on the mirrored photo: finds more, for twice the detection time (a speed choice)."
     )
     other_kinds: int = setting(
-        1,
+        2,
         "With kinds, how many objects of the catalog's own kinds that no detector class covers (bookcases, "
         "wardrobes, rugs...) each photo gets, labelled with the catalog's word: found by the catalog detector "
-        "first, then in the photo's regions. `0`: none.",
+        "first, then in the photo's regions, the second and later apart from the objects found; in a photo of one "
+        "product (one object found or none) the regions give one at most. `0`: none.",
         low=0,
         high=100,
     )
@@ -366,6 +350,14 @@ class SearchSettings:
         "by this weight times its photo's hubness before ranking (the scores shown stay the similarities). "
         "Chosen on the tune halves among 0.25, 0.35 and 0.5: at 0.25 it finds more in rooms and in real photos "
         "(docs/quality.md). `0`: off.",
+        low=0.0,
+        high=2.0,
+    )
+    close_up_hub_weight: float = setting(
+        0.75,
+        "`hub_weight` for a photo of one product (a whole photo that leads: one object found or none; a region the "
+        "shopper chose), which is what the hubness is measured on; a room's products are often the hubs themselves. "
+        "Chosen on the tune half among 0.5, 0.75 and 1.0 (docs/quality.md).",
         low=0.0,
         high=2.0,
     )

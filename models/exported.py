@@ -20,7 +20,7 @@ from typing import Protocol, cast
 import numpy as np
 import torch
 
-from core.settings import cache_root
+from core.paths import cache_root
 
 log = logging.getLogger(__name__)
 

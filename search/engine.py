@@ -21,9 +21,9 @@ from models.adaptation import IndexEncoder
 from models.detector import load_detector
 from models.runtime import set_threads
 
-from .fusion import distinct, row_lifts
+from .fusion import distinct, order_key, row_lifts
 from .grouping import DEPTH as GROUP_DEPTH
-from .grouping import fuse_best, group_lookalikes, one_per_thing
+from .grouping import fuse_best, group_lookalikes, one_per_thing, same_thing
 from .kinds import AGREEMENT_NEIGHBOURS, agreement, lifted_by_kinds
 from .photo import Crop, Photo, Request, label_of, near_of, vectors_of
 from .query import (
@@ -89,10 +89,12 @@ class Engine:
         others = self.kinds.others if detector is not None and self.kinds and settings.other_kinds else ()
         self._own_kinds = Where(kinds=tuple(others)) if others else None
         self.background = index.manifest.background or WHITE
-        # Each row's lift whatever the query: its popularity (settings.popularity_weight), less its hubness.
-        self._lifts = row_lifts(
-            index.table.popularity.tolist(), settings.popularity_weight, index.hubness, settings.hub_weight
-        )
+        # Each row's lift whatever the query: its popularity (settings.popularity_weight), less its hubness,
+        # lowered more in a photo of one product (settings.close_up_hub_weight).
+        popularity = index.table.popularity.tolist()
+        self._lifts = row_lifts(popularity, settings.popularity_weight, index.hubness, settings.hub_weight)
+        hub = settings.close_up_hub_weight
+        self._close_up_lifts = row_lifts(popularity, settings.popularity_weight, index.hubness, hub)
 
     def _labels(self) -> tuple[str, ...]:
         """The detector classes this engine looks for: with kinds, every class the catalog sells."""
@@ -281,7 +283,7 @@ class Engine:
         objects, room = self._own_kinds_limited(one_per_thing(self._detected(photo), request.top_k))
         found = len(objects)
         if self._own_kinds is not None and room:
-            others = self._other_kinds(photo, room, {o.label for o in objects})
+            others = self._other_kinds(photo, room if found > 1 else min(room, 1), objects)
             objects = one_per_thing(objects + others, request.top_k) if others else objects
         if request.filters:  # a couch among "Chairs" has no product: hidden, and said so (SearchResult.hidden)
             photo.hidden = [o.label for o in objects if not o.products]
@@ -342,14 +344,15 @@ class Engine:
         objects = [o for o, mine, n in zip(objects, own, np.cumsum(own)) if not mine or n <= room]
         return objects, room - min(sum(own), room)
 
-    def _other_kinds(self, photo: Photo, room: int, found: set[str]) -> list[ObjectResult]:
+    def _other_kinds(self, photo: Photo, room: int, found: list[ObjectResult]) -> list[ObjectResult]:
         """Objects of the catalog's kinds that no detector class covers, seen in any of the crops.
 
         Every crop (the detections' and the photo's regions, but blank ones and those that are most of the
         photo) is compared with those products; the kinds are taken in the order of their best single match,
         one object each, the crop of that match as its box, while the catalog's agreement on that crop reaches
-        `conf`; at most `room` of them. Kinds already `found` (by a detector that knows the catalog's kinds) are
-        not looked for again.
+        `conf`; at most `room` of them, the second and later only apart from the objects `found` (over one, its
+        list would be taken by turns with theirs: `search.grouping.one_per_thing`). Kinds already `found` (by a
+        detector that knows the catalog's kinds) are not looked for again.
         """
         # A box over most of the photo says nothing of where the thing is: the whole photo is a tab of its own.
         most = MOST_OF_PHOTO * photo.image.width * photo.image.height
@@ -365,11 +368,11 @@ class Engine:
             for m in near
         ]
         objects: list[ObjectResult] = []
-        seen = set(found)
+        seen = {o.label for o in found}
         for _, q, noun in sorted(pairs, key=lambda p: -p[0]):
             if len(objects) == room:
                 break
-            if noun in seen:
+            if noun in seen or (objects and any(same_thing(crops[q].box, o.box) for o in found)):
                 continue
             seen.add(noun)
             [score] = self._agreement([near_of(crops[q])], [noun])
@@ -384,38 +387,30 @@ class Engine:
         """Each of `vectors`' top-`k` products among those of `kinds` (none: all), as the request's words
         and filters have them: filters narrow the products of each kind; words move the products they name
         up (`settings.words_weight`) and, with a text tower, join the query vector; popularity breaks
-        near-ties (`settings.popularity_weight`); `voted`: lifted towards the kinds of the nearest
-        (`settings.kind_weight`)."""
+        near-ties (`settings.popularity_weight`); `voted`, a photo of one product's list (a whole photo that leads,
+        a region the shopper chose): lifted towards the kinds of the nearest (`settings.kind_weight`), and its
+        hubs lowered by `settings.close_up_hub_weight`."""
         where = request.where(kinds)
         if request.text_vector is not None:  # "this, but in green": the photo and the words, one vector
             vectors = vectors + request.text_vector
             vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
         kinds_of = self.kinds.kinds_of if voted and self.kinds and self.settings.kind_weight else None
-        if not (request.reranks or kinds_of) and self._lifts is None:
+        if not (request.reranks or kinds_of) and (self._close_up_lifts if voted else self._lifts) is None:
             return self.index.search(vectors, k, where)
         depth = max(k, RERANK_DEPTH)
         ranked = self.index.search(vectors, depth, where)
         if request.named is not None:  # the products the words name, however far down the photo puts them
             more = self.index.search(vectors, depth, replace(where, rows=request.named))
             ranked = [found + extra for found, extra in zip(ranked, more)]
-        key = self._order_key(request)
+        key = self._order_key(request, close_up=voted)
         weight = self.settings.kind_weight
         keys = [lifted_by_kinds(key, found, kinds_of, weight) if kinds_of else key for found in ranked]
         return [distinct(sorted(found, key=by, reverse=True), k) for found, by in zip(ranked, keys)]
 
-    def _order_key(self, request: Request):
-        """What a product list is ordered by: the similarity, plus the words' lift and the row's own."""
-        relevance, weight, lifts = request.relevance, self.settings.words_weight, self._lifts
-
-        def key(match: Match) -> float:
-            row = match.product.row
-            return (
-                match.score
-                + (weight * relevance[row] if relevance is not None else 0.0)
-                + (lifts[row] if lifts is not None else 0.0)
-            )
-
-        return key
+    def _order_key(self, request: Request, close_up: bool = False):
+        """What a product list is ordered by (`search.fusion.order_key`); `close_up`: a photo of one product's."""
+        lifts = self._close_up_lifts if close_up else self._lifts
+        return order_key(request.relevance, self.settings.words_weight, lifts)
 
     def _judged(self, obj: ObjectResult) -> ObjectResult:
         """`obj` with how close its best product is, on the index's calibrated scale."""

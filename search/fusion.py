@@ -7,7 +7,7 @@ Ranks, not scores, are fused: BM25 scores and cosine similarities have no common
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -65,3 +65,18 @@ def row_lifts(
     if hubness is not None and hub_weight:
         lifts = (0.0 if lifts is None else lifts) - hub_weight * hubness.astype(np.float64)
     return lifts
+
+
+def order_key(relevance: np.ndarray | None, words_weight: float, lifts: np.ndarray | None) -> Callable[[Match], float]:
+    """What a product list is ordered by: the similarity, plus `words_weight` times the words' `relevance` of
+    its row, plus the row's own lift (`row_lifts`)."""
+
+    def key(match: Match) -> float:
+        row = match.product.row
+        return (
+            match.score
+            + (words_weight * relevance[row] if relevance is not None else 0.0)
+            + (lifts[row] if lifts is not None else 0.0)
+        )
+
+    return key

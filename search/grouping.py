@@ -70,7 +70,7 @@ def one_per_thing(objects: Sequence[ObjectResult], k: int) -> list[ObjectResult]
     similarities are not compared). `objects` are scored (not the whole photo); the order is kept."""
     kept: list[tuple[ObjectResult, list[ObjectResult]]] = []
     for obj in sorted(objects, key=lambda o: -(o.score or 0.0)):
-        same = next((members for lead, members in kept if _same_thing(lead.box, obj.box)), None)
+        same = next((members for lead, members in kept if same_thing(lead.box, obj.box)), None)
         if same is None:
             kept.append((obj, [obj]))
         else:
@@ -79,7 +79,8 @@ def one_per_thing(objects: Sequence[ObjectResult], k: int) -> list[ObjectResult]
     return [merged[id(o)] for o in objects if id(o) in merged]
 
 
-def _same_thing(a, b) -> bool:
+def same_thing(a, b) -> bool:
+    """Whether boxes `a` and `b` (xyxy) are over one thing: much the same box, or one of like size inside the other."""
     iou, inside, size = overlap(a, b)
     return iou >= SAME_IOU or (inside >= INSIDE and size >= ALIKE_SIZE)
 

@@ -14,7 +14,8 @@ from typing import Any
 
 from core.errors import LookalikeError
 from core.images import ImageError, load_image
-from core.settings import Settings, cache_root
+from core.paths import cache_root
+from core.settings import Settings
 from index.builder.hubbed import VIEWS, measure_hubs
 from index.catalog.open import open_catalog
 from index.catalog.source import ColumnMap, Reading

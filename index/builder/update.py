@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.settings import cache_root
+from core.paths import cache_root
 from index.catalog.catalog import Catalog
 from index.catalog.fetch import ImageFetcher, is_url
 from index.catalog.image_reader import ImageReader

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from core.images import ImageError, load_image
-from core.settings import cache_root
+from core.paths import cache_root
 
 from .fetch import FetchFailure, ImageFetcher, is_url
 from .tables import StoredImage, Unreadable

@@ -3,9 +3,10 @@ flags, checked when made."""
 
 import pytest
 
-import core.settings as settings_module
+import core.paths as paths_module
 from core.defaults import HOME_CLASSES
-from core.settings import NAMES, SearchSettings, Settings, SettingsError, cache_root, parse_setting
+from core.paths import cache_root
+from core.settings import NAMES, SearchSettings, Settings, SettingsError, parse_setting
 
 
 def test_precedence_is_defaults_then_environment_then_flags():
@@ -38,7 +39,7 @@ def test_on_a_space_with_persistent_storage_the_index_and_caches_live_there(monk
     assert cache_root({}, persistent=data) == data / "lookalike"
     assert cache_root({"XDG_CACHE_HOME": str(tmp_path / "xdg")}, persistent=data) == tmp_path / "xdg" / "lookalike"
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
-    monkeypatch.setattr(settings_module, "PERSISTENT", data)
+    monkeypatch.setattr(paths_module, "PERSISTENT", data)
     assert Settings.of().catalog.index_dir == str(data / "lookalike" / "index")
     assert Settings.of(index_dir="/srv/idx").catalog.index_dir == "/srv/idx"
 

@@ -228,11 +228,25 @@ def test_kinds_the_detector_cannot_see_are_found_in_the_photos_regions(index, pl
     assert (lamp.label, lamp.box, lamp.score) == ("lamp", (100, 0, 200, 100), 0.8)
     assert _ids(lamp) == ["L1"] and lamp.products[0].score == pytest.approx(1.0)
 
-    # The next kind is the one with the next best match anywhere: the rug, for the grey wall.
+    # A photo of one product (one object found) gets one kind from its regions at most.
     two, _ = _engine(index, [(RED_BOX, "chair", 0.9, None)], LAMP_ROOM, other_kinds=2)
-    assert [o.label for o in two.search(LAMP_ROOM).objects] == ["chair", "lamp", "rug"]
+    assert [o.label for o in two.search(LAMP_ROOM).objects] == ["chair", "lamp"]
     off, _ = _engine(plain_index, [(RED_BOX, "chair", 0.9, None)], LAMP_ROOM, other_kinds=2)
     assert [o.label for o in off.search(LAMP_ROOM).objects] == ["chair"]  # without kinds, nothing to look for
+
+
+@pytest.mark.parametrize(
+    ("couch", "rug"),
+    [
+        ((60, 5, 90, 30), (0, 0, 100, 100)),  # the rug's best match is the left half, grey wall about the chair...
+        ((0, 0, 100, 100), (0, 0, 200, 50)),  # ...and where a couch was found there, the next apart from it
+    ],
+)
+def test_a_second_kind_is_the_next_best_match_apart_from_the_objects_found(index, couch, rug):
+    found = [(RED_BOX, "chair", 0.9, None), (couch, "couch", 0.8, None)]
+    engine, _ = _engine(index, found, LAMP_ROOM, other_kinds=2)
+    objects = engine.search(LAMP_ROOM).objects
+    assert [(o.label, o.box) for o in objects[2:]] == [("lamp", (100, 0, 200, 100)), ("rug", rug)]
 
 
 def test_a_detector_that_knows_the_catalogs_kinds_finds_them_as_objects(index):

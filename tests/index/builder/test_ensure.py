@@ -101,13 +101,13 @@ def test_on_persistent_storage_a_restart_loads_the_index_built_before(
 ):
     """A Space with persistent storage (/data, here a folder standing for it) and no index directory set:
     the first start builds the index there, and a start after a restart finds it rather than building it."""
-    import core.settings
+    import core.paths
     from index.builder.ensure import must_build
 
     data = tmp_path / "data"
     data.mkdir()
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
-    monkeypatch.setattr(core.settings, "PERSISTENT", data)
+    monkeypatch.setattr(core.paths, "PERSISTENT", data)
     settings = _settings(catalog=str(color_catalog), encoder=str(tiny_clip_path))
     assert must_build(settings.catalog, settings.models) == "there is no usable index yet"
     index, _ = ensure(settings, build=True, progress=False)

@@ -69,7 +69,7 @@ def test_measured_hubness_is_stored_with_the_index_and_checked_as_its_other_file
 def test_the_engine_lowers_a_hub_below_a_product_nearly_as_close(tiny_index, tiny_vit_path):
     encoder = load_encoder(str(tiny_vit_path))
     index = CatalogIndex.load(tiny_index.catalog.index_dir, encoder)
-    red, unlowered = index.products[0], SearchSettings(hub_weight=0.0)
+    red, unlowered = index.products[0], SearchSettings(hub_weight=0.0, close_up_hub_weight=0.0)
     ranked = [m.product.id for m in Engine(None, encoder, index, unlowered).search(red.image).objects[0].products]
     assert ranked[0] == "P0"
     lifted = np.zeros(5, np.float32)
@@ -82,6 +82,25 @@ def test_the_engine_lowers_a_hub_below_a_product_nearly_as_close(tiny_index, tin
     )
     plain = Engine(None, encoder, hubbed, unlowered).search(red.image).objects[0]
     assert [m.product.id for m in plain.products] == ranked
+
+
+@pytest.mark.parametrize(
+    ("hub_weight", "close_up_hub_weight", "hub_first"),
+    [(0.0, 0.75, False), (0.75, 0.0, True)],  # a photo of one product is lowered by the close-up weight alone
+)
+@pytest.mark.parametrize("box", [None, (0, 0, 10**5, 10**5)])  # its whole photo, leading; a region chosen
+def test_a_photo_of_one_product_lowers_the_hubs_by_the_close_up_weight(
+    tiny_index, tiny_vit_path, hub_weight, close_up_hub_weight, hub_first, box
+):
+    encoder = load_encoder(str(tiny_vit_path))
+    index = CatalogIndex.load(tiny_index.catalog.index_dir, encoder)
+    lifted = np.zeros(5, np.float32)
+    lifted[0] = 2.0
+    write_hubness(index, lifted, HubnessInfo(8, 1, "2026-12-07T00:00:00+00:00"))
+    hubbed = CatalogIndex.load(tiny_index.catalog.index_dir, encoder)
+    settings = SearchSettings(hub_weight=hub_weight, close_up_hub_weight=close_up_hub_weight)
+    [obj] = Engine(None, encoder, hubbed, settings).search(index.products[0].image, box=box).objects
+    assert (obj.products[0].product.id == "P0") == hub_first
 
 
 def test_hubness_of_another_size_is_refused_and_the_live_index_kept(tiny_index):
