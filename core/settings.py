@@ -299,7 +299,7 @@ class SearchSettings:
         2,
         "With kinds, how many objects of the catalog's own kinds that no detector class covers (bookcases, "
         "wardrobes, rugs...) each photo gets, labelled with the catalog's word: found by the catalog detector "
-        "first, then in the photo's regions, the second and later apart from the objects found; in a photo of one "
+        "first, then in the photo's regions, the second and later apart from the other objects; in a photo of one "
         "product (one object found or none) the regions give one at most. `0`: none.",
         low=0,
         high=100,

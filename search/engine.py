@@ -350,9 +350,9 @@ class Engine:
         Every crop (the detections' and the photo's regions, but blank ones and those that are most of the
         photo) is compared with those products; the kinds are taken in the order of their best single match,
         one object each, the crop of that match as its box, while the catalog's agreement on that crop reaches
-        `conf`; at most `room` of them, the second and later only apart from the objects `found` (over one, its
-        list would be taken by turns with theirs: `search.grouping.one_per_thing`). Kinds already `found` (by a
-        detector that knows the catalog's kinds) are not looked for again.
+        `conf`; at most `room` of them, the second and later only apart from the objects `found` and taken (over
+        one, its list would be taken by turns with the other's: `search.grouping.one_per_thing`). Kinds already
+        `found` (by a detector that knows the catalog's kinds) are not looked for again.
         """
         # A box over most of the photo says nothing of where the thing is: the whole photo is a tab of its own.
         most = MOST_OF_PHOTO * photo.image.width * photo.image.height
@@ -372,7 +372,7 @@ class Engine:
         for _, q, noun in sorted(pairs, key=lambda p: -p[0]):
             if len(objects) == room:
                 break
-            if noun in seen or (objects and any(same_thing(crops[q].box, o.box) for o in found)):
+            if noun in seen or (objects and any(same_thing(crops[q].box, o.box) for o in [*found, *objects])):
                 continue
             seen.add(noun)
             [score] = self._agreement([near_of(crops[q])], [noun])
