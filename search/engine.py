@@ -272,7 +272,8 @@ class Engine:
 
     def _objects(self, photo: Photo) -> list[ObjectResult]:
         """A photo's objects, from its embedded crops: a selection searched alone, or the detections that
-        pass, at most `other_kinds` of the catalog's own kinds, and the whole photo when few were found."""
+        pass, at most `other_kinds` of the catalog's own kinds (one where at most one object was found), and the
+        whole photo when few were found."""
         request = photo.request
         if photo.selection is not None:
             [products] = self._rank(vectors_of(photo.regions), request.top_k, (), request, voted=True)
@@ -282,7 +283,7 @@ class Engine:
                 crop.near = near
         objects, room = self._own_kinds_limited(one_per_thing(self._detected(photo), request.top_k))
         found = len(objects)
-        if self._own_kinds is not None and room:
+        if self._own_kinds is not None and room:  # a photo of one product: one, as a second is seldom its kind
             others = self._other_kinds(photo, room if found > 1 else min(room, 1), objects)
             objects = one_per_thing(objects + others, request.top_k) if others else objects
         if request.filters:  # a couch among "Chairs" has no product: hidden, and said so (SearchResult.hidden)
