@@ -283,8 +283,9 @@ class Engine:
                 crop.near = near
         objects, room = self._own_kinds_limited(one_per_thing(self._detected(photo), request.top_k))
         found = len(objects)
-        if self._own_kinds is not None and room:  # a photo of one product: one, as a second is seldom its kind
-            others = self._other_kinds(photo, room if found > 1 else min(room, 1), objects)
+        close_up = found <= 1  # most likely a photo of one product
+        if self._own_kinds is not None and room:  # a close-up: one, as a second is seldom its product's kind
+            others = self._other_kinds(photo, min(room, 1) if close_up else room, objects)
             objects = one_per_thing(objects + others, request.top_k) if others else objects
         if request.filters:  # a couch among "Chairs" has no product: hidden, and said so (SearchResult.hidden)
             photo.hidden = [o.label for o in objects if not o.products]
@@ -293,7 +294,7 @@ class Engine:
         if found <= self.settings.whole_photo_upto or not objects:
             # One object found or none: the photo is most likely of one product, so the whole photo leads,
             # leaning to the kind of its nearest products (a room's sweeps every kind).
-            one = found <= 1 or not objects
+            one = close_up or not objects
             [matches] = self._rank(vectors_of(photo.regions[:1]), request.top_k, (), request, voted=one)
             # A blank photo looks like many a plain product on white: its nearest are never a match.
             closeness, close = (0.0, False) if photo.regions[0].blank else (None, None)

@@ -75,8 +75,10 @@ def ensure_index(
     if encoder is None:
         name = models.encoder or read_live_manifest(directory).encoder.name
         encoder = encoder_for(name, models)
-    index = load_hubbed(directory, encoder, settings.hub_views, progress) if build and not hub else None
-    index = index or CatalogIndex.load(directory, encoder)
+    if build and not hub:
+        index = load_hubbed(directory, encoder, settings.hub_views, progress)
+    else:
+        index = CatalogIndex.load(directory, encoder)
     if _other_rules(settings, index.manifest):
         raise IndexMismatchError(
             f"The index at {directory} was built with other kind rules than "
