@@ -9,10 +9,11 @@ from pathlib import Path
 from core.paths import cache_root
 
 
-def cache_dir(catalog: str | Path, encoder_name: str, root: str | Path | None = None) -> Path:
-    """Where the index of `catalog` (a CSV/JSONL file) embedded by `encoder_name` is kept.
+def cache_dir(catalog: str | Path, encoder_name: str, photo_share: float = 1.0, root: str | Path | None = None) -> Path:
+    """Where the index of `catalog` (a CSV/JSONL file) embedded by `encoder_name` is kept, at `photo_share`
+    (`settings.catalog.photo_share`: an index keeps the share it was built at).
 
-    Keyed by the catalog's path and content and by the encoder's name; the index itself also
+    Keyed by the catalog's path and content, the encoder's name, and the share below 1; the index itself also
     refuses an encoder whose weights differ, so a stale entry is rebuilt (`index.builder.ensure.ensure_index`).
     """
     path = Path(catalog).resolve()
@@ -20,5 +21,7 @@ def cache_dir(catalog: str | Path, encoder_name: str, root: str | Path | None = 
     digest.update(str(path).encode())
     digest.update(path.read_bytes())
     digest.update(encoder_name.encode())
+    if photo_share != 1:  # the whole photo keeps the key it had before the share could be chosen
+        digest.update(repr(float(photo_share)).encode())
     slug = re.sub(r"[^A-Za-z0-9]+", "-", f"{path.parent.name}-{Path(encoder_name).name}").strip("-")
     return Path(root or cache_root() / "bench") / f"{slug}-{digest.hexdigest()[:12]}"

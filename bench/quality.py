@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from core.defaults import DEFAULT_ENCODER
 from core.errors import LookalikeError
-from core.settings import Settings, parse_setting
+from core.settings import CatalogSettings, Settings, parse_setting
 from index.builder.ensure import ensure_index
 from index.store.manifest import package_versions
 from models.detector import load_detector
@@ -166,15 +166,16 @@ def main(argv: list[str] | None = None) -> int:
         columns = [c.strip() for c in args.columns.split(",") if c.strip()]
         scenes = read_scenes(args.scenes, columns, args.limit, args.half)
         classes = read_product_classes(args.catalog, args.class_column)
-        # The benchmark ignores LOOKALIKE_* variables: its settings are the defaults plus these flags.
+        overrides = parse_overrides(args.set)  # the defaults and these flags: LOOKALIKE_* variables are ignored
+        share = overrides.get("photo_share", CatalogSettings.photo_share)  # each share has an index of its own
         given = {
             "detector": args.detector,
             "encoder": args.encoder,
             "device": args.device,
             "catalog": args.catalog,
-            "index_dir": args.index or str(cache_dir(args.catalog, args.encoder or DEFAULT_ENCODER)),
+            "index_dir": args.index or str(cache_dir(args.catalog, args.encoder or DEFAULT_ENCODER, share)),
         }
-        settings = Settings.of(**{k: v for k, v in {**given, **parse_overrides(args.set)}.items() if v is not None})
+        settings = Settings.of(**{k: v for k, v in {**given, **overrides}.items() if v is not None})
         start = time.perf_counter()
         engine, baseline = (_naive if args.naive else _engines)(settings, progress=not args.no_progress)
         load_seconds = time.perf_counter() - start

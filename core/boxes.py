@@ -58,6 +58,14 @@ def letterbox(
     return canvas
 
 
+def centre_crop(image: Image.Image, share: float) -> Image.Image:
+    """The middle `share` (0 to 1] of `image`'s width and of its height; the image itself at 1."""
+    if share >= 1:
+        return image
+    left, top = round(image.width * (1 - share) / 2), round(image.height * (1 - share) / 2)
+    return image.crop((left, top, image.width - left, image.height - top))
+
+
 def mirror_boxes(boxes: np.ndarray, width: int) -> np.ndarray:
     """Boxes found in a left-right mirrored image, mapped back to the original: (N, 4) -> (N, 4)."""
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)

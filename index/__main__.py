@@ -78,6 +78,12 @@ def _build_options(build) -> None:
         "(default: $LOOKALIKE_HUB_VIEWS or 1000)",
     )
     build.add_argument(
+        "--photo-share",
+        type=float,
+        help="the middle share of each photo's sides that is embedded; 0.79 finds more photos of one product, "
+        "less of a room's furniture (default: $LOOKALIKE_PHOTO_SHARE or 1)",
+    )
+    build.add_argument(
         "--vector-index",
         choices=VECTOR_INDEXES,
         help="exact or approximate (HNSW) search; auto: exact up to 20,000 photos; milvus: exact, "
@@ -149,6 +155,7 @@ def _build(args) -> int:
         vector_index=args.vector_index,
         milvus_uri=args.milvus_uri,
         thumbnails=args.thumbnails,
+        photo_share=args.photo_share,
     )
     wanted, models = settings.catalog, settings.models
     if hub.hub_index(wanted.index_dir):
@@ -168,6 +175,7 @@ def _build(args) -> int:
         rules=load_kind_rules(wanted.kind_rules),
         vector_index=wanted.vectors,
         thumbnails=wanted.thumbnails,
+        photo_share=wanted.photo_share,
     )
     print(report.summary())
     _hubs_measured(wanted.index_dir, encoder, wanted.hub_views)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from core.boxes import centre_crop
 from core.errors import LookalikeError
 from core.settings import CatalogSettings
 from core.types import Product
@@ -81,6 +82,7 @@ def build_index(
     vector_index: str | VectorSpec = CatalogSettings.vector_index,
     embedded: Embedded | None = None,
     thumbnails: str = CatalogSettings.thumbnails,
+    photo_share: float = CatalogSettings.photo_share,
 ) -> BuildReport:
     """Embed `catalog` with `encoder` into a new version of `out_dir`, each product's kind worked out
     by `rules` (default: the built-in ones), its images read by `images` (default: web links fetched
@@ -89,15 +91,18 @@ def build_index(
     vectors are searched (`index.vectors.backends.spec_for`), or the spec of a backend. The photos `embedded`
     holds are taken over from it, and nothing is written when the catalog is as it holds it; without it, the
     batches are kept as they are embedded and taken over by the next build should this one not finish
-    (`index.builder.resume`). `thumbnails`: "link" keeps a web image's link as its thumbnail rather than a copy."""
+    (`index.builder.resume`). `thumbnails`: "link" keeps a web image's link as its thumbnail rather than a copy.
+    `photo_share`: the middle share of each photo's sides that is embedded."""
     start = time.perf_counter()
     created = datetime.now(UTC).isoformat(timespec="seconds")
     rules = rules or load_kind_rules(None)
-    staged = Staged(staging_folder(out_dir, encoder)) if embedded is None else None
+    staged = Staged(staging_folder(out_dir, encoder, photo_share)) if embedded is None else None
     with VersionWriter(out_dir) as version, nullcontext(images) if images else ImageReader() as reader:
         spec = vector_index if isinstance(vector_index, VectorSpec) else spec_for(len(catalog), vector_index)
         vectors = new_backend(spec, encoder.dim)
-        embedding = _Embedding(encoder, vectors, version.folder, reader, embedded or staged, links=thumbnails == "link")
+        embedding = _Embedding(
+            encoder, vectors, version.folder, reader, embedded or staged, thumbnails == "link", photo_share
+        )
         embedding.staged = staged
         embedding.run(catalog, batch_size, progress, on_progress)
         products, skipped, reused = embedding.products, embedding.skipped, embedding.reused
@@ -151,6 +156,7 @@ def _manifest(
         kind_rules=rules.sha256,
         adaptation=adaptation,
         background=(red, green, blue),
+        photo_share=embedding.photo_share,
     )
 
 
@@ -173,7 +179,7 @@ class _Embedding:
     """Every readable catalog image embedded into `vectors` and its thumbnail saved into `folder`/images: the
     products by row, the (product id, reason, detail) of each unreadable image, the photos' borders, their
     digests, and how many of them were taken over from `embedded`. With `links`, a photo that is a web link
-    keeps the link as its thumbnail.
+    keeps the link as its thumbnail. The middle `photo_share` of each photo's sides is embedded.
 
     The model is the cost: while it embeds one batch, a thread readies the next (fetches, decodes,
     prepares it for the model, saves its thumbnails), so that the model never waits for them."""
@@ -186,9 +192,10 @@ class _Embedding:
         reader: ImageReader,
         embedded: Embedded | None,
         links: bool,
+        photo_share: float,
     ):
         self.encoder, self.vectors, self.folder, self.reader = encoder, vectors, folder, reader
-        self.embedded, self.links = embedded, links
+        self.embedded, self.links, self.photo_share = embedded, links, photo_share
         self.products: list[Product] = []
         self.skipped: list[tuple[str, str, str]] = []
         self.borders: list[np.ndarray] = []
@@ -254,7 +261,7 @@ class _Embedding:
         readied.old_vectors = (
             self.embedded.vectors(np.array(old_rows, np.int64)) if old_rows and self.embedded else None
         )
-        readied.prepared = self.encoder.prepare(images) if images else None
+        readied.prepared = self.encoder.prepare([centre_crop(i, self.photo_share) for i in images]) if images else None
         return readied
 
     def _ready_one(self, item: CatalogItem, value, readied: _Readied, images: list, old_rows: list[int]) -> None:

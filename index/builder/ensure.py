@@ -70,6 +70,7 @@ def ensure_index(
             on_progress=on_progress,
             vector_index=settings.vectors,
             thumbnails=settings.thumbnails,
+            photo_share=settings.photo_share,
         )
         log.info("%s", report.summary())
     if encoder is None:

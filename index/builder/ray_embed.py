@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.boxes import centre_crop
 from core.errors import LookalikeError
 from core.settings import CatalogSettings
 from index.catalog.catalog import Catalog
@@ -59,7 +60,8 @@ def build_on_ray(
     run = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     folder = f"{(shards or str(Path(out_dir).resolve() / 'ray-shards')).rstrip('/')}/{run}"
     batch_size = build_options.get("batch_size", CatalogSettings.batch_size)
-    embedded = embed_on_ray(catalog, encoder, folder, address, batch_size)
+    share = build_options.get("photo_share", CatalogSettings.photo_share)
+    embedded = embed_on_ray(catalog, encoder, folder, address, batch_size, photo_share=share)
     try:
         report = build_index(catalog, encoder, out_dir, embedded=embedded, **build_options)
     finally:
@@ -84,17 +86,19 @@ def embed_on_ray(
     address: str = "local",
     batch_size: int = CatalogSettings.batch_size,
     shard_rows: int = SHARD_ROWS,
+    photo_share: float = CatalogSettings.photo_share,
 ) -> Shards:
     """Every photo of `catalog` held in its parquet files (or in local files) embedded by `encoder` (loaded
-    by name on each actor) on Ray, into parquet shards in `folder`; uses the Ray this process is connected to,
-    if any, else connects to `address` (see `build_on_ray`) for the run."""
+    by name on each actor; the middle `photo_share` of each photo's sides) on Ray, into parquet shards in
+    `folder`; uses the Ray this process is connected to, if any, else connects to `address` (see
+    `build_on_ray`) for the run."""
     source = _Source.of(catalog)
     ray = _ray()
     started = not ray.is_initialized()
     try:
         if started:
             _connect(ray, address)
-        _embed_shards(ray, source, encoder, folder, batch_size, shard_rows)
+        _embed_shards(ray, source, encoder, folder, batch_size, shard_rows, photo_share)
     except (ray.exceptions.RayError, ConnectionError) as exc:  # a worker's error comes back wrapped, with its trace
         raise RayError(f"Embedding on Ray ({address}) failed: {_last_line(exc)}") from exc
     finally:
@@ -120,7 +124,9 @@ def _connect(ray, address: str) -> None:
         ray.init(address=address, runtime_env={"py_modules": [str(root / p) for p in PACKAGES]})
 
 
-def _embed_shards(ray, source: _Source, encoder, folder: str, batch_size: int, shard_rows: int) -> None:
+def _embed_shards(
+    ray, source: _Source, encoder, folder: str, batch_size: int, shard_rows: int, photo_share: float
+) -> None:
     """The catalog's photos embedded by actors sized to the cluster (one a GPU, or a few CPU threads each)."""
     start = time.perf_counter()
     resources = ray.cluster_resources()
@@ -144,6 +150,7 @@ def _embed_shards(ray, source: _Source, encoder, folder: str, batch_size: int, s
             "probe": np.asarray(encoder.probe()),
             "ids": source.ids,
             "columns": source.columns,
+            "photo_share": photo_share,
         },
     ).write_parquet(folder, max_rows_per_file=shard_rows, row_group_size=min(GROUP_ROWS, shard_rows))
     plural = "s" * (actors > 1)
@@ -284,6 +291,7 @@ class _Embedder:
         probe: np.ndarray,
         ids: frozenset[str] | None,
         columns: tuple[str, str],
+        photo_share: float,
     ):
         import torch
 
@@ -297,7 +305,7 @@ class _Embedder:
                 f"The encoder {encoder!r} on {socket.gethostname()} is not the one the build uses "
                 f"(another embedding of the probe image): install the same model on every node."
             )
-        self.ids, self.columns = ids, columns
+        self.ids, self.columns, self.photo_share = ids, columns, photo_share
 
     def __call__(self, batch):
         import pyarrow as pa
@@ -316,7 +324,11 @@ class _Embedder:
             ids.append(product)
             digests.append(found)
             images.append(image)
-        vectors = self.encoder.embed_images(images) if images else np.zeros((0, self.encoder.dim), np.float32)
+        vectors = (
+            self.encoder.embed_images([centre_crop(image, self.photo_share) for image in images])
+            if images
+            else np.zeros((0, self.encoder.dim), np.float32)
+        )
         thumbnails = []
         for image in images:
             buffer = io.BytesIO()

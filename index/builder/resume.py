@@ -25,9 +25,10 @@ from .embedded import Embedded
 log = logging.getLogger(__name__)
 
 
-def staging_folder(out_dir: str | Path, encoder) -> Path:
-    """Where builds of `out_dir` with `encoder` keep their batches: named by the encoder's identity and weights."""
-    identity = json.dumps(encoder.describe().__dict__, sort_keys=True, default=str).encode()
+def staging_folder(out_dir: str | Path, encoder, photo_share: float = 1.0) -> Path:
+    """Where builds of `out_dir` with `encoder` keep their batches: named by the encoder's identity and weights,
+    and by the share of each photo they embed (`settings.catalog.photo_share`)."""
+    identity = json.dumps([encoder.describe().__dict__, photo_share], sort_keys=True, default=str).encode()
     key = hashlib.sha256(identity + np.asarray(encoder.probe(), np.float32).tobytes()).hexdigest()[:16]
     return Path(out_dir) / f".staged-{key}"
 

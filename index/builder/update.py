@@ -67,8 +67,8 @@ def update_index(
 ) -> UpdateReport:
     """Update the index in `directory` to `catalog`, embedding with `encoder` (the one it was built with,
     checked) what it does not hold; web images are fetched anew, so that a photo changed at its link is
-    seen. `vector_index`, `thumbnails`: as a build's, or None to keep the live version's. The other options
-    are `build_index`'s."""
+    seen; each new photo framed as the index's were (its `photo_share`). `vector_index`, `thumbnails`: as a
+    build's, or None to keep the live version's. The other options are `build_index`'s."""
     previous = CatalogIndex.load(directory, encoder)
     photos = read_photos(previous.path, len(previous))
     embedded = LiveVersion(previous, *(photos or (np.zeros((0, DIGEST_BYTES), np.uint8), np.zeros((0, 3)))))
@@ -91,6 +91,7 @@ def update_index(
             images=reader,
             embedded=embedded,
             thumbnails=thumbnails,
+            photo_share=previous.manifest.photo_share,
             **build_options,
         )
     return UpdateReport(report, frozenset(previous.table.ids))

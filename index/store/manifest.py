@@ -63,6 +63,7 @@ class Manifest:
     products: int = 0
     skipped: int = 0  # catalog images that could not be read
     background: tuple[int, int, int] | None = None  # the catalog photos' median border colour
+    photo_share: float = 1.0  # the middle share of each photo's sides embedded (settings.catalog.photo_share)
     text_columns: tuple[str, ...] = ()  # the other catalog columns kept as products' attributes, for text search
     calibration: Calibration | None = None  # the index's own similarity scale; None below 2 products
     vectors: VectorSpec = field(default_factory=VectorSpec)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.boxes import clip_boxes, crop, letterbox, mirror_boxes, nms, overlap, pad_boxes, photo_regions
+from core.boxes import centre_crop, clip_boxes, crop, letterbox, mirror_boxes, nms, overlap, pad_boxes, photo_regions
 
 
 @pytest.mark.parametrize(
@@ -121,3 +121,17 @@ def test_letterbox_shrinks_a_big_cut_by_a_whole_factor(size, side):
 def test_overlap_is_the_iou_the_share_of_the_smaller_inside_and_their_sizes(a, b, expected):
     assert overlap(a, b) == pytest.approx(expected)
     assert overlap(b, a) == pytest.approx(expected)  # symmetric
+
+
+@pytest.mark.parametrize(
+    "size, share, box",
+    [
+        ((100, 50), 1.0, (0, 0, 100, 50)),
+        ((100, 50), 0.79, (10, 5, 90, 45)),
+        ((500, 500), 0.5, (125, 125, 375, 375)),
+        ((7, 3), 0.9, (0, 0, 7, 3)),  # under a pixel to cut: the image as it is
+    ],
+)
+def test_centre_crop_keeps_the_middle_share_of_each_side(size, share, box):
+    image = Image.linear_gradient("L").resize(size).convert("RGB")
+    assert list(centre_crop(image, share).getdata()) == list(image.crop(box).getdata())

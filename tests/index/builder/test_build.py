@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core.boxes import centre_crop
 from index.builder.build import BuildError, build_index
 from index.catalog.open import open_catalog
 from index.catalog_index import CatalogIndex
@@ -66,6 +67,22 @@ def test_the_index_records_its_photos_background(tmp_path, tiny_clip):
     (tmp_path / "catalog.csv").write_text("image\n" + "".join(f"img/{i}.png\n" for i in range(3)))
     _build(tmp_path / "catalog.csv", tiny_clip, tmp_path / "idx")
     assert CatalogIndex.load(tmp_path / "idx").manifest.background == grey
+
+
+@pytest.mark.parametrize("share", [1.0, 0.79])
+def test_the_encoder_is_given_each_photos_middle_share_and_its_thumbnail_stays_whole(share, tmp_path, tiny_clip):
+    (tmp_path / "img").mkdir()
+    photo = Image.new("RGB", (100, 100), (200, 30, 30))  # a red frame round a grey middle: cut below 0.9
+    photo.paste(Image.new("RGB", (90, 90), (128, 128, 128)), (5, 5))
+    photo.save(tmp_path / "img" / "0.png")
+    (tmp_path / "catalog.csv").write_text("image\nimg/0.png\n")
+    _build(tmp_path / "catalog.csv", tiny_clip, tmp_path / "idx", photo_share=share)
+    index = CatalogIndex.load(tmp_path / "idx")
+    [vector] = index.vectors.sample(np.arange(1))
+    np.testing.assert_allclose(vector, tiny_clip.embed_images([centre_crop(photo, share)])[0], atol=1e-5)
+    assert (float(vector @ tiny_clip.embed_images([photo])[0]) > 0.9999) == (share == 1)
+    assert index.manifest.photo_share == share
+    assert Image.open(index.products[0].image).size == (100, 100)
 
 
 def test_a_dataset_builds_like_a_saved_folder(tmp_path, tiny_clip):

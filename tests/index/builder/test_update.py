@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core.boxes import centre_crop
 from index.__main__ import main
 from index.builder.build import build_index
 from index.builder.update import update_index
@@ -149,6 +150,23 @@ def test_an_index_without_digests_is_embedded_again_whole(tmp_path, tiny_clip, c
     assert counting.embedded == 5 and report.build.reused == 0 and report.build.changed
     assert "every photo is embedded again" in caplog.text
     assert (live_version(tmp_path / "idx") / PHOTOS).is_file()  # the next update will know them
+
+
+def test_new_photos_are_framed_as_the_index_framed_its_own(tmp_path, tiny_clip):
+    """An index built with `photo_share` below 1 embeds the photos an update adds at the same share."""
+    catalog = _shop(tmp_path / "shop", COLOURS)
+    build_index(open_catalog(catalog), tiny_clip, tmp_path / "idx", progress=False, photo_share=0.79)
+    framed = Image.new("RGB", (48, 40), (200, 30, 30))  # a red frame round a grey middle
+    framed.paste(Image.new("RGB", (40, 32), (128, 128, 128)), (4, 4))
+    framed.save(tmp_path / "shop" / "img" / "P5.png")
+    write_csv(
+        catalog,
+        [{"id": pid, "image": f"img/{pid}.png", "category": "chair", "price": 10} for pid in [*COLOURS, "P5"]],
+    )
+    report = update_index(open_catalog(catalog), tiny_clip, tmp_path / "idx", progress=False)
+    index = CatalogIndex.load(tmp_path / "idx")
+    assert report.build.reused == 5 and index.manifest.photo_share == 0.79
+    np.testing.assert_allclose(_vectors(index)["P5"], tiny_clip.embed_images([centre_crop(framed, 0.79)])[0], atol=1e-5)
 
 
 def test_the_command_reads_the_catalog_the_index_was_built_from(tmp_path, tiny_clip_path, capsys):
