@@ -73,6 +73,16 @@ def test_an_encoder_with_other_weights_rebuilds_when_building_is_allowed(tmp_pat
     assert index.path != first
 
 
+def test_the_app_builds_at_the_photo_share_its_settings_name_and_keeps_an_index_built_at_another(
+    tmp_path, color_catalog, tiny_clip_path
+):
+    place = {"catalog": str(color_catalog), "encoder": str(tiny_clip_path), "index_dir": str(tmp_path / "idx")}
+    index, _ = ensure(_settings(photo_share=0.79, **place), build=True, progress=False)
+    assert index.manifest.photo_share == 0.79
+    # An index built from now on: one built at another share is served as it is, not rebuilt.
+    assert ensure(_settings(**place), build=True, progress=False)[0].path == index.path
+
+
 def test_without_building_a_missing_index_is_an_error(tmp_path, color_catalog):
     with pytest.raises(IndexNotFoundError, match="No index at"):
         ensure(_settings(catalog=str(color_catalog), index_dir=str(tmp_path / "none")))
