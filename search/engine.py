@@ -397,22 +397,22 @@ class Engine:
             vectors = vectors + request.text_vector
             vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
         kinds_of = self.kinds.kinds_of if voted and self.kinds and self.settings.kind_weight else None
-        if not (request.reranks or kinds_of) and (self._close_up_lifts if voted else self._lifts) is None:
+        lifts = self._close_up_lifts if voted else self._lifts
+        if not (request.reranks or kinds_of) and lifts is None:
             return self.index.search(vectors, k, where)
         depth = max(k, RERANK_DEPTH)
         ranked = self.index.search(vectors, depth, where)
         if request.named is not None:  # the products the words name, however far down the photo puts them
             more = self.index.search(vectors, depth, replace(where, rows=request.named))
             ranked = [found + extra for found, extra in zip(ranked, more)]
-        key = self._order_key(request, close_up=voted)
+        key = order_key(request.relevance, self.settings.words_weight, lifts)
         weight = self.settings.kind_weight
         keys = [lifted_by_kinds(key, found, kinds_of, weight) if kinds_of else key for found in ranked]
         return [distinct(sorted(found, key=by, reverse=True), k) for found, by in zip(ranked, keys)]
 
-    def _order_key(self, request: Request, close_up: bool = False):
-        """What a product list is ordered by (`search.fusion.order_key`); `close_up`: a photo of one product's."""
-        lifts = self._close_up_lifts if close_up else self._lifts
-        return order_key(request.relevance, self.settings.words_weight, lifts)
+    def _order_key(self, request: Request):
+        """What a room's product list is ordered by (`search.fusion.order_key`)."""
+        return order_key(request.relevance, self.settings.words_weight, self._lifts)
 
     def _judged(self, obj: ObjectResult) -> ObjectResult:
         """`obj` with how close its best product is, on the index's calibrated scale."""

@@ -21,7 +21,6 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from core.boxes import centre_crop
 from core.images import WHITE
 from core.settings import SearchSettings
 from index.builder.adapted import refuse_adapted, write_tuned
@@ -77,11 +76,10 @@ class _Tuner:
         return F.normalize(self.copy.features(pixels).float(), dim=1)
 
     @torch.no_grad()
-    def embed_all(self, photos: Thumbnails, share: float, progress: bool = False) -> torch.Tensor:
-        """Catalog `photos`, the middle `share` of each one's sides (as the index's build embedded them)."""
+    def embed_all(self, photos: Thumbnails, progress: bool = False) -> torch.Tensor:
         step = 32
         parts = [
-            self.embed([centre_crop(photos[i], share) for i in range(start, min(start + step, len(photos)))])
+            self.embed([photos[i] for i in range(start, min(start + step, len(photos)))])
             for start in tqdm(range(0, len(photos), step), desc="Embedding the catalog", disable=not progress)
         ]
         return torch.cat(parts)
@@ -113,7 +111,7 @@ def tune_block(
     held = set(rng.permutation(len(product_of))[:kept_out].tolist())
     fitted = np.array([row for row in range(len(index)) if int(products[row]) not in held], np.int64)
     seen = _tune(tuner, index, products, frozen, fitted, rng, padding, progress)
-    vectors = tuner.embed_all(Thumbnails(index), index.manifest.photo_share, progress)
+    vectors = tuner.embed_all(Thumbnails(index, share=index.manifest.photo_share), progress)
     held_rows = np.array([row for row in range(len(index)) if int(products[row]) in held], np.int64)
     before, after = _held_top1(index, encoder, tuner, held_rows, products, frozen, vectors, padding)
     seconds = round(time.perf_counter() - start, 1)
@@ -133,8 +131,8 @@ def tune_block(
 
 def _tune(tuner, index, products, frozen, fitted, rng, padding: float, progress: bool) -> int:
     """Tune `tuner`'s tail on views of the `fitted` rows of `index`; the number of views it saw."""
-    settings, photos, background = tuner.settings, Thumbnails(index), index.manifest.background or WHITE
-    share = index.manifest.photo_share  # of each catalog photo, as the build embedded it
+    settings, background = tuner.settings, index.manifest.background or WHITE
+    photos = Thumbnails(index, share=index.manifest.photo_share)  # as the build embedded them
     optimiser = torch.optim.Adam(tuner.tail.values(), lr=settings.lr)
     bank, seen = frozen.clone(), 0  # each catalog photo as last embedded: where the hard negatives are found
     total = len(fitted) * settings.per_photo * settings.epochs
@@ -153,13 +151,9 @@ def _tune(tuner, index, products, frozen, fitted, rng, padding: float, progress:
                 # frozen self).
                 nearest = (embedded.detach() @ bank.T).topk(settings.negatives, dim=1).indices.flatten()
                 negatives = torch.as_tensor(np.setdiff1d(nearest.unique().numpy(), rows.numpy()), dtype=torch.int64)
-                catalog = tuner.embed([centre_crop(photos[int(row)], share) for row in rows])
+                catalog = tuner.embed([photos[int(row)] for row in rows])
                 with torch.no_grad():
-                    others = (
-                        tuner.embed([centre_crop(photos[int(row)], share) for row in negatives])
-                        if len(negatives)
-                        else catalog[:0]
-                    )
+                    others = tuner.embed([photos[int(row)] for row in negatives]) if len(negatives) else catalog[:0]
                 candidates = torch.cat([rows, negatives])
                 loss = _loss(tuner, embedded, pixels, owners_t, candidates, torch.cat([catalog, others]), products)
                 loss = loss + settings.pull * (1 - (catalog * frozen[rows]).sum(dim=1)).mean()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from tqdm.auto import tqdm
 
+from core.boxes import centre_crop
 from core.images import WHITE, load_image
 from index.catalog_index import CatalogIndex
 
@@ -14,11 +15,13 @@ EMBED_BATCH = 32  # views embedded per call
 
 
 class Thumbnails:
-    """The catalog photos of an index, decoded when asked for: a few thousand would not fit in memory at once."""
+    """The catalog photos of an index, decoded when asked for: a few thousand would not fit in memory at once.
+    With `share`, the middle `share` of each one's sides: with the index's `photo_share`, as its build embedded them."""
 
-    def __init__(self, index: CatalogIndex, rows: np.ndarray | None = None):
+    def __init__(self, index: CatalogIndex, rows: np.ndarray | None = None, share: float = 1.0):
         self.rows = np.arange(len(index)) if rows is None else np.asarray(rows, np.int64)  # the index rows, in order
         self.paths = [index.products[int(row)].image for row in self.rows]
+        self.share = share
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -26,7 +29,7 @@ class Thumbnails:
     def __getitem__(self, i: int):
         path = self.paths[i]
         assert path is not None  # every product indexed has its photo's thumbnail (index.builder.build)
-        return load_image(path)
+        return centre_crop(load_image(path), self.share)
 
 
 def embed_views(
