@@ -114,6 +114,13 @@ class CatalogSettings:
         low=0.5,
         high=1.0,
     )
+    close_up_share: float = setting(
+        0.79,
+        "The middle share of each catalog photo's sides embedded besides, with the hubness (`hub_views`), which a "
+        "photo of one product is matched against: it finds more real photos of it (docs/quality.md). `1`: none.",
+        low=0.5,
+        high=1.0,
+    )
     text_columns: str = setting(
         "",
         "Comma-separated catalog columns whose words text search reads besides the name and the category "
@@ -139,8 +146,7 @@ class CatalogSettings:
 
     @property
     def vectors(self) -> str:
-        """How an index built now searches its vectors (`vector_index`), as `index.builder.build.build_index`
-        takes it."""
+        """How an index built now searches its vectors (`vector_index`), as `index.builder.build` takes it."""
         return f"milvus:{self.milvus_uri}" if self.vector_index == "milvus" and self.milvus_uri else self.vector_index
 
     @property
@@ -173,6 +179,7 @@ class CatalogSettings:
         text = self.link_template.strip()
         if not text:
             return None
+        found: tuple[str | None, dict[str, str]] = (None, {"": text})
         if text.startswith("{"):
             try:
                 [(column, templates)] = json.loads(text).items()
@@ -183,8 +190,6 @@ class CatalogSettings:
                     f'{{"column": {{"value": "link", ...}}}}, got {text[:80]!r}.'
                 ) from exc
             found = (column, templates)
-        else:
-            found = (None, {"": text})
         for template in found[1].values():
             if not template.startswith(("https://", "http://")):
                 raise SettingsError(
@@ -195,8 +200,7 @@ class CatalogSettings:
     @property
     def text_column_list(self) -> tuple[str, ...] | None:
         """The text columns named, or None to find them in the catalog."""
-        names = tuple(c.strip() for c in self.text_columns.split(",") if c.strip())
-        return names or None
+        return tuple(c.strip() for c in self.text_columns.split(",") if c.strip()) or None
 
 
 @dataclass(frozen=True)
@@ -377,11 +381,9 @@ class SearchSettings:
     @property
     def class_list(self) -> tuple[str, ...] | None:
         """The detector classes to keep; None for all of them."""
-        return (
-            None
-            if self.classes.strip().lower() == "all"
-            else tuple(c.strip() for c in self.classes.split(",") if c.strip())
-        )
+        if self.classes.strip().lower() == "all":
+            return None
+        return tuple(c.strip() for c in self.classes.split(",") if c.strip())
 
 
 GROUPS = {"catalog": CatalogSettings, "models": ModelSettings, "search": SearchSettings}

@@ -12,7 +12,7 @@ from functools import partial
 
 from core.defaults import DEFAULT_CATALOG, DEFAULT_ENCODER
 from core.errors import LookalikeError
-from core.settings import THUMBNAILS, VECTOR_INDEXES, Settings
+from core.settings import THUMBNAILS, VECTOR_INDEXES, CatalogSettings, Settings
 from index.builder import hub
 from index.builder.build import build_index
 from index.builder.hubbed import load_hubbed
@@ -61,6 +61,12 @@ def _parser() -> argparse.ArgumentParser:
             choices=THUMBNAILS,
             help="a web image's thumbnail: a copy in the index, or its link (default: "
             "$LOOKALIKE_THUMBNAILS or copy; an update: as the index keeps them)",
+        )
+        command.add_argument(
+            "--close-up-share",
+            type=float,
+            help="the middle share of each photo's sides embedded besides, which a photo of one product is matched "
+            "against; 1: none (default: $LOOKALIKE_CLOSE_UP_SHARE or 0.79)",
         )
     _push_options(commands.add_parser("push", help="upload a built index to a Hugging Face Hub dataset repository"))
     return parser
@@ -156,6 +162,7 @@ def _build(args) -> int:
         milvus_uri=args.milvus_uri,
         thumbnails=args.thumbnails,
         photo_share=args.photo_share,
+        close_up_share=args.close_up_share,
     )
     wanted, models = settings.catalog, settings.models
     if hub.hub_index(wanted.index_dir):
@@ -178,7 +185,7 @@ def _build(args) -> int:
         photo_share=wanted.photo_share,
     )
     print(report.summary())
-    _hubs_measured(wanted.index_dir, encoder, wanted.hub_views)
+    _hubs_measured(wanted.index_dir, encoder, wanted)
     return 0
 
 
@@ -199,6 +206,7 @@ def _update(args) -> int:
         hub_views=args.hub_views,
         vector_index=args.vector_index,
         milvus_uri=args.milvus_uri,
+        close_up_share=args.close_up_share,
     )
     wanted, models = settings.catalog, settings.models
     rules = load_kind_rules(wanted.kind_rules)
@@ -221,15 +229,18 @@ def _update(args) -> int:
         thumbnails=args.thumbnails,
     )
     print(report.summary())
-    _hubs_measured(directory, encoder, wanted.hub_views)
+    _hubs_measured(directory, encoder, wanted)
     return 0
 
 
-def _hubs_measured(directory: str, encoder, views: int) -> None:
-    """The index's photos' hubness measured where it has none (after a build, or an update that changed photos)."""
-    index = load_hubbed(directory, encoder, views)
+def _hubs_measured(directory: str, encoder, wanted: CatalogSettings) -> None:
+    """The index's photos' hubness and close-ups measured where it has none (after a build, or an update that
+    changed photos)."""
+    index = load_hubbed(directory, encoder, wanted.hub_views, close_up_share=wanted.close_up_share)
     if index.manifest.hubness:
         print(f"Its photos' hubness is measured on {index.manifest.hubness.views} views in rooms.")
+    if index.manifest.close_ups:
+        print(f"The middle {index.manifest.close_ups.share:g} of each photo is embedded for photos of one product.")
 
 
 def _built_from(args, source: CatalogSource) -> None:

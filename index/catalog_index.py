@@ -11,6 +11,7 @@ import numpy as np
 
 from core.types import Match, Product, Where
 from index.store.adaptation import load_adaptation
+from index.store.close_ups import CloseUps, load_close_ups
 from index.store.hubness import load_hubness
 from index.store.manifest import Manifest
 from index.store.products import EARLIER_FILES, ProductTable
@@ -18,6 +19,7 @@ from index.store.products import FILES as TABLE_FILES
 from index.store.versions import open_version, verify
 from index.vectors.backend import VectorBackend
 from index.vectors.backends import backend_files, load_backend
+from index.vectors.faiss import FaissFlatIP
 from models.adaptation import Adaptation, AdaptedEncoder, IndexEncoder
 from models.tuning import BlockTuning, TunedEncoder
 
@@ -37,11 +39,19 @@ class CatalogIndex:
         path: Path,
         adaptation: Adaptation | BlockTuning | None = None,
         hubness: np.ndarray | None = None,
+        close_ups: CloseUps | None = None,
     ):
         self.table, self.vectors, self.manifest, self.path = table, vectors, manifest, path
         # What the vectors were mapped by, or embedded with, and queries must be (index.builder.adapted).
         self.adaptation = adaptation
         self.hubness = hubness  # (rows,) float32: each photo's nearness to shoppers' photos (index.store.hubness)
+        # Each photo's middle, which a photo of one product is searched among (index.store.close_ups): searched
+        # exactly, as one query a photo costs little beside a room's several.
+        self.close_up_hubness = close_ups.hubness if close_ups else None
+        self.close_ups: FaissFlatIP | None = None
+        if close_ups is not None:
+            self.close_ups = FaissFlatIP(FaissFlatIP.new(close_ups.vectors.shape[1]).index, table.rows_where)
+            self.close_ups.add(close_ups.vectors, np.arange(len(close_ups.vectors)))
         self.damage: str | None = None  # what a check after the load found damaged: then nothing is searched
         self.checked = threading.Event()  # set once every file of the version is checked
         self.checked.set()
@@ -78,9 +88,12 @@ class CatalogIndex:
     def dim(self) -> int:
         return self.vectors.dim
 
-    def search(self, queries: np.ndarray, k: int, where: Where | None = None) -> list[list[Match]]:
+    def search(
+        self, queries: np.ndarray, k: int, where: Where | None = None, close_up: bool = False
+    ) -> list[list[Match]]:
         """Top-`k` products for each row of `queries` (N, D), best first, among the rows `where` keeps;
-        each product once, at its best photo's similarity."""
+        each product once, at its best photo's similarity. `close_up`: `queries` are photos of one product,
+        matched against the photos' middles where the index holds them."""
         if self.damage:
             raise IndexCorruptError(self.damage)
         queries = np.ascontiguousarray(queries, dtype=np.float32)
@@ -91,8 +104,9 @@ class CatalogIndex:
             return [[] for _ in queries]
         per_product = self.table.photos_per_product
         depth = k if per_product == 1 else int(k * per_product * 2)
+        vectors = self.close_ups if close_up and self.close_ups is not None else self.vectors
         while True:  # deeper until every query has k distinct products, or every photo was looked at
-            scores, rows = self.vectors.search(queries, min(depth, available), where)
+            scores, rows = vectors.search(queries, min(depth, available), where)
             found = [self._distinct(row_scores, row_ids, k) for row_scores, row_ids in zip(scores, rows)]
             if depth >= available or all(len(matches) == k for matches in found):
                 return found
@@ -136,9 +150,8 @@ class CatalogIndex:
                 f"{version} is inconsistent: {len(table)} products, {len(vectors)} "
                 f"vectors, manifest says {manifest.products}. Rebuild the index."
             )
-        index = cls(
-            table, vectors, manifest, version, load_adaptation(version, manifest), load_hubness(version, manifest)
-        )
+        adaptation, hubness = load_adaptation(version, manifest), load_hubness(version, manifest)
+        index = cls(table, vectors, manifest, version, adaptation, hubness, load_close_ups(version, manifest))
         if encoder is not None:
             index.check_encoder(encoder)
         if later:
@@ -150,5 +163,6 @@ def _required(manifest: Manifest) -> tuple[str, ...]:
     """The files a version with `manifest` must hold."""
     adaptation = (manifest.adaptation.file,) if manifest.adaptation else ()
     hubness = (manifest.hubness.file,) if manifest.hubness else ()
+    close_ups = (manifest.close_ups.file,) if manifest.close_ups else ()
     table = TABLE_FILES if manifest.format >= 6 else EARLIER_FILES
-    return (*table, *backend_files(manifest.vectors), *adaptation, *hubness)
+    return (*table, *backend_files(manifest.vectors), *adaptation, *hubness, *close_ups)

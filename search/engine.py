@@ -90,11 +90,15 @@ class Engine:
         self._own_kinds = Where(kinds=tuple(others)) if others else None
         self.background = index.manifest.background or WHITE
         # Each row's lift whatever the query: its popularity (settings.popularity_weight), less its hubness,
-        # lowered more in a photo of one product (settings.close_up_hub_weight).
+        # lowered more in a photo of one product (settings.close_up_hub_weight), which is matched against the
+        # photos' middles where the index holds them (index.store.close_ups), and their hubness.
         popularity = index.table.popularity.tolist()
         self._lifts = row_lifts(popularity, settings.popularity_weight, index.hubness, settings.hub_weight)
-        hub = settings.close_up_hub_weight
-        self._close_up_lifts = row_lifts(popularity, settings.popularity_weight, index.hubness, hub)
+        hub, hubness = (
+            settings.close_up_hub_weight,
+            index.hubness if index.close_ups is None else index.close_up_hubness,
+        )
+        self._close_up_lifts = row_lifts(popularity, settings.popularity_weight, hubness, hub)
 
     def _labels(self) -> tuple[str, ...]:
         """The detector classes this engine looks for: with kinds, every class the catalog sells."""
@@ -390,8 +394,8 @@ class Engine:
         and filters have them: filters narrow the products of each kind; words move the products they name
         up (`settings.words_weight`) and, with a text tower, join the query vector; popularity breaks
         near-ties (`settings.popularity_weight`); `voted`, a photo of one product's list (a whole photo that leads,
-        a region the shopper chose): lifted towards the kinds of the nearest (`settings.kind_weight`), and its
-        hubs lowered by `settings.close_up_hub_weight`."""
+        a region the shopper chose): matched against the photos' middles where the index holds them, lifted towards
+        the kinds of the nearest (`settings.kind_weight`), and its hubs lowered by `settings.close_up_hub_weight`."""
         where = request.where(kinds)
         if request.text_vector is not None:  # "this, but in green": the photo and the words, one vector
             vectors = vectors + request.text_vector
@@ -399,11 +403,11 @@ class Engine:
         kinds_of = self.kinds.kinds_of if voted and self.kinds and self.settings.kind_weight else None
         lifts = self._close_up_lifts if voted else self._lifts
         if not (request.reranks or kinds_of) and lifts is None:
-            return self.index.search(vectors, k, where)
+            return self.index.search(vectors, k, where, close_up=voted)
         depth = max(k, RERANK_DEPTH)
-        ranked = self.index.search(vectors, depth, where)
+        ranked = self.index.search(vectors, depth, where, close_up=voted)
         if request.named is not None:  # the products the words name, however far down the photo puts them
-            more = self.index.search(vectors, depth, replace(where, rows=request.named))
+            more = self.index.search(vectors, depth, replace(where, rows=request.named), close_up=voted)
             ranked = [found + extra for found, extra in zip(ranked, more)]
         key = order_key(request.relevance, self.settings.words_weight, lifts)
         weight = self.settings.kind_weight

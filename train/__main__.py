@@ -136,6 +136,7 @@ def _hubs(args) -> int:
             padding=settings.search.crop_padding,
             out_dir=args.out,
             progress=not args.no_progress,
+            close_up_share=settings.catalog.close_up_share,
         )
         return (
             f"Measured the hubness of {len(index)} catalog photos on {info.views} views in rooms "

@@ -70,6 +70,7 @@ def _write(index: CatalogIndex, vectors: np.ndarray, arrays: dict, info: Adaptat
                 calibration=calibrate(backend, ids),
                 adaptation=info,
                 hubness=None,  # measured on the vectors before: `python -m train hubs` measures it anew
+                close_ups=None,  # embedded without the map or the block
                 checksums={},
                 format=FORMAT_VERSION,
             )

@@ -77,7 +77,7 @@ def ensure_index(
         name = models.encoder or read_live_manifest(directory).encoder.name
         encoder = encoder_for(name, models)
     if build and not hub:
-        index = load_hubbed(directory, encoder, settings.hub_views, progress)
+        index = load_hubbed(directory, encoder, settings.hub_views, progress, settings.close_up_share)
     else:
         index = CatalogIndex.load(directory, encoder)
     if _other_rules(settings, index.manifest):

@@ -52,6 +52,15 @@ class HubnessInfo:
 
 
 @dataclass(frozen=True)
+class CloseUpInfo:
+    """The catalog photos' middles, embedded for photos of one product (`index.store.close_ups`), measured
+    with the hubness."""
+
+    share: float  # the middle share of each photo's sides embedded (settings.catalog.close_up_share)
+    file: str = "close-ups.safetensors"
+
+
+@dataclass(frozen=True)
 class Manifest:
     encoder: EncoderInfo
     probe: tuple[float, ...]  # the encoder's embedding of a fixed synthetic image (Encoder.probe)
@@ -70,6 +79,7 @@ class Manifest:
     kind_rules: str = ""  # the SHA-256 of the kind rules the products' kinds were worked out with (KindRules.sha256)
     adaptation: AdaptationInfo | None = None  # None: the vectors are the encoder's own
     hubness: HubnessInfo | None = None  # None: not measured; else each photo's, of these very vectors
+    close_ups: CloseUpInfo | None = None  # None: a photo of one product is searched among the vectors above
     # Every other file of the version (path relative to it) -> its SHA-256, written at build time.
     checksums: dict[str, str] = field(default_factory=dict)
     format: int = FORMAT_VERSION

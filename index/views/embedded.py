@@ -32,6 +32,17 @@ class Thumbnails:
         return centre_crop(load_image(path), self.share)
 
 
+def embed_photos(index: CatalogIndex, encoder, share: float, progress: bool = True) -> np.ndarray:
+    """The middle `share` of each catalog photo of `index` (its thumbnails) embedded by `encoder`: (rows, D)."""
+    photos, vectors = Thumbnails(index, share=share), []
+    with tqdm(total=len(photos), desc="Embedding close-ups", unit="photo", disable=not progress) as bar:
+        for start in range(0, len(photos), EMBED_BATCH):
+            batch = [photos[i] for i in range(start, min(start + EMBED_BATCH, len(photos)))]
+            vectors.append(encoder.embed_images(batch))
+            bar.update(len(batch))
+    return np.concatenate(vectors)
+
+
 def embed_views(
     index: CatalogIndex,
     encoder,

@@ -1,4 +1,4 @@
-"""bench.build: a capped build timed with its hubness measured, and the default cap's minutes at that rate."""
+"""bench.build: a capped build timed with its hubness and close-ups measured, and the default cap's minutes."""
 
 import json
 
@@ -22,6 +22,8 @@ def test_a_capped_build_is_timed_and_the_default_cap_projected(color_catalog, ti
     if hub_views:  # one view of each of the 4 photos, less any hidden in its room; the cap's 1,000 at that rate
         assert 2 <= figures["hub_views"] <= 4 and figures["views_per_second"] > 0
         minutes += min(hub_views, cap) / figures["views_per_second"] / 60
+        minutes += cap / figures["close_ups_per_second"] / 60  # each photo's middle embedded besides
     else:
         assert figures["hub_views"] == 0 and figures["views_per_second"] is None
+        assert figures["close_ups_per_second"] is None
     assert abs(figures["default_cap_minutes"] - minutes) < 0.1
