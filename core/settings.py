@@ -115,7 +115,7 @@ class CatalogSettings:
         high=1.0,
     )
     close_up_share: float = setting(
-        0.79,
+        0.7,
         "The middle share of each catalog photo's sides embedded besides, with the hubness (`hub_views`), which a "
         "photo of one product is matched against: it finds more real photos of it (docs/quality.md). `1`: none.",
         low=0.5,

@@ -66,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
             "--close-up-share",
             type=float,
             help="the middle share of each photo's sides embedded besides, which a photo of one product is matched "
-            "against; 1: none (default: $LOOKALIKE_CLOSE_UP_SHARE or 0.79)",
+            "against; 1: none (default: $LOOKALIKE_CLOSE_UP_SHARE or 0.7)",
         )
     _push_options(commands.add_parser("push", help="upload a built index to a Hugging Face Hub dataset repository"))
     return parser

@@ -94,11 +94,8 @@ class Engine:
         # photos' middles where the index holds them (index.store.close_ups), and their hubness.
         popularity = index.table.popularity.tolist()
         self._lifts = row_lifts(popularity, settings.popularity_weight, index.hubness, settings.hub_weight)
-        hub, hubness = (
-            settings.close_up_hub_weight,
-            index.hubness if index.close_ups is None else index.close_up_hubness,
-        )
-        self._close_up_lifts = row_lifts(popularity, settings.popularity_weight, hubness, hub)
+        hubness = index.hubness if index.close_ups is None else index.close_up_hubness
+        self._close_up_lifts = row_lifts(popularity, settings.popularity_weight, hubness, settings.close_up_hub_weight)
 
     def _labels(self) -> tuple[str, ...]:
         """The detector classes this engine looks for: with kinds, every class the catalog sells."""

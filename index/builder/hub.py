@@ -14,6 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.settings import CatalogSettings
 from index.errors import IndexNotFoundError
 from index.store.manifest import Manifest
 from index.store.versions import live_version, read_live_manifest
@@ -163,5 +164,10 @@ def build_command(manifest: Manifest) -> str:
         parts.append(f"--limit {source.limit}")
     if source.name:
         parts.append(f"--name {shlex.quote(source.name)}")
+    if manifest.photo_share != 1:
+        parts.append(f"--photo-share {manifest.photo_share:g}")
+    close_up_share = manifest.close_ups.share if manifest.close_ups else 1.0
+    if close_up_share != CatalogSettings.close_up_share:
+        parts.append(f"--close-up-share {close_up_share:g}")
     parts.append("--out ./index")
     return " ".join(parts)

@@ -8,7 +8,7 @@ import pytest
 
 from core.boxes import centre_crop
 from core.images import load_image
-from core.settings import Settings
+from core.settings import CatalogSettings, Settings
 from index.__main__ import main as index_main
 from index.builder.hubbed import write_hubness
 from index.catalog_index import CatalogIndex
@@ -64,18 +64,29 @@ def test_an_approximate_index_keeps_no_close_ups(tmp_path, tiny_vit_path):
 
 
 @pytest.mark.parametrize("box", [None, (0, 0, 10**5, 10**5)])  # its whole photo, leading; a region chosen
-def test_a_photo_of_one_product_is_matched_against_the_middles(tiny_index, tiny_vit_path, box):
-    encoder = load_encoder(str(tiny_vit_path))
-    index = CatalogIndex.load(tiny_index.catalog.index_dir, encoder)
-    whole = index.vectors.sample(np.arange(5))
-    # Each row's middle made the whole photo of the row before it: P0's own photo now lies on P1's middle.
-    close_ups = CloseUps(np.roll(whole, 1, axis=0), np.zeros(5, np.float32)), CloseUpInfo(0.79)
-    write_hubness(index, np.zeros(5, np.float32), HUBS, close_ups=close_ups)
-    rolled = CatalogIndex.load(tiny_index.catalog.index_dir, encoder)
-    assert rolled.search(whole[:1], 1)[0][0].product.id == "P0"
-    assert rolled.search(whole[:1], 1, close_up=True)[0][0].product.id == "P1"
-    [obj] = Engine(None, encoder, rolled).search(index.products[0].image, box=box).objects
-    assert obj.products[0].product.id == "P1" and obj.products[0].score == pytest.approx(1.0, abs=1e-3)
+def test_a_photo_of_one_product_is_matched_against_the_middles_and_lowered_by_their_hubness(
+    tiny_index, tiny_vit_path, box
+):
+    encoder, directory = load_encoder(str(tiny_vit_path)), tiny_index.catalog.index_dir
+    index = CatalogIndex.load(directory, encoder)
+    whole, photo = index.vectors.sample(np.arange(5)), load_image(index.products[0].image)
+    hubs = np.zeros(5, np.float32)
+
+    def searched(close_up_hubness: np.ndarray):
+        # Each row's middle made the whole photo of the row before it: P0's own photo now lies on P1's middle.
+        close_ups = CloseUps(np.roll(whole, 1, axis=0), close_up_hubness), CloseUpInfo(0.79)
+        write_hubness(CatalogIndex.load(directory), hubs, HUBS, close_ups=close_ups)
+        rolled = CatalogIndex.load(directory, encoder)
+        assert rolled.search(whole[:1], 1)[0][0].product.id == "P0"
+        assert rolled.search(whole[:1], 1, close_up=True)[0][0].product.id == "P1"
+        [obj] = Engine(None, encoder, rolled).search(photo, box=box).objects
+        return obj.products
+
+    products = searched(hubs)
+    assert products[0].product.id == "P1" and products[0].score == pytest.approx(1.0, abs=1e-3)
+    lifted = hubs.copy()
+    lifted[1] = 2.0  # P1's middle a hub, far above any gap of similarities: lowered to the last
+    assert searched(lifted)[-1].product.id == "P1"
 
 
 def test_close_ups_of_another_size_are_refused_and_the_live_index_kept(tiny_index):
@@ -107,7 +118,7 @@ def test_adapting_an_index_drops_its_close_ups_and_an_update_embeds_them_anew(ti
     directory = tiny_index.catalog.index_dir
     colour_catalog(tmp_path / "shop", [*FIVE_PRODUCTS, ("P5", "Lamp", (250, 250, 250))])
     assert index_main(["update", "--index", directory]) == 0
-    assert "The middle 0.79 of each photo is embedded" in capsys.readouterr().out
+    assert f"The middle {CatalogSettings.close_up_share:g} of each photo is embedded" in capsys.readouterr().out
     updated = CatalogIndex.load(directory)
     assert len(updated.close_ups) == 6 and updated.close_up_hubness.shape == (6,)
     assert main(["adapt", "--index", directory, "--views", "1", "--epochs", "1", "--no-progress"]) == 0

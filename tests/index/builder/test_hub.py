@@ -7,17 +7,19 @@ local Hub cache laid out as it lays them out (`datasets--OWNER--NAME/snapshots/<
 import hashlib
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from core.settings import Settings
+from core.settings import CatalogSettings, Settings
 from index.builder.build import build_index
-from index.builder.hub import HubIndex, hub_index, stage
+from index.builder.hub import HubIndex, build_command, hub_index, stage
 from index.catalog.open import open_catalog
 from index.catalog_index import CatalogIndex
 from index.errors import IndexCorruptError, IndexNotFoundError
-from index.store.versions import live_version
+from index.store.manifest import CloseUpInfo
+from index.store.versions import live_version, read_live_manifest
 from support import ensure
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -84,6 +86,20 @@ def test_the_staged_folder_is_the_live_version_and_a_card_and_loads_as_an_index(
     assert "6 product photos" in card and str(tiny_clip.name) in card
     assert f"python -m index build --source {built.parent / 'catalog.csv'} --encoder {tiny_clip.name}" in card
     assert CatalogIndex.load(staged, tiny_clip).manifest == CatalogIndex.load(built, tiny_clip).manifest
+
+
+@pytest.mark.parametrize(
+    ("photo_share", "close_ups", "flags"),
+    [
+        (1.0, CloseUpInfo(CatalogSettings.close_up_share), ""),
+        (0.79, CloseUpInfo(CatalogSettings.close_up_share), " --photo-share 0.79"),
+        (1.0, CloseUpInfo(0.8), " --close-up-share 0.8"),
+        (1.0, None, " --close-up-share 1"),
+    ],
+)
+def test_the_cards_build_command_names_the_shares_the_index_was_built_at(built, photo_share, close_ups, flags):
+    manifest = replace(read_live_manifest(built), photo_share=photo_share, close_ups=close_ups)
+    assert build_command(manifest).endswith(f"--encoder {manifest.encoder.name}{flags} --out ./index")
 
 
 def test_an_index_is_served_from_the_hub_cache_at_its_pinned_revision(hub_cache, tiny_clip_path):

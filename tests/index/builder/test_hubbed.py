@@ -69,6 +69,9 @@ def test_measured_hubness_is_stored_with_the_index_and_checked_as_its_other_file
 def test_the_engine_lowers_a_hub_below_a_product_nearly_as_close(tiny_index, tiny_vit_path):
     encoder = load_encoder(str(tiny_vit_path))
     index = CatalogIndex.load(tiny_index.catalog.index_dir, encoder)
+    # Without close-ups, so that the photo of one product below is matched against the whole photos' vectors.
+    write_hubness(index, np.zeros(5, np.float32), HubnessInfo(8, 1, "2026-12-07T00:00:00+00:00"))
+    index = CatalogIndex.load(tiny_index.catalog.index_dir, encoder)
     red, unlowered = index.products[0], SearchSettings(hub_weight=0.0, close_up_hub_weight=0.0)
     ranked = [m.product.id for m in Engine(None, encoder, index, unlowered).search(red.image).objects[0].products]
     assert ranked[0] == "P0"
