@@ -89,9 +89,8 @@ class Engine:
         others = self.kinds.others if detector is not None and self.kinds and settings.other_kinds else ()
         self._own_kinds = Where(kinds=tuple(others)) if others else None
         self.background = index.manifest.background or WHITE
-        # Each row's lift whatever the query: its popularity (settings.popularity_weight), less its hubness,
-        # lowered more in a photo of one product (settings.close_up_hub_weight), which is matched against the
-        # photos' middles where the index holds them (index.store.close_ups), and their hubness.
+        # Each row's lift whatever the query: its popularity (settings.popularity_weight), less its hubness, lowered
+        # more in a photo of one product (settings.close_up_hub_weight), that of its middle where it has close-ups.
         popularity = index.table.popularity.tolist()
         self._lifts = row_lifts(popularity, settings.popularity_weight, index.hubness, settings.hub_weight)
         hubness = index.hubness if index.close_ups is None else index.close_up_hubness
@@ -115,10 +114,13 @@ class Engine:
             )
         return tuple(c for c in wanted if c in names)
 
+    @property
+    def frozen_encoder(self) -> ImageEncoder:  # the one the index was built with, without its adaptation
+        return self.encoder.base if isinstance(self.encoder, IndexEncoder) else self.encoder
+
     def with_index(self, index: CatalogIndex) -> Engine:
         """The same models and settings over another version of the index (`search.starting` reloads)."""
-        frozen = self.encoder.base if isinstance(self.encoder, IndexEncoder) else self.encoder
-        return Engine(self.detector, frozen, index, self.settings)
+        return Engine(self.detector, self.frozen_encoder, index, self.settings)
 
     def warm_up(self) -> None:
         """One search of a plain 4:3 photo, so that a server's first visitor does not wait for what a
@@ -429,14 +431,12 @@ class Engine:
         return agreement(near, kinds, self.kinds.is_of, self.settings.catalog_weight)
 
 
-def load_engine(settings: Settings, *, build_index: bool = False, progress: bool = True, on_progress=None) -> Engine:
+def load_engine(settings: Settings, *, build_index: bool = False, **options) -> Engine:
     """The pipeline `settings` describe: the index (built first with `build_index`, see
-    `index.builder.ensure.ensure_index`, which `progress` and `on_progress` go to), the encoder it was built
-    with (unless the settings name one), and the detector, told the kinds the catalog sells."""
+    `index.builder.ensure.ensure_index`, which `options` go to: `progress`, `on_progress`, `measure`), the encoder
+    it was built with (unless the settings name one), and the detector, told the kinds the catalog sells."""
     set_threads(settings.models.threads)
-    index, encoder = ensure_index(
-        settings.catalog, settings.models, build=build_index, progress=progress, on_progress=on_progress
-    )
+    index, encoder = ensure_index(settings.catalog, settings.models, build=build_index, **options)
     kinds = index.table.kinds
     detector = load_detector(settings.models, kinds.words if kinds else ())
     return Engine(detector, encoder, index, settings.search)

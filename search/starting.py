@@ -16,6 +16,8 @@ from pathlib import Path
 
 from core.errors import LookalikeError
 from core.settings import Settings
+from index.builder.hub import hub_index
+from index.builder.hubbed import load_hubbed
 from index.catalog_index import CatalogIndex
 from index.store.versions import live_version
 
@@ -131,7 +133,7 @@ class StartingEngine:
             return ""
         if self.error:
             return f"The catalog could not be loaded: {self.error}"
-        if self.total and self.done >= self.total:  # then its photos' hubness is measured: about a minute
+        if self.total and self.done >= self.total:  # then its product table and kinds are written
             return f"Indexing the catalog: {self.total:,} products embedded, finishing. Search opens when it is done."
         if self.total:
             return (
@@ -146,7 +148,9 @@ class StartingEngine:
 
     def _load(self) -> None:
         try:
-            engine = load_engine(self.settings, build_index=True, on_progress=self._progress)
+            # Served once its photos are embedded: its hubness and close-ups, measured after (minutes on a CPU
+            # for a new index), are swapped in by `_measure`.
+            engine = load_engine(self.settings, build_index=True, on_progress=self._progress, measure=False)
             engine.warm_up()
             with self._ready:
                 for hook in self._hooks:
@@ -159,6 +163,25 @@ class StartingEngine:
             log.exception("The engine could not start.")
         if self.error:
             log.error("%s", self.error)
+        elif self.engine is not None:
+            self._measure(self.engine)
+
+    def _measure(self, engine: Engine) -> None:
+        """The served index's hubness and close-ups measured where it has none (a first start, a new setting),
+        and the version holding them served; an index from the Hub is served as it was pushed."""
+        catalog = self.settings.catalog
+        if hub_index(catalog.index_dir):
+            return
+        try:
+            load_hubbed(
+                engine.index.path.parent,
+                engine.frozen_encoder,
+                catalog.hub_views,
+                close_up_share=catalog.close_up_share,
+            )
+        except LookalikeError as exc:  # the index served is whole without them
+            log.warning("The hubness of %s could not be measured (%s); it is served without.", engine.index.path, exc)
+        self.reload_if_changed()
 
     def _progress(self, done: int, total: int) -> None:
         self.done, self.total = done, total

@@ -29,14 +29,21 @@ log = logging.getLogger(__name__)
 
 
 def ensure_index(
-    settings: CatalogSettings, models: ModelSettings, *, build: bool = False, progress: bool = True, on_progress=None
+    settings: CatalogSettings,
+    models: ModelSettings,
+    *,
+    build: bool = False,
+    progress: bool = True,
+    on_progress=None,
+    measure: bool = True,
 ) -> tuple[CatalogIndex, ImageEncoder]:
     """The index in `settings.index_dir` and the encoder to query it with (`models.encoder`, by default
     the one it was built with; adapted as the index is, `CatalogIndex.query_encoder`).
 
     With `build`, an index is built there first when there is none, when it is unreadable, or when
     the settings name another catalog, encoder or kind rules than it was built with, or the encoder's weights
-    changed; then its photos' hubness is measured where it has none (`index.builder.hubbed.load_hubbed`).
+    changed; then, with `measure`, its photos' hubness and close-ups are measured where it has none
+    (`index.builder.hubbed.load_hubbed`).
     An index built from another catalog is kept while the catalog setting is left at its
     default, so that a prebuilt index can be served by pointing LOOKALIKE_INDEX_DIR at it alone.
     Without `build`, those cases are errors. An index on the Hub (`hf://datasets/OWNER/NAME@REVISION`)
@@ -50,33 +57,11 @@ def ensure_index(
     reason, encoder = _reason_to_build(settings, models, directory) if build and not hub else (None, None)
     if reason:
         log.info("Building the index in %s: %s.", directory, reason)
-        catalog = open_catalog(
-            settings.source, ColumnMap(text=settings.text_column_list), Reading.from_settings(settings)
-        )
-        encoder = encoder or encoder_for(models.encoder or DEFAULT_ENCODER, models)
-        log.info(
-            "Embedding %d catalog images of %s with %s (done once; later starts reuse the index).",
-            len(catalog),
-            settings.source,
-            encoder.name,
-        )
-        report = build_index(
-            catalog,
-            encoder,
-            directory,
-            batch_size=settings.batch_size,
-            progress=progress,
-            rules=load_kind_rules(settings.kind_rules),
-            on_progress=on_progress,
-            vector_index=settings.vectors,
-            thumbnails=settings.thumbnails,
-            photo_share=settings.photo_share,
-        )
-        log.info("%s", report.summary())
+        encoder = _build(settings, models, directory, encoder, progress, on_progress)
     if encoder is None:
         name = models.encoder or read_live_manifest(directory).encoder.name
         encoder = encoder_for(name, models)
-    if build and not hub:
+    if build and measure and not hub:
         index = load_hubbed(directory, encoder, settings.hub_views, progress, settings.close_up_share)
     else:
         index = CatalogIndex.load(directory, encoder)
@@ -86,6 +71,39 @@ def ensure_index(
             f"{settings.kind_rules}; rebuild it with them (python -m index build)."
         )
     return index, index.query_encoder(encoder)
+
+
+def _build(
+    settings: CatalogSettings,
+    models: ModelSettings,
+    directory: Path,
+    encoder: Encoder | None,
+    progress: bool,
+    on_progress,
+) -> Encoder:
+    """Build the index the settings describe into `directory`; the encoder it was built with."""
+    catalog = open_catalog(settings.source, ColumnMap(text=settings.text_column_list), Reading.from_settings(settings))
+    encoder = encoder or encoder_for(models.encoder or DEFAULT_ENCODER, models)
+    log.info(
+        "Embedding %d catalog images of %s with %s (done once; later starts reuse the index).",
+        len(catalog),
+        settings.source,
+        encoder.name,
+    )
+    report = build_index(
+        catalog,
+        encoder,
+        directory,
+        batch_size=settings.batch_size,
+        progress=progress,
+        rules=load_kind_rules(settings.kind_rules),
+        on_progress=on_progress,
+        vector_index=settings.vectors,
+        thumbnails=settings.thumbnails,
+        photo_share=settings.photo_share,
+    )
+    log.info("%s", report.summary())
+    return encoder
 
 
 def must_build(settings: CatalogSettings, models: ModelSettings) -> str | None:

@@ -19,18 +19,45 @@ SHOP = [("P0", "Chair", (255, 0, 0)), ("P1", "Sofa", (0, 0, 255)), ("P2", "Rug",
 @pytest.fixture
 def shop(tmp_path, tiny_clip_path, tiny_yolo_path):
     """A started engine over a tiny shop's index, and the shop's folder."""
-    catalog = colour_catalog(tmp_path, SHOP)
-    settings = Settings.of(
-        detector=str(tiny_yolo_path),
-        encoder=str(tiny_clip_path),
-        catalog=str(catalog),
-        index_dir=str(tmp_path / "idx"),
-        device="cpu",
-    )
-    starting = StartingEngine(settings).start()
+    starting = StartingEngine(_settings(tmp_path, tiny_clip_path, tiny_yolo_path)).start()
     assert starting.wait(120) is not None, starting.error
     yield starting, tmp_path
     starting.stop()
+
+
+def test_a_first_start_serves_the_index_once_embedded_then_swaps_in_its_hubness_and_close_ups(
+    tmp_path, tiny_clip_path, tiny_yolo_path
+):
+    settings = _settings(tmp_path, tiny_clip_path, tiny_yolo_path)
+    served = []
+
+    def started() -> StartingEngine:
+        starting = StartingEngine(settings)
+        starting.when_ready(lambda engine: served.append(engine.index))
+        assert starting.start().wait(120) is not None, starting.error
+        return starting
+
+    first = started()
+    assert [(index.hubness is not None, index.close_ups is not None) for index in served] == [
+        (False, False),
+        (True, True),
+    ]
+    assert first.engine.index is served[-1]
+    served.clear()
+    started()  # a later start: measured already, so served at once as it is
+    assert len(served) == 1 and served[0].close_ups is not None
+
+
+def _settings(folder, tiny_clip_path, tiny_yolo_path) -> Settings:
+    """The settings of a tiny shop's app, its index in `folder`."""
+    catalog = colour_catalog(folder, SHOP)
+    return Settings.of(
+        detector=str(tiny_yolo_path),
+        encoder=str(tiny_clip_path),
+        catalog=str(catalog),
+        index_dir=str(folder / "idx"),
+        device="cpu",
+    )
 
 
 def _add_lamp(folder, encoder) -> None:
@@ -88,7 +115,7 @@ def test_a_version_of_another_encoder_is_refused_once_and_the_served_one_stays(s
     [
         (0, 0, "Reading the catalog and loading the models"),
         (2, 6, "Indexing the catalog: 2 of 6 products (33%)"),
-        (6, 6, "Indexing the catalog: 6 products embedded, finishing"),  # its photos' hubness measured then
+        (6, 6, "Indexing the catalog: 6 products embedded, finishing"),
     ],
 )
 def test_the_status_says_where_the_start_is(done, total, said):
