@@ -116,8 +116,8 @@ class CatalogSettings:
     )
     close_up_share: float = setting(
         0.7,
-        "The middle share of each catalog photo's sides embedded besides, with the hubness (`hub_views`), which a "
-        "photo of one product is matched against: it finds more real photos of it (docs/quality.md). `1`: none.",
+        "The middle share of each catalog photo's sides embedded besides, with the hubness (`hub_views`): a photo of "
+        "one product is matched against it, a room's object against it and the whole (docs/quality.md). `1`: none.",
         low=0.5,
         high=1.0,
     )

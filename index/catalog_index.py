@@ -45,8 +45,8 @@ class CatalogIndex:
         # What the vectors were mapped by, or embedded with, and queries must be (index.builder.adapted).
         self.adaptation = adaptation
         self.hubness = hubness  # (rows,) float32: each photo's nearness to shoppers' photos (index.store.hubness)
-        # Each photo's middle, which a photo of one product is searched among (index.store.close_ups): searched
-        # exactly, as one query a photo costs little beside a room's several.
+        # Each photo's middle (index.store.close_ups), which a photo of one product is matched against, and any
+        # other query besides the whole: searched exactly, a second search of a few ms beside the embedding.
         self.close_up_hubness = close_ups.hubness if close_ups else None
         self.close_ups: FaissFlatIP | None = None
         if close_ups is not None:
@@ -92,8 +92,9 @@ class CatalogIndex:
         self, queries: np.ndarray, k: int, where: Where | None = None, close_up: bool = False
     ) -> list[list[Match]]:
         """Top-`k` products for each row of `queries` (N, D), best first, among the rows `where` keeps;
-        each product once, at its best photo's similarity. `close_up`: `queries` are photos of one product,
-        matched against the photos' middles where the index holds them."""
+        each product once, at its best photo's similarity. Where the index holds close-ups, each photo counts at
+        the better of its whole's and its middle's similarity, or, with `close_up` (`queries` are photos of one
+        product), at its middle's alone."""
         if self.damage:
             raise IndexCorruptError(self.damage)
         queries = np.ascontiguousarray(queries, dtype=np.float32)
@@ -104,9 +105,12 @@ class CatalogIndex:
             return [[] for _ in queries]
         per_product = self.table.photos_per_product
         depth = k if per_product == 1 else int(k * per_product * 2)
-        vectors = self.close_ups if close_up and self.close_ups is not None else self.vectors
+        if self.close_ups is None:
+            sets = [self.vectors]
+        else:
+            sets = [self.close_ups] if close_up else [self.vectors, self.close_ups]
         while True:  # deeper until every query has k distinct products, or every photo was looked at
-            scores, rows = vectors.search(queries, min(depth, available), where)
+            scores, rows = _nearest(sets, queries, min(depth, available), where)
             found = [self._distinct(row_scores, row_ids, k) for row_scores, row_ids in zip(scores, rows)]
             if depth >= available or all(len(matches) == k for matches in found):
                 return found
@@ -157,6 +161,19 @@ class CatalogIndex:
         if later:
             index.check_later(later)
         return index
+
+
+def _nearest(
+    sets: list[VectorBackend], queries: np.ndarray, k: int, where: Where | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each query's `k` nearest rows in each of `sets`, best first across them: (N, k x sets) similarities and
+    rows (a row may come twice)."""
+    if len(sets) == 1:
+        return sets[0].search(queries, k, where)
+    found = [vectors.search(queries, k, where) for vectors in sets]
+    scores, rows = np.hstack([s for s, _ in found]), np.hstack([r for _, r in found])
+    order = np.argsort(-scores, axis=1, kind="stable")
+    return np.take_along_axis(scores, order, 1), np.take_along_axis(rows, order, 1)
 
 
 def _required(manifest: Manifest) -> tuple[str, ...]:

@@ -3,7 +3,8 @@ embedded for the photos of one product, and their hubness.
 
 A shopper's photo of one product is framed closer than the catalog's photo of it, which shows the product
 whole with a margin round it: matched against each catalog photo's middle, the shopper's photo finds its
-product more often (docs/quality.md), while a room's crops still match the whole photos best. Measured with
+product more often (docs/quality.md); a room's crops find more matched against both, each photo at the
+better of its whole's and its middle's similarity (`index.catalog_index.CatalogIndex.search`). Measured with
 the hubness (`index.builder.hubbed`) on the index's thumbnails and stored as safetensors (no pickle),
 checksummed with the version's other files.
 """

@@ -64,7 +64,7 @@ def test_an_approximate_index_keeps_no_close_ups(tmp_path, tiny_vit_path):
 
 
 @pytest.mark.parametrize("box", [None, (0, 0, 10**5, 10**5)])  # its whole photo, leading; a region chosen
-def test_a_photo_of_one_product_is_matched_against_the_middles_and_lowered_by_their_hubness(
+def test_a_photo_of_one_product_is_matched_against_the_middles_and_lowered_by_their_hubness_a_room_against_both(
     tiny_index, tiny_vit_path, box
 ):
     encoder, directory = load_encoder(str(tiny_vit_path)), tiny_index.catalog.index_dir
@@ -77,7 +77,10 @@ def test_a_photo_of_one_product_is_matched_against_the_middles_and_lowered_by_th
         close_ups = CloseUps(np.roll(whole, 1, axis=0), close_up_hubness), CloseUpInfo(0.79)
         write_hubness(CatalogIndex.load(directory), hubs, HUBS, close_ups=close_ups)
         rolled = CatalogIndex.load(directory, encoder)
-        assert rolled.search(whole[:1], 1)[0][0].product.id == "P0"
+        # Any other query takes each product at the better of its whole's and its middle's similarity, once.
+        both = rolled.search(whole[:1], 2)[0]
+        assert {m.product.id for m in both} == {"P0", "P1"} and [m.score for m in both] == pytest.approx([1, 1])
+        assert sorted(m.product.id for m in rolled.search(whole[:1], 5)[0]) == ["P0", "P1", "P2", "P3", "P4"]
         assert rolled.search(whole[:1], 1, close_up=True)[0][0].product.id == "P1"
         [obj] = Engine(None, encoder, rolled).search(photo, box=box).objects
         return obj.products
