@@ -17,7 +17,7 @@ from pathlib import Path
 from core.errors import LookalikeError
 from core.settings import Settings
 from index.builder.hub import hub_index
-from index.builder.hubbed import load_hubbed
+from index.builder.hubbed import measure_missing
 from index.catalog_index import CatalogIndex
 from index.store.versions import live_version
 
@@ -172,16 +172,9 @@ class StartingEngine:
         catalog = self.settings.catalog
         if hub_index(catalog.index_dir):
             return
-        try:
-            load_hubbed(
-                engine.index.path.parent,
-                engine.frozen_encoder,
-                catalog.hub_views,
-                close_up_share=catalog.close_up_share,
-            )
-        except LookalikeError as exc:  # the index served is whole without them
-            log.warning("The hubness of %s could not be measured (%s); it is served without.", engine.index.path, exc)
-        self.reload_if_changed()
+        close_up_share = catalog.close_up_share
+        if measure_missing(engine.index, engine.frozen_encoder, catalog.hub_views, close_up_share=close_up_share):
+            self.reload_if_changed()
 
     def _progress(self, done: int, total: int) -> None:
         self.done, self.total = done, total

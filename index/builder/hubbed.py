@@ -92,18 +92,28 @@ def measure_hubs(
 def load_hubbed(
     directory: str | Path, encoder, views: int, progress: bool = True, close_up_share: float = 1.0
 ) -> CatalogIndex:
-    """The live index of `directory` (built with `encoder`), its hubness measured first where it has none
+    """The live index of `directory` (built with `encoder`), its hubness and close-ups measured first where
+    it needs them (`measure_missing`)."""
+    index = CatalogIndex.load(directory, encoder)
+    measured = measure_missing(index, encoder, views, progress, close_up_share)
+    return CatalogIndex.load(directory, encoder) if measured else index
+
+
+def measure_missing(
+    index: CatalogIndex, encoder, views: int, progress: bool = True, close_up_share: float = 1.0
+) -> Path | None:
+    """The new live version of `index` (built with `encoder`) holding its hubness, measured where it has none
     (`settings.catalog.hub_views`) on one view each of `views` of its photos at most, so that a small catalog
     pays in proportion, with its close-ups where `close_up_share` differs from the index's (under 1: the
-    photos' middles embedded; 1: none); an adapted index keeps none (`train adapt` drops them on purpose), nor
-    one of a single photo, or one kept as web links (no thumbnails to make views of)."""
-    index = CatalogIndex.load(directory, encoder)
+    photos' middles embedded; 1: none); None where nothing was measured. An adapted index keeps none
+    (`train adapt` drops them on purpose), nor one of a single photo, or one kept as web links (no thumbnails
+    to make views of); one whose measuring fails is served without (a warning)."""
     views = min(views, len(index))
     if index.manifest.adaptation is not None or views < 2 or _linked(index):
-        return index
+        return None
     held = index.manifest.close_ups.share if index.manifest.close_ups else 1.0
     if index.hubness is not None and held == framed(index, close_up_share):
-        return index
+        return None
     log.info("Measuring the hubness of %d catalog photos on %d views in rooms (done once).", len(index), views)
     try:
         path, info, seconds = measure_hubs(
@@ -111,9 +121,9 @@ def load_hubbed(
         )
     except (LookalikeError, OSError) as exc:  # the index is whole without it: served, not refused
         log.warning("The hubness of %s could not be measured (%s); it is served without.", index.path, exc)
-        return index
+        return None
     log.info("Measured the hubness on %d views in %.0f s, into %s.", info.views, seconds, path)
-    return CatalogIndex.load(directory, encoder)
+    return path
 
 
 def framed(index: CatalogIndex, close_up_share: float) -> float:
