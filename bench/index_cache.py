@@ -7,14 +7,23 @@ import re
 from pathlib import Path
 
 from core.paths import cache_root
+from index.store.kinds import load_kind_rules
 
 
-def cache_dir(catalog: str | Path, encoder_name: str, photo_share: float = 1.0, root: str | Path | None = None) -> Path:
+def cache_dir(
+    catalog: str | Path,
+    encoder_name: str,
+    photo_share: float = 1.0,
+    root: str | Path | None = None,
+    kind_rules: str = "",
+) -> Path:
     """Where the index of `catalog` (a CSV/JSONL file) embedded by `encoder_name` is kept, at `photo_share`
-    (`settings.catalog.photo_share`: an index keeps the share it was built at).
+    (`settings.catalog.photo_share`: an index keeps the share it was built at), its kinds by `kind_rules`.
 
-    Keyed by the catalog's path and content, the encoder's name, and the share below 1; the index itself also
-    refuses an encoder whose weights differ, so a stale entry is rebuilt (`index.builder.ensure.ensure_index`).
+    Keyed by the catalog's path and content, the encoder's name, the share below 1 and the kind rules (the
+    built-in ones too: an index keeps the kinds it was built with, and the app serves one built by earlier
+    rules while none is named); the index itself also refuses an encoder whose weights differ, so a stale entry
+    is rebuilt (`index.builder.ensure.ensure_index`).
     """
     path = Path(catalog).resolve()
     digest = hashlib.sha256()
@@ -23,5 +32,6 @@ def cache_dir(catalog: str | Path, encoder_name: str, photo_share: float = 1.0, 
     digest.update(encoder_name.encode())
     if photo_share != 1:  # the whole photo keeps the key it had before the share could be chosen
         digest.update(repr(float(photo_share)).encode())
+    digest.update(load_kind_rules(kind_rules).sha256.encode())
     slug = re.sub(r"[^A-Za-z0-9]+", "-", f"{path.parent.name}-{Path(encoder_name).name}").strip("-")
     return Path(root or cache_root() / "bench") / f"{slug}-{digest.hexdigest()[:12]}"

@@ -159,6 +159,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _settings(args: argparse.Namespace) -> Settings:
+    """The defaults, the flags and `--set`: LOOKALIKE_* variables are ignored. Each share of the photos embedded,
+    and each set of kind rules, has a cached index of its own."""
+    overrides = parse_overrides(args.set)
+    share = overrides.get("photo_share", CatalogSettings.photo_share)
+    rules = overrides.get("kind_rules", "")
+    given = {
+        "detector": args.detector,
+        "encoder": args.encoder,
+        "device": args.device,
+        "catalog": args.catalog,
+        "index_dir": str(args.index or cache_dir(args.catalog, args.encoder or DEFAULT_ENCODER, share, None, rules)),
+    }
+    return Settings.of(**{k: v for k, v in {**given, **overrides}.items() if v is not None})
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
 
@@ -166,16 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         columns = [c.strip() for c in args.columns.split(",") if c.strip()]
         scenes = read_scenes(args.scenes, columns, args.limit, args.half)
         classes = read_product_classes(args.catalog, args.class_column)
-        overrides = parse_overrides(args.set)  # the defaults and these flags: LOOKALIKE_* variables are ignored
-        share = overrides.get("photo_share", CatalogSettings.photo_share)  # each share has an index of its own
-        given = {
-            "detector": args.detector,
-            "encoder": args.encoder,
-            "device": args.device,
-            "catalog": args.catalog,
-            "index_dir": args.index or str(cache_dir(args.catalog, args.encoder or DEFAULT_ENCODER, share)),
-        }
-        settings = Settings.of(**{k: v for k, v in {**given, **overrides}.items() if v is not None})
+        settings = _settings(args)
         start = time.perf_counter()
         engine, baseline = (_naive if args.naive else _engines)(settings, progress=not args.no_progress)
         load_seconds = time.perf_counter() - start

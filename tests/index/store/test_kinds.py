@@ -28,6 +28,11 @@ RULES = load_kind_rules(None)
         ("Deep plate,bowl", {"bowl"}),  # "plate/bowl": either alternative counts
         ("Wash-basin", {"sink"}),
         ("Microwave oven", {"microwave", "oven"}),
+        ("Microwave combi with forced air", {"microwave"}),
+        ("Whiskey glass", {"cup"}),  # a tumbler is COCO's cup
+        ("Wine glass", {"cup", "wine glass"}),
+        ("Glass-door cabinet", set()),
+        ("Scented candle in glass", set()),
         ("benches", {"bench"}),
         ("", set()),
         (None, set()),
