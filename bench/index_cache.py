@@ -20,7 +20,7 @@ def cache_dir(
     """Where the index of `catalog` (a CSV/JSONL file) embedded by `encoder_name` is kept, at `photo_share`
     (`settings.catalog.photo_share`: an index keeps the share it was built at), its kinds by `kind_rules`.
 
-    Keyed by the catalog's path and content, the encoder's name, the share below 1 and the kind rules (the
+    Keyed by the catalog's path and content, the encoder's name, the share and the kind rules (the
     built-in ones too: an index keeps the kinds it was built with, and the app serves one built by earlier
     rules while none is named); the index itself also refuses an encoder whose weights differ, so a stale entry
     is rebuilt (`index.builder.ensure.ensure_index`).
@@ -30,8 +30,7 @@ def cache_dir(
     digest.update(str(path).encode())
     digest.update(path.read_bytes())
     digest.update(encoder_name.encode())
-    if photo_share != 1:  # the whole photo keeps the key it had before the share could be chosen
-        digest.update(repr(float(photo_share)).encode())
+    digest.update(repr(float(photo_share)).encode())
     digest.update(load_kind_rules(kind_rules).sha256.encode())
     slug = re.sub(r"[^A-Za-z0-9]+", "-", f"{path.parent.name}-{Path(encoder_name).name}").strip("-")
     return Path(root or cache_root() / "bench") / f"{slug}-{digest.hexdigest()[:12]}"

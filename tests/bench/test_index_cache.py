@@ -11,7 +11,7 @@ def test_index_cache_is_keyed_by_catalog_content_encoder_photo_share_and_rules(c
     assert cache_dir(color_catalog, "enc-a", root=tmp_path) == first
     assert cache_dir(color_catalog, "enc-b", root=tmp_path) != first
     assert cache_dir(color_catalog, "enc-a", 0.79, root=tmp_path) != first
-    assert cache_dir(color_catalog, "enc-a", 1.0, root=tmp_path) == first  # the whole photo: the key it always had
+    assert cache_dir(color_catalog, "enc-a", 1.0, root=tmp_path) == first  # the default share is the whole photo
     rules = tmp_path / "rules.json"
     rules.write_text(json.dumps({"chair": ["stol"]}))
     assert cache_dir(color_catalog, "enc-a", root=tmp_path, kind_rules=str(rules)) != first
